@@ -1,0 +1,24 @@
+"""Reads for the catalogue."""
+
+from django.db.models import Count, QuerySet
+
+from accounts.models import User
+from learning.models import Course, Enrollment, Lesson
+
+
+def course_list() -> QuerySet[Course]:
+    """Courses with their instructor and lesson count."""
+    return Course.objects.select_related("instructor").annotate(lesson_count=Count("lessons"))
+
+
+def lesson_list() -> QuerySet[Lesson]:
+    """Lessons with their course, in course order."""
+    return Lesson.objects.select_related("course").order_by("course_id", "position", "id")
+
+
+def enrollment_list(*, viewer: User | None = None) -> QuerySet[Enrollment]:
+    """Enrollments with user and course; a non-staff viewer sees only their own."""
+    enrollments = Enrollment.objects.select_related("user", "course").order_by("id")
+    if viewer is not None and not viewer.is_staff:
+        enrollments = enrollments.filter(user=viewer)
+    return enrollments
