@@ -10,12 +10,14 @@ from config.health import healthz
 api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("learning.api.urls")),
+    path("", include("engagement.api.urls")),
 ]
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
+    path("dashboard/engagement/", include("engagement.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

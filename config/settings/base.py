@@ -12,6 +12,7 @@ import dj_database_url
 from celery.schedules import crontab  # noqa: F401  (used by the app schedules merged below)
 
 from accounts.schedule import BEAT_SCHEDULE as ACCOUNTS_BEAT_SCHEDULE
+from engagement.schedule import BEAT_SCHEDULE as ENGAGEMENT_BEAT_SCHEDULE
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("STRIDE_VAR_DIR", BASE_DIR / "var"))
@@ -50,6 +51,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "accounts",
     "learning",
+    "engagement",
     "demo",
 ]
 
@@ -200,6 +202,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     **ACCOUNTS_BEAT_SCHEDULE,
+    **ENGAGEMENT_BEAT_SCHEDULE,
 }
 
 # Django REST framework: one error shape, key or session auth, scoped permissions, throttles.
@@ -239,6 +242,13 @@ SPECTACULAR_SETTINGS = {
 # Stride's own knobs.
 STRIDE_BULK_MAX_ITEMS = int(os.environ.get("STRIDE_BULK_MAX_ITEMS", "5000"))
 STRIDE_DEMO_ADMIN_EMAIL = os.environ.get("STRIDE_DEMO_ADMIN_EMAIL", "admin@stride.local")
+# Follow-ups of ingestion owned by apps above engagement, called in order with each stored
+# batch of events (see engagement.services.ingestion). Later apps append theirs.
+STRIDE_EVENT_HANDLERS: list[str] = []
+# Follow-ups of a finished scoring run (e.g. risk-triggered interventions), called with the run.
+STRIDE_SCORING_HANDLERS: list[str] = []
+STRIDE_EVENTS_MAX_BATCH = int(os.environ.get("STRIDE_EVENTS_MAX_BATCH", "1000"))
+STRIDE_RISK_HORIZON_DAYS = int(os.environ.get("STRIDE_RISK_HORIZON_DAYS", "10"))
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,241 @@
+"""Behaviour events, risk models and scores, alerts and personalization profiles."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Event(models.Model):
+    """One learner action; append-only, identified by (source, client_id)."""
+
+    class Device(models.TextChoices):
+        DESKTOP = "desktop", "Desktop"
+        MOBILE = "mobile", "Mobile"
+        TABLET = "tablet", "Tablet"
+
+    source = models.CharField(max_length=64, help_text="Idempotency namespace (the API key's).")
+    client_id = models.CharField(max_length=128, help_text="The sender's unique id of the event.")
+    type = models.CharField(max_length=64)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    course = models.ForeignKey(
+        "learning.Course", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lesson = models.ForeignKey(
+        "learning.Lesson", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+    session_id = models.CharField(max_length=128, blank=True)
+    device = models.CharField(max_length=16, choices=Device.choices, blank=True)
+    platform = models.CharField(max_length=64, blank=True)
+    properties = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "client_id"], name="event_unique_source_id")
+        ]
+        indexes = [
+            models.Index(fields=["user", "occurred_at"], name="event_user_time"),
+            models.Index(fields=["occurred_at"], name="event_time"),
+            models.Index(fields=["type", "occurred_at"], name="event_type_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} by {self.user_id} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class RiskModelVersion(models.Model):
+    """A trained, calibrated drop-off model with the metrics it was chosen by."""
+
+    version = models.PositiveIntegerField(unique=True)
+    trained_at = models.DateTimeField(default=timezone.now)
+    as_of = models.DateField(help_text="Training date; every label window ends on or before it.")
+    horizon_days = models.PositiveSmallIntegerField()
+    algorithm = models.CharField(max_length=64)
+    signal_names = models.JSONField(default=list)
+    metrics = models.JSONField(default=dict)
+    examples = models.PositiveIntegerField(default=0)
+    artifact = models.BinaryField()
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"v{self.version} {self.algorithm} (as of {self.as_of})"
+
+
+class ScoringRun(models.Model):
+    """One pass that scores every learner as of a date; its scores form one snapshot."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    as_of = models.DateField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    model_version = models.ForeignKey(
+        RiskModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "-finished_at"], name="run_status_finished")]
+
+    def __str__(self) -> str:
+        return f"Scoring run {self.pk} as of {self.as_of} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.processed / self.total) if self.total else 0
+
+
+class EngagementScore(models.Model):
+    """A learner's risk as of a date, with its drivers and recommended interventions."""
+
+    class Level(models.TextChoices):
+        LOW = "low", "Low"
+        MEDIUM = "medium", "Medium"
+        HIGH = "high", "High"
+        CRITICAL = "critical", "Critical"
+
+    run = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="scores")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="engagement_scores"
+    )
+    as_of = models.DateField()
+    scored_at = models.DateTimeField(default=timezone.now)
+    drop_off_risk = models.PositiveSmallIntegerField(help_text="0-100, over the model's horizon.")
+    weekly_risk = models.PositiveSmallIntegerField(help_text="0-100, within 7 days.")
+    monthly_risk = models.PositiveSmallIntegerField(help_text="0-100, within 30 days.")
+    confidence = models.PositiveSmallIntegerField(help_text="0-100.")
+    level = models.CharField(max_length=16, choices=Level.choices)
+    drivers = models.JSONField(default=list)
+    recommendations = models.JSONField(default=list)
+    signals = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "user"], name="score_unique_run_user"),
+        ]
+        indexes = [
+            models.Index(fields=["run", "-drop_off_risk"], name="score_run_risk"),
+            models.Index(fields=["user", "-as_of"], name="score_user_asof"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.drop_off_risk} ({self.level}) as of {self.as_of}"
+
+
+class AlertRule(models.Model):
+    """A condition that raises alerts about learners; staff tune priority and cooldown."""
+
+    class Code(models.TextChoices):
+        CRITICAL_RISK = "critical_risk", "Critical drop-off risk"
+        INACTIVE_14_DAYS = "inactive_14_days", "No activity for 14 days"
+        NO_LOGIN_7_DAYS = "no_login_7_days", "No login for 7 days"
+        LOW_QUIZ_SCORES = "low_quiz_scores", "Low quiz scores"
+        WEAK_FIRST_WEEK = "weak_first_week", "Weak first week"
+        RISK_RISING = "risk_rising", "Risk up 20+ points in a week"
+        STREAK_AT_RISK = "streak_at_risk", "Streak about to break"
+        ABANDONED_VIDEOS = "abandoned_videos", "Abandoned videos"
+        MISSED_LIVE_SESSIONS = "missed_live_sessions", "Missed live sessions"
+
+    code = models.CharField(max_length=32, choices=Code.choices, unique=True)
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    priority = models.PositiveSmallIntegerField(default=50, help_text="0-100; higher first.")
+    cooldown_hours = models.PositiveIntegerField(
+        default=72, help_text="No new alert of this rule for the same learner within this time."
+    )
+    params = models.JSONField(default=dict, blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["-priority", "code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Alert(models.Model):
+    """A rule firing for one learner; open until acknowledged or resolved."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        RESOLVED = "resolved", "Resolved"
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="alerts")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    course = models.ForeignKey(
+        "learning.Course", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    priority = models.PositiveSmallIntegerField()
+    message = models.CharField(max_length=255)
+    context = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(default=timezone.now)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-priority", "-created_at"]
+        constraints = [
+            # At most one unresolved alert per rule and learner: re-firing is de-duplicated.
+            models.UniqueConstraint(
+                fields=["rule", "user"],
+                condition=Q(status__in=["open", "acknowledged"]),
+                name="alert_one_unresolved_per_rule_user",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "-priority"], name="alert_status_priority"),
+            models.Index(fields=["rule", "user", "-created_at"], name="alert_rule_user_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule.code} for {self.user_id} ({self.status})"
+
+
+class PersonalizationProfile(models.Model):
+    """How a learner studies: when, on which days, how fast, in which format."""
+
+    class Pace(models.TextChoices):
+        UNKNOWN = "unknown", "Unknown"
+        SLOW = "slow", "Slow"
+        STEADY = "steady", "Steady"
+        FAST = "fast", "Fast"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="personalization"
+    )
+    study_hours = models.JSONField(default=list, help_text="Usual local hours, most used first.")
+    preferred_days = models.JSONField(default=list, help_text="ISO weekdays 1-7, most used first.")
+    best_send_hour = models.PositiveSmallIntegerField(null=True, blank=True)
+    pace = models.CharField(max_length=16, choices=Pace.choices, default=Pace.UNKNOWN)
+    lessons_per_week = models.FloatField(default=0)
+    preferred_format = models.CharField(max_length=32, blank=True)
+    events_considered = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Profile of {self.user_id}"
