@@ -28,6 +28,9 @@ su postgres -c "psql -q -v ON_ERROR_STOP=1" >&2 <<'SQL'
 DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='stride') THEN
   CREATE ROLE stride LOGIN PASSWORD 'stride' CREATEDB; END IF; END $$;
 SQL
+if ! su postgres -c "psql -tAc \"SELECT 1 FROM pg_database WHERE datname='stride'\"" | grep -q 1; then
+  su postgres -c "createdb -O stride stride" >&2
+fi
 
 # Redis: our own throwaway instance on a side port, nothing persisted.
 if ! redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
