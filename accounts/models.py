@@ -90,6 +90,7 @@ class ApiKey(models.Model):
         COURSES_WRITE = "courses:write", "Create and update courses, lessons and enrollments"
         EVENTS_WRITE = "events:write", "Send behaviour events"
         SCORES_READ = "scores:read", "Read engagement scores and at-risk learners"
+        ALERTS_WRITE = "alerts:write", "Acknowledge and resolve alerts"
         GAMIFICATION_READ = "gamification:read", "Read XP, levels and leaderboards"
         GAMIFICATION_WRITE = "gamification:write", "Award XP and achievements"
         INTERVENTIONS_WRITE = "interventions:write", "Send and schedule interventions"

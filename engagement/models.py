@@ -132,6 +132,9 @@ class EngagementScore(models.Model):
         ]
         indexes = [
             models.Index(fields=["run", "-drop_off_risk"], name="score_run_risk"),
+            # Small and covering: the dashboard's stats and histogram read it alone (index-only
+            # scans) instead of the wide rows with their JSON; also the level-filtered list.
+            models.Index(fields=["run", "level", "drop_off_risk"], name="score_run_level_risk"),
             models.Index(fields=["user", "-as_of"], name="score_user_asof"),
         ]
 

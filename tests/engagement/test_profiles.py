@@ -1,0 +1,125 @@
+"""Personalization profiles, with hand-computed local times across timezone edges."""
+
+import datetime
+
+import pytest
+
+from engagement.models import PersonalizationProfile
+from engagement.services import profiles as profile_services
+from engagement.services.profiles import profiles_refresh
+from tests.engagement.factories import make_events, make_user
+
+pytestmark = pytest.mark.django_db
+
+AS_OF = datetime.date(2026, 1, 20)  # a Tuesday; Los Angeles is on standard time (UTC-8)
+
+
+def utc(day: int, hour: int, minute: int = 0, month: int = 1, year: int = 2026):
+    return datetime.datetime(year, month, day, hour, minute, tzinfo=datetime.UTC)
+
+
+@pytest.fixture
+def tokyo():
+    user = make_user(tz="Asia/Tokyo")
+    make_events(
+        user,
+        [
+            ("page_view", utc(12, 23, 30)),  # Tue 13 Jan 08:30 in Tokyo (Monday in UTC)
+            ("video_progress", utc(12, 23, 50), {"percent": 10}),  # Tue 08:50
+            ("video_progress", utc(13, 12, 0), {"percent": 50}),  # Tue 21:00
+            ("video_progress", utc(14, 23, 10), {"percent": 80}),  # Thu 15 Jan 08:10
+            ("quiz_submitted", utc(17, 1, 0), {"score": 5, "max_score": 10}),  # Sat 10:00
+        ],
+    )
+    return user
+
+
+@pytest.fixture
+def los_angeles():
+    user = make_user(tz="America/Los_Angeles")
+    make_events(
+        user,
+        [
+            ("lesson_completed", utc(14, 2, 0)),  # Tue 13 Jan 18:00 in LA (Wednesday in UTC)
+            ("lesson_completed", utc(14, 3, 30)),  # Tue 19:30
+            ("lesson_completed", utc(15, 2, 15)),  # Wed 14 Jan 18:15
+            ("page_view", utc(3, 17, 0)),  # Sat 3 Jan 09:00
+            ("discussion_post", utc(18, 2, 0)),  # Sat 17 Jan 18:00
+            ("live_session_missed", utc(16, 2, 0)),  # not learner activity: ignored
+            ("page_view", utc(25, 23, 0, month=11, year=2025)),  # before the 56-day window
+        ],
+    )
+    return user
+
+
+def test_tokyo_learner_late_utc_evening_is_next_morning(tokyo):
+    assert profiles_refresh(as_of=AS_OF) == 1
+
+    profile = PersonalizationProfile.objects.get(user=tokyo)
+    assert profile.study_hours == [8, 10, 21]
+    assert profile.preferred_days == [2, 4, 6]
+    assert profile.best_send_hour == 8
+    assert profile.preferred_format == "video"
+    assert profile.events_considered == 5
+    assert profile.pace == "unknown"  # only 8 days observed
+
+
+def test_los_angeles_learner_early_utc_morning_is_previous_day(los_angeles):
+    profiles_refresh(as_of=AS_OF)
+
+    profile = PersonalizationProfile.objects.get(user=los_angeles)
+    assert profile.study_hours == [18, 9, 19]
+    assert profile.preferred_days == [2, 6, 3]
+    assert profile.best_send_hour == 18
+    assert profile.preferred_format == "reading"
+    assert profile.events_considered == 5
+    # 3 lessons over the 18 days from 3 to 20 January: 1.17 a week.
+    assert profile.lessons_per_week == pytest.approx(1.17)
+    assert profile.pace == "steady"
+
+
+@pytest.mark.parametrize(
+    ("lessons", "pace"), [(0, "slow"), (1, "slow"), (2, "steady"), (5, "steady"), (6, "fast")]
+)
+def test_pace_cut_offs(lessons, pace):
+    # Active on 14 days ending on AS_OF: lessons per week = lessons / 2.
+    user = make_user()
+    days = [("page_view", utc(20 - d, 12)) for d in range(14)]
+    lessons_done = [("lesson_completed", utc(19, 13 + i % 8, i)) for i in range(lessons)]
+    make_events(user, days + lessons_done)
+
+    profiles_refresh(as_of=AS_OF)
+
+    assert PersonalizationProfile.objects.get(user=user).pace == pace
+
+
+def test_refresh_updates_in_place_and_can_be_limited(tokyo, los_angeles):
+    profiles_refresh(as_of=AS_OF, user_ids=[tokyo.pk])
+    assert list(PersonalizationProfile.objects.values_list("user_id", flat=True)) == [tokyo.pk]
+
+    make_events(tokyo, [("quiz_submitted", utc(19, 1), {"score": 1, "max_score": 2})])
+    assert profiles_refresh(as_of=AS_OF) == 2
+
+    assert PersonalizationProfile.objects.count() == 2
+    assert PersonalizationProfile.objects.get(user=tokyo).events_considered == 6
+
+
+def test_sql_and_python_paths_agree(tokyo, los_angeles):
+    since = datetime.datetime(2025, 11, 26, tzinfo=datetime.UTC)
+    until = datetime.datetime(2026, 1, 21, tzinfo=datetime.UTC)
+
+    sql = profile_services.local_tallies_postgres(since=since, until=until, user_ids=None)
+    python = profile_services.local_tallies_python(since=since, until=until, user_ids=None)
+
+    assert sql == python
+    assert sql[tokyo.pk].days == {
+        datetime.date(2026, 1, 13),
+        datetime.date(2026, 1, 15),
+        datetime.date(2026, 1, 17),
+    }
+
+
+def test_no_activity_no_profile():
+    make_user()
+    assert profiles_refresh(as_of=AS_OF) == 0
+    assert not PersonalizationProfile.objects.exists()
