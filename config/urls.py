@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import TemplateView
+from django.views.generic import RedirectView, TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from config.health import healthz
@@ -17,6 +17,8 @@ urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
+    # Analytics will own /dashboard/ itself; until then it opens the engagement dashboard.
+    path("dashboard/", RedirectView.as_view(url="/dashboard/engagement/"), name="dashboard"),
     path("dashboard/engagement/", include("engagement.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

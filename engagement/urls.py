@@ -1,3 +1,15 @@
-# PLACEHOLDER (being written by the dashboard helper): server-rendered staff pages.
+"""Server-rendered staff pages, mounted at /dashboard/engagement/."""
+
+from django.urls import path
+
+from engagement import views
+
 app_name = "engagement"
-urlpatterns: list = []
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("at-risk/", views.at_risk_list, name="at_risk_list"),
+    path("recalculate/", views.recalculate, name="recalculate"),
+    path("runs/<int:run_id>/progress/", views.run_progress, name="run_progress"),
+    path("learners/<int:user_id>/", views.learner, name="learner"),
+]

@@ -181,14 +181,20 @@ ANYMAIL = {
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 CELERY_BROKER_QUEUE_DIR = VAR_DIR / "celery" / "queue"
 CELERY_BROKER_PROCESSED_DIR = VAR_DIR / "celery" / "processed"
+CELERY_BROKER_CONTROL_DIR = VAR_DIR / "celery" / "control"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # The filesystem transport needs one folder for in and out, and it must exist first.
-    for _folder in (CELERY_BROKER_QUEUE_DIR, CELERY_BROKER_PROCESSED_DIR):
+    for _folder in (
+        CELERY_BROKER_QUEUE_DIR,
+        CELERY_BROKER_PROCESSED_DIR,
+        CELERY_BROKER_CONTROL_DIR,
+    ):
         _folder.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_QUEUE_DIR),
         "data_folder_out": str(CELERY_BROKER_QUEUE_DIR),
         "processed_folder": str(CELERY_BROKER_PROCESSED_DIR),
+        "control_folder": str(CELERY_BROKER_CONTROL_DIR),
         "store_processed": False,
     }
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
@@ -237,6 +243,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `status` with different choices; name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "AlertStatusEnum": "engagement.models.Alert.Status",
+        "EnrollmentStatusEnum": "learning.models.Enrollment.Status",
+    },
 }
 
 # Stride's own knobs.
@@ -248,6 +259,8 @@ STRIDE_EVENT_HANDLERS: list[str] = []
 # Follow-ups of a finished scoring run (e.g. risk-triggered interventions), called with the run.
 STRIDE_SCORING_HANDLERS: list[str] = []
 STRIDE_EVENTS_MAX_BATCH = int(os.environ.get("STRIDE_EVENTS_MAX_BATCH", "1000"))
+# Drop-off horizon of the risk model: "dropped off" = no activity in this many days after the
+# cut-off (the KDD Cup 2015 definition, which the external check measures against).
 STRIDE_RISK_HORIZON_DAYS = int(os.environ.get("STRIDE_RISK_HORIZON_DAYS", "10"))
 
 LOGGING = {

@@ -1,6 +1,163 @@
-# PLACEHOLDER (being written by the dashboard helper): replace entirely.
+"""GET /api/v1/engagement/at-risk/: the current run's headline numbers and riskiest learners."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from engagement.forms import DEFAULT_THRESHOLD
+from engagement.models import EngagementScore
+from engagement.selectors.dashboard import (
+    at_risk_list,
+    at_risk_stats,
+    course_by_external_id,
+    scoring_run_current,
+)
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+
+class AtRiskQuerySerializer(serializers.Serializer):
+    """The query string: all optional; blank means "not filtered"."""
+
+    threshold = serializers.IntegerField(
+        min_value=0,
+        max_value=100,
+        default=DEFAULT_THRESHOLD,
+        help_text="List learners whose drop-off risk is at least this (0-100).",
+    )
+    level = serializers.ChoiceField(
+        choices=EngagementScore.Level.choices,
+        required=False,
+        allow_blank=True,
+        help_text="Only learners of this risk level.",
+    )
+    course = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=128,
+        help_text="External id of a course: only learners enrolled in it (stats included).",
+    )
+    limit = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_LIMIT,
+        default=DEFAULT_LIMIT,
+        help_text=f"How many learners to list (1-{MAX_LIMIT}).",
+    )
+
+    def validate_course(self, value: str) -> Any:
+        if not value:
+            return None
+        course = course_by_external_id(external_id=value)
+        if course is None:
+            raise serializers.ValidationError(f"No course with external id '{value}'.")
+        return course
+
+
+class AtRiskRunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    as_of = serializers.DateField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class AtRiskStatsSerializer(serializers.Serializer):
+    total = serializers.IntegerField(help_text="Learners scored in the run (in the course).")
+    critical = serializers.IntegerField()
+    high = serializers.IntegerField()
+    medium = serializers.IntegerField()
+    low = serializers.IntegerField()
+    at_risk = serializers.IntegerField(help_text="Learners with risk at or above the threshold.")
+    at_risk_share = serializers.FloatField(help_text="at_risk / total, 0-1.")
+    average_risk = serializers.FloatField(allow_null=True)
+    threshold = serializers.IntegerField()
+
+
+class DriverSerializer(serializers.Serializer):
+    signal = serializers.CharField()
+    label = serializers.CharField(required=False)
+    value = serializers.FloatField(required=False, allow_null=True)
+    contribution = serializers.FloatField()
+
+
+class RecommendationSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField(required=False)
+    reason = serializers.CharField(required=False, allow_blank=True)
+
+
+class AtRiskLearnerSerializer(serializers.Serializer):
+    user = serializers.CharField(
+        source="user.external_id", allow_null=True, help_text="The learner's external id."
+    )
+    name = serializers.SerializerMethodField()
+    email = serializers.EmailField(source="user.email")
+    risk = serializers.IntegerField(source="drop_off_risk")
+    weekly_risk = serializers.IntegerField()
+    monthly_risk = serializers.IntegerField()
+    confidence = serializers.IntegerField()
+    level = serializers.ChoiceField(choices=EngagementScore.Level.choices)
+    drivers = DriverSerializer(many=True, help_text="Top drivers, strongest first.")
+    recommendations = RecommendationSerializer(many=True)
+    as_of = serializers.DateField()
+    scored_at = serializers.DateTimeField()
+
+    def get_name(self, score: EngagementScore) -> str:
+        return score.user.get_full_name()
+
+
+class AtRiskResponseSerializer(serializers.Serializer):
+    run = AtRiskRunSerializer(allow_null=True, help_text="The scoring run; null if none finished.")
+    stats = AtRiskStatsSerializer()
+    results = AtRiskLearnerSerializer(many=True)
 
 
 class AtRiskView(APIView):
+    """The riskiest learners of the latest finished scoring run, with the run's stats."""
+
     scope_read = "scores:read"
+
+    @extend_schema(
+        operation_id="engagement_at_risk",
+        summary="At-risk learners",
+        description=(
+            "Stats and the riskiest learners of the most recent finished scoring run, sorted by "
+            "drop-off risk (highest first). `course` narrows both stats and list to learners "
+            "enrolled in the course; `level` narrows the list. Staff sessions, or API keys with "
+            "the `scores:read` scope."
+        ),
+        parameters=[
+            OpenApiParameter("threshold", int, description="0-100, default 60."),
+            OpenApiParameter("level", str, enum=EngagementScore.Level.values),
+            OpenApiParameter("course", str, description="A course external id."),
+            OpenApiParameter("limit", int, description=f"1-{MAX_LIMIT}, default {DEFAULT_LIMIT}."),
+        ],
+        responses={200: AtRiskResponseSerializer},
+        tags=["engagement"],
+    )
+    def get(self, request: Request) -> Response:
+        query = AtRiskQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        run = scoring_run_current()
+        stats = at_risk_stats(run=run, threshold=params["threshold"], course=params.get("course"))
+        scores = at_risk_list(
+            run=run,
+            threshold=params["threshold"],
+            level=params.get("level") or None,
+            course=params.get("course"),
+        )[: params["limit"]]
+        body = {
+            "run": (
+                {"id": run.pk, "as_of": run.as_of, "finished_at": run.finished_at} if run else None
+            ),
+            "stats": {**asdict(stats), "at_risk_share": round(stats.at_risk_share, 4)},
+            "results": list(scores),
+        }
+        return Response(AtRiskResponseSerializer(body).data)

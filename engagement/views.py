@@ -1,0 +1,186 @@
+"""Staff pages: the at-risk dashboard, its htmx partials, "Recalculate all", the learner page."""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Page, Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from config.errors import DomainValidationError
+from engagement import charts
+from engagement.forms import AtRiskFilterForm
+from engagement.models import ScoringRun
+from engagement.selectors import dashboard as selectors
+from engagement.services.scoring import scoring_run_start
+
+PAGE_SIZE = 25
+View = Callable[..., HttpResponse]
+
+
+def staff_required(view: View) -> View:
+    """Send anonymous visitors to the login page; refuse signed-in non-staff with a 403."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not request.user.is_staff:
+            raise PermissionDenied("The engagement dashboard is for staff.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _filter_form(request: HttpRequest) -> tuple[AtRiskFilterForm, dict[str, Any]]:
+    """Bind the query string; invalid fields fall back to their defaults (and show errors)."""
+    form = AtRiskFilterForm(request.GET or None, course_choices=selectors.course_choices())
+    if form.is_bound:
+        form.is_valid()
+    else:
+        form.cleaned_data = {}
+    return form, form.filters()
+
+
+def _list_context(run: ScoringRun | None, filters: dict[str, Any]) -> dict[str, Any]:
+    """The stats cards and one page of the at-risk list for these filters."""
+    stats = selectors.at_risk_stats(
+        run=run, threshold=filters["threshold"], course=filters["course"]
+    )
+    scores = selectors.at_risk_list(
+        run=run, threshold=filters["threshold"], level=filters["level"], course=filters["course"]
+    )
+    page: Page = Paginator(scores, PAGE_SIZE).get_page(filters["page"])
+    query = {k: v for k, v in filters.items() if k != "page" and v is not None}
+    return {
+        "run": run,
+        "stats": stats,
+        "page": page,
+        "filters": filters,
+        "querystring": urlencode(query),
+    }
+
+
+@require_GET
+@staff_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The at-risk dashboard: stats, risk distribution and trend, the filterable list."""
+    form, filters = _filter_form(request)
+    run = selectors.scoring_run_current()
+    context = _list_context(run, filters)
+    histogram_html = trend_html = ""
+    if run is not None:
+        histogram = selectors.risk_histogram(run=run)
+        histogram_html = charts.figure_html(
+            charts.risk_histogram_figure(histogram), div_id="risk-histogram"
+        )
+        trend = selectors.scoring_run_trend()
+        trend_html = charts.figure_html(charts.risk_trend_figure(trend), div_id="risk-trend")
+    context.update(
+        form=form,
+        in_progress=selectors.scoring_run_in_progress(),
+        histogram_html=histogram_html,
+        trend_html=trend_html,
+    )
+    return render(request, "engagement/dashboard.html", context)
+
+
+@require_GET
+@staff_required
+def at_risk_list(request: HttpRequest) -> HttpResponse:
+    """The list partial (with the stats cards swapped out-of-band) for htmx filter changes."""
+    form, filters = _filter_form(request)
+    context = _list_context(selectors.scoring_run_current(), filters)
+    context.update(form=form, oob=True)
+    status = 400 if form.errors else 200
+    response = render(request, "engagement/_at_risk_list.html", context, status=status)
+    # The address bar follows the filters, so a reload or a shared link shows the same list.
+    page = f"&page={filters['page']}" if filters["page"] > 1 else ""
+    response["HX-Push-Url"] = f"{reverse('engagement:dashboard')}?{context['querystring']}{page}"
+    return response
+
+
+def _error_text(exc: DomainValidationError) -> str:
+    messages_ = [
+        str(m)
+        for value in exc.fields.values()
+        for m in (value if isinstance(value, list) else [value])
+    ]
+    return " ".join(messages_) or exc.summary()
+
+
+@require_POST
+@staff_required
+def recalculate(request: HttpRequest) -> HttpResponse:
+    """Start a scoring run of every learner; htmx gets the progress bar, others a redirect."""
+    try:
+        run = scoring_run_start(requested_by=request.user)
+    except DomainValidationError as exc:
+        if request.headers.get("HX-Request"):
+            return render(
+                request,
+                "engagement/_run_progress.html",
+                {"run": None, "error": _error_text(exc)},
+                status=400,
+            )
+        messages.error(request, _error_text(exc))
+        return redirect("engagement:dashboard")
+    if request.headers.get("HX-Request"):
+        return render(request, "engagement/_run_progress.html", {"run": run})
+    messages.info(request, f"Scoring run {run.pk} started.")
+    return redirect("engagement:dashboard")
+
+
+@require_GET
+@staff_required
+def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The progress bar of one run; it keeps polling itself until the run has finished."""
+    run = selectors.scoring_run_get(run_id=run_id)
+    if run is None:
+        raise Http404("No such scoring run.")
+    return render(request, "engagement/_run_progress.html", {"run": run})
+
+
+@require_GET
+@staff_required
+def learner(request: HttpRequest, user_id: int) -> HttpResponse:
+    """One learner: risk, signals, drivers, score history, recommendations, alerts, profile."""
+    user = selectors.learner_user_get(user_id=user_id)
+    if user is None:
+        raise Http404("No such learner.")
+    detail = selectors.learner_detail(user=user)
+    drivers_html = history_html = ""
+    if detail.score is not None:
+        if detail.score.drivers:
+            drivers_html = charts.figure_html(
+                charts.drivers_figure(detail.score.drivers), div_id="drivers-chart"
+            )
+        history_html = charts.figure_html(
+            charts.score_history_figure(detail.history), div_id="history-chart"
+        )
+    profile = detail.profile
+    preferred_days = [
+        calendar.day_name[day - 1]
+        for day in (profile.preferred_days if profile else [])
+        if 1 <= day <= 7
+    ]
+    return render(
+        request,
+        "engagement/learner.html",
+        {
+            "detail": detail,
+            "drivers_html": drivers_html,
+            "history_html": history_html,
+            "preferred_days": preferred_days,
+        },
+    )

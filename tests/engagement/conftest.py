@@ -1,0 +1,116 @@
+"""Fixtures for the engagement dashboard and at-risk API tests."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from accounts.models import User
+from engagement.models import EngagementScore, ScoringRun
+from learning.models import Course
+from tests.engagement.factories import make_course, make_enrollment, make_run, make_score, make_user
+
+AS_OF = datetime.date(2026, 3, 2)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Run summaries are cached per run; keep one test's summaries out of the next."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def student(db) -> User:
+    return make_user(email="student@example.com", first_name="Sam", last_name="Student")
+
+
+@pytest.fixture
+def student_client(student) -> Client:
+    client = Client()
+    client.force_login(student)
+    return client
+
+
+@pytest.fixture
+def page_client(staff_user) -> Client:
+    """A browser-like client signed in as staff (no API client conveniences)."""
+    client = Client()
+    client.force_login(staff_user)
+    return client
+
+
+@dataclass
+class ScoredWorld:
+    """Five learners scored in the current run, three of them enrolled in `course`."""
+
+    run: ScoringRun
+    old_run: ScoringRun
+    course: Course
+    other_course: Course
+    learners: dict[str, User]
+    scores: dict[str, EngagementScore]
+
+
+DRIVERS = [
+    {"signal": "recency_days", "label": "Inactive for 12 days", "value": 12, "contribution": 1.4},
+    {"signal": "events_7d", "label": "Few events this week", "value": 1, "contribution": 0.8},
+    {"signal": "quiz_mean_score", "label": "Good quiz scores", "value": 0.9, "contribution": -0.3},
+]
+RECOMMENDATIONS = [
+    {"code": "reengage_email", "label": "Send a re-engagement email", "reason": "Gone 12 days"},
+    {"code": "tutor_call", "label": "Offer a tutor call", "reason": "Risk is critical"},
+]
+SIGNALS = {"recency_days": 12.0, "events_7d": 1.0, "quiz_mean_score": 0.9, "legacy_signal": 3}
+
+
+@pytest.fixture
+def scored(db) -> ScoredWorld:
+    """Hand-checkable scores.
+
+    Current run (as of 2 March): ada 92 critical, ben 75 high, cy 61 high, dee 45 medium,
+    eve 10 low. ada, cy and eve are enrolled in "py101"; ben in "js201".
+    An older run (1 March) gave ada 50; a pending run has no scores.
+    """
+    course = make_course(external_id="py101", title="Python 101")
+    other = make_course(external_id="js201", title="JavaScript 201")
+    names = {"ada": 92, "ben": 75, "cy": 61, "dee": 45, "eve": 10}
+    learners = {
+        name: make_user(
+            email=f"{name}@example.com",
+            external_id=f"ext-{name}",
+            first_name=name.capitalize(),
+            last_name="Learner",
+        )
+        for name in names
+    }
+    for name in ("ada", "cy", "eve"):
+        make_enrollment(learners[name], course)
+    make_enrollment(learners["ben"], other)
+
+    old_run = make_run(AS_OF - datetime.timedelta(days=1))
+    make_score(old_run, learners["ada"], 50)
+    make_score(old_run, learners["ben"], 70)
+    run = make_run(AS_OF)
+    scores = {}
+    for name, risk in names.items():
+        scores[name] = make_score(run, learners[name], risk, drivers=DRIVERS[:2])
+    ada = scores["ada"]
+    ada.drivers = DRIVERS
+    ada.recommendations = RECOMMENDATIONS
+    ada.signals = SIGNALS
+    ada.save(update_fields=["drivers", "recommendations", "signals"])
+    make_run(AS_OF + datetime.timedelta(days=1), status=ScoringRun.Status.PENDING)
+    return ScoredWorld(
+        run=run,
+        old_run=old_run,
+        course=course,
+        other_course=other,
+        learners=learners,
+        scores=scores,
+    )

@@ -1,0 +1,93 @@
+"""The at-risk dashboard in headless Chromium: log in, charts render, filters update the list."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from engagement.models import ScoringRun
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "pw-staff-1234"  # the staff_user fixture's
+
+
+def _rows(page: Page):
+    return page.locator("#at-risk-list tbody tr")
+
+
+def test_staff_filter_the_at_risk_list_and_open_a_learner(live_server, page, staff_user, scored):
+    page.goto(f"{live_server.url}/dashboard/engagement/")
+    # Anonymous: the login form, which brings us back to the dashboard.
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next="))
+    page.fill("#id_username", staff_user.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/dashboard/engagement/")
+
+    # Stats cards and Plotly charts rendered by plotly.js from our static files.
+    expect(page.locator('[data-stat="total"]')).to_have_text("5")
+    expect(page.locator('[data-stat="critical"]')).to_have_text("1")
+    expect(page.locator("#risk-histogram.js-plotly-plot")).to_be_visible()
+    expect(page.locator("#risk-trend .main-svg").first).to_be_visible()
+
+    # Default threshold 60: ada, ben, cy.
+    expect(_rows(page)).to_have_count(3)
+    expect(_rows(page).first).to_contain_text("Ada Learner")
+
+    # Sliding the threshold down to 40 brings in dee (45), through htmx, without a reload.
+    page.evaluate("window.__marker = 'same page'")
+    page.locator("#id_threshold").fill("40")
+    expect(_rows(page)).to_have_count(4)
+    expect(page.locator("#threshold-value")).to_have_text("40")
+    expect(page.locator('[data-stat="at-risk-share"]')).to_have_text("80.0%")
+    assert page.evaluate("window.__marker") == "same page"
+
+    # Choosing a level narrows the list further; the address bar follows.
+    page.select_option("#id_level", "high")
+    expect(_rows(page)).to_have_count(2)
+    expect(_rows(page).first).to_contain_text("Ben Learner")
+    expect(page).to_have_url(re.compile(r"threshold=40&level=high"))
+
+    # And a course: only cy (61, high) is in py101 among the high ones.
+    page.select_option("#id_course", "py101")
+    expect(_rows(page)).to_have_count(1)
+    expect(_rows(page).first).to_contain_text("Cy Learner")
+    expect(page.locator('[data-stat="total"]')).to_have_text("3")
+
+    # The learner page: risk, drivers chart, signals with descriptions.
+    page.click("text=Cy Learner")
+    page.wait_for_url(re.compile(r"/dashboard/engagement/learners/\d+/$"))
+    expect(page.locator("h1")).to_have_text("Cy Learner")
+    expect(page.locator('[data-stat="risk"]')).to_have_text("61")
+    expect(page.locator("#drivers-chart.js-plotly-plot")).to_be_visible()
+    expect(page.locator("#history-chart.js-plotly-plot")).to_be_visible()
+
+
+def test_empty_dashboard_and_recalculate_all(live_server, page, staff_user):
+    page.goto(f"{live_server.url}/accounts/login/?next=/dashboard/engagement/")
+    page.fill("#id_username", staff_user.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/dashboard/engagement/")
+
+    expect(page.locator("main")).to_contain_text(
+        "No learners have been scored yet — run Recalculate all"
+    )
+
+    # No worker runs in tests: the new run stays pending and its progress bar keeps polling.
+    page.get_by_role("button", name="Recalculate all").click()
+    progress = page.locator("#run-progress")
+    expect(progress).to_be_visible()
+    expect(progress).to_have_attribute("data-status", "pending")
+    expect(progress).to_contain_text("0%")
+    run = ScoringRun.objects.get()
+    assert run.requested_by == staff_user
+
+    # The worker gets going: the next poll (every second) shows its percent, then the end.
+    ScoringRun.objects.filter(pk=run.pk).update(status="running", total=200, processed=150)
+    expect(progress.locator(".run-percent")).to_have_text("75%", timeout=5000)
+    ScoringRun.objects.filter(pk=run.pk).update(status="done", processed=200)
+    expect(page.locator("#run-progress")).to_contain_text("Show the new results", timeout=5000)
