@@ -1,16 +1,16 @@
 """Writes for the catalogue: natural-key upserts used by the API, the admin and the demo."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
 from config.errors import DomainValidationError
 from config.upsert import UpsertResult, upsert_rows
-from learning.models import Course, Enrollment, Lesson
+from learning.models import Course, Enrollment, Lesson, LessonProgress
 
 COURSE_FIELDS = ("title", "description", "instructor_id", "starts_on", "ends_on")
 LESSON_FIELDS = ("course_id", "position", "title", "duration_seconds")
@@ -213,3 +213,253 @@ def enrollments_upsert(*, items: Sequence[dict[str, Any]]) -> UpsertResult:
         update_fields=[*ENROLLMENT_FIELDS, "provisional", "updated_at"],
         existing_keys=set(existing),
     )
+
+
+# --- Provisional catalogue and progress, written by event ingestion (engagement) -------------
+# Events may name users, courses and lessons that no sync has sent yet (historical backfills);
+# they are created on first sight, marked provisional, and a later upsert fills them in.
+
+
+def courses_ensure_provisional(*, external_ids: Iterable[str]) -> dict[str, int]:
+    """Make sure a course exists for each external id, creating provisional ones; id by ext id."""
+    wanted = set(external_ids)
+    if not wanted:
+        return {}
+    found = _resolve(Course, wanted)
+    missing = sorted(wanted - set(found))
+    if missing:
+        Course.objects.bulk_create(
+            [Course(external_id=ext, title=ext, provisional=True) for ext in missing],
+            ignore_conflicts=True,
+            batch_size=1000,
+        )
+        found.update(_resolve(Course, set(missing)))
+    return found
+
+
+def lessons_ensure_provisional(
+    *, course_of: Mapping[str, int | None]
+) -> dict[str, tuple[int, int]]:
+    """Map lesson external ids to (lesson id, course id), creating unknown ones provisionally.
+
+    `course_of` gives, per lesson external id, the course (pk) to create it in when it is
+    unknown; unknown lessons without a course cannot be created and are left out of the answer.
+    A known lesson keeps its own course whatever `course_of` says.
+    """
+    if not course_of:
+        return {}
+
+    def lookup(ids: Iterable[str]) -> dict[str, tuple[int, int]]:
+        rows = Lesson.objects.filter(external_id__in=set(ids)).values_list(
+            "external_id", "id", "course_id"
+        )
+        return {ext: (pk, course_id) for ext, pk, course_id in rows}
+
+    found = lookup(course_of)
+    creatable = sorted(ext for ext, course in course_of.items() if ext not in found and course)
+    if creatable:
+        Lesson.objects.bulk_create(
+            [
+                Lesson(external_id=ext, course_id=course_of[ext], title=ext, provisional=True)
+                for ext in creatable
+            ],
+            ignore_conflicts=True,
+            batch_size=1000,
+        )
+        found.update(lookup(creatable))
+    return found
+
+
+PROBE_MAX_ROWS = 2000
+
+
+def _merge_rows(
+    model: type,
+    columns: Sequence[tuple[str, str]],
+    conflict: Sequence[str],
+    unchanged: str,
+    on_conflict: str,
+    rows: list[tuple],
+) -> None:
+    """INSERT rows ... ON CONFLICT (conflict) DO UPDATE <on_conflict>, in bulk.
+
+    Written as SQL because the merge rules (earliest date wins, highest percent wins) must be
+    applied by the database itself, so that concurrent writers cannot undo each other.
+    `columns` are (name, PostgreSQL type). On PostgreSQL the rows are COPied into a temporary
+    table (binding thousands of parameters costs more than the statement), and rows for which
+    `unchanged` holds (an SQL condition on the stored row `t` and the incoming row `x`) are
+    skipped before the upsert, so that busy rows are not rewritten or locked for nothing.
+    Elsewhere (SQLite) they go as multi-row VALUES.
+    """
+    if not rows:
+        return
+    ops = connection.ops
+    qn = ops.quote_name
+    table = qn(model._meta.db_table)
+    cols = ", ".join(qn(name) for name, _ in columns)
+    tail = f" ON CONFLICT ({', '.join(qn(c) for c in conflict)}) DO UPDATE {on_conflict}"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            incoming = qn(f"stride_in_{model._meta.db_table}")
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {incoming} ("
+                + ", ".join(f"{qn(name)} {kind}" for name, kind in columns)
+                + ")"
+            )
+            with cursor.cursor.copy(f"COPY {incoming} ({cols}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            key = " AND ".join(f"t.{qn(c)} = x.{qn(c)}" for c in conflict)
+            # For small batches (API requests), OFFSET 0 keeps the check a per-row probe of the
+            # unique index; as an anti-join the planner tends to hash the whole table, which
+            # costs more the larger the table grows. Big import batches are left to the planner.
+            probe = "OFFSET 0" if len(rows) <= PROBE_MAX_ROWS else ""
+            cursor.execute(
+                f"INSERT INTO {table} AS t ({cols}) SELECT {cols} FROM {incoming} AS x "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {key} AND ({unchanged}) "
+                f"{probe}) "
+                f"ORDER BY {', '.join(qn(c) for c in conflict)}" + tail.replace(f"{table}.", "t.")
+            )
+            cursor.execute(f"TRUNCATE {incoming}")
+            return
+        adapt = ops.adapt_datetimefield_value
+        max_params = connection.features.max_query_params or 60000
+        chunk = max(1, min(5000, max_params // len(columns)))
+        placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            cursor.execute(
+                f"INSERT INTO {table} ({cols}) VALUES "
+                + ", ".join([placeholder] * len(part))
+                + tail,
+                [adapt(v) if isinstance(v, datetime) else v for row in part for v in row],
+            )
+
+
+def enrollments_ensure_provisional(*, first_seen: Mapping[tuple[int, int], datetime]) -> None:
+    """Make sure each (user pk, course pk) is enrolled, creating provisional enrollments.
+
+    A new enrollment starts at the earliest activity seen for it; a provisional one moves its
+    start back when older activity turns up later. Synced enrollments keep their own dates.
+    """
+    now = timezone.now()
+    rows = [
+        (user_id, course_id, at, Enrollment.Status.ACTIVE.value, True, now)
+        for (user_id, course_id), at in sorted(first_seen.items())
+    ]
+    t = connection.ops.quote_name(Enrollment._meta.db_table)
+    _merge_rows(
+        Enrollment,
+        (
+            ("user_id", "bigint"),
+            ("course_id", "bigint"),
+            ("enrolled_at", "timestamptz"),
+            ("status", "text"),
+            ("provisional", "boolean"),
+            ("updated_at", "timestamptz"),
+        ),
+        ("user_id", "course_id"),
+        "NOT t.provisional OR t.enrolled_at <= x.enrolled_at",
+        "SET enrolled_at = EXCLUDED.enrolled_at, updated_at = EXCLUDED.updated_at "
+        f"WHERE {t}.provisional AND EXCLUDED.enrolled_at < {t}.enrolled_at",
+        rows,
+    )
+
+
+def lesson_progress_record(
+    *, observations: Iterable[tuple[int, int, datetime, float | None, bool]]
+) -> int:
+    """Fold lesson activity into LessonProgress; return how many (user, lesson) pairs it saw.
+
+    Each observation is (user pk, lesson pk, when, percent or None, completed). Any activity
+    marks the lesson started; the earliest start and completion win, and the percent only
+    rises (a completion is 100%), so replays and out-of-order backfills change nothing.
+    """
+    merged: dict[tuple[int, int], list[Any]] = {}
+    for user_id, lesson_id, at, percent, completed in observations:
+        pct = 100 if completed else max(0, min(100, round(percent or 0)))
+        row = merged.get((user_id, lesson_id))
+        if row is None:
+            merged[(user_id, lesson_id)] = [at, at if completed else None, pct]
+            continue
+        if at < row[0]:
+            row[0] = at
+        if completed and (row[1] is None or at < row[1]):
+            row[1] = at
+        if pct > row[2]:
+            row[2] = pct
+    now = timezone.now()
+    rows = [
+        (user_id, lesson_id, started, completed, pct, now)
+        for (user_id, lesson_id), (started, completed, pct) in sorted(merged.items())
+    ]
+    t = connection.ops.quote_name(LessonProgress._meta.db_table)
+    _merge_rows(
+        LessonProgress,
+        (
+            ("user_id", "bigint"),
+            ("lesson_id", "bigint"),
+            ("started_at", "timestamptz"),
+            ("completed_at", "timestamptz"),
+            ("percent", "integer"),
+            ("updated_at", "timestamptz"),
+        ),
+        ("user_id", "lesson_id"),
+        "t.started_at <= x.started_at AND t.percent >= x.percent AND "
+        "(x.completed_at IS NULL OR t.completed_at <= x.completed_at)",
+        "SET "
+        f"started_at = CASE WHEN {t}.started_at IS NULL OR EXCLUDED.started_at < {t}.started_at "
+        f"THEN EXCLUDED.started_at ELSE {t}.started_at END, "
+        "completed_at = CASE WHEN EXCLUDED.completed_at IS NOT NULL AND "
+        f"({t}.completed_at IS NULL OR EXCLUDED.completed_at < {t}.completed_at) "
+        f"THEN EXCLUDED.completed_at ELSE {t}.completed_at END, "
+        f"percent = CASE WHEN EXCLUDED.percent > {t}.percent THEN EXCLUDED.percent "
+        f"ELSE {t}.percent END, "
+        "updated_at = EXCLUDED.updated_at",
+        rows,
+    )
+    return len(rows)
+
+
+def enrollments_record_status(*, changes: Iterable[tuple[int, int, str, datetime]]) -> int:
+    """Apply completions and withdrawals (user pk, course pk, status, when); return rows changed.
+
+    Changes apply in time order; one older than the enrollment's current status date is
+    history that has already been overtaken (a backfill arriving late) and is skipped.
+    """
+    by_pair: dict[tuple[int, int], list[tuple[datetime, str]]] = {}
+    for user_id, course_id, status, at in changes:
+        if status not in (Enrollment.Status.COMPLETED, Enrollment.Status.WITHDRAWN):
+            raise ValueError(f"not a status change: {status}")
+        by_pair.setdefault((user_id, course_id), []).append((at, status))
+    if not by_pair:
+        return 0
+    # Lock in the same (user, course) order as the enrollment upserts of ingestion.
+    candidates = (
+        Enrollment.objects.select_for_update()
+        .filter(user_id__in={u for u, _ in by_pair}, course_id__in={c for _, c in by_pair})
+        .order_by("user_id", "course_id")
+    )
+    changed = []
+    now = timezone.now()
+    for enrollment in candidates:
+        pending = by_pair.get((enrollment.user_id, enrollment.course_id))
+        if not pending:
+            continue
+        before = (enrollment.status, enrollment.completed_at, enrollment.withdrawn_at)
+        for at, status in sorted(pending):
+            current = enrollment.completed_at or enrollment.withdrawn_at
+            if current is not None and at < current:
+                continue
+            if status == enrollment.status:
+                continue
+            enrollment.status = status
+            enrollment.completed_at = at if status == Enrollment.Status.COMPLETED else None
+            enrollment.withdrawn_at = at if status == Enrollment.Status.WITHDRAWN else None
+        if (enrollment.status, enrollment.completed_at, enrollment.withdrawn_at) != before:
+            enrollment.updated_at = now  # bulk_update does not apply auto_now
+            changed.append(enrollment)
+    Enrollment.objects.bulk_update(
+        changed, ["status", "completed_at", "withdrawn_at", "updated_at"], batch_size=1000
+    )
+    return len(changed)

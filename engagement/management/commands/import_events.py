@@ -1,0 +1,244 @@
+"""Import behaviour events from a JSON Lines file (optionally gzipped) through ingestion."""
+
+import gzip
+import json
+import os
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import IO, Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+from tqdm import tqdm
+
+from engagement.services.ingestion import IngestResult, events_ingest
+
+SHOWN_ERRORS = 10
+Errors = list[tuple[int, dict[str, list[str]]]]
+Batch = tuple[list[Any], list[int], Errors, int]
+
+
+class Command(BaseCommand):
+    help = (
+        "Import events from a JSON Lines file (one event object per line, .gz allowed) through "
+        "the same ingestion as the API. Idempotent: importing a file again stores nothing twice."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("path", help="A .jsonl or .jsonl.gz file.")
+        parser.add_argument(
+            "--source", default="import", help="Idempotency namespace of the events' ids."
+        )
+        parser.add_argument(
+            "--batch-size", type=int, default=10_000, help="Events per transaction (10000)."
+        )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=2,
+            help="Batches stored at once, each on its own database connection (2; PostgreSQL).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        path, source, batch_size = options["path"], options["source"], options["batch_size"]
+        if not source or len(source) > 64:
+            raise CommandError("--source must be 1 to 64 characters.")
+        if batch_size < 1 or options["workers"] < 1:
+            raise CommandError("--batch-size and --workers must be at least 1.")
+        # Parallel batches need their own connections: only on PostgreSQL, and not inside a
+        # caller's transaction, whose uncommitted rows other connections could not see.
+        parallel = connection.vendor == "postgresql" and not connection.in_atomic_block
+        try:
+            raw = open(path, "rb")  # noqa: SIM115 - closed below; the bar reads its position
+        except OSError as exc:
+            raise CommandError(f"Cannot open {path}: {exc.strerror}.") from exc
+
+        accepted = duplicates = 0
+        errors: Errors = []
+        started = time.perf_counter()
+        bar = tqdm(
+            total=os.fstat(raw.fileno()).st_size,
+            unit="B",
+            unit_scale=True,
+            desc="import",
+            file=sys.stderr,
+            mininterval=0.5,
+        )
+
+        def done(result: IngestResult, line_numbers: list[int], bad: Errors, pos: int) -> None:
+            nonlocal accepted, duplicates
+            accepted += result.accepted
+            duplicates += len(result.duplicates)
+            errors.extend(bad)
+            errors.extend((line_numbers[i], f) for i, f in result.rejected.items())
+            bar.update(max(0, pos - bar.n))
+            bar.set_postfix_str(
+                f"accepted={accepted:,} duplicates={duplicates:,} rejected={len(errors):,}"
+            )
+
+        with raw:
+            stream = gzip.open(raw) if path.endswith(".gz") else raw  # noqa: SIM115 - in `raw`
+            try:
+                batches = _prefetched(_batches(stream, raw, batch_size))
+                if parallel:
+                    _ingest_in_parallel(source, batches, options["workers"], done)
+                else:
+                    for batch, line_numbers, bad, position in batches:
+                        done(_ingest(source, batch), line_numbers, bad, position)
+            except (OSError, EOFError) as exc:
+                raise CommandError(f"Cannot read {path}: {exc}") from exc
+            finally:
+                bar.close()
+
+        elapsed = time.perf_counter() - started
+        total = accepted + duplicates + len(errors)
+        self.stdout.write(
+            f"Read {total} events in {elapsed:.1f} s ({total / max(elapsed, 1e-9):,.0f} events/s): "
+            f"{accepted} accepted, {duplicates} duplicates, {len(errors)} rejected."
+        )
+        for line, fields in sorted(errors)[:SHOWN_ERRORS]:
+            reasons = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in fields.items())
+            self.stdout.write(f"  line {line}: {reasons}")
+        if len(errors) > SHOWN_ERRORS:
+            self.stdout.write(f"  ... and {len(errors) - SHOWN_ERRORS} more rejected lines.")
+
+
+def _ingest(source: str, batch: list[Any]) -> IngestResult:
+    return events_ingest(source=source, items=batch)
+
+
+def _ingest_in_parallel(
+    source: str,
+    batches: Iterator[Batch],
+    workers: int,
+    done: Callable[[IngestResult, list[int], Errors, int], None],
+) -> None:
+    """Store batches on `workers` threads, each with its own connection; report in this one.
+
+    Python decodes and checks one batch while PostgreSQL stores another, so both cores work.
+    """
+    jobs: queue.Queue[Batch | None] = queue.Queue(maxsize=workers)
+    results: queue.Queue[tuple[IngestResult | BaseException, Batch]] = queue.Queue()
+
+    def work() -> None:
+        try:
+            _fast_commits()
+            while (job := jobs.get()) is not None:
+                try:
+                    results.put((_ingest(source, job[0]), job))
+                except BaseException as exc:  # handed to the reporting thread, which raises
+                    results.put((exc, job))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, name=f"import-events-{i}") for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    submitted = finished = 0
+
+    def collect(block: bool) -> None:
+        nonlocal finished
+        while finished < submitted:
+            try:
+                outcome, (_, line_numbers, bad, position) = results.get(block=block)
+            except queue.Empty:
+                return
+            finished += 1
+            if isinstance(outcome, BaseException):
+                raise outcome
+            done(outcome, line_numbers, bad, position)
+            block = False
+
+    try:
+        for batch in batches:
+            jobs.put(batch)
+            submitted += 1
+            collect(block=False)
+        while finished < submitted:
+            collect(block=True)
+    finally:
+        # Drain what is queued so that every worker sees its stop signal.
+        while True:
+            try:
+                jobs.get_nowait()
+            except queue.Empty:
+                break
+        for _ in threads:
+            jobs.put(None)
+        for thread in threads:
+            thread.join()
+
+
+def _batches(stream: IO[bytes], raw: IO[bytes], batch_size: int) -> Iterator[Batch]:
+    """Yield (events, their line numbers, lines that are not JSON, bytes read) per batch."""
+    batch: list[Any] = []
+    line_numbers: list[int] = []
+    bad: Errors = []
+    loads = json.loads
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            batch.append(loads(line))
+        except ValueError as exc:  # includes bad UTF-8
+            bad.append((number, {"line": [f"Not valid JSON: {exc}"]}))
+            continue
+        line_numbers.append(number)
+        if len(batch) >= batch_size:
+            yield batch, line_numbers, bad, raw.tell()
+            batch, line_numbers, bad = [], [], []
+    if batch or bad:
+        yield batch, line_numbers, bad, raw.tell()
+
+
+def _prefetched(batches: Iterator[Batch]) -> Iterator[Batch]:
+    """Read and decode the next batch in a thread while the current one is being stored.
+
+    Database round trips release the GIL, so JSON decoding overlaps with them.
+    """
+    ready: queue.Queue[Any] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    end = object()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for batch in batches:
+                if not put(batch):
+                    return
+        except BaseException as exc:  # handed to the consuming thread, which raises it
+            put(exc)
+        put(end)
+
+    reader = threading.Thread(target=read, name="import-events-reader", daemon=True)
+    reader.start()
+    try:
+        while (item := ready.get()) is not end:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
+
+
+def _fast_commits() -> None:
+    """Don't wait for each batch's WAL flush on this thread's connection (asynchronous commit).
+
+    A server crash may lose the last fraction of a second of committed batches, never
+    corrupt anything; running the import again restores them, since it is idempotent. Only
+    for the import's own worker connections, which are closed when it ends.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
