@@ -1,13 +1,21 @@
 """Demo data written through the same services the API uses, so it is valid by construction."""
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.utils import timezone
 
 from accounts.services import users_upsert
+from config.errors import DomainValidationError
+from demo.behaviour import DemoLearner, archetype_pick, learner_events
+from engagement.services.alerts import alerts_evaluate
+from engagement.services.ingestion import events_ingest
+from engagement.services.profiles import profiles_refresh
+from engagement.services.scoring import scoring_run_start
+from engagement.services.training import risk_model_train
 from learning.services import courses_upsert, enrollments_upsert, lessons_upsert
 
 TIMEZONES = (
@@ -82,6 +90,10 @@ COURSES = (
 INSTRUCTORS = (("Marta", "Lindqvist"), ("Samuel", "Owusu"), ("Keiko", "Arai"))
 
 
+DEMO_EVENT_SOURCE = "demo"
+EVENT_BATCH = 5000
+
+
 @dataclass(frozen=True)
 class DemoSummary:
     instructors: int
@@ -89,6 +101,14 @@ class DemoSummary:
     lessons: int
     students: int
     enrollments: int
+    events: int
+    new_events: int
+    scored: int
+    alerts: int
+    model_version: int | None
+
+
+Progress = Callable[[str, int, int], None]
 
 
 def demo_seed(
@@ -96,16 +116,23 @@ def demo_seed(
     students: int = 200,
     days: int = 60,
     seed: int = 7,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> DemoSummary:
-    """Create or refresh the demo catalogue and learners; running it twice changes nothing.
+    """Create or refresh demo catalogue, learners and their behaviour; twice changes nothing.
 
-    Every row has a fixed external id derived from its number, and the random choices come
-    from `seed`, so a second run upserts the same values.
+    Every row and event has a fixed id derived from its number, and the random choices come
+    from `seed`, so a second run upserts the same rows and ingestion drops the replayed events
+    as duplicates. Behaviour then flows on as in production: a model is trained on the demo's
+    own history, every learner is scored, alerts are raised and profiles refreshed.
+    `progress(stage, done, total)` reports each stage.
     """
     rng = random.Random(seed)
-    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    step = progress or (lambda n: None)
+    now = timezone.now()
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def step(stage: str, done: int, total: int) -> None:
+        if progress is not None:
+            progress(stage, done, total)
 
     instructors = [
         {
@@ -148,7 +175,14 @@ def demo_seed(
     courses_upsert(items=courses)
     lessons_upsert(items=lessons)
 
-    enrollments = []
+    enrollments: list[dict[str, Any]] = []
+    learners: list[DemoLearner] = []
+    lessons_of = {
+        course["external_id"]: tuple(
+            lesson["external_id"] for lesson in lessons if lesson["course"] == course["external_id"]
+        )
+        for course in courses
+    }
     batch: list[dict] = []
     for n in range(students):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
@@ -163,25 +197,81 @@ def demo_seed(
                 "timezone": rng.choice(TIMEZONES),
             }
         )
+        timezone_name = batch[-1]["timezone"]
         for course_index in rng.sample(range(len(COURSES)), k=rng.choice((1, 1, 2, 2, 3))):
-            enrolled = today - timedelta(days=rng.randint(0, days), hours=rng.randint(0, 23))
+            days_ago = rng.randint(0, days)
+            course_id = courses[course_index]["external_id"]
             enrollments.append(
                 {
                     "user": student_id,
-                    "course": courses[course_index]["external_id"],
-                    "enrolled_at": enrolled,
-                    "status": "active",
+                    "course": course_id,
+                    "enrolled_at": today - timedelta(days=days_ago),
                 }
+            )
+            learners.append(
+                DemoLearner(
+                    external_id=student_id,
+                    timezone=timezone_name,
+                    course=course_id,
+                    lessons=lessons_of[course_id],
+                    enrolled_on_day=days_ago,
+                    archetype=archetype_pick(rng),
+                )
             )
         if len(batch) == 500 or n == students - 1:
             users_upsert(items=batch)
-            step(len(batch))
+            step("students", n + 1, students)
             batch = []
     enrollments_upsert(items=enrollments)
+
+    events, new_events = _ingest_behaviour(learners, now=now, seed=seed, step=step)
+
+    model_version = None
+    if days >= 28:
+        # The demo trains on its own history, as a customer would after a few weeks.
+        step("training", 0, 1)
+        try:
+            model_version = risk_model_train(as_of=(now - timedelta(days=1)).date()).version
+        except DomainValidationError:
+            model_version = None  # too little history yet: the transparent baseline scores
+        step("training", 1, 1)
+    run = scoring_run_start(execute_now=True)
+    step("scoring", run.processed, run.total)
+    alerts = alerts_evaluate()
+    profiles_refresh()
     return DemoSummary(
         instructors=len(instructors),
         courses=len(courses),
         lessons=len(lessons),
         students=students,
         enrollments=len(enrollments),
+        events=events,
+        new_events=new_events,
+        scored=run.processed,
+        alerts=alerts,
+        model_version=model_version,
     )
+
+
+def _ingest_behaviour(
+    learners: Iterable[DemoLearner],
+    *,
+    now: Any,
+    seed: int,
+    step: Callable[[str, int, int], None],
+) -> tuple[int, int]:
+    """Generate each learner's events and ingest them in batches; return (seen, stored)."""
+    learners = list(learners)
+    batch: list[dict[str, Any]] = []
+    seen = stored = 0
+    for index, learner in enumerate(learners):
+        # One generator per learner, seeded by its position, so reruns replay the same events.
+        rng = random.Random(f"{seed}-{learner.external_id}-{learner.course}")
+        batch.extend(learner_events(learner, today=now, rng=rng))
+        if len(batch) >= EVENT_BATCH or index == len(learners) - 1:
+            result = events_ingest(source=DEMO_EVENT_SOURCE, items=batch)
+            seen += len(batch)
+            stored += result.accepted
+            batch = []
+            step("behaviour", index + 1, len(learners))
+    return seen, stored

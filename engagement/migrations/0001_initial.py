@@ -7,161 +7,434 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('learning', '0001_initial'),
+        ("learning", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AlertRule',
+            name="AlertRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(choices=[('critical_risk', 'Critical drop-off risk'), ('inactive_14_days', 'No activity for 14 days'), ('no_login_7_days', 'No login for 7 days'), ('low_quiz_scores', 'Low quiz scores'), ('weak_first_week', 'Weak first week'), ('risk_rising', 'Risk up 20+ points in a week'), ('streak_at_risk', 'Streak about to break'), ('abandoned_videos', 'Abandoned videos'), ('missed_live_sessions', 'Missed live sessions')], max_length=32, unique=True)),
-                ('name', models.CharField(max_length=100)),
-                ('description', models.TextField(blank=True)),
-                ('priority', models.PositiveSmallIntegerField(default=50, help_text='0-100; higher first.')),
-                ('cooldown_hours', models.PositiveIntegerField(default=72, help_text='No new alert of this rule for the same learner within this time.')),
-                ('params', models.JSONField(blank=True, default=dict)),
-                ('is_active', models.BooleanField(default=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "code",
+                    models.CharField(
+                        choices=[
+                            ("critical_risk", "Critical drop-off risk"),
+                            ("inactive_14_days", "No activity for 14 days"),
+                            ("no_login_7_days", "No login for 7 days"),
+                            ("low_quiz_scores", "Low quiz scores"),
+                            ("weak_first_week", "Weak first week"),
+                            ("risk_rising", "Risk up 20+ points in a week"),
+                            ("streak_at_risk", "Streak about to break"),
+                            ("abandoned_videos", "Abandoned videos"),
+                            ("missed_live_sessions", "Missed live sessions"),
+                        ],
+                        max_length=32,
+                        unique=True,
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "priority",
+                    models.PositiveSmallIntegerField(default=50, help_text="0-100; higher first."),
+                ),
+                (
+                    "cooldown_hours",
+                    models.PositiveIntegerField(
+                        default=72,
+                        help_text="No new alert of this rule for the same learner within this time.",
+                    ),
+                ),
+                ("params", models.JSONField(blank=True, default=dict)),
+                ("is_active", models.BooleanField(default=True)),
             ],
             options={
-                'ordering': ['-priority', 'code'],
+                "ordering": ["-priority", "code"],
             },
         ),
         migrations.CreateModel(
-            name='RiskModelVersion',
+            name="RiskModelVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(unique=True)),
-                ('trained_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('as_of', models.DateField(help_text='Training date; every label window ends on or before it.')),
-                ('horizon_days', models.PositiveSmallIntegerField()),
-                ('algorithm', models.CharField(max_length=64)),
-                ('signal_names', models.JSONField(default=list)),
-                ('metrics', models.JSONField(default=dict)),
-                ('examples', models.PositiveIntegerField(default=0)),
-                ('artifact', models.BinaryField()),
-                ('is_active', models.BooleanField(default=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(unique=True)),
+                ("trained_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "as_of",
+                    models.DateField(
+                        help_text="Training date; every label window ends on or before it."
+                    ),
+                ),
+                ("horizon_days", models.PositiveSmallIntegerField()),
+                ("algorithm", models.CharField(max_length=64)),
+                ("signal_names", models.JSONField(default=list)),
+                ("metrics", models.JSONField(default=dict)),
+                ("examples", models.PositiveIntegerField(default=0)),
+                ("artifact", models.BinaryField()),
+                ("is_active", models.BooleanField(default=True)),
             ],
             options={
-                'ordering': ['-version'],
+                "ordering": ["-version"],
             },
         ),
         migrations.CreateModel(
-            name='PersonalizationProfile',
+            name="PersonalizationProfile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('study_hours', models.JSONField(default=list, help_text='Usual local hours, most used first.')),
-                ('preferred_days', models.JSONField(default=list, help_text='ISO weekdays 1-7, most used first.')),
-                ('best_send_hour', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('pace', models.CharField(choices=[('unknown', 'Unknown'), ('slow', 'Slow'), ('steady', 'Steady'), ('fast', 'Fast')], default='unknown', max_length=16)),
-                ('lessons_per_week', models.FloatField(default=0)),
-                ('preferred_format', models.CharField(blank=True, max_length=32)),
-                ('events_considered', models.PositiveIntegerField(default=0)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='personalization', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "study_hours",
+                    models.JSONField(default=list, help_text="Usual local hours, most used first."),
+                ),
+                (
+                    "preferred_days",
+                    models.JSONField(default=list, help_text="ISO weekdays 1-7, most used first."),
+                ),
+                ("best_send_hour", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "pace",
+                    models.CharField(
+                        choices=[
+                            ("unknown", "Unknown"),
+                            ("slow", "Slow"),
+                            ("steady", "Steady"),
+                            ("fast", "Fast"),
+                        ],
+                        default="unknown",
+                        max_length=16,
+                    ),
+                ),
+                ("lessons_per_week", models.FloatField(default=0)),
+                ("preferred_format", models.CharField(blank=True, max_length=32)),
+                ("events_considered", models.PositiveIntegerField(default=0)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="personalization",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ScoringRun',
+            name="ScoringRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('as_of', models.DateField()),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='pending', max_length=16)),
-                ('total', models.PositiveIntegerField(default=0)),
-                ('processed', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('error', models.TextField(blank=True)),
-                ('model_version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='runs', to='engagement.riskmodelversion')),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("as_of", models.DateField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("total", models.PositiveIntegerField(default=0)),
+                ("processed", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("error", models.TextField(blank=True)),
+                (
+                    "model_version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="runs",
+                        to="engagement.riskmodelversion",
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='EngagementScore',
+            name="EngagementScore",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('as_of', models.DateField()),
-                ('scored_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('drop_off_risk', models.PositiveSmallIntegerField(help_text="0-100, over the model's horizon.")),
-                ('weekly_risk', models.PositiveSmallIntegerField(help_text='0-100, within 7 days.')),
-                ('monthly_risk', models.PositiveSmallIntegerField(help_text='0-100, within 30 days.')),
-                ('confidence', models.PositiveSmallIntegerField(help_text='0-100.')),
-                ('level', models.CharField(choices=[('low', 'Low'), ('medium', 'Medium'), ('high', 'High'), ('critical', 'Critical')], max_length=16)),
-                ('drivers', models.JSONField(default=list)),
-                ('recommendations', models.JSONField(default=list)),
-                ('signals', models.JSONField(default=dict)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='engagement_scores', to=settings.AUTH_USER_MODEL)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='scores', to='engagement.scoringrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("as_of", models.DateField()),
+                ("scored_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "drop_off_risk",
+                    models.PositiveSmallIntegerField(help_text="0-100, over the model's horizon."),
+                ),
+                (
+                    "weekly_risk",
+                    models.PositiveSmallIntegerField(help_text="0-100, within 7 days."),
+                ),
+                (
+                    "monthly_risk",
+                    models.PositiveSmallIntegerField(help_text="0-100, within 30 days."),
+                ),
+                ("confidence", models.PositiveSmallIntegerField(help_text="0-100.")),
+                (
+                    "level",
+                    models.CharField(
+                        choices=[
+                            ("low", "Low"),
+                            ("medium", "Medium"),
+                            ("high", "High"),
+                            ("critical", "Critical"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("drivers", models.JSONField(default=list)),
+                ("recommendations", models.JSONField(default=list)),
+                ("signals", models.JSONField(default=dict)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="engagement_scores",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="scores",
+                        to="engagement.scoringrun",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Alert',
+            name="Alert",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('priority', models.PositiveSmallIntegerField()),
-                ('message', models.CharField(max_length=255)),
-                ('context', models.JSONField(blank=True, default=dict)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('acknowledged', 'Acknowledged'), ('resolved', 'Resolved')], default='open', max_length=16)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('acknowledged_at', models.DateTimeField(blank=True, null=True)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('acknowledged_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('course', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='learning.course')),
-                ('resolved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('rule', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='alerts', to='engagement.alertrule')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("priority", models.PositiveSmallIntegerField()),
+                ("message", models.CharField(max_length=255)),
+                ("context", models.JSONField(blank=True, default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("acknowledged", "Acknowledged"),
+                            ("resolved", "Resolved"),
+                        ],
+                        default="open",
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("acknowledged_at", models.DateTimeField(blank=True, null=True)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "acknowledged_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "course",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="learning.course",
+                    ),
+                ),
+                (
+                    "resolved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "rule",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="alerts",
+                        to="engagement.alertrule",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-priority', '-created_at'],
-                'indexes': [models.Index(fields=['status', '-priority'], name='alert_status_priority'), models.Index(fields=['rule', 'user', '-created_at'], name='alert_rule_user_time')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status__in', ['open', 'acknowledged'])), fields=('rule', 'user'), name='alert_one_unresolved_per_rule_user')],
+                "ordering": ["-priority", "-created_at"],
+                "indexes": [
+                    models.Index(fields=["status", "-priority"], name="alert_status_priority"),
+                    models.Index(
+                        fields=["rule", "user", "-created_at"], name="alert_rule_user_time"
+                    ),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status__in", ["open", "acknowledged"])),
+                        fields=("rule", "user"),
+                        name="alert_one_unresolved_per_rule_user",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(help_text="Idempotency namespace (the API key's).", max_length=64)),
-                ('client_id', models.CharField(help_text="The sender's unique id of the event.", max_length=128)),
-                ('type', models.CharField(max_length=64)),
-                ('occurred_at', models.DateTimeField()),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('session_id', models.CharField(blank=True, max_length=128)),
-                ('device', models.CharField(blank=True, choices=[('desktop', 'Desktop'), ('mobile', 'Mobile'), ('tablet', 'Tablet')], max_length=16)),
-                ('platform', models.CharField(blank=True, max_length=64)),
-                ('properties', models.JSONField(blank=True, default=dict)),
-                ('course', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='learning.course')),
-                ('lesson', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='learning.lesson')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        help_text="Idempotency namespace (the API key's).", max_length=64
+                    ),
+                ),
+                (
+                    "client_id",
+                    models.CharField(
+                        help_text="The sender's unique id of the event.", max_length=128
+                    ),
+                ),
+                ("type", models.CharField(max_length=64)),
+                ("occurred_at", models.DateTimeField()),
+                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("session_id", models.CharField(blank=True, max_length=128)),
+                (
+                    "device",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("desktop", "Desktop"),
+                            ("mobile", "Mobile"),
+                            ("tablet", "Tablet"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("platform", models.CharField(blank=True, max_length=64)),
+                ("properties", models.JSONField(blank=True, default=dict)),
+                (
+                    "course",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="learning.course",
+                    ),
+                ),
+                (
+                    "lesson",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="learning.lesson",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['user', 'occurred_at'], name='event_user_time'), models.Index(fields=['occurred_at'], name='event_time'), models.Index(fields=['type', 'occurred_at'], name='event_type_time')],
-                'constraints': [models.UniqueConstraint(fields=('source', 'client_id'), name='event_unique_source_id')],
+                "indexes": [
+                    models.Index(fields=["user", "occurred_at"], name="event_user_time"),
+                    models.Index(fields=["occurred_at"], name="event_time"),
+                    models.Index(fields=["type", "occurred_at"], name="event_type_time"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("source", "client_id"), name="event_unique_source_id"
+                    )
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='scoringrun',
-            index=models.Index(fields=['status', '-finished_at'], name='run_status_finished'),
+            model_name="scoringrun",
+            index=models.Index(fields=["status", "-finished_at"], name="run_status_finished"),
         ),
         migrations.AddIndex(
-            model_name='engagementscore',
-            index=models.Index(fields=['run', '-drop_off_risk'], name='score_run_risk'),
+            model_name="engagementscore",
+            index=models.Index(fields=["run", "-drop_off_risk"], name="score_run_risk"),
         ),
         migrations.AddIndex(
-            model_name='engagementscore',
-            index=models.Index(fields=['user', '-as_of'], name='score_user_asof'),
+            model_name="engagementscore",
+            index=models.Index(fields=["user", "-as_of"], name="score_user_asof"),
         ),
         migrations.AddConstraint(
-            model_name='engagementscore',
-            constraint=models.UniqueConstraint(fields=('run', 'user'), name='score_unique_run_user'),
+            model_name="engagementscore",
+            constraint=models.UniqueConstraint(
+                fields=("run", "user"), name="score_unique_run_user"
+            ),
         ),
     ]

@@ -5,15 +5,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('engagement', '0002_seed_alert_rules'),
+        ("engagement", "0002_seed_alert_rules"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='engagementscore',
-            index=models.Index(fields=['run', 'level', 'drop_off_risk'], name='score_run_level_risk'),
+            model_name="engagementscore",
+            index=models.Index(
+                fields=["run", "level", "drop_off_risk"], name="score_run_level_risk"
+            ),
         ),
     ]

@@ -1,7 +1,246 @@
-# PLACEHOLDER (being written by the scoring helper): replace entirely.
-def scoring_run_start(**kwargs):
-    raise NotImplementedError
+"""Scoring runs: every learner's drop-off risk as of a date, written as one snapshot in bulk.
+
+How the numbers are derived (shown to staff on the learner page and in the API):
+
+* ``drop_off_risk`` = 100 x the model's calibrated probability of no activity in its horizon H
+  (10 days by default) after the as-of date. Until a model is trained, the hand-weighted
+  BaselineRiskModel gives the probability.
+* ``weekly_risk`` / ``monthly_risk`` convert that H-day probability to 7 and 30 days assuming a
+  constant daily hazard: p_t = 1 - (1 - p_H) ** (t / H). So for H = 10, weekly <= drop_off <=
+  monthly always holds; it is a conversion, not a separate model.
+* ``confidence`` (0-100) = model factor x (half data sufficiency + half decisiveness), where data
+  sufficiency = sqrt(min(1, days observed / 28) x min(1, log(1 + events in window) / log(31)))
+  (a learner seen for four weeks with ~30 events has full data), decisiveness = |2p - 1| (the
+  calibrated probability's distance from the 50 % boundary), and the model factor is 1 for a
+  trained, calibrated model and 0.6 for the uncalibrated baseline.
+* ``level``: low < 30 <= medium < 60 <= high < 80 <= critical, on drop_off_risk.
+* ``drivers``: the model's top 5 signals for this learner, with the catalogue description as
+  label, the learner's value and the contribution in risk points (positive = raises risk).
+* ``recommendations``: see engagement.services.recommendations.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from engagement.models import EngagementScore, RiskModelVersion, ScoringRun
+from engagement.scoring.model import BaselineRiskModel, RiskModel
+from engagement.scoring.signals import SIGNAL_INDEX, SIGNAL_NAMES, SIGNALS, compute_signals
+from engagement.selectors.activity import learner_activity
+from engagement.services.recommendations import recommendations_for
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 10_000  # learners written (and progress reported) per transaction
+TOP_DRIVERS = 5
+# A run left "running" this long is taken to have lost its worker and may be claimed again;
+# its already written scores stay and are not duplicated (unique (run, user), ignore_conflicts).
+STALE_RUN = datetime.timedelta(hours=2)
+LEVEL_BOUNDS: tuple[tuple[int, str], ...] = ((80, "critical"), (60, "high"), (30, "medium"))
+BASELINE_CONFIDENCE_FACTOR = 0.6
+_LABEL = {sig.name: sig.description for sig in SIGNALS}
 
 
-def scoring_run_execute(**kwargs):
-    raise NotImplementedError
+def risk_level(score: int | float) -> str:
+    """Return the level of a 0-100 risk: low < 30 <= medium < 60 <= high < 80 <= critical."""
+    for bound, level in LEVEL_BOUNDS:
+        if score >= bound:
+            return level
+    return "low"
+
+
+def horizon_risk(p: np.ndarray, *, horizon_days: int, days: int) -> np.ndarray:
+    """Return the probability over ``days`` from one over ``horizon_days`` (constant hazard)."""
+    p = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
+    return 1.0 - (1.0 - p) ** (days / horizon_days)
+
+
+def risk_confidence(p: np.ndarray, X: np.ndarray, *, trained: bool) -> np.ndarray:
+    """Return 0-100 confidence from data sufficiency and distance from the decision boundary."""
+    seen = np.minimum(1.0, (X[:, SIGNAL_INDEX["days_since_first"]] + 1.0) / 28.0)
+    volume = np.minimum(1.0, np.log1p(X[:, SIGNAL_INDEX["events_window"]]) / np.log(31.0))
+    data = np.sqrt(np.clip(seen, 0, 1) * np.clip(volume, 0, 1))
+    decisive = np.abs(2.0 * np.clip(p, 0, 1) - 1.0)
+    factor = 1.0 if trained else BASELINE_CONFIDENCE_FACTOR
+    return np.rint(100.0 * factor * (0.5 * data + 0.5 * decisive))
+
+
+def active_risk_model() -> tuple[RiskModel | BaselineRiskModel, RiskModelVersion | None, int]:
+    """Return the model that scores now, its stored version (None = baseline) and its horizon."""
+    version = RiskModelVersion.objects.filter(is_active=True).order_by("-version").first()
+    if version is not None:
+        try:
+            return RiskModel.from_bytes(bytes(version.artifact)), version, version.horizon_days
+        except (TypeError, ValueError) as exc:
+            # A model built for an older signal catalogue cannot score; say so, keep scoring.
+            logger.warning("risk model v%s unusable (%s); using the baseline", version, exc)
+    return BaselineRiskModel(), None, settings.STRIDE_RISK_HORIZON_DAYS
+
+
+def learners_score(
+    *,
+    as_of: datetime.date,
+    model: RiskModel | BaselineRiskModel | None = None,
+    horizon_days: int | None = None,
+) -> dict[str, Any]:
+    """Return the population as of a date with signals and scores (nothing is written).
+
+    Keys: user_ids, X (signals), p (H-day probability), drop_off, weekly, monthly, confidence
+    (int arrays), levels (list), model.
+    """
+    if model is None:
+        model, _, horizon_days = active_risk_model()
+    horizon = int(horizon_days or settings.STRIDE_RISK_HORIZON_DAYS)
+    uids, act = learner_activity(as_of=as_of)
+    X = compute_signals(act)
+    p = model.predict_proba(X) if len(uids) else np.zeros(0)
+    drop = np.rint(100.0 * p).astype(np.int64)
+    return {
+        "user_ids": uids,
+        "X": X,
+        "p": p,
+        "drop_off": drop,
+        "weekly": np.rint(100.0 * horizon_risk(p, horizon_days=horizon, days=7)).astype(np.int64),
+        "monthly": np.rint(100.0 * horizon_risk(p, horizon_days=horizon, days=30)).astype(np.int64),
+        "confidence": risk_confidence(p, X, trained=isinstance(model, RiskModel)).astype(np.int64),
+        "levels": [risk_level(s) for s in drop.tolist()],
+        "model": model,
+    }
+
+
+def _score_objects(
+    run: ScoringRun, scored: dict[str, Any], rows: slice, scored_at: datetime.datetime
+) -> list[EngagementScore]:
+    """Return unsaved EngagementScore rows for the learners in ``rows`` of ``scored``."""
+    X = scored["X"][rows]
+    levels = scored["levels"][rows]
+    drivers = scored["model"].explain(X, top=TOP_DRIVERS)
+    recs = recommendations_for(X, levels)
+    rounded = np.round(X, 3).tolist()
+    names = SIGNAL_NAMES
+    col = {name: j for j, name in enumerate(names)}
+    objs = []
+    for i, uid in enumerate(scored["user_ids"][rows].tolist()):
+        values = rounded[i]
+        objs.append(
+            EngagementScore(
+                run_id=run.pk,
+                user_id=uid,
+                as_of=run.as_of,
+                scored_at=scored_at,
+                drop_off_risk=int(scored["drop_off"][rows][i]),
+                weekly_risk=int(scored["weekly"][rows][i]),
+                monthly_risk=int(scored["monthly"][rows][i]),
+                confidence=int(scored["confidence"][rows][i]),
+                level=levels[i],
+                drivers=[
+                    {
+                        "signal": name,
+                        "label": _LABEL.get(name, name),
+                        "value": values[col[name]],
+                        "contribution": points,
+                    }
+                    for name, points in drivers[i]
+                ],
+                recommendations=recs[i],
+                signals=dict(zip(names, values, strict=True)),
+            )
+        )
+    return objs
+
+
+def scoring_run_start(
+    *,
+    as_of: datetime.date | None = None,
+    requested_by: Any = None,
+    execute_now: bool = False,
+) -> ScoringRun:
+    """Create a pending scoring run; execute it now, or enqueue it once the transaction commits.
+
+    ``as_of`` defaults to today (UTC). The command and the nightly task execute inline; the
+    dashboard's "Recalculate all" enqueues ``engagement.execute_scoring_run`` and polls progress.
+    """
+    day = as_of or timezone.now().astimezone(datetime.UTC).date()
+    with transaction.atomic():
+        run = ScoringRun.objects.create(as_of=day, requested_by=requested_by)
+        if not execute_now:
+            from engagement.tasks import execute_scoring_run  # tasks import this module
+
+            transaction.on_commit(lambda: execute_scoring_run.delay(run.pk))
+    if execute_now:
+        scoring_run_execute(run_id=run.pk)
+        run.refresh_from_db()
+    return run
+
+
+def _claim(run_id: int) -> ScoringRun | None:
+    """Mark a pending (or stale running) run as running; None if another worker has it."""
+    now = timezone.now()
+    with transaction.atomic():
+        run = (
+            ScoringRun.objects.select_for_update(skip_locked=True)
+            .filter(pk=run_id)
+            .filter(
+                Q(status=ScoringRun.Status.PENDING)
+                | Q(status=ScoringRun.Status.RUNNING, started_at__lt=now - STALE_RUN)
+            )
+            .first()
+        )
+        if run is None:
+            return None
+        run.status = ScoringRun.Status.RUNNING
+        run.started_at = now
+        run.error = ""
+        run.save(update_fields=["status", "started_at", "error"])
+    return run
+
+
+def scoring_run_execute(*, run_id: int) -> ScoringRun | None:
+    """Score every learner of a pending run in chunks; return the run, or None if not claimable.
+
+    Progress (``processed`` of ``total``) is committed after each chunk. A failure marks the run
+    failed with the error text. After success, each handler in STRIDE_SCORING_HANDLERS is
+    called with the run (a handler's error is logged, the run stays done).
+    """
+    run = _claim(run_id)
+    if run is None:
+        return None
+    try:
+        model, version, horizon = active_risk_model()
+        scored = learners_score(as_of=run.as_of, model=model, horizon_days=horizon)
+        total = len(scored["user_ids"])
+        run.total, run.processed, run.model_version = total, 0, version
+        run.save(update_fields=["total", "processed", "model_version"])
+        scored_at = timezone.now()
+        for start in range(0, total, CHUNK_SIZE):
+            rows = slice(start, min(start + CHUNK_SIZE, total))
+            objs = _score_objects(run, scored, rows, scored_at)
+            with transaction.atomic():
+                EngagementScore.objects.bulk_create(objs, batch_size=2000, ignore_conflicts=True)
+                run.processed = rows.stop
+                ScoringRun.objects.filter(pk=run.pk).update(processed=run.processed)
+        run.status = ScoringRun.Status.DONE
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "finished_at"])
+    except Exception as exc:
+        logger.exception("scoring run %s failed", run.pk)
+        run.status = ScoringRun.Status.FAILED
+        run.finished_at = timezone.now()
+        run.error = f"{type(exc).__name__}: {exc}"[:5000]
+        run.save(update_fields=["status", "finished_at", "error"])
+        return run
+    for path in settings.STRIDE_SCORING_HANDLERS:
+        try:
+            import_string(path)(run)
+        except Exception:
+            logger.exception("scoring handler %s failed for run %s", path, run.pk)
+    return run

@@ -1,4 +1,4 @@
-"""Fill Stride with demo instructors, courses, lessons, students and enrollments."""
+"""Fill Stride with demo instructors, courses, students and their behaviour."""
 
 from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
@@ -7,7 +7,10 @@ from demo.services import demo_seed
 
 
 class Command(BaseCommand):
-    help = "Create demo data through the public services; safe to run again (no duplicates)."
+    help = (
+        "Create demo data through the public services (catalogue, learners, behaviour events, "
+        "a trained model, scores, alerts); safe to run again (no duplicates)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--students", type=int, default=200)
@@ -17,17 +20,32 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: object, **options: int) -> None:
-        with tqdm(total=options["students"], desc="students", unit="st", file=self.stderr) as bar:
+        bars: dict[str, tqdm] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar = bars.get(stage)
+            if bar is None:
+                bar = bars[stage] = tqdm(total=total, desc=f"{stage:>9}", file=self.stderr)
+            bar.total = total
+            bar.update(done - bar.n)
+
+        try:
             summary = demo_seed(
                 students=options["students"],
                 days=options["days"],
                 seed=options["seed"],
-                progress=bar.update,
+                progress=progress,
             )
+        finally:
+            for bar in bars.values():
+                bar.close()
+        model = f"model v{summary.model_version}" if summary.model_version else "baseline model"
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo ready: {summary.instructors} instructors, {summary.courses} courses, "
                 f"{summary.lessons} lessons, {summary.students} students, "
-                f"{summary.enrollments} enrollments."
+                f"{summary.enrollments} enrollments, {summary.events} events "
+                f"({summary.new_events} new), {summary.scored} learners scored with the "
+                f"{model}, {summary.alerts} new alerts."
             )
         )

@@ -1,0 +1,115 @@
+"""Recommended interventions for scored learners: fixed rules over level and signals.
+
+Exactly eight intervention types exist. Each rule below reads the learner's risk level and a few
+signals, and gives a reason a staff member can read; a learner gets every type whose rule holds,
+most urgent first. The rules (evaluated as numpy masks over all learners at once):
+
+* human_outreach - level critical, or level high and no activity for 14+ days: a person calls.
+* discount_offer - level high or critical and at least 30 % of the course done: an invested
+  learner slipping away is worth an incentive to finish.
+* gentle_reminder - level medium or worse and no activity for 3+ days.
+* streak_warning - active on 3+ of the last 7 days but not on the as-of day: the run is about to
+  break.
+* personalized_content - level medium or worse and struggling with the material: mean quiz score
+  below 60 % or mean video completion below 50 % (only where the learner has quizzes/videos).
+* peer_comparison - level medium or high and in the bottom 30 % of their cohort by events in the
+  last 7 days.
+* milestone_celebration - level low or medium and at least half of the course done.
+* achievement_notification - level low and activity rising (this week at least 20 % above the
+  mean of the three weeks before): reinforce what works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from engagement.scoring.signals import SIGNAL_INDEX
+
+INTERVENTION_TYPES: tuple[str, ...] = (
+    "human_outreach",
+    "discount_offer",
+    "gentle_reminder",
+    "streak_warning",
+    "personalized_content",
+    "peer_comparison",
+    "milestone_celebration",
+    "achievement_notification",
+)
+LEVEL_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+
+
+def recommendations_for(X: np.ndarray, levels: Sequence[str]) -> list[list[dict[str, str]]]:
+    """Return, per learner row of the signal matrix ``X``, the recommended interventions."""
+    n = X.shape[0]
+    if n == 0:
+        return []
+    rank = np.array([LEVEL_RANK[lv] for lv in levels])
+
+    def col(name: str) -> np.ndarray:
+        return X[:, SIGNAL_INDEX[name]]
+
+    recency = col("recency_days")
+    progress = col("progress")
+    quiz = col("quiz_mean_score")
+    video = col("video_completion_28d")
+    rules: list[tuple[str, np.ndarray, str]] = [
+        (
+            "human_outreach",
+            (rank == 3) | ((rank == 2) & (recency >= 14)),
+            "Risk is {level} and the learner has been inactive {recency:.0f} days.",
+        ),
+        (
+            "discount_offer",
+            (rank >= 2) & (progress >= 0.3),
+            "{progress:.0%} of the course is done but risk is {level}.",
+        ),
+        (
+            "gentle_reminder",
+            (rank >= 1) & (recency >= 3),
+            "No activity for {recency:.0f} days.",
+        ),
+        (
+            "streak_warning",
+            (col("active_days_7d") >= 3) & (recency >= 1) & (recency < 2),
+            "Active {active7:.0f} of the last 7 days but not today: the streak is about to break.",
+        ),
+        (
+            "personalized_content",
+            (rank >= 1) & (((quiz >= 0) & (quiz < 0.6)) | ((video >= 0) & (video < 0.5))),
+            "Struggling with the material (quiz mean {quiz_txt}, video completion {video_txt}).",
+        ),
+        (
+            "peer_comparison",
+            ((rank == 1) | (rank == 2)) & (col("cohort_pct_events_7d") < 0.3),
+            "Less active this week than {pct:.0%} of their cohort.",
+        ),
+        (
+            "milestone_celebration",
+            (rank <= 1) & (progress >= 0.5),
+            "{progress:.0%} of the course done.",
+        ),
+        (
+            "achievement_notification",
+            (rank == 0) & (col("trend_ratio_7v21") >= 1.2),
+            "Activity is up: this week {trend:.1f}x the weekly mean of the three before.",
+        ),
+    ]
+    masks = np.stack([mask for _, mask, _ in rules], axis=1)
+    out: list[list[dict[str, str]]] = [[] for _ in range(n)]
+    rows, which = np.nonzero(masks)
+    for i, j in zip(rows.tolist(), which.tolist(), strict=True):
+        kind, _, template = rules[j]
+        reason = template.format(
+            level=levels[i],
+            recency=recency[i],
+            progress=max(progress[i], 0.0),
+            active7=col("active_days_7d")[i],
+            quiz_txt=f"{quiz[i]:.0%}" if quiz[i] >= 0 else "n/a",
+            video_txt=f"{video[i]:.0%}" if video[i] >= 0 else "n/a",
+            pct=1.0 - col("cohort_pct_events_7d")[i],
+            trend=col("trend_ratio_7v21")[i],
+        )
+        out[i].append({"type": kind, "reason": reason})
+    return out

@@ -1,0 +1,133 @@
+"""Scoring runs: risk numbers, levels, run claiming, retries, handlers; end to end with training."""
+
+from __future__ import annotations
+
+import datetime
+
+import numpy as np
+import pytest
+from django.test import override_settings
+
+from engagement.models import EngagementScore, ScoringRun
+from engagement.services import scoring
+from engagement.services.recommendations import INTERVENTION_TYPES
+from engagement.services.scoring import (
+    horizon_risk,
+    risk_level,
+    scoring_run_execute,
+    scoring_run_start,
+)
+from tests.engagement.history import AS_OF, make_history
+
+pytestmark = pytest.mark.django_db
+
+HANDLED: list[int] = []
+
+
+def record_run(run: ScoringRun) -> None:
+    HANDLED.append(run.pk)
+
+
+@pytest.mark.parametrize(
+    ("score", "level"),
+    [
+        (0, "low"),
+        (29, "low"),
+        (30, "medium"),
+        (59, "medium"),
+        (60, "high"),
+        (79, "high"),
+        (80, "critical"),
+        (100, "critical"),
+    ],
+)
+def test_level_boundaries(score: int, level: str) -> None:
+    assert risk_level(score) == level
+
+
+def test_weekly_below_horizon_below_monthly() -> None:
+    p = np.linspace(0, 1, 101)
+    weekly = horizon_risk(p, horizon_days=10, days=7)
+    monthly = horizon_risk(p, horizon_days=10, days=30)
+    assert np.all(weekly <= p + 1e-12) and np.all(p <= monthly + 1e-12)
+    inner = (p > 0) & (p < 1)
+    assert np.all(weekly[inner] < p[inner]) and np.all(p[inner] < monthly[inner])
+    assert horizon_risk(np.array([0.5]), horizon_days=10, days=10)[0] == pytest.approx(0.5)
+
+
+def test_run_scores_every_learner_with_baseline() -> None:
+    history = make_history(n=40)
+    run = scoring_run_start(as_of=AS_OF, execute_now=True)
+    assert run.status == "done" and run.model_version is None
+    assert run.total == run.processed == len(history.active_ids) and run.percent == 100
+    scores = list(EngagementScore.objects.filter(run=run))
+    assert {s.user_id for s in scores} == set(history.active_ids)
+    for s in scores:
+        assert s.weekly_risk <= s.drop_off_risk <= s.monthly_risk
+        assert s.level == risk_level(s.drop_off_risk)
+        assert 0 <= s.confidence <= 100
+        assert s.drivers and {"signal", "label", "value", "contribution"} <= set(s.drivers[0])
+        assert {r["type"] for r in s.recommendations} <= set(INTERVENTION_TYPES)
+        assert all(r["reason"] for r in s.recommendations)
+        assert "recency_days" in s.signals
+    fading = [s for s in scores if s.user_id in history.fading_ids]
+    steady = [s for s in scores if s.user_id in history.steady_ids]
+    assert np.mean([s.drop_off_risk for s in fading]) > np.mean([s.drop_off_risk for s in steady])
+    assert len({s.confidence for s in scores}) > 3  # it varies with data and certainty
+
+
+def test_second_worker_gets_nothing_and_retry_never_duplicates() -> None:
+    history = make_history(n=20)
+    run = scoring_run_start(as_of=AS_OF)  # pending; the task would be enqueued on commit
+    assert run.status == "pending"
+    first = scoring_run_execute(run_id=run.pk)
+    assert first is not None and first.status == "done"
+    assert scoring_run_execute(run_id=run.pk) is None  # already claimed and done
+    # A worker died after writing some scores: the run is stale and pending again.
+    EngagementScore.objects.filter(run=run).order_by("user_id")[:1].get().delete()
+    ScoringRun.objects.filter(pk=run.pk).update(status="pending")
+    again = scoring_run_execute(run_id=run.pk)
+    assert again is not None and again.status == "done"
+    assert EngagementScore.objects.filter(run=run).count() == len(history.active_ids)
+
+
+def test_running_run_is_not_claimed_twice() -> None:
+    make_history(n=5)
+    run = ScoringRun.objects.create(as_of=AS_OF)
+    claimed = scoring._claim(run.pk)
+    assert claimed is not None and claimed.status == "running"
+    assert scoring_run_execute(run_id=run.pk) is None
+    # Only a run left running for hours (its worker gone) may be claimed again.
+    stale = claimed.started_at - scoring.STALE_RUN - datetime.timedelta(minutes=1)
+    ScoringRun.objects.filter(pk=run.pk).update(started_at=stale)
+    assert scoring_run_execute(run_id=run.pk).status == "done"
+
+
+@override_settings(STRIDE_SCORING_HANDLERS=["tests.engagement.test_scoring.record_run"])
+def test_handlers_called_after_done() -> None:
+    make_history(n=5)
+    HANDLED.clear()
+    run = scoring_run_start(as_of=AS_OF, execute_now=True)
+    assert [run.pk] == HANDLED
+
+
+def test_failure_marks_run_failed(monkeypatch) -> None:
+    make_history(n=5)
+
+    def boom(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(scoring, "learners_score", boom)
+    run = scoring_run_start(as_of=AS_OF, execute_now=True)
+    assert run.status == "failed" and "database went away" in run.error
+
+
+def test_start_enqueues_on_commit(django_capture_on_commit_callbacks, monkeypatch) -> None:
+    sent: list[int] = []
+    from engagement import tasks
+
+    monkeypatch.setattr(tasks.execute_scoring_run, "delay", lambda pk: sent.append(pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        run = scoring_run_start(as_of=AS_OF)
+        assert sent == []  # never before the commit
+    assert sent == [run.pk]
