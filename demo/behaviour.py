@@ -80,9 +80,13 @@ def learner_events(
             ("session_start", None, {}),
             ("page_view", None, {"path": f"/courses/{learner.course}/"}),
         ]
-        lessons_today = 0 if learner.archetype == "never_started" else rng.choice((1, 1, 2, 3))
-        if learner.archetype == "binge":
-            lessons_today += 2
+        # Most study days revisit material; a new lesson is done on about a third of them,
+        # so a course takes weeks, as real ones do. Binge and weekend days cover more.
+        lessons_today = {
+            "never_started": 0,
+            "binge": rng.choice((1, 2, 3)),
+            "weekend": rng.choice((0, 1, 2)),
+        }.get(learner.archetype, int(rng.random() < 0.35))
         for _ in range(lessons_today):
             if next_lesson >= len(learner.lessons):
                 break

@@ -1,5 +1,6 @@
 """Demo data written through the same services the API uses, so it is valid by construction."""
 
+import contextlib
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -11,10 +12,11 @@ from django.utils import timezone
 from accounts.services import users_upsert
 from config.errors import DomainValidationError
 from demo.behaviour import DemoLearner, archetype_pick, learner_events
+from engagement.selectors.scores import scoring_run_latest_done
 from engagement.services.alerts import alerts_evaluate
 from engagement.services.ingestion import events_ingest
 from engagement.services.profiles import profiles_refresh
-from engagement.services.scoring import scoring_run_start
+from engagement.services.scoring import active_risk_model, scoring_run_start
 from engagement.services.training import risk_model_train
 from learning.services import courses_upsert, enrollments_upsert, lessons_upsert
 
@@ -226,16 +228,18 @@ def demo_seed(
 
     events, new_events = _ingest_behaviour(learners, now=now, seed=seed, step=step)
 
-    model_version = None
-    if days >= 28:
-        # The demo trains on its own history, as a customer would after a few weeks.
+    # Then as in production: train on the demo's own history (as a customer would after a
+    # few weeks), score everyone, raise alerts. A rerun the same day reuses what it made.
+    train_as_of = (now - timedelta(days=1)).date()
+    _, version, _ = active_risk_model()
+    if days >= 28 and (version is None or version.as_of != train_as_of):
         step("training", 0, 1)
-        try:
-            model_version = risk_model_train(as_of=(now - timedelta(days=1)).date()).version
-        except DomainValidationError:
-            model_version = None  # too little history yet: the transparent baseline scores
+        # With too little history yet, the transparent baseline scores.
+        with contextlib.suppress(DomainValidationError):
+            version = risk_model_train(as_of=train_as_of)
         step("training", 1, 1)
-    run = scoring_run_start(execute_now=True)
+    model_version = version.version if version is not None else None
+    run = scoring_run_latest_done(as_of=now.date()) or scoring_run_start(execute_now=True)
     step("scoring", run.processed, run.total)
     alerts = alerts_evaluate()
     profiles_refresh()
