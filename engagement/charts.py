@@ -9,6 +9,7 @@ dict and validates it (the tests do exactly that). Pages embed figures with `fig
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from typing import Any
 
@@ -178,9 +179,15 @@ def score_history_figure(history: Sequence[Any]) -> Figure:
             ("monthly_risk", "Within 30 days", ACCENT),
         )
     ]
+    xaxis = _axis(title={"text": "As of"}, type="date", tickformat="%d %b")
+    if history:
+        # Whole days at least: with one or two scores Plotly would zoom in to milliseconds.
+        first, last = history[0].as_of, history[-1].as_of
+        pad = datetime.timedelta(days=max(1, (last - first).days // 10))
+        xaxis["range"] = [(first - pad).isoformat(), (last + pad).isoformat()]
     return _figure(
         data,
-        xaxis=_axis(title={"text": "As of"}),
+        xaxis=xaxis,
         yaxis=_axis(title={"text": "Risk"}, range=[0, 100]),
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
         margin={"l": 48, "r": 16, "t": 32, "b": 40},

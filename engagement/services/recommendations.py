@@ -37,6 +37,16 @@ INTERVENTION_TYPES: tuple[str, ...] = (
     "milestone_celebration",
     "achievement_notification",
 )
+INTERVENTION_LABELS: dict[str, str] = {
+    "human_outreach": "Human outreach",
+    "discount_offer": "Discount offer",
+    "gentle_reminder": "Gentle reminder",
+    "streak_warning": "Streak warning",
+    "personalized_content": "Personalized content",
+    "peer_comparison": "Peer comparison",
+    "milestone_celebration": "Milestone celebration",
+    "achievement_notification": "Achievement notification",
+}
 LEVEL_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
 
@@ -111,5 +121,5 @@ def recommendations_for(X: np.ndarray, levels: Sequence[str]) -> list[list[dict[
             pct=1.0 - col("cohort_pct_events_7d")[i],
             trend=col("trend_ratio_7v21")[i],
         )
-        out[i].append({"type": kind, "reason": reason})
+        out[i].append({"code": kind, "label": INTERVENTION_LABELS[kind], "reason": reason})
     return out

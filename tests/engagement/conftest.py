@@ -63,8 +63,8 @@ DRIVERS = [
     {"signal": "quiz_mean_score", "label": "Good quiz scores", "value": 0.9, "contribution": -0.3},
 ]
 RECOMMENDATIONS = [
-    {"code": "reengage_email", "label": "Send a re-engagement email", "reason": "Gone 12 days"},
-    {"code": "tutor_call", "label": "Offer a tutor call", "reason": "Risk is critical"},
+    {"code": "gentle_reminder", "label": "Gentle reminder", "reason": "Gone 12 days"},
+    {"code": "human_outreach", "label": "Human outreach", "reason": "Risk is critical"},
 ]
 SIGNALS = {"recency_days": 12.0, "events_7d": 1.0, "quiz_mean_score": 0.9, "legacy_signal": 3}
 

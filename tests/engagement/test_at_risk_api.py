@@ -44,7 +44,7 @@ def test_stats_and_list_of_the_current_run(staff_client, scored):
         "value": 12.0,
         "contribution": 1.4,
     }
-    assert [r["code"] for r in ada["recommendations"]] == ["reengage_email", "tutor_call"]
+    assert [r["code"] for r in ada["recommendations"]] == ["gentle_reminder", "human_outreach"]
     assert ada["scored_at"]
     assert "signals" not in ada
 

@@ -138,7 +138,7 @@ def test_dashboard_shows_stats_charts_and_the_riskiest_first(page_client, scored
     # Default threshold 60: three learners, riskiest first; older run's scores do not count.
     assert listed_emails(html) == ["ada@example.com", "ben@example.com", "cy@example.com"]
     assert "Inactive for 12 days" in html  # top driver
-    assert "Send a re-engagement email" in html  # first recommendation
+    assert "Gentle reminder" in html  # first recommendation
     assert f'href="/dashboard/engagement/learners/{scored.learners["ada"].pk}/"' in html
 
 
@@ -299,7 +299,7 @@ def test_learner_page_shows_signals_drivers_history_recommendations_alerts_profi
     assert 'id="drivers-chart"' in html and 'id="history-chart"' in html
     assert "2026-03-01" in html and "2026-03-02" in html
     # Recommendations, only the open alert, the profile.
-    assert "Offer a tutor call" in html and "Risk is critical" in html
+    assert "Human outreach" in html and "Risk is critical" in html
     assert "Risk 92, up from 50" in html
     assert "Long resolved" not in html
     assert "Monday, Wednesday" in html and "19:00" in html

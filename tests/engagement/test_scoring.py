@@ -67,7 +67,7 @@ def test_run_scores_every_learner_with_baseline() -> None:
         assert s.level == risk_level(s.drop_off_risk)
         assert 0 <= s.confidence <= 100
         assert s.drivers and {"signal", "label", "value", "contribution"} <= set(s.drivers[0])
-        assert {r["type"] for r in s.recommendations} <= set(INTERVENTION_TYPES)
+        assert {r["code"] for r in s.recommendations} <= set(INTERVENTION_TYPES)
         assert all(r["reason"] for r in s.recommendations)
         assert "recency_days" in s.signals
     fading = [s for s in scores if s.user_id in history.fading_ids]
