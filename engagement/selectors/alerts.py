@@ -209,33 +209,50 @@ def risk_rising_candidates(
     ]
 
 
-def inactive_14_days_candidates(
-    now: datetime.datetime, params: Mapping[str, Any]
+def _silent_since(
+    events: QuerySet[Event],
+    enrollments: QuerySet,
+    *,
+    now: datetime.datetime,
+    days: int,
+    what: str,
+    key: str,
 ) -> list[AlertCandidate]:
-    """Enrolled learners last active `days`+ days ago but within `active_within_days`."""
-    enrollments = _active_enrollments()
+    """Enrolled learners whose latest of `events` is `days`+ days old, with their course."""
     rows = (
-        _activity()
-        .filter(occurred_at__gte=now - int(params["active_within_days"]) * DAY)
-        .filter(Exists(enrollments))
+        events.filter(Exists(enrollments))
         .values("user_id")
         .annotate(last=Max("occurred_at"))
-        .filter(last__lte=now - int(params["days"]) * DAY)
+        .filter(last__lte=now - days * DAY)
         .annotate(course_id=Subquery(enrollments.order_by("-enrolled_at").values("course_id")[:1]))
         .values_list("user_id", "last", "course_id")
     )
     candidates = []
     for user_id, last, course_id in rows.iterator():
-        days = (now - last).days
+        silent = (now - last).days
         candidates.append(
             AlertCandidate(
                 user_id=user_id,
-                message=f"No activity for {days} days",
-                context={"days_inactive": days, "last_activity_at": last.isoformat()},
+                message=f"No {what} for {silent} days",
+                context={f"days_since_{key}": silent, f"last_{key}_at": last.isoformat()},
                 course_id=course_id,
             )
         )
     return candidates
+
+
+def inactive_14_days_candidates(
+    now: datetime.datetime, params: Mapping[str, Any]
+) -> list[AlertCandidate]:
+    """Enrolled learners last active `days`+ days ago but within `active_within_days`."""
+    return _silent_since(
+        _activity().filter(occurred_at__gte=now - int(params["active_within_days"]) * DAY),
+        _active_enrollments(),
+        now=now,
+        days=int(params["days"]),
+        what="activity",
+        key="activity",
+    )
 
 
 def no_login_7_days_candidates(
@@ -246,31 +263,17 @@ def no_login_7_days_candidates(
     Only learners seen logging in within `lookback_days` count, so that an integration that
     never sends logins does not flag everyone.
     """
-    enrollments = _active_enrollments(on=now.date())
-    rows = (
+    return _silent_since(
         Event.objects.filter(
             type__in=SESSION_TYPES,
             occurred_at__gte=now - int(params["lookback_days"]) * DAY,
-        )
-        .filter(Exists(enrollments))
-        .values("user_id")
-        .annotate(last=Max("occurred_at"))
-        .filter(last__lte=now - int(params["days"]) * DAY)
-        .annotate(course_id=Subquery(enrollments.order_by("-enrolled_at").values("course_id")[:1]))
-        .values_list("user_id", "last", "course_id")
+        ),
+        _active_enrollments(on=now.date()),
+        now=now,
+        days=int(params["days"]),
+        what="login",
+        key="login",
     )
-    candidates = []
-    for user_id, last, course_id in rows.iterator():
-        days = (now - last).days
-        candidates.append(
-            AlertCandidate(
-                user_id=user_id,
-                message=f"No login for {days} days",
-                context={"days_since_login": days, "last_login_at": last.isoformat()},
-                course_id=course_id,
-            )
-        )
-    return candidates
 
 
 def low_quiz_scores_candidates(

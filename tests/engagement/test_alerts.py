@@ -111,7 +111,7 @@ def test_inactive_14_days():
     assert set(alerts) == {gone.pk, gone_but_missed.pk}
     assert alerts[gone.pk].message == "No activity for 16 days"
     assert alerts[gone.pk].course_id == course.pk
-    assert alerts[gone.pk].context["days_inactive"] == 16
+    assert alerts[gone.pk].context["days_since_activity"] == 16
     assert alerts[gone_but_missed.pk].message == "No activity for 20 days"
 
 
