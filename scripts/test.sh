@@ -13,5 +13,7 @@ echo "== ruff"
 .venv/bin/ruff format --check .
 echo "== migrations"
 .venv/bin/python manage.py makemigrations --check --dry-run
+echo "== OpenAPI schema"
+.venv/bin/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 echo "== pytest (PostgreSQL $(pg_lsclusters --no-header | awk '{print $1}' | head -1), Redis on $REDIS_PORT)"
 .venv/bin/python -m pytest "$@"
