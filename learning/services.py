@@ -286,10 +286,8 @@ def _merge_rows(
     Written as SQL because the merge rules (earliest date wins, highest percent wins) must be
     applied by the database itself, so that concurrent writers cannot undo each other.
     `columns` are (name, PostgreSQL type). On PostgreSQL the rows are COPied into a temporary
-    table (binding thousands of parameters costs more than the statement), and rows for which
-    `unchanged` holds (an SQL condition on the stored row `t` and the incoming row `x`) are
-    skipped before the upsert, so that busy rows are not rewritten or locked for nothing.
-    Elsewhere (SQLite) they go as multi-row VALUES.
+    table (binding thousands of parameters costs more than the statement) and merged from
+    there by `_merge_select`. Elsewhere (SQLite) they go as multi-row VALUES.
     """
     if not rows:
         return
@@ -297,7 +295,6 @@ def _merge_rows(
     qn = ops.quote_name
     table = qn(model._meta.db_table)
     cols = ", ".join(qn(name) for name, _ in columns)
-    tail = f" ON CONFLICT ({', '.join(qn(c) for c in conflict)}) DO UPDATE {on_conflict}"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             incoming = qn(f"stride_in_{model._meta.db_table}")
@@ -309,19 +306,19 @@ def _merge_rows(
             with cursor.cursor.copy(f"COPY {incoming} ({cols}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-            key = " AND ".join(f"t.{qn(c)} = x.{qn(c)}" for c in conflict)
-            # For small batches (API requests), OFFSET 0 keeps the check a per-row probe of the
-            # unique index; as an anti-join the planner tends to hash the whole table, which
-            # costs more the larger the table grows. Big import batches are left to the planner.
-            probe = "OFFSET 0" if len(rows) <= PROBE_MAX_ROWS else ""
-            cursor.execute(
-                f"INSERT INTO {table} AS t ({cols}) SELECT {cols} FROM {incoming} AS x "
-                f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {key} AND ({unchanged}) "
-                f"{probe}) "
-                f"ORDER BY {', '.join(qn(c) for c in conflict)}" + tail.replace(f"{table}.", "t.")
+            _merge_select(
+                model,
+                columns,
+                conflict,
+                unchanged,
+                on_conflict,
+                f"SELECT {cols} FROM {incoming}",
+                (),
+                probe=len(rows) <= PROBE_MAX_ROWS,
             )
             cursor.execute(f"TRUNCATE {incoming}")
             return
+        tail = f" ON CONFLICT ({', '.join(qn(c) for c in conflict)}) DO UPDATE {on_conflict}"
         adapt = ops.adapt_datetimefield_value
         max_params = connection.features.max_query_params or 60000
         chunk = max(1, min(5000, max_params // len(columns)))
@@ -336,6 +333,88 @@ def _merge_rows(
             )
 
 
+def _merge_select(
+    model: type,
+    columns: Sequence[tuple[str, str]],
+    conflict: Sequence[str],
+    unchanged: str,
+    on_conflict: str,
+    select: str,
+    params: Sequence[Any],
+    *,
+    probe: bool,
+) -> None:
+    """Merge the rows of the query `select` (one per conflict key) into `model`; PostgreSQL.
+
+    Rows for which `unchanged` holds (an SQL condition on the stored row `t` and the incoming
+    row `x`) are skipped before the upsert, so that busy rows are not rewritten or locked for
+    nothing. With `probe` the check stays a per-row probe of the unique index (OFFSET 0): for
+    small batches (API requests) an anti-join tends to hash the whole table, which costs more
+    the larger the table grows. Big import batches are left to the planner.
+    """
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+    cols = ", ".join(qn(name) for name, _ in columns)
+    keys = ", ".join(qn(c) for c in conflict)
+    match = " AND ".join(f"t.{qn(c)} = x.{qn(c)}" for c in conflict)
+    # Inserting in key order keeps two overlapping concurrent merges from deadlocking.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} AS t ({cols}) SELECT {cols} FROM ({select}) AS x ({cols}) "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {match} AND ({unchanged}) "
+            f"{'OFFSET 0' if probe else ''}) ORDER BY {keys} "
+            f"ON CONFLICT ({keys}) DO UPDATE " + on_conflict.replace(f"{table}.", "t."),
+            params,
+        )
+
+
+# How provisional enrollments and lesson progress merge: shared by the Python-rows entry
+# points and the SQL-query ones that event ingestion uses for large batches.
+_ENROLLMENT_TABLE = connection.ops.quote_name(Enrollment._meta.db_table)
+_ENROLLMENT_MERGE: tuple[Any, ...] = (
+    Enrollment,
+    (
+        ("user_id", "bigint"),
+        ("course_id", "bigint"),
+        ("enrolled_at", "timestamptz"),
+        ("status", "text"),
+        ("provisional", "boolean"),
+        ("updated_at", "timestamptz"),
+    ),
+    ("user_id", "course_id"),
+    "NOT t.provisional OR t.enrolled_at <= x.enrolled_at",
+    "SET enrolled_at = EXCLUDED.enrolled_at, updated_at = EXCLUDED.updated_at "
+    f"WHERE {_ENROLLMENT_TABLE}.provisional AND EXCLUDED.enrolled_at < "
+    f"{_ENROLLMENT_TABLE}.enrolled_at",
+)
+_PROGRESS_TABLE = connection.ops.quote_name(LessonProgress._meta.db_table)
+_PROGRESS_MERGE: tuple[Any, ...] = (
+    LessonProgress,
+    (
+        ("user_id", "bigint"),
+        ("lesson_id", "bigint"),
+        ("started_at", "timestamptz"),
+        ("completed_at", "timestamptz"),
+        ("percent", "integer"),
+        ("updated_at", "timestamptz"),
+    ),
+    ("user_id", "lesson_id"),
+    "t.started_at <= x.started_at AND t.percent >= x.percent AND "
+    "(x.completed_at IS NULL OR t.completed_at <= x.completed_at)",
+    "SET "
+    f"started_at = CASE WHEN {_PROGRESS_TABLE}.started_at IS NULL OR "
+    f"EXCLUDED.started_at < {_PROGRESS_TABLE}.started_at "
+    f"THEN EXCLUDED.started_at ELSE {_PROGRESS_TABLE}.started_at END, "
+    "completed_at = CASE WHEN EXCLUDED.completed_at IS NOT NULL AND "
+    f"({_PROGRESS_TABLE}.completed_at IS NULL OR "
+    f"EXCLUDED.completed_at < {_PROGRESS_TABLE}.completed_at) "
+    f"THEN EXCLUDED.completed_at ELSE {_PROGRESS_TABLE}.completed_at END, "
+    f"percent = CASE WHEN EXCLUDED.percent > {_PROGRESS_TABLE}.percent THEN EXCLUDED.percent "
+    f"ELSE {_PROGRESS_TABLE}.percent END, "
+    "updated_at = EXCLUDED.updated_at",
+)
+
+
 def enrollments_ensure_provisional(*, first_seen: Mapping[tuple[int, int], datetime]) -> None:
     """Make sure each (user pk, course pk) is enrolled, creating provisional enrollments.
 
@@ -347,22 +426,24 @@ def enrollments_ensure_provisional(*, first_seen: Mapping[tuple[int, int], datet
         (user_id, course_id, at, Enrollment.Status.ACTIVE.value, True, now)
         for (user_id, course_id), at in sorted(first_seen.items())
     ]
-    t = connection.ops.quote_name(Enrollment._meta.db_table)
-    _merge_rows(
-        Enrollment,
-        (
-            ("user_id", "bigint"),
-            ("course_id", "bigint"),
-            ("enrolled_at", "timestamptz"),
-            ("status", "text"),
-            ("provisional", "boolean"),
-            ("updated_at", "timestamptz"),
-        ),
-        ("user_id", "course_id"),
-        "NOT t.provisional OR t.enrolled_at <= x.enrolled_at",
-        "SET enrolled_at = EXCLUDED.enrolled_at, updated_at = EXCLUDED.updated_at "
-        f"WHERE {t}.provisional AND EXCLUDED.enrolled_at < {t}.enrolled_at",
-        rows,
+    _merge_rows(*_ENROLLMENT_MERGE, rows)
+
+
+def enrollments_ensure_provisional_from(
+    *, activity: str, params: Sequence[Any] = (), few: bool = False
+) -> None:
+    """Like `enrollments_ensure_provisional`, for activity given as an SQL query; PostgreSQL.
+
+    `activity` yields (user pk, course pk, when) rows, any number per pair (bind `params`).
+    The earliest per pair is taken in the database, so that a large batch (event ingestion)
+    does not travel through Python and back. `few` says it yields few rows (an API request).
+    """
+    _merge_select(
+        *_ENROLLMENT_MERGE,
+        "SELECT user_id, course_id, min(at), %s, true, %s "
+        f"FROM ({activity}) AS a (user_id, course_id, at) GROUP BY user_id, course_id",
+        [Enrollment.Status.ACTIVE.value, timezone.now(), *params],
+        probe=few,
     )
 
 
@@ -377,7 +458,7 @@ def lesson_progress_record(
     """
     merged: dict[tuple[int, int], list[Any]] = {}
     for user_id, lesson_id, at, percent, completed in observations:
-        pct = 100 if completed else max(0, min(100, round(percent or 0)))
+        pct = 100 if completed else progress_percent(percent)
         row = merged.get((user_id, lesson_id))
         if row is None:
             merged[(user_id, lesson_id)] = [at, at if completed else None, pct]
@@ -393,32 +474,34 @@ def lesson_progress_record(
         (user_id, lesson_id, started, completed, pct, now)
         for (user_id, lesson_id), (started, completed, pct) in sorted(merged.items())
     ]
-    t = connection.ops.quote_name(LessonProgress._meta.db_table)
-    _merge_rows(
-        LessonProgress,
-        (
-            ("user_id", "bigint"),
-            ("lesson_id", "bigint"),
-            ("started_at", "timestamptz"),
-            ("completed_at", "timestamptz"),
-            ("percent", "integer"),
-            ("updated_at", "timestamptz"),
-        ),
-        ("user_id", "lesson_id"),
-        "t.started_at <= x.started_at AND t.percent >= x.percent AND "
-        "(x.completed_at IS NULL OR t.completed_at <= x.completed_at)",
-        "SET "
-        f"started_at = CASE WHEN {t}.started_at IS NULL OR EXCLUDED.started_at < {t}.started_at "
-        f"THEN EXCLUDED.started_at ELSE {t}.started_at END, "
-        "completed_at = CASE WHEN EXCLUDED.completed_at IS NOT NULL AND "
-        f"({t}.completed_at IS NULL OR EXCLUDED.completed_at < {t}.completed_at) "
-        f"THEN EXCLUDED.completed_at ELSE {t}.completed_at END, "
-        f"percent = CASE WHEN EXCLUDED.percent > {t}.percent THEN EXCLUDED.percent "
-        f"ELSE {t}.percent END, "
-        "updated_at = EXCLUDED.updated_at",
-        rows,
-    )
+    _merge_rows(*_PROGRESS_MERGE, rows)
     return len(rows)
+
+
+def progress_percent(percent: float | None) -> int:
+    """The whole percent (0 to 100) that a reported video position counts as."""
+    return max(0, min(100, round(percent or 0)))
+
+
+def lesson_progress_record_from(
+    *, activity: str, params: Sequence[Any] = (), few: bool = False
+) -> None:
+    """Like `lesson_progress_record`, for observations given as an SQL query; PostgreSQL.
+
+    `activity` yields (user pk, lesson pk, when, percent, completed) rows, the percent
+    already made whole by `progress_percent` (or null). They are folded per (user, lesson) in
+    the database by the same rules, so that a large batch does not travel through Python.
+    `few` says it yields few rows (an API request).
+    """
+    _merge_select(
+        *_PROGRESS_MERGE,
+        "SELECT user_id, lesson_id, min(at), min(at) FILTER (WHERE completed), "
+        "max(CASE WHEN completed THEN 100 ELSE coalesce(percent, 0) END), %s "
+        f"FROM ({activity}) AS a (user_id, lesson_id, at, percent, completed) "
+        "GROUP BY user_id, lesson_id",
+        [timezone.now(), *params],
+        probe=few,
+    )
 
 
 def enrollments_record_status(*, changes: Iterable[tuple[int, int, str, datetime]]) -> int:
@@ -439,27 +522,60 @@ def enrollments_record_status(*, changes: Iterable[tuple[int, int, str, datetime
         Enrollment.objects.select_for_update()
         .filter(user_id__in={u for u, _ in by_pair}, course_id__in={c for _, c in by_pair})
         .order_by("user_id", "course_id")
+        .values_list("id", "user_id", "course_id", "status", "completed_at", "withdrawn_at")
     )
-    changed = []
-    now = timezone.now()
-    for enrollment in candidates:
-        pending = by_pair.get((enrollment.user_id, enrollment.course_id))
+    changed: list[tuple[int, str, datetime | None, datetime | None]] = []
+    for pk, user_id, course_id, status, completed_at, withdrawn_at in candidates:
+        pending = by_pair.get((user_id, course_id))
         if not pending:
             continue
-        before = (enrollment.status, enrollment.completed_at, enrollment.withdrawn_at)
-        for at, status in sorted(pending):
-            current = enrollment.completed_at or enrollment.withdrawn_at
+        before = (status, completed_at, withdrawn_at)
+        for at, new_status in sorted(pending):
+            current = completed_at or withdrawn_at
             if current is not None and at < current:
                 continue
-            if status == enrollment.status:
+            if new_status == status:
                 continue
-            enrollment.status = status
-            enrollment.completed_at = at if status == Enrollment.Status.COMPLETED else None
-            enrollment.withdrawn_at = at if status == Enrollment.Status.WITHDRAWN else None
-        if (enrollment.status, enrollment.completed_at, enrollment.withdrawn_at) != before:
-            enrollment.updated_at = now  # bulk_update does not apply auto_now
-            changed.append(enrollment)
-    Enrollment.objects.bulk_update(
-        changed, ["status", "completed_at", "withdrawn_at", "updated_at"], batch_size=1000
-    )
+            status = new_status
+            completed_at = at if status == Enrollment.Status.COMPLETED else None
+            withdrawn_at = at if status == Enrollment.Status.WITHDRAWN else None
+        if (status, completed_at, withdrawn_at) != before:
+            changed.append((pk, status, completed_at, withdrawn_at))
+    if changed:
+        _enrollments_set_status(changed, timezone.now())
     return len(changed)
+
+
+def _enrollments_set_status(
+    changed: list[tuple[int, str, datetime | None, datetime | None]], now: datetime
+) -> None:
+    """Write (pk, status, completed_at, withdrawn_at) to enrollments in one statement."""
+    if connection.vendor == "postgresql":
+        # One UPDATE from arrays: bulk_update's CASE per row and field costs more to build
+        # in Python than the update takes in the database.
+        ids, statuses, completed, withdrawn = (
+            list(column) for column in zip(*changed, strict=True)
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {_ENROLLMENT_TABLE} AS e SET status = c.status, "
+                "completed_at = c.completed_at, withdrawn_at = c.withdrawn_at, updated_at = %s "
+                "FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::timestamptz[]) "
+                "AS c (id, status, completed_at, withdrawn_at) WHERE e.id = c.id",
+                [now, ids, statuses, completed, withdrawn],
+            )
+        return
+    Enrollment.objects.bulk_update(
+        [
+            Enrollment(
+                id=pk,
+                status=status,
+                completed_at=completed_at,
+                withdrawn_at=withdrawn_at,
+                updated_at=now,  # bulk_update does not apply auto_now
+            )
+            for pk, status, completed_at, withdrawn_at in changed
+        ],
+        ["status", "completed_at", "withdrawn_at", "updated_at"],
+        batch_size=1000,
+    )

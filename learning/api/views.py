@@ -137,6 +137,11 @@ class EnrollmentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             self.get_queryset(), user__external_id=user, course__external_id=course
         )
 
+    def get_object(self) -> Enrollment:
+        # Detail URLs name the enrollment by (user, course), not by pk; OPTIONS and the
+        # browsable API look the object up through here.
+        return self._get(self.kwargs["user"], self.kwargs["course"])
+
     @extend_schema(responses=s.EnrollmentOutputSerializer, summary="Read one enrollment")
     def retrieve(self, request: Request, user: str, course: str) -> Response:
         return Response(self.get_serializer(self._get(user, course)).data)

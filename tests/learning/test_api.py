@@ -175,3 +175,10 @@ def test_catalogue_scopes(make_key):
         .status_code
         == 201
     )
+
+
+def test_options_on_an_enrollment_describes_it_instead_of_failing(catalogue):
+    catalogue.put("/api/v1/enrollments/stu/py101/", {}, format="json")
+
+    assert catalogue.options("/api/v1/enrollments/stu/py101/").status_code == 200
+    assert catalogue.options("/api/v1/enrollments/0/0/").status_code == 200
