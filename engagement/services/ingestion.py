@@ -24,6 +24,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from accounts.models import User
 from accounts.services import users_ensure_provisional
 from engagement.catalogue import (
     EVENT_TYPES,
@@ -415,8 +416,9 @@ def _store_postgresql(
 def _resolve_users_postgresql(cursor: Any) -> None:
     """Fill in `stride_event_in.user_id`, creating unknown users provisionally."""
     # Matching in SQL spares sending a batch's learners back and forth as arrays of strings.
+    users = connection.ops.quote_name(User._meta.db_table)
     resolve = (
-        "UPDATE stride_event_in AS x SET user_id = u.id FROM accounts_user AS u "
+        f"UPDATE stride_event_in AS x SET user_id = u.id FROM {users} AS u "
         "WHERE u.external_id = x.user_ref"
     )
     cursor.execute(resolve)

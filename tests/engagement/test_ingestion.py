@@ -462,3 +462,77 @@ def test_a_batch_failed_by_a_deadlock_is_retried_and_stored_once(monkeypatch) ->
     assert len(calls) == 2
     assert result.accepted == 1 and list(result.rejected) == [1]
     assert Event.objects.count() == 1
+
+
+# --- large batches (imports): a plain insert first, follow-ups merged in SQL ----------------
+
+
+def filler(count: int, prefix: str) -> list[dict[str, Any]]:
+    """`count` page views from a few learners, enough to make a batch an import-sized one."""
+    return [ev(f"{prefix}{i}", user=f"u{i % 5}", occurred_at=at(i / 100)) for i in range(count)]
+
+
+@override_settings(STRIDE_EVENT_HANDLERS=["tests.engagement.test_ingestion.record_events"])
+def test_large_batch_merges_progress_per_lesson_and_hands_over_every_event() -> None:
+    from learning.services import PROBE_MAX_ROWS
+
+    HANDLED.clear()
+    lesson = {"lesson": "l1", "course": "c1", "user": "u9"}
+    items = [
+        ev("v1", type="video_progress", occurred_at=at(3), properties={"percent": 40.4}, **lesson),
+        ev("v2", type="video_progress", occurred_at=at(2), properties={"percent": 25}, **lesson),
+        ev("done", type="lesson_completed", occurred_at=at(6), properties={}, **lesson),
+        ev("done2", type="lesson_completed", occurred_at=at(5), properties={}, **lesson),
+        *filler(PROBE_MAX_ROWS + 100, "f"),
+    ]
+
+    result = events_ingest(source="lms", items=items)
+
+    assert (result.accepted, result.duplicates) == (len(items), [])
+    progress = LessonProgress.objects.get(user__external_id="u9")
+    assert (progress.started_at, progress.completed_at, progress.percent) == (
+        at_dt(2),
+        at_dt(5),
+        100,
+    )
+    handled = HANDLED[0]
+    assert len(HANDLED) == 1 and len(handled) == len(items)
+    stored = dict(Event.objects.values_list("client_id", "id"))
+    assert all(event.pk == stored[event.client_id] for event in handled)
+    assert {event.user.external_id for event in handled} == {"u0", "u1", "u2", "u3", "u4", "u9"}
+
+
+@override_settings(STRIDE_EVENT_HANDLERS=["tests.engagement.test_ingestion.record_events"])
+def test_large_batch_partly_seen_before_follows_up_only_its_new_events() -> None:
+    from learning.services import PROBE_MAX_ROWS
+
+    events_ingest(
+        source="lms",
+        items=[
+            ev("old-done", type="course_completed", user="u9", occurred_at=at(1)),
+            ev("old-view", user="u9", occurred_at=at(1)),
+        ],
+    )
+    # The integrator reopens the enrollment; replaying the old completion must not undo that.
+    enrollments_upsert(items=[{"user": "u9", "course": "c1", "status": "active"}])
+    HANDLED.clear()
+    items = [
+        *filler(PROBE_MAX_ROWS + 100, "f"),
+        ev("old-done", type="course_completed", user="u9", occurred_at=at(1)),
+        ev("new-view", user="u9", occurred_at=at(2)),
+        ev("old-view", user="u9", occurred_at=at(1)),
+    ]
+
+    result = events_ingest(source="lms", items=items)
+
+    assert result.accepted == len(items) - 2
+    assert result.duplicates == [len(items) - 3, len(items) - 1]
+    assert Event.objects.count() == len(items)
+    assert Enrollment.objects.get(user__external_id="u9").status == "active"
+    assert [len(call) for call in HANDLED] == [len(items) - 2]
+    assert {e.client_id for e in HANDLED[0]} == {i["id"] for i in items} - {"old-done", "old-view"}
+    assert all(e.user.external_id == "u9" for e in HANDLED[0] if e.client_id == "new-view")
+
+    again = events_ingest(source="lms", items=items)  # a replay of the whole batch
+    assert again.accepted == 0 and len(again.duplicates) == len(items)
+    assert Event.objects.count() == len(items)
