@@ -8,39 +8,62 @@ import engagement.indexes
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('engagement', '0003_add_score_run_level_risk_index'),
-        ('learning', '0001_initial'),
+        ("engagement", "0003_add_score_run_level_risk_index"),
+        ("learning", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='event',
-            name='event_time',
+            model_name="event",
+            name="event_time",
         ),
         migrations.RemoveIndex(
-            model_name='event',
-            name='event_type_time',
+            model_name="event",
+            name="event_type_time",
         ),
         migrations.AlterField(
-            model_name='event',
-            name='course',
-            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='learning.course'),
+            model_name="event",
+            name="course",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="learning.course",
+            ),
         ),
         migrations.AlterField(
-            model_name='event',
-            name='lesson',
-            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='learning.lesson'),
+            model_name="event",
+            name="lesson",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="learning.lesson",
+            ),
         ),
         migrations.AlterField(
-            model_name='event',
-            name='user',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="event",
+            name="user",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=engagement.indexes.TimeOrderedIndex(autosummarize=True, fields=['occurred_at'], name='event_time_brin'),
+            model_name="event",
+            index=engagement.indexes.TimeOrderedIndex(
+                autosummarize=True, fields=["occurred_at"], name="event_time_brin"
+            ),
         ),
     ]
