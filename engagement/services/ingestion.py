@@ -530,23 +530,7 @@ def _store_generic(source: str, rows: list[_Row], received_at: datetime) -> list
         )
     fresh = [row for row in rows if row.client_id not in seen]
     Event.objects.bulk_create(
-        [
-            Event(
-                source=source,
-                client_id=row.client_id,
-                type=row.type,
-                user_id=row.user_id,
-                course_id=row.course_id,
-                lesson_id=row.lesson_id,
-                occurred_at=row.occurred_at,
-                received_at=received_at,
-                session_id=row.session_id,
-                device=row.device,
-                platform=row.platform,
-                properties=row.properties,
-            )
-            for row in fresh
-        ],
+        [_event_unsaved(source, row, received_at) for row in fresh],
         ignore_conflicts=True,
         batch_size=500,
     )
@@ -605,9 +589,9 @@ def _handlers(paths: tuple[str, ...]) -> list[Callable[[list[Event]], Any]]:
     return [import_string(path) for path in paths]
 
 
-def _event(source: str, row: _Row, received_at: datetime) -> Event:
-    event = Event(
-        id=row.pk,
+def _event_unsaved(source: str, row: _Row, received_at: datetime) -> Event:
+    return Event(
+        id=row.pk or None,  # 0 until the database has assigned one
         source=source,
         client_id=row.client_id,
         type=row.type,
@@ -621,6 +605,11 @@ def _event(source: str, row: _Row, received_at: datetime) -> Event:
         platform=row.platform,
         properties=row.properties,
     )
+
+
+def _event(source: str, row: _Row, received_at: datetime) -> Event:
+    """The stored event as a model instance, for handlers (no query: every field is known)."""
+    event = _event_unsaved(source, row, received_at)
     event._state.adding = False
     event._state.db = connection.alias
     return event
