@@ -1,0 +1,114 @@
+"""Behaviour event ingestion: the one entry point for learner activity.
+
+The API, the `import_events` command, the demo and the video player all call `events_ingest`.
+It validates each event by hand (a serializer per event would cost more than the whole insert),
+creates unknown users, courses, lessons and enrollments provisionally, stores the events
+append-only and idempotently by (source, client id), then runs the follow-ups for the newly
+stored events only: lesson progress and enrollment status in `learning`, then the handlers
+named in ``settings.STRIDE_EVENT_HANDLERS`` (XP, streaks, conversions, ...), all in the same
+transaction so that a batch is stored with its effects or not at all.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from engagement.models import Event
+from engagement.services.ingestion.storage import _event, _store_generic, _store_postgresql
+from engagement.services.ingestion.validation import MAX_FUTURE, _parse, _resolve_catalogue, _Row
+
+WEB_SOURCE = "web"  # the idempotency namespace of events sent from staff sessions
+DEADLOCK = "40P01"  # PostgreSQL's SQLSTATE for a detected deadlock
+DEADLOCK_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What ingestion did: how many events it stored, and which items it did not, by index."""
+
+    accepted: int
+    duplicates: list[int] = field(default_factory=list)
+    rejected: dict[int, dict[str, list[str]]] = field(default_factory=dict)
+
+
+def events_ingest(*, source: str, items: Sequence[Mapping[str, Any]]) -> IngestResult:
+    """Store the valid, not-yet-seen events of `items` with their follow-ups; report the rest.
+
+    `source` namespaces the events' ids (the API key's source, "web" for staff sessions).
+    Items may give `occurred_at` as an aware datetime instead of an ISO-8601 string.
+    Valid items are stored even when others are rejected; an id seen before (in an earlier
+    call or earlier in `items`) is reported as a duplicate and stores nothing.
+    """
+    latest = timezone.now() + MAX_FUTURE
+    rows: list[_Row] = []
+    rejected: dict[int, dict[str, list[str]]] = {}
+    for index, item in enumerate(items):
+        row = _parse(index, item, latest, rejected)
+        if row is not None:
+            rows.append(row)
+    if not rows:
+        return IngestResult(accepted=0, rejected=rejected)
+    # Concurrent batches touching the same enrollments can deadlock; PostgreSQL breaks the
+    # tie by failing one of them, which is then safe to run again from the start (it was
+    # rolled back, and ingestion is idempotent). Inside a caller's transaction we cannot.
+    attempts = 1 if connection.in_atomic_block else DEADLOCK_ATTEMPTS
+    for attempt in range(1, attempts + 1):
+        try:
+            with transaction.atomic():
+                return _store(source, rows, dict(rejected))
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) != DEADLOCK or attempt == attempts:
+                raise
+            time.sleep(0.02 * attempt)
+    raise AssertionError("unreachable")
+
+
+def _store(
+    source: str, rows: list[_Row], rejected: dict[int, dict[str, list[str]]]
+) -> IngestResult:
+    """Resolve references, insert what is new and run its follow-ups (inside a transaction)."""
+    rows = _resolve_catalogue(rows, rejected)
+    duplicates: list[int] = []
+    unique: dict[str, _Row] = {}
+    for row in rows:
+        if row.client_id in unique:
+            duplicates.append(row.index)
+        else:
+            unique[row.client_id] = row
+    rows = list(unique.values())
+
+    received_at = timezone.now()
+    handlers = _handlers(tuple(settings.STRIDE_EVENT_HANDLERS))
+    if not rows:
+        new_rows: list[_Row] = []
+    elif connection.vendor == "postgresql":
+        new_rows = _store_postgresql(source, rows, received_at, with_pks=bool(handlers))
+    else:
+        new_rows = _store_generic(source, rows, received_at)
+    if len(new_rows) < len(rows):
+        new = {row.client_id for row in new_rows}
+        duplicates.extend(row.index for row in rows if row.client_id not in new)
+        duplicates.sort()
+    if new_rows and handlers:
+        events = [_event(source, row, received_at) for row in new_rows]
+        for handler in handlers:
+            handler(events)
+    return IngestResult(
+        accepted=len(new_rows),
+        duplicates=duplicates,
+        rejected=dict(sorted(rejected.items())),
+    )
+
+
+@lru_cache(maxsize=8)
+def _handlers(paths: tuple[str, ...]) -> list[Callable[[list[Event]], Any]]:
+    return [import_string(path) for path in paths]
