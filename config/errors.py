@@ -21,6 +21,14 @@ class DomainValidationError(Exception):
         self.code = code
         super().__init__(self.summary())
 
+    def messages_text(self) -> str:
+        """All messages as one line, "field: message; ...", for commands and pages."""
+        parts = []
+        for field, messages in self.fields.items():
+            text = " ".join(map(str, messages)) if isinstance(messages, list) else str(messages)
+            parts.append(text if field == "non_field_errors" else f"{field}: {text}")
+        return "; ".join(parts) or self.summary()
+
     def summary(self) -> str:
         """One line naming the fields at fault, for logs and the error's `detail`."""
         return "Invalid input: " + ", ".join(sorted(self.fields)) if self.fields else "Invalid."

@@ -110,15 +110,6 @@ def at_risk_list(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _error_text(exc: DomainValidationError) -> str:
-    messages_ = [
-        str(m)
-        for value in exc.fields.values()
-        for m in (value if isinstance(value, list) else [value])
-    ]
-    return " ".join(messages_) or exc.summary()
-
-
 @require_POST
 @staff_required
 def recalculate(request: HttpRequest) -> HttpResponse:
@@ -130,10 +121,10 @@ def recalculate(request: HttpRequest) -> HttpResponse:
             return render(
                 request,
                 "engagement/_run_progress.html",
-                {"run": None, "error": _error_text(exc)},
+                {"run": None, "error": exc.messages_text()},
                 status=400,
             )
-        messages.error(request, _error_text(exc))
+        messages.error(request, exc.messages_text())
         return redirect("engagement:dashboard")
     if request.headers.get("HX-Request"):
         return render(request, "engagement/_run_progress.html", {"run": run})

@@ -23,9 +23,7 @@ class Command(BaseCommand):
                 name=options["name"], scopes=scopes, source=options["source"]
             )
         except DomainValidationError as exc:
-            raise CommandError(
-                "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.fields.items())
-            ) from exc
+            raise CommandError(exc.messages_text()) from exc
         self.stderr.write(
             f"Created API key '{key.name}' (prefix {key.prefix}, scopes {', '.join(key.scopes)})."
             " Store it now: it is not shown again."

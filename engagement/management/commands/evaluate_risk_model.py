@@ -63,7 +63,9 @@ class Command(BaseCommand):
             try:
                 model, _ = risk_model_fit(as_of=cutoff, horizon_days=horizon)
             except DomainValidationError as exc:
-                raise CommandError(f"cannot fit a model as of {cutoff}: {exc.fields}") from exc
+                raise CommandError(
+                    f"cannot fit a model as of {cutoff}: {exc.messages_text()}"
+                ) from exc
             name = f"model fitted as of {cutoff} (out of time)"
         scored = learners_score(as_of=cutoff, model=model, horizon_days=horizon)
         uids = scored["user_ids"]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime
 import time
-from collections import Counter
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from engagement.models import EngagementScore, ScoringRun
+from engagement.selectors.dashboard import at_risk_stats
 from engagement.services.scoring import scoring_run_start
+
+HIGH_RISK = 60  # the at-risk threshold of the dashboard; only the level counts are printed
 
 
 class Command(BaseCommand):
@@ -25,14 +27,13 @@ class Command(BaseCommand):
         seconds = time.perf_counter() - started
         if run.status != ScoringRun.Status.DONE:
             raise CommandError(f"scoring run {run.pk} {run.status}: {run.error}")
-        levels = Counter(
-            EngagementScore.objects.filter(run=run).values_list("level", flat=True).iterator()
-        )
+        stats = at_risk_stats(run=run, threshold=HIGH_RISK)
+        counts = ", ".join(f"{lv} {getattr(stats, lv)}" for lv in EngagementScore.Level.values)
         model = f"model v{run.model_version.version}" if run.model_version else "baseline model"
         self.stdout.write(
             self.style.SUCCESS(
                 f"scoring run {run.pk} as of {run.as_of}: {run.total} learners scored with the "
                 f"{model} in {seconds:.1f}s "
-                f"({', '.join(f'{lv} {levels.get(lv, 0)}' for lv in EngagementScore.Level.values)})"
+                f"({counts})"
             )
         )

@@ -30,8 +30,7 @@ class Command(BaseCommand):
                 progress=lambda msg: self.stdout.write(msg),
             )
         except DomainValidationError as exc:
-            message = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.fields.items())
-            raise CommandError(message) from exc
+            raise CommandError(exc.messages_text()) from exc
         m = version.metrics
         self.stdout.write(
             self.style.SUCCESS(
