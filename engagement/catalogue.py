@@ -11,12 +11,21 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from config.errors import invalid_choice_message  # pure Python, like this module
+
 CUSTOM_TYPE_RE = re.compile(r"x-[a-z0-9][a-z0-9-]{0,61}")
 CURRENCY_RE = re.compile(r"[A-Z]{3}")
+# Every number must fit in a double: the scoring code reads properties as float8 (PostgreSQL)
+# and float (Python), and a larger integer, fine for jsonb, would fail the whole scoring run.
+MAX_NUMBER = sys.float_info.max
+# Durations are summed per learner and day by the scoring code, where sums near MAX_NUMBER
+# overflow; no session, video or live session lasts more than a year.
+MAX_SECONDS = 366 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -41,8 +50,12 @@ class Property:
                 return f"{self.name} must be a {kind}."
             if kind == "integer" and not isinstance(value, int):
                 return f"{self.name} must be an integer."
-            if not math.isfinite(value):
-                return f"{self.name} must be a finite number."
+            if isinstance(value, float):
+                if not math.isfinite(value):
+                    return f"{self.name} must be a finite number."
+            # An int may lie beyond a double (where math.isfinite would raise OverflowError).
+            elif not -MAX_NUMBER <= value <= MAX_NUMBER:
+                return f"{self.name} is too large: {NUMBER_RANGE}"
             if self.minimum is not None and value < self.minimum:
                 return f"{self.name} must be at least {_num(self.minimum)}."
             if self.exclusive_minimum is not None and value <= self.exclusive_minimum:
@@ -57,7 +70,7 @@ class Property:
         if len(value) > self.max_length:
             return f"{self.name} must be at most {self.max_length} characters."
         if self.pattern is not None and self.pattern.fullmatch(value) is None:
-            return f"{self.name} '{value[:20]}' is not valid: {self.description}"
+            return f"{self.name} '{shown(value, 20)}' is not valid: {self.description}"
         return None
 
     def as_dict(self) -> dict[str, Any]:
@@ -104,7 +117,7 @@ def _num(value: float) -> str:
 
 
 def _seconds(name: str, description: str) -> Property:
-    return Property(name, "number", description, minimum=0)
+    return Property(name, "number", description, minimum=0, maximum=MAX_SECONDS)
 
 
 def _ref(name: str, description: str) -> Property:
@@ -230,10 +243,13 @@ NON_ACTIVITY_TYPES: frozenset[str] = frozenset({"live_session_missed", "enrollme
 
 # Largest accepted `properties` object, measured as compact JSON.
 MAX_PROPERTIES_BYTES = 4096
+# Deepest accepted nesting of `properties` (the object itself is level 1): deeper data is
+# no event's business, and readers that recurse (JSON encoders among them) must not fail.
+MAX_PROPERTIES_DEPTH = 32
+NUMBER_RANGE = "numbers must lie within ±1.7976931348623157e308 (a double)."
+LONE_SURROGATE = "valid Unicode: a lone surrogate (\\ud800 to \\udfff) cannot be stored."
 
-_ACCEPTED = (
-    ", ".join(EVENT_TYPES) + ", or a custom type 'x-<name>' (lowercase letters, digits, dashes)"
-)
+CUSTOM_TYPE_RULE = "a custom type 'x-<name>' (lowercase letters, digits, dashes)"
 
 
 def is_custom_type(event_type: str) -> bool:
@@ -243,8 +259,16 @@ def is_custom_type(event_type: str) -> bool:
 
 def unknown_type_message(event_type: Any) -> str:
     """The error for a type that is neither in the catalogue nor a custom ``x-`` type."""
-    shown = str(event_type)[:40] if isinstance(event_type, str) else type(event_type).__name__
-    return f"Unknown event type '{shown}'. Accepted: {_ACCEPTED}."
+    return invalid_choice_message(event_type, EVENT_TYPES, alternative=CUSTOM_TYPE_RULE)
+
+
+def shown(value: str, length: int) -> str:
+    """The start of `value` as it may be quoted in a message: lone surrogates (which no
+    answer or terminal can encode) and NULs written as escapes."""
+    value = value[:length]
+    if value.isascii():
+        return value.replace("\x00", "\\x00")
+    return value.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
 def properties_errors(event_type: EventType, properties: Mapping[str, Any]) -> list[str]:
@@ -268,3 +292,61 @@ def properties_errors(event_type: EventType, properties: Mapping[str, Any]) -> l
         if score is not None and max_score is not None and score > max_score:
             errors.append(f"score ({_num(score)}) must not exceed max_score ({_num(max_score)}).")
     return errors
+
+
+def properties_content_errors(properties: Mapping[str, Any]) -> list[str]:
+    """Check what `properties` holds at any depth; return the problems (empty when valid).
+
+    Storage and readers need: nesting at most MAX_PROPERTIES_DEPTH levels, JSON values only,
+    text without NUL characters (PostgreSQL refuses them) or lone surrogates (which UTF-8
+    cannot encode), and numbers that fit in a double. Iterative, so that depth costs no stack.
+    Ingestion calls it only when the encoded JSON hints at one of these (it is rarely needed).
+    """
+    problems: dict[str, None] = {}  # ordered and de-duplicated
+    stack: list[tuple[Any, int]] = [(properties, 1)]
+    while stack:
+        container, depth = stack.pop()
+        if depth > MAX_PROPERTIES_DEPTH:
+            return [f"May be nested at most {MAX_PROPERTIES_DEPTH} levels deep."]
+        if isinstance(container, dict):
+            for key in container:
+                if isinstance(key, str):
+                    _text_problem(key, "Property names", problems)
+                elif key is not None and not isinstance(key, int | float):
+                    problems["Must hold only JSON values."] = None
+            values = container.values()
+        else:
+            values = container
+        for value in values:
+            if isinstance(value, str):
+                _text_problem(value, "Property values", problems)
+            elif isinstance(value, dict | list | tuple):
+                stack.append((value, depth + 1))
+            elif value is None or isinstance(value, bool):
+                continue
+            elif isinstance(value, int):
+                if not -MAX_NUMBER <= value <= MAX_NUMBER:
+                    problems[f"Holds a number too large: {NUMBER_RANGE}"] = None
+            elif isinstance(value, float):
+                if not math.isfinite(value):
+                    problems["Numbers must be finite (no NaN or Infinity)."] = None
+            else:
+                problems["Must hold only JSON values."] = None
+    return list(problems)
+
+
+def _text_problem(text: str, what: str, problems: dict[str, None]) -> None:
+    if "\x00" in text:
+        problems[f"{what} may not contain NUL characters."] = None
+    if not text.isascii() and not is_utf8_encodable(text):
+        problems[f"{what} must be {LONE_SURROGATE}"] = None
+
+
+def is_utf8_encodable(text: str) -> bool:
+    """False when `text` holds a lone surrogate (from a JSON escape such as \\ud800), which
+    UTF-8, and so the database, cannot store."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

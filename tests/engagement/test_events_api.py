@@ -1,5 +1,6 @@
 """POST /api/v1/events/ and GET /api/v1/events/types/ as integrators and staff see them."""
 
+import json
 from typing import Any
 
 import pytest
@@ -175,3 +176,57 @@ def test_event_types_listing(sender, make_key) -> None:
     quiz = {p["name"]: p for p in types["quiz_submitted"]["properties"]}
     assert quiz["max_score"]["required"] and quiz["max_score"]["exclusive_minimum"] == 0
     assert make_key("users:read").get(URL + "types/").status_code == 403
+
+
+def test_batch_with_offsets_and_lone_surrogates_the_database_cannot_store(integrator) -> None:
+    batch = [
+        ev("ok-1"),
+        ev("offset", occurred_at="2026-11-30T10:00:00+16:00"),
+        ev("bad-\ud800"),
+        ev("user", user="u-\ud800"),
+        ev("prop", properties={"note": "\udc00", "ke\ud800y": 1}),
+        ev("deep", type="x-anything", properties=nested_properties(40)),
+        ev("ok-2"),
+    ]
+    body = json.dumps(batch)  # holds the escapes \ud800 and \udc00, as a sender's JSON would
+    assert "\\ud800" in body
+
+    response = integrator.post(URL, body, content_type="application/json")
+
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["accepted"] == 2
+    rejected = {item["index"]: item["fields"] for item in answer["rejected"]}
+    assert list(rejected) == [1, 2, 3, 4, 5]
+    assert rejected[1] == {"occurred_at": ["The UTC offset must lie between -15:59 and +15:59."]}
+    assert list(rejected[2]) == ["id"] and "lone surrogate" in rejected[2]["id"][0]
+    assert list(rejected[3]) == ["user"] and "lone surrogate" in rejected[3]["user"][0]
+    assert len(rejected[4]["properties"]) == 2  # the value and the key
+    assert rejected[5] == {"properties": ["May be nested at most 32 levels deep."]}
+    assert set(Event.objects.values_list("client_id", flat=True)) == {"ok-1", "ok-2"}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"type": "x-\ud800"}, "type"),
+        ({"type": "purchase", "properties": {"amount": 1, "currency": "E\ud800"}}, "properties"),
+        ({"platform": "\udfff"}, "platform"),
+    ],
+)
+def test_single_event_with_a_lone_surrogate_is_a_400_that_quotes_it_safely(
+    integrator, change, field
+) -> None:
+    response = integrator.post(URL, json.dumps(ev(**change)), content_type="application/json")
+
+    assert response.status_code == 400
+    body = response.json()
+    assert list(body["fields"]) == [field]
+    assert not Event.objects.exists()
+
+
+def nested_properties(depth: int) -> dict[str, Any]:
+    properties: dict[str, Any] = {}
+    for _ in range(depth - 1):
+        properties = {"n": properties}
+    return properties

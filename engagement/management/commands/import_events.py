@@ -15,6 +15,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from tqdm import tqdm
 
+from config.statement_timeout import statement_timeout_for_jobs
+from engagement.catalogue import is_utf8_encodable
 from engagement.services.ingestion import IngestResult, events_ingest
 
 SHOWN_ERRORS = 10
@@ -49,8 +51,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         path, source, batch_size = options["path"], options["source"], options["batch_size"]
-        if not source or len(source) > 64:
-            raise CommandError("--source must be 1 to 64 characters.")
+        # A byte that is not UTF-8 in the arguments arrives as a lone surrogate.
+        if not source or len(source) > 64 or "\x00" in source or not is_utf8_encodable(source):
+            raise CommandError("--source must be 1 to 64 characters of valid text.")
         if batch_size < 1 or options["workers"] < 1:
             raise CommandError("--batch-size and --workers must be at least 1.")
         # Parallel batches need their own connections: only on PostgreSQL, and not inside a
@@ -192,12 +195,17 @@ def _loads(line: bytes) -> Any:
     """Decode one JSON line: orjson is several times faster than json, which is the reference.
 
     orjson refuses what json accepts beyond the standard (NaN, Infinity, integers beyond 64
-    bits) and words errors its own way, so json decides whenever orjson refuses a line.
+    bits, lone surrogates such as \\ud800, which ingestion rejects by field) and words errors
+    its own way, so json decides whenever orjson refuses a line. Nesting deeper than orjson's
+    limit (1,024) is beyond json's recursion limit too: that line is not valid JSON.
     """
     try:
         return orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return json.loads(line)
+    except orjson.JSONDecodeError as refused:
+        try:
+            return json.loads(line)
+        except RecursionError:
+            raise ValueError(str(refused)) from None
 
 
 def _batches(stream: IO[bytes], raw: IO[bytes], batch_size: int) -> Iterator[Batch]:
@@ -270,3 +278,5 @@ def _fast_commits() -> None:
     """
     with connection.cursor() as cursor:
         cursor.execute("SET synchronous_commit TO OFF")
+    # Big batches may take longer than the web's statement timeout allows (a job, not a request).
+    statement_timeout_for_jobs()

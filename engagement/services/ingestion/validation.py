@@ -4,15 +4,20 @@ insert."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
+from config.errors import invalid_choice_message
 from engagement.catalogue import (
     EVENT_TYPES,
+    LONE_SURROGATE,
     MAX_PROPERTIES_BYTES,
     is_custom_type,
+    is_utf8_encodable,
+    properties_content_errors,
     properties_errors,
     unknown_type_message,
 )
@@ -29,6 +34,13 @@ ID_MAX = Event._meta.get_field("client_id").max_length
 SESSION_MAX = Event._meta.get_field("session_id").max_length
 PLATFORM_MAX = Event._meta.get_field("platform").max_length
 REF_MAX = 128  # external ids of users, courses and lessons
+# PostgreSQL's timestamptz takes UTC offsets up to 15:59:59 and in whole seconds; Python's
+# datetime up to a day and to the microsecond. No time zone is beyond +14:00 or -12:00.
+MAX_OFFSET = timedelta(hours=16)
+_OFFSETS_SEEN: dict[tzinfo, None] = {}  # valid fixed offsets, to check each only once
+_OFFSETS_KEPT = 4096  # bound on the above (there are 115,200 valid offsets in seconds)
+# A number beyond a double has 309 digits or more (its JSON text, then, at least as many).
+_LONG_DIGITS = re.compile(r"\d{309}")
 
 _REQUIRED = "This field is required."
 
@@ -72,7 +84,24 @@ def _text(value: Any, max_length: int) -> str:
         return "May not be empty."
     if len(value) > max_length:
         return f"Must be at most {max_length} characters."
-    return "May not contain NUL characters."
+    if "\x00" in value:
+        return "May not contain NUL characters."
+    return f"Must be {LONE_SURROGATE}"
+
+
+def _offset_error(occurred_at: datetime) -> str | None:
+    """Why the UTC offset of an aware `occurred_at` cannot be stored, or None when it can."""
+    offset = occurred_at.utcoffset()
+    if offset is None:  # a tzinfo that knows no offset for this time
+        return "The date-time must include a UTC offset, e.g. +02:00 or Z."
+    if not -MAX_OFFSET < offset < MAX_OFFSET:
+        return "The UTC offset must lie between -15:59 and +15:59."
+    if offset.microseconds:
+        return "The UTC offset must be whole seconds."
+    tz = occurred_at.tzinfo
+    if type(tz) is timezone and len(_OFFSETS_SEEN) < _OFFSETS_KEPT:
+        _OFFSETS_SEEN[tz] = None  # fixed offsets only: a zone's offset depends on the date
+    return None
 
 
 def _parse(
@@ -87,7 +116,12 @@ def _parse(
 
     # Each string check has a fast path for the valid case: this runs for every event.
     client_id = get("id")
-    if not (type(client_id) is str and 0 < len(client_id) <= ID_MAX and "\x00" not in client_id):
+    if not (
+        type(client_id) is str
+        and 0 < len(client_id) <= ID_MAX
+        and "\x00" not in client_id
+        and (client_id.isascii() or is_utf8_encodable(client_id))
+    ):
         errors["id"] = [_text(client_id, ID_MAX)]
 
     event_type = get("type")
@@ -99,17 +133,32 @@ def _parse(
             errors["type"] = [unknown_type_message(event_type)]
 
     user = get("user")
-    if not (type(user) is str and 0 < len(user) <= REF_MAX and "\x00" not in user):
+    if not (
+        type(user) is str
+        and 0 < len(user) <= REF_MAX
+        and "\x00" not in user
+        and (user.isascii() or is_utf8_encodable(user))
+    ):
         errors["user"] = [_text(user, REF_MAX)]
     course = get("course")
     if course is None or course == "":
         course = None
-    elif not (type(course) is str and len(course) <= REF_MAX and "\x00" not in course):
+    elif not (
+        type(course) is str
+        and len(course) <= REF_MAX
+        and "\x00" not in course
+        and (course.isascii() or is_utf8_encodable(course))
+    ):
         errors["course"] = [_text(course, REF_MAX)]
     lesson = get("lesson")
     if lesson is None or lesson == "":
         lesson = None
-    elif not (type(lesson) is str and len(lesson) <= REF_MAX and "\x00" not in lesson):
+    elif not (
+        type(lesson) is str
+        and len(lesson) <= REF_MAX
+        and "\x00" not in lesson
+        and (lesson.isascii() or is_utf8_encodable(lesson))
+    ):
         errors["lesson"] = [_text(lesson, REF_MAX)]
     if spec is not None:
         if spec.requires_lesson and lesson is None and "lesson" not in errors:
@@ -131,8 +180,14 @@ def _parse(
         errors["occurred_at"] = [_REQUIRED]
     elif not isinstance(occurred_at, datetime):
         errors["occurred_at"] = ["Must be an ISO-8601 date-time string."]
-    elif occurred_at.tzinfo is None:
+    elif (tz := occurred_at.tzinfo) is None:
         errors["occurred_at"] = ["The date-time must include a UTC offset, e.g. +02:00 or Z."]
+    elif (
+        tz is not UTC
+        and (type(tz) is not timezone or tz not in _OFFSETS_SEEN)
+        and (problem := _offset_error(occurred_at))
+    ):
+        errors["occurred_at"] = [problem]
     elif occurred_at > latest:
         errors["occurred_at"] = ["The date-time is more than 5 minutes in the future."]
     elif occurred_at < EARLIEST:
@@ -142,18 +197,26 @@ def _parse(
     if device is None:
         device = ""
     elif type(device) is not str or (device and device not in DEVICES):
-        errors["device"] = [f"Must be one of: {', '.join(sorted(DEVICES))}."]
+        errors["device"] = [invalid_choice_message(device, sorted(DEVICES))]
     session_id = get("session_id")
     if session_id is None:
         session_id = ""
     elif not (
-        type(session_id) is str and len(session_id) <= SESSION_MAX and "\x00" not in session_id
+        type(session_id) is str
+        and len(session_id) <= SESSION_MAX
+        and "\x00" not in session_id
+        and (session_id.isascii() or is_utf8_encodable(session_id))
     ):
         errors["session_id"] = [_text(session_id, SESSION_MAX)]
     platform = get("platform")
     if platform is None:
         platform = ""
-    elif not (type(platform) is str and len(platform) <= PLATFORM_MAX and "\x00" not in platform):
+    elif not (
+        type(platform) is str
+        and len(platform) <= PLATFORM_MAX
+        and "\x00" not in platform
+        and (platform.isascii() or is_utf8_encodable(platform))
+    ):
         errors["platform"] = [_text(platform, PLATFORM_MAX)]
 
     properties = get("properties")
@@ -167,13 +230,26 @@ def _parse(
         if not problems:
             try:
                 properties_json = _to_json(properties)
-            except (TypeError, ValueError):
-                problems = ["Must hold only JSON values (no NaN or Infinity)."]
+            except (TypeError, ValueError, RecursionError):  # RecursionError: nested too deep
+                problems = properties_content_errors(properties) or [
+                    "Must hold only JSON values (no NaN or Infinity)."
+                ]
             else:
                 if len(properties_json) > MAX_PROPERTIES_BYTES:
                     problems = [f"Must be at most {MAX_PROPERTIES_BYTES} bytes of JSON."]
-                elif "\\u0000" in properties_json:
-                    problems = ["May not contain NUL characters."]
+                # Only what might hold trouble is walked: escapes of NUL or of surrogates,
+                # nested containers (compact JSON: a nested object follows its key's colon),
+                # or a number beyond a double. The usual flat ASCII object costs four searches.
+                elif (
+                    (
+                        "\\u" in properties_json
+                        and ("\\u0000" in properties_json or "\\ud" in properties_json)
+                    )
+                    or ":{" in properties_json
+                    or "[" in properties_json
+                    or (len(properties_json) > 308 and _LONG_DIGITS.search(properties_json))
+                ):
+                    problems = properties_content_errors(properties)
         if problems:
             errors["properties"] = problems
     elif spec is not None and spec.properties:
