@@ -127,3 +127,18 @@ class ApiKey(models.Model):
             return True
         resource, _, action = scope.partition(":")
         return action == "read" and f"{resource}:write" in self.scopes
+
+
+class ThrottleCounter(models.Model):
+    """Requests counted in the current window of one throttle key (accounts.throttling).
+
+    Used when the cache is the database cache, whose `incr` is a read and a write that
+    concurrent requests interleave; one UPDATE of this row counts atomically instead.
+    """
+
+    key = models.CharField(max_length=255, primary_key=True)
+    window_started = models.FloatField(help_text="Unix time at which the current window began.")
+    hits = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.hits}"

@@ -8,12 +8,13 @@ from typing import Any
 from django.contrib.auth.hashers import make_password
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import ApiKey, User, validate_timezone
 from config.errors import DomainValidationError
+from config.retry import retry_on_deadlock
 from config.upsert import UpsertResult, upsert_rows
 
 API_KEY_PREFIX_LENGTH = 8
@@ -77,12 +78,13 @@ def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
     return key
 
 
-@transaction.atomic
+@retry_on_deadlock
 def users_upsert(*, items: Sequence[dict[str, Any]]) -> UpsertResult:
-    """Create or update users by `external_id`; all or nothing.
+    """Create or update users by `external_id`; all or nothing, safe to call concurrently.
 
     Fields an item leaves out keep their stored value (or the default for a new user).
-    Errors are reported per item index: {"items": {"3": {"email": [...]}}}.
+    Errors are reported per item index: {"items": {"3": {"email": [...]}}}, also for an email
+    that a concurrent request took after these checks (upsert_rows finds that clash).
     """
     external_ids = [item["external_id"] for item in items]
     existing = {

@@ -121,6 +121,15 @@ class ScoringRun(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status", "-finished_at"], name="run_status_finished")]
+        constraints = [
+            # One unfinished run per as-of date: a second "Recalculate all" or a redelivered
+            # nightly task joins the run under way instead of scoring every learner again.
+            models.UniqueConstraint(
+                fields=["as_of"],
+                condition=Q(status__in=["pending", "running"]),
+                name="scoring_run_one_unfinished_per_day",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Scoring run {self.pk} as of {self.as_of} ({self.status})"

@@ -22,7 +22,7 @@ from engagement import charts
 from engagement.forms import AtRiskFilterForm
 from engagement.models import ScoringRun
 from engagement.selectors import dashboard as selectors
-from engagement.services.scoring import scoring_run_start
+from engagement.services.scoring import scoring_run_get_or_start
 
 PAGE_SIZE = 25
 View = Callable[..., HttpResponse]
@@ -113,9 +113,12 @@ def at_risk_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 @staff_required
 def recalculate(request: HttpRequest) -> HttpResponse:
-    """Start a scoring run of every learner; htmx gets the progress bar, others a redirect."""
+    """Start a scoring run of every learner; htmx gets the progress bar, others a redirect.
+
+    While today's run is pending or running, a second click shows that run's progress.
+    """
     try:
-        run = scoring_run_start(requested_by=request.user)
+        run, started = scoring_run_get_or_start(requested_by=request.user)
     except DomainValidationError as exc:
         if request.headers.get("HX-Request"):
             return render(
@@ -128,7 +131,10 @@ def recalculate(request: HttpRequest) -> HttpResponse:
         return redirect("engagement:dashboard")
     if request.headers.get("HX-Request"):
         return render(request, "engagement/_run_progress.html", {"run": run})
-    messages.info(request, f"Scoring run {run.pk} started.")
+    if started:
+        messages.info(request, f"Scoring run {run.pk} started.")
+    else:
+        messages.info(request, f"Scoring run {run.pk} is already under way; see its progress.")
     return redirect("engagement:dashboard")
 
 

@@ -4,11 +4,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
 from config.errors import DomainValidationError
+from config.retry import retry_on_deadlock
 from config.upsert import UpsertResult, upsert_rows
 from learning.models import Course, Enrollment, Lesson, LessonProgress
 
@@ -46,7 +47,7 @@ def _merge(item: dict, current: dict | None, fields: Sequence[str], defaults: di
     return row
 
 
-@transaction.atomic
+@retry_on_deadlock
 def courses_upsert(*, items: Sequence[dict[str, Any]]) -> UpsertResult:
     """Create or update courses by `external_id`; all or nothing.
 
@@ -99,7 +100,7 @@ def courses_upsert(*, items: Sequence[dict[str, Any]]) -> UpsertResult:
     )
 
 
-@transaction.atomic
+@retry_on_deadlock
 def lessons_upsert(*, items: Sequence[dict[str, Any]]) -> UpsertResult:
     """Create or update lessons by `external_id`; `course` is a course's external id."""
     errors: dict[str, dict[str, list[str]]] = {}
@@ -160,7 +161,7 @@ def _status_dates(row: dict[str, Any], now: datetime) -> None:
         row["withdrawn_at"] = None
 
 
-@transaction.atomic
+@retry_on_deadlock
 def enrollments_upsert(*, items: Sequence[dict[str, Any]]) -> UpsertResult:
     """Create or update enrollments by (user, course), both given as external ids."""
     errors: dict[str, dict[str, list[str]]] = {}

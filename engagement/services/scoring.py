@@ -28,11 +28,12 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from config.statement_timeout import statement_timeout_for_jobs
 from engagement.models import EngagementScore, RiskModelVersion, ScoringRun
 from engagement.scoring.model import BaselineRiskModel, RiskModel
 from engagement.scoring.signals import SIGNAL_INDEX, SIGNAL_NAMES, SIGNALS, compute_signals
@@ -46,6 +47,7 @@ TOP_DRIVERS = 5
 # A run left "running" this long is taken to have lost its worker and may be claimed again;
 # its already written scores stay and are not duplicated (unique (run, user), ignore_conflicts).
 STALE_RUN = datetime.timedelta(hours=2)
+UNFINISHED = (ScoringRun.Status.PENDING, ScoringRun.Status.RUNNING)
 LEVEL_BOUNDS: tuple[tuple[int, str], ...] = ((80, "critical"), (60, "high"), (30, "medium"))
 BASELINE_CONFIDENCE_FACTOR = 0.6
 _LABEL = {sig.name: sig.description for sig in SIGNALS}
@@ -215,23 +217,84 @@ def scoring_run_start(
     as_of: datetime.date | None = None,
     requested_by: Any = None,
     execute_now: bool = False,
+    reuse_done: bool = False,
 ) -> ScoringRun:
-    """Create a pending scoring run; execute it now, or enqueue it once the transaction commits.
+    """Start a scoring run, or return the run of that date already under way.
 
-    ``as_of`` defaults to today (UTC). The command and the nightly task execute inline; the
-    dashboard's "Recalculate all" enqueues ``engagement.execute_scoring_run`` and polls progress.
+    See scoring_run_get_or_start, which also says whether the run was started by this call.
+    """
+    run, _ = scoring_run_get_or_start(
+        as_of=as_of, requested_by=requested_by, execute_now=execute_now, reuse_done=reuse_done
+    )
+    return run
+
+
+def scoring_run_get_or_start(
+    *,
+    as_of: datetime.date | None = None,
+    requested_by: Any = None,
+    execute_now: bool = False,
+    reuse_done: bool = False,
+) -> tuple[ScoringRun, bool]:
+    """Return the date's unfinished run, or create a pending one; and whether it was created.
+
+    ``as_of`` defaults to today (UTC). The command and the nightly task execute the run
+    inline; the dashboard's "Recalculate all" enqueues ``engagement.execute_scoring_run``
+    once the transaction commits, and polls progress.
+
+    The database holds at most one pending or running run per as-of date (constraint
+    ``scoring_run_one_unfinished_per_day``), so a second "Recalculate all" or a redelivered
+    nightly task gets the run under way rather than scoring every learner again. With
+    ``reuse_done`` (the nightly task) a finished run of the date counts too: that day has been
+    scored. A joined run that is pending, or running for longer than STALE_RUN (its worker
+    lost), is handed to a worker again; the claim lets only one of them execute it.
     """
     day = as_of or timezone.now().astimezone(datetime.UTC).date()
     with transaction.atomic():
-        run = ScoringRun.objects.create(as_of=day, requested_by=requested_by)
-        if not execute_now:
+        run, created = _day_run(day, requested_by=requested_by, reuse_done=reuse_done)
+        if not execute_now and (created or _needs_worker(run)):
             from engagement.tasks import execute_scoring_run  # tasks import this module
 
-            transaction.on_commit(lambda: execute_scoring_run.delay(run.pk))
-    if execute_now:
+            run_id = run.pk
+            transaction.on_commit(lambda: execute_scoring_run.delay(run_id))
+    if execute_now and run.status in UNFINISHED:
         scoring_run_execute(run_id=run.pk)
         run.refresh_from_db()
-    return run
+    return run, created
+
+
+def _day_run(day: datetime.date, *, requested_by: Any, reuse_done: bool) -> tuple[ScoringRun, bool]:
+    """The date's unfinished (or, with reuse_done, newest done) run, else a new pending one."""
+    for _ in range(3):
+        run = ScoringRun.objects.filter(as_of=day, status__in=UNFINISHED).first()
+        if run is None and reuse_done:
+            run = (
+                ScoringRun.objects.filter(as_of=day, status=ScoringRun.Status.DONE)
+                .order_by("-finished_at", "-pk")
+                .first()
+            )
+        if run is not None:
+            return run, False
+        try:
+            with transaction.atomic():
+                return ScoringRun.objects.create(as_of=day, requested_by=requested_by), True
+        except IntegrityError:
+            # Another request created the date's run between the look and the insert; it has
+            # committed (the insert waited for it), so the next look finds it.
+            continue
+    raise RuntimeError(f"Could not start or find the scoring run as of {day}.")
+
+
+def _needs_worker(run: ScoringRun) -> bool:
+    """Whether an unfinished run waits for a worker: pending, or running with a lost worker."""
+    if run.status == ScoringRun.Status.PENDING:
+        return True
+    started = run.started_at
+    return (
+        run.status == ScoringRun.Status.RUNNING
+        and bool(started)
+        and started < timezone.now() - STALE_RUN
+    )
 
 
 def _claim(run_id: int) -> ScoringRun | None:
@@ -277,6 +340,7 @@ def scoring_run_execute(*, run_id: int) -> ScoringRun | None:
             rows = slice(start, min(start + CHUNK_SIZE, total))
             objs = _score_objects(run, scored, rows, scored_at)
             with transaction.atomic():
+                statement_timeout_for_jobs(local=True)  # a job (command or task), not a request
                 _scores_insert(objs)
                 run.processed = rows.stop
                 ScoringRun.objects.filter(pk=run.pk).update(processed=run.processed)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import threading
 
 import numpy as np
 import pytest
+from celery.exceptions import Retry
+from django.db import IntegrityError, connection, transaction
 from django.test import override_settings
+from django.utils import timezone
 
 from engagement.models import EngagementScore, ScoringRun
 from engagement.services import scoring
@@ -15,8 +19,10 @@ from engagement.services.scoring import (
     horizon_risk,
     risk_level,
     scoring_run_execute,
+    scoring_run_get_or_start,
     scoring_run_start,
 )
+from engagement.tasks import score_all
 from tests.engagement.history import AS_OF, make_history
 
 pytestmark = pytest.mark.django_db
@@ -131,3 +137,120 @@ def test_start_enqueues_on_commit(django_capture_on_commit_callbacks, monkeypatc
         run = scoring_run_start(as_of=AS_OF)
         assert sent == []  # never before the commit
     assert sent == [run.pk]
+
+
+# --- one scoring of the whole population per as-of date ----------------------------------------
+
+RECALCULATE = "/dashboard/engagement/recalculate/"
+
+
+def today() -> datetime.date:
+    return timezone.now().astimezone(datetime.UTC).date()
+
+
+def test_the_database_allows_one_unfinished_run_per_date() -> None:
+    ScoringRun.objects.create(as_of=AS_OF, status=ScoringRun.Status.DONE)
+    ScoringRun.objects.create(as_of=AS_OF, status=ScoringRun.Status.RUNNING)
+    ScoringRun.objects.create(as_of=AS_OF + datetime.timedelta(days=1))
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ScoringRun.objects.create(as_of=AS_OF)
+
+
+def test_a_second_recalculate_all_shows_the_run_under_way_instead_of_starting_another(
+    page_client, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=False) as enqueued:
+        first = page_client.post(RECALCULATE, headers={"HX-Request": "true"})
+        second = page_client.post(RECALCULATE, headers={"HX-Request": "true"})
+
+    run = ScoringRun.objects.get()
+    progress = f'hx-get="/dashboard/engagement/runs/{run.pk}/progress/"'
+    assert first.status_code == second.status_code == 200
+    assert progress in first.content.decode() and progress in second.content.decode()
+    # Handing a pending run to a worker again is harmless: only one worker can claim it.
+    assert len(enqueued) == 2
+
+    without_htmx = page_client.post(RECALCULATE, follow=True)
+    assert ScoringRun.objects.count() == 1
+    assert f"Scoring run {run.pk} is already under way" in without_htmx.content.decode()
+
+
+def test_a_run_under_way_in_a_live_worker_is_joined_a_lost_one_handed_over_again(
+    django_capture_on_commit_callbacks,
+) -> None:
+    run = ScoringRun.objects.create(
+        as_of=AS_OF, status=ScoringRun.Status.RUNNING, started_at=timezone.now()
+    )
+    with django_capture_on_commit_callbacks(execute=False) as enqueued:
+        joined, started = scoring_run_get_or_start(as_of=AS_OF)
+    assert (joined.pk, started, len(enqueued)) == (run.pk, False, 0)
+
+    ScoringRun.objects.filter(pk=run.pk).update(
+        started_at=timezone.now() - scoring.STALE_RUN - datetime.timedelta(minutes=1)
+    )
+    with django_capture_on_commit_callbacks(execute=False) as enqueued:
+        joined, started = scoring_run_get_or_start(as_of=AS_OF)
+    assert (joined.pk, started, len(enqueued)) == (run.pk, False, 1)
+
+
+def test_a_finished_run_does_not_stop_a_new_recalculation_of_the_same_date() -> None:
+    make_history(n=5)
+    first = scoring_run_start(as_of=AS_OF, execute_now=True)
+    second = scoring_run_start(as_of=AS_OF, execute_now=True)
+
+    assert first.status == second.status == "done" and first.pk != second.pk
+
+
+def test_a_redelivered_nightly_score_all_reuses_the_days_finished_run() -> None:
+    make_history(n=5)
+    first = score_all()
+    scores = EngagementScore.objects.count()
+
+    assert score_all() == first  # the same message, delivered again after the run finished
+    run = ScoringRun.objects.get()
+    assert (run.pk, run.as_of, run.status) == (first, today(), "done")
+    assert EngagementScore.objects.count() == scores
+
+
+def test_a_redelivered_score_all_waits_for_the_run_another_worker_is_executing() -> None:
+    ScoringRun.objects.create(
+        as_of=today(), status=ScoringRun.Status.RUNNING, started_at=timezone.now()
+    )
+
+    with pytest.raises(Retry):
+        score_all()
+    assert ScoringRun.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_deliveries_of_score_all_score_the_day_once() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "The in-memory SQLite test database fails concurrent writers with 'table is "
+            "locked'; SQLite files serialise them (transaction mode IMMEDIATE)."
+        )
+    make_history(n=10)
+    barrier = threading.Barrier(8)
+    results: list[object] = []
+
+    def deliver() -> None:
+        try:
+            barrier.wait()
+            results.append(score_all())
+        except Retry as exc:  # found the day's run executing in another thread: waits
+            results.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    run = ScoringRun.objects.get()
+    assert run.status == "done"
+    assert len(results) == 8
+    assert {r for r in results if not isinstance(r, Retry)} <= {run.pk}
+    assert EngagementScore.objects.filter(run=run).count() == run.total

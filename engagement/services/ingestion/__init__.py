@@ -11,24 +11,22 @@ transaction so that a batch is stored with its effects or not at all.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
+from django.db import connection
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from config.retry import retry_on_deadlock
 from engagement.models import Event
 from engagement.services.ingestion.storage import _event, _store_generic, _store_postgresql
 from engagement.services.ingestion.validation import MAX_FUTURE, _parse, _resolve_catalogue, _Row
 
 WEB_SOURCE = "web"  # the idempotency namespace of events sent from staff sessions
-DEADLOCK = "40P01"  # PostgreSQL's SQLSTATE for a detected deadlock
-DEADLOCK_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -57,19 +55,16 @@ def events_ingest(*, source: str, items: Sequence[Mapping[str, Any]]) -> IngestR
             rows.append(row)
     if not rows:
         return IngestResult(accepted=0, rejected=rejected)
+
     # Concurrent batches touching the same enrollments can deadlock; PostgreSQL breaks the
     # tie by failing one of them, which is then safe to run again from the start (it was
     # rolled back, and ingestion is idempotent). Inside a caller's transaction we cannot.
-    attempts = 1 if connection.in_atomic_block else DEADLOCK_ATTEMPTS
-    for attempt in range(1, attempts + 1):
-        try:
-            with transaction.atomic():
-                return _store(source, rows, dict(rejected))
-        except OperationalError as exc:
-            if getattr(exc.__cause__, "sqlstate", None) != DEADLOCK or attempt == attempts:
-                raise
-            time.sleep(0.02 * attempt)
-    raise AssertionError("unreachable")
+    @retry_on_deadlock
+    def store() -> IngestResult:
+        # A fresh copy per attempt: a failed attempt may have added rejections.
+        return _store(source, rows, dict(rejected))
+
+    return store()
 
 
 def _store(
