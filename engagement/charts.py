@@ -3,8 +3,9 @@
 Each function returns a figure in Plotly's JSON form (`{"data": [...], "layout": {...}}`),
 not a `plotly.graph_objects.Figure`: building a graph object validates every property and
 cost 30-60 ms per chart, a fifth of the dashboard's budget. `go.Figure(spec)` accepts the same
-dict and validates it (the tests do exactly that). Pages embed figures with `figure_html`
-(plotly.io.to_html without plotly.js): templates load plotly.js from our static files.
+dict and validates it (the tests do exactly that). Pages embed figures with `figure_html`:
+an empty <div> and the figure as JSON data, which static/js/engagement.js draws with plotly.js
+from our static files. No inline script, so the Content-Security-Policy needs no exception.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import datetime
 from collections.abc import Sequence
 from typing import Any
 
-import plotly.io as pio
+from django.utils.html import format_html, json_script
+from django.utils.safestring import SafeString
+from plotly.utils import PlotlyJSONEncoder
 
 from engagement.selectors.dashboard import HistogramBucket, RunSummary
 
@@ -194,13 +197,17 @@ def score_history_figure(history: Sequence[Any]) -> Figure:
     )
 
 
-def figure_html(fig: Figure, *, div_id: str) -> str:
-    """An embeddable <div> + script that draws the figure with the page's own plotly.js."""
-    return pio.to_html(
-        fig,
-        include_plotlyjs=False,
-        full_html=False,
-        config=_CONFIG,
-        div_id=div_id,
-        validate=False,  # the spec is checked by the tests, not on every page view
+def figure_html(fig: Figure, *, div_id: str) -> SafeString:
+    """An embeddable <div> and the figure's JSON (inert data, not a script) for the page to draw.
+
+    static/js/engagement.js calls Plotly.newPlot for every `[data-plotly-figure]` div. The spec
+    is not validated here: the tests check it, not every page view.
+    """
+    spec = {"data": fig["data"], "layout": fig["layout"], "config": _CONFIG}
+    data_id = f"{div_id}-figure"
+    return format_html(
+        '<div id="{}" class="plotly-figure" data-plotly-figure="{}"></div>{}',
+        div_id,
+        data_id,
+        json_script(spec, data_id, encoder=PlotlyJSONEncoder),
     )

@@ -8,8 +8,7 @@ PY=.venv/bin/python
 PORT="${PORT:-8000}"
 mkdir -p var/log
 
-$PY manage.py migrate --noinput -v0
-$PY manage.py createcachetable
+$PY manage.py migrate --noinput -v0  # also creates the database cache's table
 if [ ! -f var/.demo-seeded ]; then
   echo "Seeding demo data (first run)…"
   $PY manage.py seed_demo && touch var/.demo-seeded

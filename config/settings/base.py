@@ -5,13 +5,17 @@ database cache, local media, console email) and a production part chosen by envi
 variables. The README lists every variable.
 """
 
+import datetime
+import math
 import os
 from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab  # noqa: F401  (used by the app schedules merged below)
+from csp import constants as csp
 
 from accounts.schedule import BEAT_SCHEDULE as ACCOUNTS_BEAT_SCHEDULE
+from engagement.catalogue import MAX_PROPERTIES_BYTES
 from engagement.schedule import BEAT_SCHEDULE as ENGAGEMENT_BEAT_SCHEDULE
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -49,6 +53,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
+    "csp",
     "accounts",
     "learning",
     "engagement",
@@ -64,6 +70,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "config.middleware.DatabaseUnavailableMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -99,9 +109,28 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+# A database that accepts connections but never answers, or a query stuck behind a lock, must
+# not hold a web worker until it is killed: give up connecting after DB_CONNECT_TIMEOUT seconds
+# and cancel any statement after DB_STATEMENT_TIMEOUT (PostgreSQL units: "20s", "0" = never).
+# Long jobs (scoring, training, imports, migrations, Celery tasks) raise the limit to
+# DB_JOB_STATEMENT_TIMEOUT for their own statements (config.statement_timeout).
+DB_CONNECT_TIMEOUT = int(os.environ.get("DB_CONNECT_TIMEOUT", "5"))
+DB_STATEMENT_TIMEOUT = os.environ.get("DB_STATEMENT_TIMEOUT", "20s")
+DB_JOB_STATEMENT_TIMEOUT = os.environ.get("DB_JOB_STATEMENT_TIMEOUT", "30min")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _db_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _db_options.setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
+    _db_options["options"] = " ".join(
+        filter(None, [_db_options.get("options"), f"-c statement_timeout={DB_STATEMENT_TIMEOUT}"])
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# django-axes first: it refuses a locked-out (email, IP) pair before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -111,6 +140,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in lockout (django-axes), on the site's and the admin's login alike: after
+# LOGIN_FAILURE_LIMIT wrong passwords for one email from one IP address, that pair is refused
+# (even with the right password) until LOGIN_COOLOFF_MINUTES have passed without another try.
+# Other people, and the same person from elsewhere, can still sign in. API keys are not
+# passwords and are not affected. Staff unlock someone early in the admin (Access attempts)
+# or with `manage.py axes_reset_username EMAIL`.
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=int(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FORM_FIELD = "username"  # both login forms post the email as "username"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -135,6 +176,26 @@ try:
     STATICFILES_DIRS.append(("vendor/plotly", Path(plotly.__file__).parent / "package_data"))
 except ImportError:  # pragma: no cover - plotly is a hard dependency; keep settings importable
     pass
+
+# Content-Security-Policy (django-csp) in every environment, so that the tests exercise it.
+# Scripts only from our own files, or inline with the request's nonce (`request.csp_nonce`);
+# never 'unsafe-inline' or 'unsafe-eval' for scripts. Styles may be inline: Plotly, htmx and
+# Redoc insert <style> elements and style attributes at run time; injected styles cannot run
+# code, injected scripts can.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF, csp.NONCE],
+        "style-src": [csp.SELF, csp.UNSAFE_INLINE],
+        "img-src": [csp.SELF, "data:"],  # Swagger UI and Redoc draw their icons as data: URIs
+        "connect-src": [csp.SELF],
+        "worker-src": [csp.SELF, "blob:"],  # Redoc runs its search index in a blob: worker
+        "object-src": [csp.NONE],
+        "base-uri": [csp.SELF],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+    }
+}
 
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "media/"
@@ -223,7 +284,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "config.api.StridePagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # One JSON parser for every view, bounded in depth (config.parsers); forms stay for the
+    # browsable API.
+    "DEFAULT_PARSER_CLASSES": [
+        "config.parsers.StrideJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "config.schema.StrideAutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
@@ -240,9 +308,20 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
+    # Swagger UI would show a badge from validator.swagger.io on any host but localhost.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Tags (and operation ids) by resource: /api/v1/users/ is tagged "users".
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    # The API speaks JSON; form encodings exist only for the browsable API's own forms.
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    # Error answers of every operation (config.schema) and the components they refer to.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.schema.add_error_components",
+    ],
     # Several models have a `status` with different choices; name each enum after its model.
     "ENUM_NAME_OVERRIDES": {
         "AlertStatusEnum": "engagement.models.Alert.Status",
@@ -259,6 +338,18 @@ STRIDE_EVENT_HANDLERS: list[str] = []
 # Follow-ups of a finished scoring run (e.g. risk-triggered interventions), called with the run.
 STRIDE_SCORING_HANDLERS: list[str] = []
 STRIDE_EVENTS_MAX_BATCH = int(os.environ.get("STRIDE_EVENTS_MAX_BATCH", "1000"))
+# The largest request body Django reads; a larger one gets a JSON 413 (`too_large`) on the API.
+# It follows from the two limits above, so that the largest request the README allows fits:
+# STRIDE_EVENTS_MAX_BATCH events with MAX_PROPERTIES_BYTES of properties each, plus 2 KiB per
+# event for its other fields at their longest (about 1 KiB of ASCII) with room for non-ASCII
+# ids and whitespace; or STRIDE_BULK_MAX_ITEMS upsert items of up to 2 KiB each (a user at
+# its longest is 0.9 KiB in ASCII, 1.4 KiB with non-ASCII names). Rounded up to whole MiB:
+# 10 MiB with the defaults.
+_LARGEST_BODY = max(
+    STRIDE_EVENTS_MAX_BATCH * (MAX_PROPERTIES_BYTES + 2048),
+    STRIDE_BULK_MAX_ITEMS * 2048,
+)
+DATA_UPLOAD_MAX_MEMORY_SIZE = math.ceil(_LARGEST_BODY / 2**20) * 2**20
 # Drop-off horizon of the risk model: "dropped off" = no activity in this many days after the
 # cut-off (the KDD Cup 2015 definition, which the external check measures against).
 STRIDE_RISK_HORIZON_DAYS = int(os.environ.get("STRIDE_RISK_HORIZON_DAYS", "10"))
@@ -269,5 +360,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "axes.apps": {"level": "WARNING"},  # its start-up banner; lockouts are still logged
+    },
 }

@@ -134,7 +134,7 @@ def test_dashboard_shows_stats_charts_and_the_riskiest_first(page_client, scored
     # Both charts are embedded as Plotly divs.
     assert 'id="risk-histogram"' in html
     assert 'id="risk-trend"' in html
-    assert html.count("Plotly.newPlot") == 2
+    assert html.count("data-plotly-figure=") == 2
     # Default threshold 60: three learners, riskiest first; older run's scores do not count.
     assert listed_emails(html) == ["ada@example.com", "ben@example.com", "cy@example.com"]
     assert "Inactive for 12 days" in html  # top driver

@@ -7,22 +7,23 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import IO, Any
 
 import orjson
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection
 from tqdm import tqdm
 
-from config.statement_timeout import statement_timeout_for_jobs
 from engagement.catalogue import is_utf8_encodable
-from engagement.services.ingestion import IngestResult, events_ingest
+from engagement.services.ingestion import IngestResult
+from engagement.services.ingestion.bulk_import import events_ingest_batches
 
 SHOWN_ERRORS = 10
 CHUNK_BYTES = 1 << 20  # read this much at a time and split it into lines ourselves
 Errors = list[tuple[int, dict[str, list[str]]]]
-Batch = tuple[list[Any], list[int], Errors, int]
+# Where a batch came from: its events' line numbers, its lines that are not JSON, bytes read.
+Origin = tuple[list[int], Errors, int]
+Batch = tuple[list[Any], Origin]
 
 
 class Command(BaseCommand):
@@ -56,9 +57,6 @@ class Command(BaseCommand):
             raise CommandError("--source must be 1 to 64 characters of valid text.")
         if batch_size < 1 or options["workers"] < 1:
             raise CommandError("--batch-size and --workers must be at least 1.")
-        # Parallel batches need their own connections: only on PostgreSQL, and not inside a
-        # caller's transaction, whose uncommitted rows other connections could not see.
-        parallel = connection.vendor == "postgresql" and not connection.in_atomic_block
         try:
             raw = open(path, "rb")  # noqa: SIM115 - closed below; the bar reads its position
         except OSError as exc:
@@ -76,8 +74,9 @@ class Command(BaseCommand):
             mininterval=0.5,
         )
 
-        def done(result: IngestResult, line_numbers: list[int], bad: Errors, pos: int) -> None:
+        def done(result: IngestResult, origin: Origin) -> None:
             nonlocal accepted, duplicates
+            line_numbers, bad, pos = origin
             accepted += result.accepted
             duplicates += len(result.duplicates)
             errors.extend(bad)
@@ -90,12 +89,12 @@ class Command(BaseCommand):
         with raw:
             stream = gzip.open(raw) if path.endswith(".gz") else raw  # noqa: SIM115 - in `raw`
             try:
-                batches = _prefetched(_batches(stream, raw, batch_size))
-                if parallel:
-                    _ingest_in_parallel(source, batches, options["workers"], done)
-                else:
-                    for batch, line_numbers, bad, position in batches:
-                        done(_ingest(source, batch), line_numbers, bad, position)
+                events_ingest_batches(
+                    source=source,
+                    batches=_prefetched(_batches(stream, raw, batch_size)),
+                    workers=options["workers"],
+                    done=done,
+                )
             except (OSError, EOFError) as exc:
                 raise CommandError(f"Cannot read {path}: {exc}") from exc
             finally:
@@ -112,72 +111,6 @@ class Command(BaseCommand):
             self.stdout.write(f"  line {line}: {reasons}")
         if len(errors) > SHOWN_ERRORS:
             self.stdout.write(f"  ... and {len(errors) - SHOWN_ERRORS} more rejected lines.")
-
-
-def _ingest(source: str, batch: list[Any]) -> IngestResult:
-    return events_ingest(source=source, items=batch)
-
-
-def _ingest_in_parallel(
-    source: str,
-    batches: Iterator[Batch],
-    workers: int,
-    done: Callable[[IngestResult, list[int], Errors, int], None],
-) -> None:
-    """Store batches on `workers` threads, each with its own connection; report in this one.
-
-    Python decodes and checks one batch while PostgreSQL stores another, so both cores work.
-    """
-    jobs: queue.Queue[Batch | None] = queue.Queue(maxsize=workers)
-    results: queue.Queue[tuple[IngestResult | BaseException, Batch]] = queue.Queue()
-
-    def work() -> None:
-        try:
-            _fast_commits()
-            while (job := jobs.get()) is not None:
-                try:
-                    results.put((_ingest(source, job[0]), job))
-                except BaseException as exc:  # handed to the reporting thread, which raises
-                    results.put((exc, job))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work, name=f"import-events-{i}") for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    submitted = finished = 0
-
-    def collect(block: bool) -> None:
-        nonlocal finished
-        while finished < submitted:
-            try:
-                outcome, (_, line_numbers, bad, position) = results.get(block=block)
-            except queue.Empty:
-                return
-            finished += 1
-            if isinstance(outcome, BaseException):
-                raise outcome
-            done(outcome, line_numbers, bad, position)
-            block = False
-
-    try:
-        for batch in batches:
-            jobs.put(batch)
-            submitted += 1
-            collect(block=False)
-        while finished < submitted:
-            collect(block=True)
-    finally:
-        # Drain what is queued so that every worker sees its stop signal.
-        while True:
-            try:
-                jobs.get_nowait()
-            except queue.Empty:
-                break
-        for _ in threads:
-            jobs.put(None)
-        for thread in threads:
-            thread.join()
 
 
 def _lines(stream: IO[bytes]) -> Iterator[bytes]:
@@ -209,7 +142,7 @@ def _loads(line: bytes) -> Any:
 
 
 def _batches(stream: IO[bytes], raw: IO[bytes], batch_size: int) -> Iterator[Batch]:
-    """Yield (events, their line numbers, lines that are not JSON, bytes read) per batch."""
+    """Yield (events, (their line numbers, lines that are not JSON, bytes read)) per batch."""
     batch: list[Any] = []
     line_numbers: list[int] = []
     bad: Errors = []
@@ -224,10 +157,10 @@ def _batches(stream: IO[bytes], raw: IO[bytes], batch_size: int) -> Iterator[Bat
             continue
         line_numbers.append(number)
         if len(batch) >= batch_size:
-            yield batch, line_numbers, bad, raw.tell()
+            yield batch, (line_numbers, bad, raw.tell())
             batch, line_numbers, bad = [], [], []
     if batch or bad:
-        yield batch, line_numbers, bad, raw.tell()
+        yield batch, (line_numbers, bad, raw.tell())
 
 
 def _prefetched(batches: Iterator[Batch]) -> Iterator[Batch]:
@@ -267,16 +200,3 @@ def _prefetched(batches: Iterator[Batch]) -> Iterator[Batch]:
     finally:
         stop.set()
         reader.join()
-
-
-def _fast_commits() -> None:
-    """Don't wait for each batch's WAL flush on this thread's connection (asynchronous commit).
-
-    A server crash may lose the last fraction of a second of committed batches, never
-    corrupt anything; running the import again restores them, since it is idempotent. Only
-    for the import's own worker connections, which are closed when it ends.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute("SET synchronous_commit TO OFF")
-    # Big batches may take longer than the web's statement timeout allows (a job, not a request).
-    statement_timeout_for_jobs()

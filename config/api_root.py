@@ -1,0 +1,51 @@
+"""`GET /api/v1/`: the index of the API's resources, so that integrators can discover them."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.views import APIView
+
+# Index key -> URL name. Every collection endpoint under /api/v1/ belongs here (a test compares
+# this list with the schema): add yours when you add an endpoint.
+RESOURCES: dict[str, str] = {
+    "users": "user-list",
+    "courses": "course-list",
+    "lessons": "lesson-list",
+    "enrollments": "enrollment-list",
+    "events": "event-ingest",
+    "events/types": "event-type-list",
+    "engagement/scores": "score-list",
+    "engagement/at-risk": "at-risk",
+    "engagement/alerts": "alert-list",
+}
+
+
+class ApiRootSerializer(serializers.Serializer):
+    """The absolute URL of each resource, keyed by its path under /api/v1/."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {key: serializers.URLField() for key in RESOURCES}
+
+
+class ApiRootView(APIView):
+    """The API's resources and their URLs; public, like the schema and the docs."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="api_root",
+        summary="List the API's resources",
+        description=(
+            "The absolute URL of every resource of version 1 of the API, keyed by its path. "
+            "The full description of each is in the OpenAPI schema at `/api/schema/`."
+        ),
+        responses=ApiRootSerializer,
+        tags=["api"],
+    )
+    def get(self, request: Request) -> Response:
+        return Response({key: reverse(name, request=request) for key, name in RESOURCES.items()})
