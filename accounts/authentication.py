@@ -36,11 +36,17 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not header:
             return None
         keyword, _, raw_key = header.partition(" ")
-        if keyword != self.keyword:
-            return None
+        if keyword.lower() != self.keyword.lower():  # schemes are case-insensitive (RFC 9110)
+            # No other scheme is accepted: say which one is, rather than "not authenticated".
+            shown = keyword[:20].encode("ascii", "backslashreplace").decode("ascii")
+            raise exceptions.AuthenticationFailed(
+                f'The "{shown}" scheme is not supported; send "Authorization: Bearer <key>".'
+            )
         raw_key = raw_key.strip()
         if not raw_key or " " in raw_key:
-            raise exceptions.AuthenticationFailed("Malformed Authorization header.")
+            raise exceptions.AuthenticationFailed(
+                'Malformed Authorization header; send "Authorization: Bearer <key>".'
+            )
         key = api_key_authenticate(raw_key=raw_key)
         if key is None:
             raise exceptions.AuthenticationFailed("Unknown API key.")

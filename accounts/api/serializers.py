@@ -6,6 +6,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from accounts.models import User
+from config.api import ChoiceField, JSONInputSerializer
 
 TIMEZONE_HELP = "IANA timezone name, e.g. 'Europe/Berlin'."
 
@@ -18,13 +19,13 @@ def validate_timezone_name(value: str) -> str:
     return value
 
 
-class UserInputSerializer(serializers.Serializer):
+class UserInputSerializer(JSONInputSerializer):
     """A user as the integrator sends it; the external id comes from the URL."""
 
     email = serializers.EmailField(max_length=254, required=False)
     first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
-    role = serializers.ChoiceField(choices=User.Role.choices, required=False)
+    role = ChoiceField(choices=User.Role.choices, required=False)
     timezone = serializers.CharField(
         max_length=64, required=False, help_text=TIMEZONE_HELP, validators=[validate_timezone_name]
     )
@@ -45,13 +46,30 @@ class BulkSerializer(serializers.Serializer):
         return fields
 
     def to_internal_value(self, data: object) -> dict:
-        items = data.get("items") if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            raise serializers.ValidationError(
+                {"items": [f'Expected an object {{"items": [...]}}; got {_json_kind(data)}.']}
+            )
+        items = data.get("items")
         limit = settings.STRIDE_BULK_MAX_ITEMS
         if isinstance(items, list) and len(items) > limit:
             raise serializers.ValidationError(
                 {"items": [f"At most {limit} items per request; got {len(items)}."]}
             )
         return super().to_internal_value(data)
+
+
+def _json_kind(value: object) -> str:
+    """What a client sent, in JSON's words: "a list", "a string", ..."""
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    return "null" if value is None else "something else"
 
 
 class UserBulkSerializer(BulkSerializer):

@@ -2,8 +2,8 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
-from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 
@@ -16,12 +16,12 @@ from accounts.api.serializers import (
 from accounts.models import User
 from accounts.selectors import user_list
 from accounts.services import users_upsert
-from config.api import UpsertViewSetMixin
-from config.upsert import UpsertResult
+from config.api import DateTimeFilter, StrideFilterSet, UpsertViewSetMixin
+from core.bulk import UpsertResult
 
 
-class UserFilter(filters.FilterSet):
-    updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+class UserFilter(StrideFilterSet):
+    updated_since = DateTimeFilter(field_name="updated_at", lookup_expr="gte")
 
     class Meta:
         model = User
@@ -29,15 +29,43 @@ class UserFilter(filters.FilterSet):
 
 
 @extend_schema_view(
+    list=extend_schema(
+        summary="List users",
+        description=(
+            "Users known to Stride by your external id, oldest first: those you synced and "
+            "those created provisionally (`provisional: true`) when an event named an unknown "
+            "learner. Filter by `role`, `provisional`, `timezone` and `updated_since`. Needs "
+            "the `users:read` scope; a signed-in student sees only themselves."
+        ),
+    ),
+    retrieve=extend_schema(
+        summary="Read a user",
+        description=(
+            "One user by your external id. Needs the `users:read` scope; a signed-in student "
+            "may read only themselves."
+        ),
+    ),
     update=extend_schema(
         request=UserInputSerializer,
         responses={200: UserOutputSerializer, 201: UserOutputSerializer},
         summary="Create or update a user by external id",
+        description=(
+            "Creates the user with this external id (201) or updates it (200). Fields left "
+            "out keep their stored values; creating a user needs `email`, which no other user "
+            "may have. A provisional user becomes a synced one. Needs the `users:write` scope."
+        ),
     ),
     bulk=extend_schema(
+        operation_id="users_bulk_upsert",
         request=UserBulkSerializer,
         responses={200: UpsertResultSerializer},
         summary="Create or update many users at once (all or nothing)",
+        description=(
+            "Upserts each item of `items` by its `external_id`, as the single PUT does, in one "
+            "transaction: if any item is invalid nothing is stored, and the 400 lists each "
+            f"invalid item's fields under `items` by index. At most "
+            f"{settings.STRIDE_BULK_MAX_ITEMS:,} items. Needs the `users:write` scope."
+        ),
     ),
 )
 class UserViewSet(

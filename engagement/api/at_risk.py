@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import ChoiceField
 from engagement.forms import DEFAULT_THRESHOLD
 from engagement.models import EngagementScore
 from engagement.selectors.dashboard import (
@@ -33,7 +34,7 @@ class AtRiskQuerySerializer(serializers.Serializer):
         default=DEFAULT_THRESHOLD,
         help_text="List learners whose drop-off risk is at least this (0-100).",
     )
-    level = serializers.ChoiceField(
+    level = ChoiceField(
         choices=EngagementScore.Level.choices,
         required=False,
         allow_blank=True,
@@ -129,15 +130,12 @@ class AtRiskView(APIView):
         description=(
             "Stats and the riskiest learners of the most recent finished scoring run, sorted by "
             "drop-off risk (highest first). `course` narrows both stats and list to learners "
-            "enrolled in the course; `level` narrows the list. Staff sessions, or API keys with "
-            "the `scores:read` scope."
+            "enrolled in the course and must name a course Stride knows (else 400); `level` "
+            "narrows the list. `run` is null, and the stats zero, until a scoring run has "
+            "finished. Needs the `scores:read` scope (or a staff session)."
         ),
-        parameters=[
-            OpenApiParameter("threshold", int, description="0-100, default 60."),
-            OpenApiParameter("level", str, enum=EngagementScore.Level.values),
-            OpenApiParameter("course", str, description="A course external id."),
-            OpenApiParameter("limit", int, description=f"1-{MAX_LIMIT}, default {DEFAULT_LIMIT}."),
-        ],
+        # The query serializer itself, so that the documented ranges are the checked ones.
+        parameters=[AtRiskQuerySerializer],
         responses={200: AtRiskResponseSerializer},
         tags=["engagement"],
     )

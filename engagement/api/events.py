@@ -3,23 +3,43 @@
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
-    PolymorphicProxySerializer,
     extend_schema,
+    extend_schema_field,
 )
 from rest_framework import serializers
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import ApiKey
 from config.errors import DomainValidationError
-from engagement.catalogue import EVENT_TYPES, KIND_OF_TYPE, NON_ACTIVITY_TYPES
+from config.parsers import StrideJSONParser
+from config.schema import DATE_TIME_PATTERN
+from engagement.catalogue import CUSTOM_TYPE_RE, EVENT_TYPES, KIND_OF_TYPE, NON_ACTIVITY_TYPES
 from engagement.models import Event
 from engagement.services.ingestion import WEB_SOURCE, IngestResult, events_ingest
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "anyOf": [
+            {"enum": sorted(EVENT_TYPES)},
+            {"pattern": f"^{CUSTOM_TYPE_RE.pattern}$"},
+        ],
+    }
+)
+class EventTypeNameField(serializers.CharField):
+    """A catalogue type or a custom `x-<name>` (documentation only, like the serializer)."""
+
+
+@extend_schema_field({"type": "string", "format": "date-time", "pattern": DATE_TIME_PATTERN})
+class OccurredAtField(serializers.DateTimeField):
+    """ISO-8601 with a UTC offset PostgreSQL can store (documentation only)."""
 
 
 class EventInputSerializer(serializers.Serializer):
@@ -30,19 +50,52 @@ class EventInputSerializer(serializers.Serializer):
     """
 
     id = serializers.CharField(max_length=128, help_text="Your unique id of the event.")
-    type = serializers.CharField(
-        max_length=64,
-        help_text="A catalogue type (GET /api/v1/events/types/) or a custom 'x-<name>'.",
+    type = EventTypeNameField(
+        help_text=(
+            "A catalogue type (GET /api/v1/events/types/) or a custom 'x-<name>' (lowercase "
+            "letters, digits and dashes)."
+        ),
     )
-    user = serializers.CharField(max_length=128, help_text="The learner's external id.")
-    course = serializers.CharField(max_length=128, required=False, allow_null=True)
-    lesson = serializers.CharField(max_length=128, required=False, allow_null=True)
-    occurred_at = serializers.DateTimeField(help_text="ISO-8601 with a UTC offset.")
-    session_id = serializers.CharField(max_length=128, required=False, allow_blank=True)
-    device = serializers.ChoiceField(choices=Event.Device.choices, required=False)
-    platform = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    user = serializers.CharField(
+        max_length=128,
+        help_text="The learner's external id; an unknown learner is created provisionally.",
+    )
+    # Blank and null mean "none", as ingestion reads them.
+    course = serializers.CharField(
+        max_length=128,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="The course's external id; required by some types (see the catalogue).",
+    )
+    lesson = serializers.CharField(
+        max_length=128,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text=(
+            "The lesson's external id; required by some types. An unknown lesson is created "
+            "in the event's course."
+        ),
+    )
+    occurred_at = OccurredAtField(
+        help_text=(
+            "ISO-8601 with a UTC offset (at most ±15:59), from 1970 to at most 5 minutes from now."
+        )
+    )
+    session_id = serializers.CharField(
+        max_length=128, required=False, allow_blank=True, allow_null=True
+    )
+    device = serializers.ChoiceField(
+        choices=Event.Device.choices, required=False, allow_blank=True, allow_null=True
+    )
+    platform = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, allow_null=True
+    )
     properties = serializers.DictField(
-        required=False, help_text="Per-type properties; at most 4 KB of JSON."
+        required=False,
+        allow_null=True,
+        help_text="Per-type properties (see the catalogue); at most 4 KB of JSON.",
     )
 
 
@@ -63,12 +116,6 @@ class IngestResultSerializer(serializers.Serializer):
     rejected = RejectedEventSerializer(many=True, help_text="Invalid items, by index.")
 
 
-class ErrorSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    detail = serializers.CharField()
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
-
-
 class EventPropertySerializer(serializers.Serializer):
     name = serializers.CharField()
     type = serializers.CharField()
@@ -86,17 +133,37 @@ class EventTypeSerializer(serializers.Serializer):
     properties = EventPropertySerializer(many=True)
 
 
-EVENT_OR_BATCH = PolymorphicProxySerializer(
-    component_name="EventOrBatch",
-    serializers=[EventInputSerializer, EventInputSerializer(many=True)],
-    resource_type_field_name=None,
-    many=False,
-)
-ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Malformed body or invalid single event."),
-    401: OpenApiResponse(ErrorSerializer, description="No or unknown credentials."),
-    403: OpenApiResponse(ErrorSerializer, description="Credentials lack events:write."),
-}
+class EventOrBatchSerializer(serializers.Serializer):
+    """The request body of POST /events/, for the API documentation (see its extension)."""
+
+
+class EventOrBatchExtension(OpenApiSerializerExtension):
+    """One event object, or a list of up to STRIDE_EVENTS_MAX_BATCH items. A batch's items are
+    checked one by one, each rejected or stored on its own, so the list takes any item."""
+
+    target_class = EventOrBatchSerializer
+
+    def get_name(self, auto_schema: Any = None, direction: Any = None) -> str:
+        return "EventOrBatch"
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        event = auto_schema.resolve_serializer(EventInputSerializer, direction).ref
+        return {
+            "oneOf": [
+                event,
+                {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": settings.STRIDE_EVENTS_MAX_BATCH,
+                    "items": {
+                        "description": (
+                            "An event as above. Each item is checked on its own: an invalid "
+                            "one is listed under `rejected`, the others are stored."
+                        )
+                    },
+                },
+            ]
+        }
 
 
 def _body(result: IngestResult) -> dict[str, Any]:
@@ -111,19 +178,27 @@ class EventIngestView(APIView):
     """POST one event object, or a list of up to STRIDE_EVENTS_MAX_BATCH of them."""
 
     scope_write = "events:write"
-    parser_classes = [JSONParser]
+    parser_classes = [StrideJSONParser]  # JSON only: a form cannot carry a batch
 
     @extend_schema(
+        operation_id="events_send",
         summary="Send behaviour events",
         description=(
-            "One event object or a JSON list of events. Events are idempotent by `id` within "
+            "One event object or a JSON list of events (at most "
+            f"{settings.STRIDE_EVENTS_MAX_BATCH:,}). Events are idempotent by `id` within "
             "the key's source: resending stores nothing twice and lists the item under "
             "`duplicates`. Valid items of a batch are stored even when others are rejected; "
             "the answer is 200 whenever the request itself was well formed. A single event "
-            "that is invalid gets a 400 naming its fields."
+            "that is invalid gets a 400 naming its fields. Needs the `events:write` scope."
         ),
-        request=EVENT_OR_BATCH,
-        responses={200: IngestResultSerializer, **ERRORS},
+        request=EventOrBatchSerializer,
+        responses={
+            200: IngestResultSerializer,
+            400: OpenApiResponse(
+                description="A body that is neither an event nor a list of 1 to "
+                f"{settings.STRIDE_EVENTS_MAX_BATCH:,} items, or a single event that is invalid."
+            ),
+        },
         examples=[
             OpenApiExample(
                 "Batch with a duplicate and a rejected item",
@@ -172,9 +247,13 @@ class EventTypeListView(APIView):
 
     @extend_schema(
         summary="List the accepted event types",
-        description="Custom types 'x-<name>' (lowercase letters, digits, dashes) are also "
-        "accepted, with free-form properties; they count as generic learner activity.",
-        responses={200: EventTypeSerializer(many=True), **ERRORS},
+        description=(
+            "Every catalogue type with what it means, whether it needs a course or a lesson "
+            "and its properties. Custom types 'x-<name>' (lowercase letters, digits, dashes) "
+            "are also accepted, with free-form properties; they count as generic learner "
+            "activity. Needs the `events:write` scope."
+        ),
+        responses={200: EventTypeSerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
         return Response(

@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 
+from config.api import ChoiceField
 from engagement.models import EngagementScore
 from engagement.selectors.scores import score_list
 
@@ -16,7 +17,7 @@ class ScoreQuerySerializer(serializers.Serializer):
     """The query string: every filter optional."""
 
     user = serializers.CharField(required=False, max_length=128, help_text="User external id.")
-    level = serializers.ChoiceField(choices=EngagementScore.Level.choices, required=False)
+    level = ChoiceField(choices=EngagementScore.Level.choices, required=False)
     min_risk = serializers.IntegerField(
         required=False, min_value=0, max_value=100, help_text="Minimum drop-off risk (0-100)."
     )
@@ -29,7 +30,9 @@ class ScoreQuerySerializer(serializers.Serializer):
 
 
 class ScoreOutputSerializer(serializers.ModelSerializer):
-    user = serializers.CharField(source="user.external_id", allow_null=True)
+    user = serializers.CharField(
+        source="user.external_id", allow_null=True, help_text="The learner's external id."
+    )
 
     class Meta:
         model = EngagementScore
@@ -47,7 +50,18 @@ class ScoreOutputSerializer(serializers.ModelSerializer):
         ]
 
 
-@extend_schema(parameters=[ScoreQuerySerializer], summary="List engagement scores")
+@extend_schema(
+    summary="List engagement scores",
+    description=(
+        "Drop-off risk scores of the latest finished scoring run (or of the latest one as of "
+        "`as_of`), riskiest first: `drop_off_risk` within the model's horizon, `weekly_risk` and "
+        "`monthly_risk`, `confidence`, `level`, the top `drivers` and recommended "
+        "interventions. Filter by learner (`user`), `level`, `min_risk` and `course`. An "
+        "empty page when no run has finished yet. Needs the `scores:read` scope (or a staff "
+        "session)."
+    ),
+    parameters=[ScoreQuerySerializer],
+)
 class ScoreListView(generics.ListAPIView):
     """Scores of the latest finished run (scope ``scores:read``; staff sessions too)."""
 

@@ -5,10 +5,11 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts.api.serializers import BulkSerializer
+from config.api import ChoiceField, JSONInputSerializer
 from learning.models import Course, Enrollment, Lesson
 
 
-class CourseInputSerializer(serializers.Serializer):
+class CourseInputSerializer(JSONInputSerializer):
     title = serializers.CharField(max_length=255, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
     instructor = serializers.CharField(
@@ -53,7 +54,7 @@ class CourseOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class LessonInputSerializer(serializers.Serializer):
+class LessonInputSerializer(JSONInputSerializer):
     course = serializers.CharField(max_length=128, required=False, help_text="Course external id.")
     position = serializers.IntegerField(min_value=0, max_value=100_000, required=False)
     title = serializers.CharField(max_length=255, required=False)
@@ -87,8 +88,8 @@ class LessonOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class EnrollmentInputSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=Enrollment.Status.choices, required=False)
+class EnrollmentInputSerializer(JSONInputSerializer):
+    status = ChoiceField(choices=Enrollment.Status.choices, required=False)
     enrolled_at = serializers.DateTimeField(required=False)
     completed_at = serializers.DateTimeField(required=False, allow_null=True)
     withdrawn_at = serializers.DateTimeField(required=False, allow_null=True)

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
@@ -13,33 +14,60 @@ from rest_framework.response import Response
 
 from accounts.api.serializers import UpsertResultSerializer
 from accounts.models import User
-from config.api import UpsertViewSetMixin
+from config.api import DateTimeFilter, StrideFilterSet, UpsertViewSetMixin, validate_url_ids
 from config.errors import DomainValidationError
-from config.upsert import UpsertResult
+from core.bulk import UpsertResult
 from learning.api import serializers as s
 from learning.models import Course, Enrollment, Lesson
 from learning.selectors import course_list, enrollment_list, lesson_list
 from learning.services import courses_upsert, enrollments_upsert, lessons_upsert
 
 
-def _upsert_schema(name: str, item: type, bulk: type, output: type) -> dict[str, Any]:
+def _upsert_schema(
+    name: str, item: type, bulk: type, output: type, *, listing: str, rules: str
+) -> dict[str, Any]:
+    """Documentation of a catalogue viewset: list, read, PUT and bulk upsert of `name`s.
+
+    `listing` says what the list holds and how to filter it; `rules` what creating or
+    updating one needs beyond the request's shape.
+    """
     return {
+        "list": extend_schema(
+            summary=f"List {name}s",
+            description=f"{listing} Needs the `courses:read` scope.",
+        ),
+        "retrieve": extend_schema(
+            summary=f"Read a {name}",
+            description=f"One {name} by your external id. Needs the `courses:read` scope.",
+        ),
         "update": extend_schema(
             request=item,
             responses={200: output, 201: output},
             summary=f"Create or update a {name} by external id",
+            description=(
+                f"Creates the {name} with this external id (201) or updates it (200). Fields "
+                f"left out keep their stored values. {rules} A provisional {name} becomes a "
+                "synced one. Needs the `courses:write` scope."
+            ),
         ),
         "bulk": extend_schema(
+            operation_id=f"{name}s_bulk_upsert",
             request=bulk,
             responses={200: UpsertResultSerializer},
             summary=f"Create or update many {name}s at once (all or nothing)",
+            description=(
+                "Upserts each item of `items` by its `external_id`, as the single PUT does, in "
+                "one transaction: if any item is invalid nothing is stored, and the 400 lists "
+                "each invalid item's fields under `items` by index. At most "
+                f"{settings.STRIDE_BULK_MAX_ITEMS:,} items. Needs the `courses:write` scope."
+            ),
         ),
     }
 
 
-class CourseFilter(filters.FilterSet):
+class CourseFilter(StrideFilterSet):
     instructor = filters.CharFilter(field_name="instructor__external_id")
-    updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_since = DateTimeFilter(field_name="updated_at", lookup_expr="gte")
 
     class Meta:
         model = Course
@@ -48,7 +76,19 @@ class CourseFilter(filters.FilterSet):
 
 @extend_schema_view(
     **_upsert_schema(
-        "course", s.CourseInputSerializer, s.CourseBulkSerializer, s.CourseOutputSerializer
+        "course",
+        s.CourseInputSerializer,
+        s.CourseBulkSerializer,
+        s.CourseOutputSerializer,
+        listing=(
+            "Courses by your external id, oldest first, including those created provisionally "
+            "(`provisional: true`) when an event named an unknown course. Filter by "
+            "`instructor` (a user's external id), `provisional` and `updated_since`."
+        ),
+        rules=(
+            "Creating a course needs `title`; `instructor` must be the external id of a user "
+            "Stride knows, and `ends_on` may not be before `starts_on`."
+        ),
     )
 )
 class CourseViewSet(
@@ -70,7 +110,7 @@ class CourseViewSet(
         return _reload(result, course_list(), "external_id", [i["external_id"] for i in items])
 
 
-class LessonFilter(filters.FilterSet):
+class LessonFilter(StrideFilterSet):
     course = filters.CharFilter(field_name="course__external_id")
 
     class Meta:
@@ -80,7 +120,19 @@ class LessonFilter(filters.FilterSet):
 
 @extend_schema_view(
     **_upsert_schema(
-        "lesson", s.LessonInputSerializer, s.LessonBulkSerializer, s.LessonOutputSerializer
+        "lesson",
+        s.LessonInputSerializer,
+        s.LessonBulkSerializer,
+        s.LessonOutputSerializer,
+        listing=(
+            "Lessons by your external id, by course and then position, including those "
+            "created provisionally by events. Filter by `course` (its external id) and "
+            "`provisional`."
+        ),
+        rules=(
+            "Creating a lesson needs `course` and `title`; `course` must be the external id "
+            "of a course Stride knows."
+        ),
     )
 )
 class LessonViewSet(
@@ -109,16 +161,27 @@ def _reload(result: UpsertResult, queryset: QuerySet, field: str, keys: list) ->
     return UpsertResult(result.created, result.updated, [queryset.get(**{field: keys[0]})])
 
 
-class EnrollmentFilter(filters.FilterSet):
+class EnrollmentFilter(StrideFilterSet):
     user = filters.CharFilter(field_name="user__external_id")
     course = filters.CharFilter(field_name="course__external_id")
-    enrolled_since = filters.IsoDateTimeFilter(field_name="enrolled_at", lookup_expr="gte")
+    enrolled_since = DateTimeFilter(field_name="enrolled_at", lookup_expr="gte")
 
     class Meta:
         model = Enrollment
         fields = ["status", "provisional"]
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="List enrollments",
+        description=(
+            "Enrollments of learners in courses, oldest first, including those created "
+            "provisionally by events. Filter by `user` and `course` (external ids), `status`, "
+            "`provisional` and `enrolled_since`. Needs the `courses:read` scope; a signed-in "
+            "student sees only their own."
+        ),
+    )
+)
 class EnrollmentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Enrollments by (user, course) external ids; a student sees only their own."""
 
@@ -142,7 +205,14 @@ class EnrollmentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         # browsable API look the object up through here.
         return self._get(self.kwargs["user"], self.kwargs["course"])
 
-    @extend_schema(responses=s.EnrollmentOutputSerializer, summary="Read one enrollment")
+    @extend_schema(
+        responses=s.EnrollmentOutputSerializer,
+        summary="Read one enrollment",
+        description=(
+            "The enrollment of a user in a course, both by your external ids. Needs the "
+            "`courses:read` scope; a signed-in student may read only their own."
+        ),
+    )
     def retrieve(self, request: Request, user: str, course: str) -> Response:
         return Response(self.get_serializer(self._get(user, course)).data)
 
@@ -150,23 +220,36 @@ class EnrollmentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         request=s.EnrollmentInputSerializer,
         responses={200: s.EnrollmentOutputSerializer, 201: s.EnrollmentOutputSerializer},
         summary="Create or update the enrollment of a user in a course",
+        description=(
+            "Enrolls the user in the course (201) or updates the enrollment (200); both must "
+            "be external ids of a user and a course Stride knows. Fields left out keep their "
+            "stored values (a new enrollment is `active` from now). Changing `status` dates "
+            "the change unless you send `completed_at` or `withdrawn_at`, which may not be "
+            "before `enrolled_at`. Needs the `courses:write` scope."
+        ),
     )
     def update(self, request: Request, user: str, course: str) -> Response:
+        ids = validate_url_ids(s.EnrollmentBulkItemSerializer, user=user, course=course)
         serializer = s.EnrollmentInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            result = enrollments_upsert(
-                items=[{**serializer.validated_data, "user": user, "course": course}]
-            )
+            result = enrollments_upsert(items=[{**serializer.validated_data, **ids}])
         except DomainValidationError as exc:
             raise DomainValidationError(exc.fields["items"]["0"]) from exc
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
         return Response(self.get_serializer(self._get(user, course)).data, status=code)
 
     @extend_schema(
+        operation_id="enrollments_bulk_upsert",
         request=s.EnrollmentBulkSerializer,
         responses={200: UpsertResultSerializer},
         summary="Create or update many enrollments at once (all or nothing)",
+        description=(
+            "Upserts each item of `items` by its (`user`, `course`), as the single PUT does, in "
+            "one transaction: if any item is invalid nothing is stored, and the 400 lists each "
+            "invalid item's fields under `items` by index. At most "
+            f"{settings.STRIDE_BULK_MAX_ITEMS:,} items. Needs the `courses:write` scope."
+        ),
     )
     @action(detail=False, methods=["post"], url_path="bulk")
     def bulk(self, request: Request) -> Response:

@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 import pytest
 from django.test import override_settings
 from rest_framework.test import APIClient
@@ -163,3 +165,36 @@ def test_student_session_reads_only_themselves(integrator):
 def test_staff_session_can_use_the_api(staff_client):
     response = staff_client.put("/api/v1/users/x/", {"email": "x@example.com"}, format="json")
     assert response.status_code == 201
+
+
+def test_put_with_an_external_id_over_128_characters_is_400_naming_it(integrator):
+    body = {"email": "a@example.com"}
+    too_long = integrator.put(f"/api/v1/users/{'u' * 129}/", body, format="json")
+    longest = integrator.put(f"/api/v1/users/{'u' * 128}/", body, format="json")
+
+    assert too_long.status_code == 400
+    assert too_long.json()["fields"] == {
+        "external_id": ["Ensure this field has no more than 128 characters."]
+    }
+    assert longest.status_code == 201
+    assert User.objects.filter(external_id__isnull=False).count() == 1
+
+
+def test_put_on_an_existing_user_answers_the_stored_values(integrator):
+    integrator.put("/api/v1/users/lms-7/", {"email": "grace@example.com"}, format="json")
+    joined = datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
+    User.objects.filter(external_id="lms-7").update(date_joined=joined)
+
+    response = integrator.put("/api/v1/users/lms-7/", {"first_name": "Grace"}, format="json")
+
+    assert response.status_code == 200
+    stored = User.objects.get(external_id="lms-7")
+    body = response.json()
+    assert datetime.fromisoformat(body["date_joined"]) == stored.date_joined == joined
+    assert datetime.fromisoformat(body["updated_at"]) == stored.updated_at
+    assert (body["email"], body["first_name"], body["timezone"]) == (
+        stored.email,
+        stored.first_name,
+        stored.timezone,
+    )
+    assert integrator.get("/api/v1/users/lms-7/").json() == body

@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -182,3 +184,51 @@ def test_options_on_an_enrollment_describes_it_instead_of_failing(catalogue):
 
     assert catalogue.options("/api/v1/enrollments/stu/py101/").status_code == 200
     assert catalogue.options("/api/v1/enrollments/0/0/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "field"),
+    [
+        (f"/api/v1/courses/{'c' * 129}/", {"title": "x"}, "external_id"),
+        (f"/api/v1/lessons/{'l' * 129}/", {"course": "py101", "title": "x"}, "external_id"),
+        (f"/api/v1/enrollments/{'u' * 129}/py101/", {}, "user"),
+        (f"/api/v1/enrollments/stu/{'c' * 129}/", {}, "course"),
+    ],
+)
+def test_put_with_an_id_over_128_characters_is_400_naming_it(catalogue, url, body, field):
+    response = catalogue.put(url, body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["fields"] == {
+        field: ["Ensure this field has no more than 128 characters."]
+    }
+    assert Course.objects.count() == 1
+    assert not Lesson.objects.exists() and not Enrollment.objects.exists()
+
+
+def _when(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def test_put_on_existing_rows_answers_the_stored_values(catalogue):
+    catalogue.put("/api/v1/lessons/l1/", {"course": "py101", "title": "Intro"}, format="json")
+    catalogue.put("/api/v1/enrollments/stu/py101/", {}, format="json")
+    long_ago = datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
+    Course.objects.filter(external_id="py101").update(created_at=long_ago, updated_at=long_ago)
+    Lesson.objects.update(updated_at=long_ago)
+    Enrollment.objects.update(enrolled_at=long_ago)
+
+    course = catalogue.put("/api/v1/courses/py101/", {"title": "Python 1"}, format="json")
+    lesson = catalogue.put("/api/v1/lessons/l1/", {"title": "Welcome"}, format="json")
+    enrollment = catalogue.put(
+        "/api/v1/enrollments/stu/py101/", {"status": "completed"}, format="json"
+    )
+
+    stored_course = Course.objects.get()
+    assert _when(course.json()["created_at"]) == stored_course.created_at == long_ago
+    assert _when(course.json()["updated_at"]) == stored_course.updated_at > long_ago
+    assert _when(lesson.json()["updated_at"]) == Lesson.objects.get().updated_at > long_ago
+    stored_enrollment = Enrollment.objects.get()
+    assert _when(enrollment.json()["enrolled_at"]) == stored_enrollment.enrolled_at == long_ago
+    assert _when(enrollment.json()["updated_at"]) == stored_enrollment.updated_at
+    assert enrollment.json()["status"] == "completed"

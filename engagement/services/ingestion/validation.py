@@ -46,7 +46,7 @@ _REQUIRED = "This field is required."
 
 
 @dataclass(slots=True)
-class _Row:
+class EventRow:
     """One valid event on its way to the database."""
 
     index: int
@@ -104,9 +104,9 @@ def _offset_error(occurred_at: datetime) -> str | None:
     return None
 
 
-def _parse(
+def parse_event(
     index: int, item: Any, latest: datetime, rejected: dict[int, dict[str, list[str]]]
-) -> _Row | None:
+) -> EventRow | None:
     """Check one event's envelope and properties; the row when valid, else record the errors."""
     if type(item) is not dict and not isinstance(item, Mapping):
         rejected[index] = {"non_field_errors": ["Each event must be a JSON object."]}
@@ -260,7 +260,7 @@ def _parse(
     if errors:
         rejected[index] = errors
         return None
-    return _Row(
+    return EventRow(
         index,
         client_id,
         event_type,
@@ -276,7 +276,9 @@ def _parse(
     )
 
 
-def _resolve_catalogue(rows: list[_Row], rejected: dict[int, dict[str, list[str]]]) -> list[_Row]:
+def resolve_catalogue(
+    rows: list[EventRow], rejected: dict[int, dict[str, list[str]]]
+) -> list[EventRow]:
     """Point rows at courses and lessons, creating unknown ones provisionally.
 
     A lesson unknown so far is created in the event's course; without a course it cannot be,
