@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.services import users_upsert
 from config.errors import DomainValidationError
 from demo.behaviour import DemoLearner, archetype_pick, learner_events
-from engagement.selectors.scores import scoring_run_latest_done
+from engagement.selectors.dashboard import scoring_run_current
 from engagement.services.alerts import alerts_evaluate
 from engagement.services.ingestion import events_ingest
 from engagement.services.profiles import profiles_refresh
@@ -239,7 +239,7 @@ def demo_seed(
             version = risk_model_train(as_of=train_as_of)
         step("training", 1, 1)
     model_version = version.version if version is not None else None
-    run = scoring_run_latest_done(as_of=now.date()) or scoring_run_start(execute_now=True)
+    run = scoring_run_current(as_of=now.date()) or scoring_run_start(execute_now=True)
     step("scoring", run.processed, run.total)
     alerts = alerts_evaluate()
     profiles_refresh()

@@ -1,9 +1,10 @@
 """Reads behind the staff at-risk dashboard, the learner page and the at-risk API.
 
-"Current" scores are those of the most recently finished scoring run with status done; every
-number on the dashboard describes that one snapshot. Each selector costs a fixed number of
-queries whatever the number of learners: the stats are one aggregate, the histogram one
-GROUP BY, the list an ORDER BY drop_off_risk DESC LIMIT served by the `score_run_risk` index.
+"Current" scores are those of the current scoring run (``scoring_run_current``: the done run
+with the latest as_of); every number on the dashboard describes that one snapshot. Each
+selector costs a fixed number of queries whatever the number of learners: the stats are one
+aggregate, the histogram one GROUP BY, the list an ORDER BY drop_off_risk DESC LIMIT served by
+the `score_run_risk` index.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Avg, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value
+from django.db.models import Avg, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Least
 
 from accounts.models import User
@@ -110,13 +111,32 @@ class LearnerDetail:
     profile: PersonalizationProfile | None
 
 
-def scoring_run_current() -> ScoringRun | None:
-    """The most recently finished run with status done, or None when nothing was scored."""
-    return (
-        ScoringRun.objects.filter(status=ScoringRun.Status.DONE)
-        .order_by("-finished_at", "-id")
-        .first()
+def _done_runs_newest_first() -> QuerySet[ScoringRun]:
+    """Done runs, the current one first: latest as_of, then (a date scored twice) last finished.
+
+    A run scoring a past date (a backfill) finishes after tonight's but does not replace it.
+    """
+    return ScoringRun.objects.filter(status=ScoringRun.Status.DONE).order_by(
+        "-as_of", F("finished_at").desc(nulls_last=True), "-id"
     )
+
+
+def scoring_run_current(
+    *, as_of: date | None = None, on_or_before: date | None = None
+) -> ScoringRun | None:
+    """The current scoring run: the done run with the latest as_of, or None if there is none.
+
+    The one definition of "current" for the dashboard, the at-risk and scores APIs, the export,
+    the alert rules and the demo. Of two done runs for one date the later finished counts.
+    ``as_of`` keeps only runs of that date; ``on_or_before`` only runs as of that date or
+    earlier (the run that was current then). One query.
+    """
+    runs = _done_runs_newest_first()
+    if as_of is not None:
+        runs = runs.filter(as_of=as_of)
+    if on_or_before is not None:
+        runs = runs.filter(as_of__lte=on_or_before)
+    return runs.first()
 
 
 def scoring_run_in_progress() -> ScoringRun | None:
@@ -249,11 +269,8 @@ def scoring_run_trend(*, limit: int = TREND_RUNS) -> list[RunSummary]:
     One query lists the runs; one GROUP BY summarises those not yet in the cache. A finished
     run never changes, so each summary is computed once, not on every page view.
     """
-    runs = list(
-        ScoringRun.objects.filter(status=ScoringRun.Status.DONE)
-        .order_by("-finished_at", "-id")
-        .values("id", "as_of", "finished_at")[:limit]
-    )
+    # The same order as scoring_run_current, so the trend ends on the current run.
+    runs = list(_done_runs_newest_first().values("id", "as_of", "finished_at")[:limit])
     if not runs:
         return []
     keys = {run["id"]: _run_summary_key(run["id"], run["finished_at"]) for run in runs}

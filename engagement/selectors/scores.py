@@ -1,4 +1,4 @@
-"""Reads of stored engagement scores: the latest finished run's snapshot, filtered."""
+"""Reads of stored engagement scores: the current run's snapshot, filtered."""
 
 from __future__ import annotations
 
@@ -6,16 +6,9 @@ import datetime
 
 from django.db.models import QuerySet
 
-from engagement.models import EngagementScore, ScoringRun
+from engagement.models import EngagementScore
+from engagement.selectors.dashboard import scoring_run_current
 from learning.models import Enrollment
-
-
-def scoring_run_latest_done(*, as_of: datetime.date | None = None) -> ScoringRun | None:
-    """Return the most recently finished done run (with that ``as_of`` if given), or None."""
-    runs = ScoringRun.objects.filter(status=ScoringRun.Status.DONE)
-    if as_of is not None:
-        runs = runs.filter(as_of=as_of)
-    return runs.order_by("-finished_at", "-pk").first()
 
 
 def score_list(
@@ -26,12 +19,12 @@ def score_list(
     min_risk: int | None = None,
     course: str | None = None,
 ) -> QuerySet[EngagementScore]:
-    """Return the scores of the latest done run (for ``as_of`` if given), riskiest first.
+    """Return the scores of the current run (of ``as_of`` if given), riskiest first.
 
     ``user`` and ``course`` are external ids; ``course`` keeps learners enrolled in it. Empty
     when no run is done. The heavy ``signals`` column is deferred.
     """
-    run = scoring_run_latest_done(as_of=as_of)
+    run = scoring_run_current(as_of=as_of)
     if run is None:
         return EngagementScore.objects.none()
     scores = EngagementScore.objects.filter(run=run).select_related("user").defer("signals")

@@ -26,7 +26,8 @@ def test_score_then_export_csv() -> None:
     text = run("score_risk", "--as-of", AS_OF.isoformat())
     assert f"{len(history.active_ids)} learners scored" in text
     earlier = AS_OF - datetime.timedelta(days=5)
-    run("score_risk", "--as-of", earlier.isoformat())  # history is kept: a second run
+    # History is kept: a second run, for an earlier date, finished last but is not current.
+    run("score_risk", "--as-of", earlier.isoformat())
 
     rows = list(csv.reader(io.StringIO(run("export_scores", "--format", "csv"))))
     assert rows[0] == [
@@ -38,8 +39,8 @@ def test_score_then_export_csv() -> None:
         "level",
         "scored_at",
     ]
-    latest = ScoringRun.objects.get(as_of=earlier)
-    stored = {s.user.external_id: s for s in EngagementScore.objects.filter(run=latest)}
+    current = ScoringRun.objects.get(as_of=AS_OF)
+    stored = {s.user.external_id: s for s in EngagementScore.objects.filter(run=current)}
     assert len(rows) - 1 == len(stored)
     for user, risk, weekly, monthly, conf, level, scored_at in rows[1:]:
         s = stored[user]
@@ -52,9 +53,10 @@ def test_score_then_export_csv() -> None:
         )
         assert datetime.datetime.fromisoformat(scored_at) == s.scored_at
 
-    picked = list(csv.reader(io.StringIO(run("export_scores", "--as-of", AS_OF.isoformat()))))
-    first = ScoringRun.objects.get(as_of=AS_OF)
-    assert len(picked) - 1 == EngagementScore.objects.filter(run=first).count()
+    picked = list(csv.reader(io.StringIO(run("export_scores", "--as-of", earlier.isoformat()))))
+    older = {s.user.external_id: s for s in EngagementScore.objects.filter(as_of=earlier)}
+    assert len(picked) - 1 == len(older)
+    assert all(int(row[1]) == older[row[0]].drop_off_risk for row in picked[1:])
 
 
 def test_export_without_run_fails_clearly() -> None:

@@ -1,4 +1,4 @@
-"""Write the latest finished scoring run's scores as CSV to stdout."""
+"""Write the current scoring run's scores as CSV to stdout."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from engagement.selectors.scores import score_list, scoring_run_latest_done
+from engagement.selectors.dashboard import scoring_run_current
+from engagement.selectors.scores import score_list
 
 HEADER = (
     "user",
@@ -22,14 +23,14 @@ HEADER = (
 
 
 class Command(BaseCommand):
-    help = "Export scores of the latest done run (or the latest done run as of --as-of) as CSV."
+    help = "Export scores of the current run (or the latest done run of --as-of) as CSV."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--format", choices=["csv"], default="csv")
         parser.add_argument("--as-of", type=datetime.date.fromisoformat, default=None)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if scoring_run_latest_done(as_of=options["as_of"]) is None:
+        if scoring_run_current(as_of=options["as_of"]) is None:
             when = f" as of {options['as_of']}" if options["as_of"] else ""
             raise CommandError(f"No finished scoring run{when}; run score_risk first.")
         writer = csv.writer(self.stdout, lineterminator="\n")
