@@ -4,7 +4,7 @@ from django.apps import AppConfig
 from django.core.management import call_command
 from django.db.models.signals import post_migrate, pre_migrate
 
-from config.statement_timeout import statement_timeout_for_jobs
+from core.statement_timeout import statement_timeout_for_jobs
 
 
 class AccountsConfig(AppConfig):

@@ -11,7 +11,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import task_prerun
 
-from config.statement_timeout import statement_timeout_for_jobs
+from core.statement_timeout import statement_timeout_for_jobs
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
@@ -23,5 +23,5 @@ app.autodiscover_tasks()
 @task_prerun.connect
 def _tasks_are_long_jobs(**kwargs: Any) -> None:
     # A task is a job, not a request: the web's short statement timeout would cancel the
-    # nightly aggregations on a big database (see config.statement_timeout).
+    # nightly aggregations on a big database (see core.statement_timeout).
     statement_timeout_for_jobs()

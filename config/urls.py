@@ -9,8 +9,8 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
-from config.api_root import ApiRootView
-from config.health import healthz
+from core.api_root import ApiRootView
+from core.health import healthz
 
 api_v1 = [
     path("", ApiRootView.as_view(), name="api-root"),
@@ -36,10 +36,10 @@ urlpatterns = [
 ]
 
 # Errors that never reach a view's own handling: JSON under /api/, styled pages elsewhere.
-handler400 = "config.errorviews.bad_request"
-handler403 = "config.errorviews.permission_denied"
-handler404 = "config.errorviews.page_not_found"
-handler500 = "config.errorviews.server_error"
+handler400 = "core.errorviews.bad_request"
+handler403 = "core.errorviews.permission_denied"
+handler404 = "core.errorviews.page_not_found"
+handler500 = "core.errorviews.server_error"
 
 admin.site.site_header = "Stride administration"
 admin.site.site_title = "Stride"

@@ -10,7 +10,7 @@ from typing import Any
 from django.utils import timezone
 
 from accounts.services import users_upsert
-from config.errors import DomainValidationError
+from core.errors import DomainValidationError
 from demo.behaviour import DemoLearner, archetype_pick, learner_events
 from engagement.selectors.dashboard import scoring_run_current
 from engagement.services.alerts import alerts_evaluate

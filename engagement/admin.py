@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.functional import cached_property
 
-from config.errors import DomainValidationError
+from core.errors import DomainValidationError
 from engagement.catalogue import EVENT_TYPES
 from engagement.models import (
     Alert,
@@ -35,10 +35,14 @@ class EstimatedCountPaginator(Paginator):
     """A paginator that never runs an unbounded COUNT(*) over a huge table.
 
     An unfiltered list uses PostgreSQL's row estimate once the table is big; a filtered one
-    counts at most `COUNT_CAP` + 1 rows, so pages past the cap are not offered.
+    counts at most `count_cap` + 1 rows, so pages past the cap are not offered.
     """
 
     COUNT_CAP = 10_000
+
+    def __init__(self, *args: Any, count_cap: int = COUNT_CAP, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.count_cap = count_cap
 
     @cached_property
     def count(self) -> int:
@@ -52,9 +56,9 @@ class EstimatedCountPaginator(Paginator):
                     [queryset.model._meta.db_table],
                 )
                 row = cursor.fetchone()
-            if row and row[0] > self.COUNT_CAP:
+            if row and row[0] > self.count_cap:
                 return int(row[0])
-        return queryset.order_by()[: self.COUNT_CAP + 1].count()
+        return queryset.order_by()[: self.count_cap + 1].count()
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from config.errors import invalid_choice_message  # pure Python, like this module
+from core.errors import invalid_choice_message  # pure Python, like this module
 
 CUSTOM_TYPE_RE = re.compile(r"x-[a-z0-9][a-z0-9-]{0,61}")
 CURRENCY_RE = re.compile(r"[A-Z]{3}")

@@ -7,8 +7,7 @@ from typing import Any
 from django import forms
 
 from engagement.models import EngagementScore
-
-DEFAULT_THRESHOLD = 60
+from engagement.selectors.dashboard import AT_RISK_DEFAULT_THRESHOLD as DEFAULT_THRESHOLD
 
 
 class AtRiskFilterForm(forms.Form):

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from config.errors import DomainValidationError
+from core.errors import DomainValidationError
+from core.views import staff_required
 from engagement import charts
 from engagement.forms import AtRiskFilterForm
 from engagement.models import ScoringRun
@@ -26,20 +24,6 @@ from engagement.services.scoring import scoring_run_get_or_start
 
 PAGE_SIZE = 25
 View = Callable[..., HttpResponse]
-
-
-def staff_required(view: View) -> View:
-    """Send anonymous visitors to the login page; refuse signed-in non-staff with a 403."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not request.user.is_staff:
-            raise PermissionDenied("The engagement dashboard is for staff.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def _filter_form(request: HttpRequest) -> tuple[AtRiskFilterForm, dict[str, Any]]:

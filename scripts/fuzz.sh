@@ -86,7 +86,7 @@ done
 # - at-risk: `course` must name a course Stride knows.
 #
 # `page`: which pages exist depends on how many rows there are, and a page past the last one is
-# a 400 (config.api.StridePagination); page 1 always exists.
+# a 400 (core.api.StridePagination); page 1 always exists.
 cat >"$VAR/schemathesis.toml" <<'TOML'
 [cache]
 enabled = false

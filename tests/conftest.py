@@ -6,11 +6,24 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from accounts.services import api_key_create
+from tests.accounts.factories import AdminFactory, ApiKeyFactory
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to run
 # in such a thread unless told that this is deliberate.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        return
+    # Pages in a browser behave the same whatever the database: the PostgreSQL run drives
+    # them, the SQLite run (make test's second) spends its time on the queries instead.
+    skip = pytest.mark.skip(reason="browser tests run on PostgreSQL only")
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(skip)
 
 
 @pytest.fixture
@@ -23,11 +36,11 @@ def make_key(db):
     """Create an API key with the given scopes and return an APIClient that sends it."""
 
     def make(*scopes: str, name: str = "integration") -> APIClient:
-        key, raw = api_key_create(name=name, scopes=list(scopes) or ["*"])
+        key = ApiKeyFactory(name=name, scopes=list(scopes) or ["*"])
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
         client.api_key = key
-        client.raw_key = raw
+        client.raw_key = key.raw_key
         return client
 
     return make
@@ -41,9 +54,7 @@ def integrator(make_key) -> APIClient:
 
 @pytest.fixture
 def staff_user(db) -> User:
-    return User.objects.create_user(
-        email="staff@example.com", password="pw-staff-1234", is_staff=True, role="admin"
-    )
+    return AdminFactory(email="staff@example.com", password="pw-staff-1234")
 
 
 @pytest.fixture

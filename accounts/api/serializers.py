@@ -2,11 +2,10 @@
 
 import zoneinfo
 
-from django.conf import settings
 from rest_framework import serializers
 
 from accounts.models import User
-from config.api import ChoiceField, JSONInputSerializer
+from core.api import BulkSerializer, ChoiceField, JSONInputSerializer
 
 TIMEZONE_HELP = "IANA timezone name, e.g. 'Europe/Berlin'."
 
@@ -35,43 +34,6 @@ class UserBulkItemSerializer(UserInputSerializer):
     external_id = serializers.CharField(max_length=128)
 
 
-class BulkSerializer(serializers.Serializer):
-    """`{"items": [...]}` with at most STRIDE_BULK_MAX_ITEMS entries."""
-
-    item_serializer: type[serializers.Serializer] = serializers.Serializer
-
-    def get_fields(self) -> dict[str, serializers.Field]:
-        fields = super().get_fields()
-        fields["items"] = serializers.ListField(child=self.item_serializer(), allow_empty=False)
-        return fields
-
-    def to_internal_value(self, data: object) -> dict:
-        if not isinstance(data, dict):
-            raise serializers.ValidationError(
-                {"items": [f'Expected an object {{"items": [...]}}; got {_json_kind(data)}.']}
-            )
-        items = data.get("items")
-        limit = settings.STRIDE_BULK_MAX_ITEMS
-        if isinstance(items, list) and len(items) > limit:
-            raise serializers.ValidationError(
-                {"items": [f"At most {limit} items per request; got {len(items)}."]}
-            )
-        return super().to_internal_value(data)
-
-
-def _json_kind(value: object) -> str:
-    """What a client sent, in JSON's words: "a list", "a string", ..."""
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "true or false"
-    if isinstance(value, int | float):
-        return "a number"
-    return "null" if value is None else "something else"
-
-
 class UserBulkSerializer(BulkSerializer):
     item_serializer = UserBulkItemSerializer
 
@@ -91,8 +53,3 @@ class UserOutputSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
-
-
-class UpsertResultSerializer(serializers.Serializer):
-    created = serializers.IntegerField()
-    updated = serializers.IntegerField()

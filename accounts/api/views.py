@@ -8,7 +8,6 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 
 from accounts.api.serializers import (
-    UpsertResultSerializer,
     UserBulkSerializer,
     UserInputSerializer,
     UserOutputSerializer,
@@ -16,7 +15,7 @@ from accounts.api.serializers import (
 from accounts.models import User
 from accounts.selectors import user_list
 from accounts.services import users_upsert
-from config.api import DateTimeFilter, StrideFilterSet, UpsertViewSetMixin
+from core.api import DateTimeFilter, StrideFilterSet, UpsertResultSerializer, UpsertViewSetMixin
 from core.bulk import UpsertResult
 
 

@@ -4,18 +4,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ThrottleCounter',
+            name="ThrottleCounter",
             fields=[
-                ('key', models.CharField(max_length=255, primary_key=True, serialize=False)),
-                ('window_started', models.FloatField(help_text='Unix time at which the current window began.')),
-                ('hits', models.PositiveIntegerField(default=0)),
+                ("key", models.CharField(max_length=255, primary_key=True, serialize=False)),
+                (
+                    "window_started",
+                    models.FloatField(help_text="Unix time at which the current window began."),
+                ),
+                ("hits", models.PositiveIntegerField(default=0)),
             ],
         ),
     ]

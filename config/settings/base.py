@@ -71,7 +71,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
-    "config.middleware.DatabaseUnavailableMiddleware",
+    "core.middleware.DatabaseUnavailableMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -113,7 +113,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # not hold a web worker until it is killed: give up connecting after DB_CONNECT_TIMEOUT seconds
 # and cancel any statement after DB_STATEMENT_TIMEOUT (PostgreSQL units: "20s", "0" = never).
 # Long jobs (scoring, training, imports, migrations, Celery tasks) raise the limit to
-# DB_JOB_STATEMENT_TIMEOUT for their own statements (config.statement_timeout).
+# DB_JOB_STATEMENT_TIMEOUT for their own statements (core.statement_timeout).
 DB_CONNECT_TIMEOUT = int(os.environ.get("DB_CONNECT_TIMEOUT", "5"))
 DB_STATEMENT_TIMEOUT = os.environ.get("DB_STATEMENT_TIMEOUT", "20s")
 DB_JOB_STATEMENT_TIMEOUT = os.environ.get("DB_JOB_STATEMENT_TIMEOUT", "30min")
@@ -281,18 +281,18 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.HasScope"],
     "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": os.environ.get("API_THROTTLE_RATE", "1200/min")},
-    "DEFAULT_PAGINATION_CLASS": "config.api.StridePagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.StridePagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    # One JSON parser for every view, bounded in depth (config.parsers); forms stay for the
+    # One JSON parser for every view, bounded in depth (core.parsers); forms stay for the
     # browsable API.
     "DEFAULT_PARSER_CLASSES": [
-        "config.parsers.StrideJSONParser",
+        "core.parsers.StrideJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_SCHEMA_CLASS": "config.schema.StrideAutoSchema",
-    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.StrideAutoSchema",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -317,10 +317,10 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
     # The API speaks JSON; form encodings exist only for the browsable API's own forms.
     "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
-    # Error answers of every operation (config.schema) and the components they refer to.
+    # Error answers of every operation (core.schema) and the components they refer to.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "config.schema.add_error_components",
+        "core.schema.add_error_components",
     ],
     # Several models have a `status` with different choices; name each enum after its model.
     "ENUM_NAME_OVERRIDES": {

@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import User
-from config.api import StrideFilterSet
+from core.api import StrideFilterSet
 from engagement.models import Alert, AlertRule
 from engagement.selectors.alerts import alert_list
 from engagement.services.alerts import alert_acknowledge, alert_resolve

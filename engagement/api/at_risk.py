@@ -11,10 +11,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ChoiceField
-from engagement.forms import DEFAULT_THRESHOLD
+from core.api import ChoiceField
 from engagement.models import EngagementScore
 from engagement.selectors.dashboard import (
+    AT_RISK_DEFAULT_THRESHOLD,
     at_risk_list,
     at_risk_stats,
     course_by_external_id,
@@ -31,7 +31,7 @@ class AtRiskQuerySerializer(serializers.Serializer):
     threshold = serializers.IntegerField(
         min_value=0,
         max_value=100,
-        default=DEFAULT_THRESHOLD,
+        default=AT_RISK_DEFAULT_THRESHOLD,
         help_text="List learners whose drop-off risk is at least this (0-100).",
     )
     level = ChoiceField(

@@ -16,9 +16,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import ApiKey
-from config.errors import DomainValidationError
-from config.parsers import StrideJSONParser
-from config.schema import DATE_TIME_PATTERN
+from core.errors import DomainValidationError
+from core.parsers import StrideJSONParser
+from core.schema import DATE_TIME_PATTERN
 from engagement.catalogue import CUSTOM_TYPE_RE, EVENT_TYPES, KIND_OF_TYPE, NON_ACTIVITY_TYPES
 from engagement.models import Event
 from engagement.services.ingestion import WEB_SOURCE, IngestResult, events_ingest

@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 
-from config.api import ChoiceField
+from core.api import ChoiceField
 from engagement.models import EngagementScore
 from engagement.selectors.scores import score_list
 

@@ -5,15 +5,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('engagement', '0005_fail_duplicate_unfinished_runs'),
+        ("engagement", "0005_fail_duplicate_unfinished_runs"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddConstraint(
-            model_name='scoringrun',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['pending', 'running'])), fields=('as_of',), name='scoring_run_one_unfinished_per_day'),
+            model_name="scoringrun",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status__in", ["pending", "running"])),
+                fields=("as_of",),
+                name="scoring_run_one_unfinished_per_day",
+            ),
         ),
     ]

@@ -29,6 +29,9 @@ from learning.models import Course, Enrollment
 
 Level = EngagementScore.Level
 LEVELS: tuple[str, ...] = tuple(Level.values)  # low -> critical
+# "At risk" by default: the lower bound of the high level (risk_level), used by the dashboard's
+# slider and the at-risk API alike.
+AT_RISK_DEFAULT_THRESHOLD = 60
 HISTOGRAM_BUCKET = 10  # risk points per histogram bar
 TREND_RUNS = 30  # how many finished runs the trend chart covers
 HISTORY_LIMIT = 180  # score history points on the learner page (about half a year of nights)

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from config.errors import DomainValidationError
+from core.errors import DomainValidationError
 from engagement.models import Alert, AlertRule, EngagementScore
 from engagement.selectors.alerts import CANDIDATE_FINDERS, alert_blocked_user_ids
 

@@ -24,7 +24,7 @@ import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
-from config.errors import DomainValidationError
+from core.errors import DomainValidationError
 from engagement.scoring.evaluation import HIGH_RISK_SCORE, evaluate, lead_time
 from engagement.scoring.labels import dropped_off
 from engagement.scoring.model import BaselineRiskModel, RiskModel

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Max, Min
 
-from config.errors import DomainValidationError
+from core.errors import DomainValidationError
 from engagement.models import Event, RiskModelVersion
 from engagement.scoring.labels import dropped_off
 from engagement.scoring.model import RiskModel

@@ -4,8 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from accounts.api.serializers import BulkSerializer
-from config.api import ChoiceField, JSONInputSerializer
+from core.api import BulkSerializer, ChoiceField, JSONInputSerializer
 from learning.models import Course, Enrollment, Lesson
 
 

@@ -12,11 +12,16 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.serializers import UpsertResultSerializer
 from accounts.models import User
-from config.api import DateTimeFilter, StrideFilterSet, UpsertViewSetMixin, validate_url_ids
-from config.errors import DomainValidationError
+from core.api import (
+    DateTimeFilter,
+    StrideFilterSet,
+    UpsertResultSerializer,
+    UpsertViewSetMixin,
+    validate_url_ids,
+)
 from core.bulk import UpsertResult
+from core.errors import DomainValidationError
 from learning.api import serializers as s
 from learning.models import Course, Enrollment, Lesson
 from learning.selectors import course_list, enrollment_list, lesson_list

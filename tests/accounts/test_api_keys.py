@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiKey
 from accounts.services import api_key_create, api_key_revoke
-from config.errors import DomainValidationError
+from core.errors import DomainValidationError
 
 pytestmark = pytest.mark.django_db
 

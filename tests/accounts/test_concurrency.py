@@ -16,8 +16,9 @@ from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from accounts.services import api_key_create, users_upsert
+from accounts.services import users_upsert
 from learning.models import Course, Enrollment
+from tests.accounts.factories import ApiKeyFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,9 +34,9 @@ def needs_postgresql() -> None:
 
 
 def key_client(scopes: list[str] | None = None) -> APIClient:
-    _, raw = api_key_create(name="integration", scopes=scopes or ["*"])
+    key = ApiKeyFactory(scopes=scopes or ["*"])
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
     return client
 
 

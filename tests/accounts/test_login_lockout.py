@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from accounts.models import User
+from tests.accounts.factories import AdminFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,7 @@ LOCKED_TEXT = "Too many failed sign-in attempts; try again in 15 minutes."
 
 @pytest.fixture
 def ada(db) -> User:
-    return User.objects.create_user(email=EMAIL, password=PASSWORD, is_staff=True)
+    return AdminFactory(email=EMAIL, password=PASSWORD)
 
 
 def sign_in(client: Client, password: str, *, ip: str = ATTACKER, path: str = "/accounts/login/"):
@@ -54,7 +55,7 @@ def test_after_five_wrong_passwords_the_right_one_is_refused_with_a_clear_page(c
 
 
 def test_the_lockout_is_per_email_and_address(client, ada):
-    User.objects.create_user(email="ben@example.com", password=PASSWORD)
+    UserFactory(email="ben@example.com", password=PASSWORD)
     lock_out(client, failures=5)
 
     # The same person from another address, and another person from the same address.

@@ -1,12 +1,12 @@
 import pytest
 
-from accounts.models import User
+from tests.accounts.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def test_login_and_logout_pages(client):
-    User.objects.create_user(email="ada@example.com", password="correct-horse-9")
+    UserFactory(email="ada@example.com", password="correct-horse-9")
 
     assert client.get("/accounts/login/").status_code == 200
     bad = client.post("/accounts/login/", {"username": "ada@example.com", "password": "nope"})
@@ -25,7 +25,7 @@ def test_login_and_logout_pages(client):
 
 @pytest.mark.browser
 def test_login_in_a_real_browser(live_server, page):
-    User.objects.create_user(email="grace@example.com", password="correct-horse-9")
+    UserFactory(email="grace@example.com", password="correct-horse-9")
 
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("#id_username", "grace@example.com")

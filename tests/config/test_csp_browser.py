@@ -14,7 +14,8 @@ from django.core.cache import cache
 from playwright.sync_api import Page, expect
 
 from accounts.models import User
-from tests.engagement.factories import make_run, make_score, make_user
+from tests.accounts.factories import AdminFactory, UserFactory
+from tests.engagement.factories import make_run, make_score
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -62,13 +63,13 @@ def visit(page: Page, url: str) -> None:
 
 @pytest.fixture
 def admin_user(db) -> User:
-    return User.objects.create_superuser(email="admin@example.com", password=PASSWORD)
+    return AdminFactory(email="admin@example.com", password=PASSWORD, is_superuser=True)
 
 
 @pytest.fixture
 def scored_learner(db):
     cache.clear()  # run summaries are cached per run id
-    learner = make_user(email="ada@example.com", first_name="Ada", last_name="Learner")
+    learner = UserFactory(email="ada@example.com", first_name="Ada", last_name="Learner")
     old = make_run(datetime.date(2026, 3, 1))
     make_score(old, learner, 50, drivers=DRIVERS)
     run = make_run(datetime.date(2026, 3, 2))

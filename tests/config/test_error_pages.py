@@ -9,7 +9,7 @@ import pytest
 from django.template import loader
 from django.test import Client
 
-from accounts.models import User
+from tests.accounts.factories import UserFactory
 from tests.config.failing_urls import SECRET
 
 pytestmark = pytest.mark.django_db
@@ -105,7 +105,7 @@ def test_an_unknown_page_is_a_styled_404(client):
 
 
 def test_a_staff_page_refused_to_a_student_is_a_styled_403(client):
-    student = User.objects.create_user(email="sam@example.com", password="pw-student-1234")
+    student = UserFactory(email="sam@example.com", password="pw-student-1234")
     client.force_login(student)
 
     html = assert_site_page(client.get("/dashboard/engagement/"), 403, "You cannot open this page")

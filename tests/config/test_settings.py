@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, connections, transaction
 
-from config.statement_timeout import statement_timeout_for_jobs
+from core.statement_timeout import statement_timeout_for_jobs
 
 ROOT = Path(__file__).resolve().parents[2]
 STRONG_KEY = "k3Q9-vT2#pL8zR6!wY4@mN1^bX7$cH5%jF0&dG3*sA9(eU2)oI6"

@@ -12,7 +12,9 @@ from django.test import Client
 from accounts.models import User
 from engagement.models import EngagementScore, ScoringRun
 from learning.models import Course
-from tests.engagement.factories import make_course, make_enrollment, make_run, make_score, make_user
+from tests.accounts.factories import UserFactory
+from tests.engagement.factories import make_run, make_score
+from tests.learning.factories import CourseFactory, EnrollmentFactory
 
 AS_OF = datetime.date(2026, 3, 2)
 
@@ -27,7 +29,7 @@ def _fresh_cache():
 
 @pytest.fixture
 def student(db) -> User:
-    return make_user(email="student@example.com", first_name="Sam", last_name="Student")
+    return UserFactory(email="student@example.com", first_name="Sam", last_name="Student")
 
 
 @pytest.fixture
@@ -77,11 +79,11 @@ def scored(db) -> ScoredWorld:
     eve 10 low. ada, cy and eve are enrolled in "py101"; ben in "js201".
     An older run (1 March) gave ada 50; a pending run has no scores.
     """
-    course = make_course(external_id="py101", title="Python 101")
-    other = make_course(external_id="js201", title="JavaScript 201")
+    course = CourseFactory(external_id="py101", title="Python 101")
+    other = CourseFactory(external_id="js201", title="JavaScript 201")
     names = {"ada": 92, "ben": 75, "cy": 61, "dee": 45, "eve": 10}
     learners = {
-        name: make_user(
+        name: UserFactory(
             email=f"{name}@example.com",
             external_id=f"ext-{name}",
             first_name=name.capitalize(),
@@ -90,8 +92,8 @@ def scored(db) -> ScoredWorld:
         for name in names
     }
     for name in ("ada", "cy", "eve"):
-        make_enrollment(learners[name], course)
-    make_enrollment(learners["ben"], other)
+        EnrollmentFactory(user=learners[name], course=course)
+    EnrollmentFactory(user=learners["ben"], course=other)
 
     old_run = make_run(AS_OF - datetime.timedelta(days=1))
     make_score(old_run, learners["ada"], 50)

@@ -1,7 +1,9 @@
-"""Builders for engagement tests: learners, courses, enrollments, event histories and scores.
+"""Builders for engagement tests: event histories, scoring runs and scores.
 
-Events are written with bulk_create, as ingestion stores them, without its follow-ups (XP,
-progress): tests of rules and profiles only need the history itself.
+Users, courses, lessons and enrollments come from their own apps' factories
+(`tests.accounts.factories`, `tests.learning.factories`). Events go through `events_ingest`,
+the one entry point for learner activity, so they arrive with ingestion's follow-ups (lesson
+progress, enrollment status, provisional enrollments) as they would in production.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ import itertools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.utils import timezone
+import factory
 
 from accounts.models import User
-from engagement.models import EngagementScore, Event, ScoringRun
-from learning.models import Course, Enrollment, Lesson
+from engagement.models import AlertRule, EngagementScore, Event, ScoringRun
+from engagement.services.ingestion import events_ingest
+from learning.models import Course, Lesson
 
 _seq = itertools.count(1)
 
@@ -26,44 +29,8 @@ EventSpec = (
 )
 
 
-def make_user(
-    *, email: str | None = None, tz: str = "UTC", external_id: str | None = None, **extra: Any
-) -> User:
-    """A learner (student) with a unique email and external id."""
-    n = next(_seq)
-    return User.objects.create_user(
-        email=email or f"learner{n}@example.com",
-        password="pw-learner-1234",
-        timezone=tz,
-        external_id=external_id or f"u{n}",
-        **extra,
-    )
-
-
-def make_course(*, external_id: str | None = None, title: str = "", **extra: Any) -> Course:
-    n = next(_seq)
-    return Course.objects.create(
-        external_id=external_id or f"c{n}", title=title or f"Course {n}", **extra
-    )
-
-
-def make_lesson(course: Course, *, position: int = 0, **extra: Any) -> Lesson:
-    n = next(_seq)
-    return Lesson.objects.create(
-        course=course, external_id=f"l{n}", title=f"Lesson {n}", position=position, **extra
-    )
-
-
-def make_enrollment(
-    user: User,
-    course: Course,
-    *,
-    enrolled_at: datetime.datetime | None = None,
-    status: str = Enrollment.Status.ACTIVE,
-) -> Enrollment:
-    return Enrollment.objects.create(
-        user=user, course=course, enrolled_at=enrolled_at or timezone.now(), status=status
-    )
+def _ref(value: Course | Lesson | None) -> str | None:
+    return value.external_id if value is not None else None
 
 
 def make_events(
@@ -74,29 +41,49 @@ def make_events(
     lesson: Lesson | None = None,
     source: str = "test",
 ) -> list[Event]:
-    """Store events of `user` from (type, occurred_at[, properties[, field overrides]]) tuples.
+    """Ingest events of `user` from (type, occurred_at[, properties[, field overrides]]) tuples.
 
     `course` / `lesson` apply to every event unless an override dict names its own, e.g.
-    ``("video_progress", t, {"percent": 40}, {"lesson": other_lesson})``.
+    ``("video_progress", t, {"percent": 40}, {"lesson": other_lesson})``. Every event must be
+    one ingestion accepts: a rejected one fails the test that built it.
     """
-    events = []
+    items = []
     for spec in specs:
         event_type, occurred_at = spec[0], spec[1]
         properties = spec[2] if len(spec) > 2 else {}
         overrides = spec[3] if len(spec) > 3 else {}
-        fields: dict[str, Any] = {"course": course, "lesson": lesson, **overrides}
-        events.append(
-            Event(
-                source=source,
-                client_id=f"e{next(_seq)}",
-                type=event_type,
-                user=user,
-                occurred_at=occurred_at,
-                properties=properties,
-                **fields,
-            )
+        fields = {"course": course, "lesson": lesson, **overrides}
+        items.append(
+            {
+                "id": f"e{next(_seq)}",
+                "type": event_type,
+                "user": user.external_id,
+                "course": _ref(fields["course"]),
+                "lesson": _ref(fields["lesson"]),
+                "occurred_at": occurred_at,
+                "properties": properties,
+            }
         )
-    return Event.objects.bulk_create(events)
+    result = events_ingest(source=source, items=items)
+    if result.rejected or result.duplicates:
+        raise ValueError(f"ingestion refused events make_events built: {result}")
+    ids = [item["id"] for item in items]
+    stored = {e.client_id: e for e in Event.objects.filter(source=source, client_id__in=ids)}
+    return [stored[client_id] for client_id in ids]
+
+
+class AlertRuleFactory(factory.django.DjangoModelFactory):
+    """The rule of `code`: the one migration 0002 seeded, or a new one where a transactional
+    test's flush has emptied the table."""
+
+    class Meta:
+        model = AlertRule
+        django_get_or_create = ("code",)
+
+    code = AlertRule.Code.INACTIVE_14_DAYS
+    name = factory.LazyAttribute(lambda rule: AlertRule.Code(rule.code).label)
+    priority = 50
+    cooldown_hours = 168
 
 
 def make_run(

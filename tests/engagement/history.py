@@ -1,4 +1,10 @@
-"""A small generated history: steady learners keep coming, fading ones slow down and stop."""
+"""A small generated history: steady learners keep coming, fading ones slow down and stop.
+
+Learners, courses and enrollments come from their apps' factories; the thousands of events
+are inserted in one go, as ingestion stores them but without its follow-ups (and without a
+lesson for the completions): the scoring and training tests pin results on exactly this
+history.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engagement.models import Event
-from learning.models import Enrollment
-from tests.engagement.factories import make_course, make_user
+from tests.accounts.factories import UserFactory
+from tests.learning.factories import CourseFactory, EnrollmentFactory
 
 AS_OF = datetime.date(2026, 3, 31)
 DAYS = 70  # history length before AS_OF
@@ -35,16 +41,16 @@ def make_history(*, n: int, seed: int = 0, courses: int = 4) -> History:
     start = datetime.datetime.combine(
         AS_OF - datetime.timedelta(days=DAYS - 1), datetime.time(), datetime.UTC
     )
-    cs = [make_course() for _ in range(courses)]
+    cs = [CourseFactory() for _ in range(courses)]
     history = History()
     events: list[Event] = []
     zones = ["UTC", "Europe/Berlin", "Asia/Tokyo", "America/New_York"]
     for i in range(n):
-        user = make_user(tz=zones[i % len(zones)])
+        user = UserFactory(timezone=zones[i % len(zones)])
         course = cs[i % courses]
         fading = i % 2 == 1
         joined = int(rng.integers(0, 20))
-        Enrollment.objects.create(
+        EnrollmentFactory(
             user=user, course=course, enrolled_at=start + datetime.timedelta(days=joined)
         )
         stop = int(rng.integers(joined + 10, DAYS + 5)) if fading else DAYS + 100

@@ -14,8 +14,14 @@ from engagement.selectors.activity import (
     learner_daily_events,
     learner_withdrawals,
 )
-from learning.models import Enrollment, Lesson, LessonProgress
-from tests.engagement.factories import make_course, make_user
+from learning.services import enrollments_upsert
+from tests.accounts.factories import UserFactory
+from tests.learning.factories import (
+    CourseFactory,
+    EnrollmentFactory,
+    LessonFactory,
+    LessonProgressFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -44,20 +50,18 @@ def events(user, *specs) -> None:
 
 @pytest.fixture
 def world() -> dict:
-    tokyo = make_user(tz="Asia/Tokyo")
-    london = make_user(tz="UTC")
-    new_york = make_user(tz="America/New_York")
-    only_later = make_user()
-    finished = make_user()
-    missed_only = make_user()
-    course = make_course(ends_on=AS_OF + datetime.timedelta(days=20))
-    lessons = [
-        Lesson.objects.create(external_id=f"l{i}", course=course, title="L") for i in range(4)
-    ]
-    Enrollment.objects.create(user=tokyo, course=course, enrolled_at=utc(2026, 3, 1, 12))
-    LessonProgress.objects.create(user=tokyo, lesson=lessons[0], completed_at=utc(2026, 3, 4))
-    LessonProgress.objects.create(user=tokyo, lesson=lessons[1], completed_at=utc(2026, 3, 12))
-    Enrollment.objects.create(
+    tokyo = UserFactory(timezone="Asia/Tokyo")
+    london = UserFactory(timezone="UTC")
+    new_york = UserFactory(timezone="America/New_York")
+    only_later = UserFactory()
+    finished = UserFactory()
+    missed_only = UserFactory()
+    course = CourseFactory(ends_on=AS_OF + datetime.timedelta(days=20))
+    lessons = [LessonFactory(external_id=f"l{i}", course=course, title="L") for i in range(4)]
+    EnrollmentFactory(user=tokyo, course=course, enrolled_at=utc(2026, 3, 1, 12))
+    LessonProgressFactory(user=tokyo, lesson=lessons[0], at=utc(2026, 3, 4), completed=True)
+    LessonProgressFactory(user=tokyo, lesson=lessons[1], at=utc(2026, 3, 12), completed=True)
+    EnrollmentFactory(
         user=finished,
         course=course,
         status="completed",
@@ -141,8 +145,15 @@ def test_daily_events_and_withdrawals(world) -> None:
     row = {uid: i for i, uid in enumerate(uids.tolist())}
     assert daily[row[world["tokyo"].pk]].tolist() == [1, 1]
     assert daily[row[world["london"].pk]].tolist() == [1, 1]
-    Enrollment.objects.filter(user=world["tokyo"]).update(
-        status="withdrawn", withdrawn_at=utc(2026, 3, 11, 8)
+    enrollments_upsert(
+        items=[
+            {
+                "user": world["tokyo"].external_id,
+                "course": world["course"].external_id,
+                "status": "withdrawn",
+                "withdrawn_at": utc(2026, 3, 11, 8),
+            }
+        ]
     )
     withdrew = learner_withdrawals(
         start=datetime.date(2026, 3, 11), end=datetime.date(2026, 3, 20), user_ids=uids

@@ -1,26 +1,23 @@
 """Alert rules on constructed histories, cooldown, de-duplication, and the alerts API."""
 
 import datetime
+import threading
+import time
+from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
-from config.errors import DomainValidationError
+from core.errors import DomainValidationError
 from engagement.models import Alert, AlertRule
-from engagement.services import alerts as alert_services
 from engagement.services.alerts import alert_acknowledge, alert_resolve, alerts_evaluate
 from learning.models import Enrollment
-from tests.engagement.factories import (
-    make_course,
-    make_enrollment,
-    make_events,
-    make_lesson,
-    make_run,
-    make_score,
-    make_user,
-)
+from tests.accounts.factories import UserFactory
+from tests.engagement.factories import AlertRuleFactory, make_events, make_run, make_score
+from tests.learning.factories import CourseFactory, EnrollmentFactory, LessonFactory
+from tests.locks import backend_pid, needs_postgresql, wait_until_blocked
 
 pytestmark = pytest.mark.django_db
 
@@ -39,8 +36,8 @@ def evaluate(code: str, now: datetime.datetime = NOW) -> dict[int, Alert]:
 
 
 def enrolled(tz: str = "UTC", *, course=None, **enrollment) -> User:
-    user = make_user(tz=tz)
-    make_enrollment(user, course or make_course(), **enrollment)
+    user = UserFactory(timezone=tz)
+    EnrollmentFactory(user=user, course=course or CourseFactory(), **enrollment)
     return user
 
 
@@ -56,7 +53,7 @@ def test_the_nine_rules_are_seeded_with_priorities_and_cooldowns():
 
 
 def test_critical_risk_fires_on_the_latest_run_only():
-    critical, high, was_critical = make_user(), make_user(), make_user()
+    critical, high, was_critical = UserFactory(), UserFactory(), UserFactory()
     old = make_run(TODAY - datetime.timedelta(days=8))
     make_score(old, was_critical, 92)
     latest = make_run(TODAY - datetime.timedelta(days=1))
@@ -75,7 +72,7 @@ def test_critical_risk_fires_on_the_latest_run_only():
 
 
 def test_risk_rising_compares_with_a_run_at_least_six_days_older():
-    rose, almost, rose_since_recent = make_user(), make_user(), make_user()
+    rose, almost, rose_since_recent = UserFactory(), UserFactory(), UserFactory()
     week_ago = make_run(TODAY - datetime.timedelta(days=8))
     for user, risk in [(rose, 40), (almost, 50), (rose_since_recent, 30)]:
         make_score(week_ago, user, risk)
@@ -93,9 +90,10 @@ def test_risk_rising_compares_with_a_run_at_least_six_days_older():
 
 
 def test_inactive_14_days():
-    course = make_course()
+    course = CourseFactory()
     gone = enrolled(course=course)
-    make_events(gone, [("page_view", ago(30)), ("lesson_completed", ago(16, 2))])
+    lesson = {"lesson": LessonFactory(course=course)}
+    make_events(gone, [("page_view", ago(30)), ("lesson_completed", ago(16, 2), {}, lesson)])
     # A missed live session is recorded for the learner, not done by them.
     gone_but_missed = enrolled()
     make_events(gone_but_missed, [("page_view", ago(20)), ("live_session_missed", ago(2))])
@@ -128,7 +126,7 @@ def test_no_login_7_days_needs_a_running_enrollment_and_a_past_login():
     make_events(away, [("login", ago(8)), ("page_view", ago(8))])
     logged_in = enrolled()
     make_events(logged_in, [("login", ago(10)), ("session_start", ago(6))])
-    course_over = enrolled(course=make_course(ends_on=TODAY - datetime.timedelta(days=1)))
+    course_over = enrolled(course=CourseFactory(ends_on=TODAY - datetime.timedelta(days=1)))
     make_events(course_over, [("login", ago(8))])
     never_logs_in = enrolled()
     make_events(never_logs_in, [("page_view", ago(1))])
@@ -144,14 +142,14 @@ def quiz(score: float, days: float, max_score: float = 10) -> tuple:
 
 
 def test_low_quiz_scores_uses_the_last_three_quizzes():
-    course = make_course()
-    failing = make_user()
+    course = CourseFactory()
+    failing = UserFactory()
     make_events(failing, [quiz(10, 9), quiz(2, 3), quiz(5, 2), quiz(6, 1)], course=course)
-    borderline = make_user()
+    borderline = UserFactory()
     make_events(borderline, [quiz(4, 3), quiz(5, 2), quiz(7, 1)])
-    too_few = make_user()
+    too_few = UserFactory()
     make_events(too_few, [quiz(1, 2), quiz(1, 1)])
-    recovered = make_user()
+    recovered = UserFactory()
     make_events(recovered, [quiz(0, 6), quiz(0, 5), quiz(10, 3), quiz(9, 2), quiz(10, 1)])
 
     alerts = evaluate("low_quiz_scores")
@@ -164,8 +162,10 @@ def test_low_quiz_scores_uses_the_last_three_quizzes():
 
 def test_weak_first_week_counts_local_days():
     enrolled_at = datetime.datetime(2026, 3, 1, 10, 0, tzinfo=datetime.UTC)  # 9 days ago
-    weak = enrolled(enrolled_at=enrolled_at)
-    make_events(weak, [("page_view", enrolled_at), ("lesson_started", enrolled_at)])
+    course = CourseFactory()
+    weak = enrolled(course=course, enrolled_at=enrolled_at)
+    lesson = {"lesson": LessonFactory(course=course)}
+    make_events(weak, [("page_view", enrolled_at), ("lesson_started", enrolled_at, {}, lesson)])
     fine = enrolled(enrolled_at=enrolled_at)
     make_events(fine, [("page_view", enrolled_at), ("page_view", ago(7))])
     old_hand = enrolled(enrolled_at=ago(20))
@@ -195,13 +195,13 @@ def days_active(*days_ago: int, hour: int = 12) -> list[tuple]:
 
 
 def test_streak_at_risk_in_the_evening_of_the_learners_day():
-    at_risk = make_user()
+    at_risk = UserFactory()
     make_events(at_risk, days_active(1, 2, 3, 4))
-    short = make_user()
+    short = UserFactory()
     make_events(short, days_active(1, 2))
-    done_today = make_user()
+    done_today = UserFactory()
     make_events(done_today, days_active(0, 1, 2, 3))
-    afternoon_in_new_york = make_user(tz="America/New_York")  # 15:30 there
+    afternoon_in_new_york = UserFactory(timezone="America/New_York")  # 15:30 there
     make_events(afternoon_in_new_york, days_active(1, 2, 3, 4, hour=16))
 
     alerts = evaluate("streak_at_risk")
@@ -222,8 +222,8 @@ def progress(percent: float, days: float, video: str | None = None, **fields) ->
 
 
 def test_abandoned_videos_by_video_id_or_lesson():
-    course = make_course()
-    quitter = make_user()
+    course = CourseFactory()
+    quitter = UserFactory()
     make_events(
         quitter,
         [
@@ -234,14 +234,14 @@ def test_abandoned_videos_by_video_id_or_lesson():
         ],
         course=course,
     )
-    finished_later = make_user()
+    finished_later = UserFactory()
     make_events(
         finished_later, [progress(40, 5, "v1"), progress(95, 4, "v1"), progress(30, 5, "v2")]
     )
-    still_watching = make_user()
+    still_watching = UserFactory()
     make_events(still_watching, [progress(40, 1, "v1"), progress(30, 5, "v2")])
-    by_lesson = make_user()
-    lesson_a, lesson_b = make_lesson(course), make_lesson(course)
+    by_lesson = UserFactory()
+    lesson_a, lesson_b = LessonFactory(course=course), LessonFactory(course=course)
     make_events(by_lesson, [progress(50, 5, lesson=lesson_a), progress(60, 6, lesson=lesson_b)])
 
     alerts = evaluate("abandoned_videos")
@@ -253,12 +253,12 @@ def test_abandoned_videos_by_video_id_or_lesson():
 
 
 def test_missed_live_sessions_in_14_days():
-    course = make_course()
-    misser = make_user()
+    course = CourseFactory()
+    misser = UserFactory()
     make_events(
         misser, [("live_session_missed", ago(10)), ("live_session_missed", ago(2))], course=course
     )
-    once = make_user()
+    once = UserFactory()
     make_events(once, [("live_session_missed", ago(20)), ("live_session_missed", ago(2))])
 
     alerts = evaluate("missed_live_sessions")
@@ -277,14 +277,57 @@ def test_evaluating_twice_raises_one_alert():
     assert Alert.objects.filter(user=gone).count() == 1
 
 
-def test_the_unique_constraint_deduplicates_concurrent_runs(monkeypatch):
+@pytest.mark.django_db(transaction=True)
+def test_the_unique_constraint_deduplicates_concurrent_runs():
+    """Two real runs: the second reads "no alert yet" while the first has not committed, so
+    only the partial unique constraint can stop it raising the same alert again."""
+    needs_postgresql()
+    AlertRuleFactory(code=AlertRule.Code.INACTIVE_14_DAYS)
     gone = enrolled()
     make_events(gone, [("page_view", ago(16))])
-    alerts_evaluate(now=NOW)
-    # A concurrent run that read "no alert yet" before the first one committed.
-    monkeypatch.setattr(alert_services, "alert_blocked_user_ids", lambda **kwargs: set())
+    inserted, commit = threading.Event(), threading.Event()
+    second_pid: list[int] = []
+    created: dict[str, Any] = {}
 
-    assert alerts_evaluate(now=NOW + datetime.timedelta(minutes=1)) == 0
+    def first_run() -> None:
+        try:
+            with transaction.atomic():
+                created["first"] = alerts_evaluate(now=NOW, codes=["inactive_14_days"])
+                inserted.set()
+                commit.wait(timeout=30)
+        except Exception as exc:
+            created["first"] = exc
+        finally:
+            inserted.set()
+            connection.close()
+
+    def second_run() -> None:
+        try:
+            second_pid.append(backend_pid())
+            later = NOW + datetime.timedelta(minutes=1)
+            created["second"] = alerts_evaluate(now=later, codes=["inactive_14_days"])
+        except Exception as exc:
+            created["second"] = exc
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=first_run)
+    second = threading.Thread(target=second_run)
+    first.start()
+    try:
+        inserted.wait(timeout=30)
+        assert created == {"first": 1}  # raised, not yet committed
+        second.start()
+        while not second_pid and second.is_alive():
+            time.sleep(0.001)
+        wait_until_blocked(second_pid[0])  # past its checks, its insert waits for the first run
+    finally:
+        commit.set()
+        first.join()
+        if second.is_alive():
+            second.join()
+
+    assert created == {"first": 1, "second": 0}
     assert Alert.objects.filter(user=gone).count() == 1
 
 
@@ -343,7 +386,7 @@ def test_evaluation_cost_does_not_grow_with_learners():
 
 @pytest.fixture
 def alert() -> Alert:
-    course = make_course(external_id="py101")
+    course = CourseFactory(external_id="py101")
     gone = enrolled(course=course)
     make_events(gone, [("page_view", ago(16))])
     alerts_evaluate(now=NOW, codes=["inactive_14_days"])
@@ -370,7 +413,7 @@ LIST = "/api/v1/engagement/alerts/"
 
 
 def test_list_with_filters(alert, staff_client):
-    other = make_user()
+    other = UserFactory()
     make_events(other, [("live_session_missed", ago(3)), ("live_session_missed", ago(2))])
     alerts_evaluate(now=NOW, codes=["missed_live_sessions"])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from tests.engagement.factories import make_user
+from tests.accounts.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -119,7 +119,7 @@ def test_keys_need_the_scores_read_scope(make_key, scored):
 
 def test_students_and_anonymous_never_see_risk(scored):
     student = APIClient()
-    student.force_login(make_user(email="nosy@example.com"))
+    student.force_login(UserFactory(email="nosy@example.com"))
     response = student.get(URL)
     assert response.status_code == 403
     assert "risk" not in response.content.decode()

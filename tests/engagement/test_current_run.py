@@ -12,7 +12,8 @@ from django.core.management import call_command
 from engagement.models import Alert, ScoringRun
 from engagement.selectors.dashboard import scoring_run_current, scoring_run_trend
 from engagement.services.alerts import alerts_evaluate
-from tests.engagement.factories import make_run, make_score, make_user
+from tests.accounts.factories import UserFactory
+from tests.engagement.factories import make_run, make_score
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +29,7 @@ def backfilled() -> dict:
     Last night: ada 90 (critical), ben 20. The backfill (as of 30 days ago): ada 10, ben 85.
     Today's run is still running, and one for yesterday failed.
     """
-    ada, ben = make_user(external_id="ada"), make_user(external_id="ben")
+    ada, ben = UserFactory(external_id="ada"), UserFactory(external_id="ben")
     tonight = make_run(TODAY - DAY, finished_at=NOW - datetime.timedelta(hours=16))
     make_score(tonight, ada, 90)
     make_score(tonight, ben, 20)

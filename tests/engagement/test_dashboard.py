@@ -17,7 +17,8 @@ from engagement import charts
 from engagement.models import Alert, AlertRule, PersonalizationProfile, ScoringRun
 from engagement.scoring.signals import SIGNALS
 from engagement.selectors import dashboard as selectors
-from tests.engagement.factories import make_run, make_score, make_user
+from tests.accounts.factories import UserFactory
+from tests.engagement.factories import make_run, make_score
 
 pytestmark = pytest.mark.django_db
 
@@ -186,7 +187,7 @@ def test_bad_filter_values_are_reported_not_crashed(page_client, scored):
 def test_list_is_paginated(page_client, scored):
     run = scored.run
     for i in range(30):
-        make_score(run, make_user(email=f"bulk{i:02d}@example.com"), 70)
+        make_score(run, UserFactory(email=f"bulk{i:02d}@example.com"), 70)
 
     first = page_client.get(LIST, {"threshold": 70}).content.decode()
     second = page_client.get(LIST, {"threshold": 70, "page": 2}).content.decode()
@@ -316,7 +317,7 @@ def test_stats_selector_numbers(scored):
 
 
 def test_histogram_and_trend_selectors(scored):
-    make_score(scored.run, make_user(), 100)
+    make_score(scored.run, UserFactory(), 100)
     buckets = selectors.risk_histogram(run=scored.run)
     assert [b.count for b in buckets] == [0, 1, 0, 0, 1, 0, 1, 1, 0, 2]  # 100 joins 90-100
     assert (buckets[-1].low, buckets[-1].high) == (90, 100)
@@ -368,7 +369,7 @@ def test_pages_cost_the_same_queries_for_5_or_45_learners(page_client, scored):
             )
         )
         for i in range(40):
-            make_score(scored.run, make_user(), 50 + i)
+            make_score(scored.run, UserFactory(), 50 + i)
     assert counts[0] == counts[1]
     # session + user, then: courses, current run, stats, count, page, histogram, trend runs,
     # trend summaries, run in progress.

@@ -10,14 +10,16 @@ import zoneinfo
 import pytest
 from django.core.management import CommandError, call_command
 
-from config.errors import DomainValidationError
+from core.errors import DomainValidationError
 from engagement.catalogue import NON_ACTIVITY_TYPES
 from engagement.models import EngagementScore, Event, RiskModelVersion, ScoringRun
 from engagement.services.evaluation import risk_model_evaluate
 from engagement.services.training import risk_model_train
 from learning.services import enrollments_upsert
-from tests.engagement.factories import make_course, make_events, make_user
+from tests.accounts.factories import UserFactory
+from tests.engagement.factories import make_events
 from tests.engagement.history import AS_OF, make_history
+from tests.learning.factories import CourseFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +37,7 @@ def days(first: int, last: int) -> list[datetime.date]:
 
 
 def learner_active_on(name: str, dates: list[datetime.date]):
-    user = make_user(external_id=name)
+    user = UserFactory(external_id=name)
     make_events(user, [("login", noon(day)) for day in dates])
     return user
 
@@ -83,7 +85,7 @@ def test_labels_baselines_and_lead_time_of_the_baseline_model(five_learners) -> 
 
 
 def test_withdrawing_from_every_enrolment_after_the_cut_off_counts_as_dropping_off() -> None:
-    make_course(external_id="py101")
+    CourseFactory(external_id="py101")
     learner_active_on("stays", days(-30, HORIZON))
     learner_active_on("withdraws", days(-30, HORIZON))
     stored = enrollments_upsert(

@@ -7,8 +7,8 @@ import pytest
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from accounts.models import User
 from engagement.models import Event
+from tests.accounts.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -151,7 +151,7 @@ def test_credentials_and_scopes(make_key, api_client) -> None:
     assert api_client.post(URL, ev(), format="json").status_code == 401
     reader = make_key("scores:read", "users:write")
     assert reader.post(URL, ev(), format="json").status_code == 403
-    student = User.objects.create_user(email="stu@example.com", password="pw-stu-12345")
+    student = UserFactory(email="stu@example.com", password="pw-stu-12345")
     student_client = APIClient()
     student_client.force_login(student)
     assert student_client.post(URL, ev(), format="json").status_code == 403

@@ -1,21 +1,26 @@
 """Ingestion service: validation, idempotency, provisional catalogue and follow-ups."""
 
 import threading
+import time
+from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.test import override_settings
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import users_upsert
+from core.bulk import PROBE_MAX_ROWS
+from core.records import EventRecord
 from engagement.catalogue import EVENT_TYPES, KIND_OF_TYPE, NON_ACTIVITY_TYPES, is_custom_type
 from engagement.models import Event
 from engagement.services.ingestion import events_ingest
 from learning.models import Course, Enrollment, Lesson, LessonProgress
 from learning.services import courses_upsert, enrollments_upsert, lessons_upsert
+from tests.locks import backend_pid, needs_postgresql, wait_until_blocked
 
 pytestmark = pytest.mark.django_db
 
@@ -376,10 +381,10 @@ def test_course_completed_and_enrollment_withdrawn_change_the_enrollment() -> No
     assert withdrawn.status == "withdrawn"
 
 
-HANDLED: list[list[Event]] = []
+HANDLED: list[list[EventRecord]] = []
 
 
-def record_events(events: list[Event]) -> None:
+def record_events(events: list[EventRecord]) -> None:
     HANDLED.append(list(events))
 
 
@@ -393,12 +398,28 @@ def test_handlers_receive_exactly_the_new_events_once() -> None:
     events_ingest(source="lms", items=[*batch, ev("c", occurred_at=at(3))])
 
     assert [[e.client_id for e in call] for call in HANDLED] == [["a", "b"], ["c"]]
-    first = HANDLED[0][0]
-    assert first.pk == Event.objects.get(client_id="a").pk
-    assert first.user.external_id == "u1" and first.occurred_at == at_dt(1)
+    stored = Event.objects.get(client_id="a")
+    # A plain frozen record with the stored event's fields, not a model instance.
+    assert HANDLED[0][0] == EventRecord(
+        id=stored.pk,
+        source="lms",
+        client_id="a",
+        type="page_view",
+        user_id=User.objects.get(external_id="u1").pk,
+        course_id=Course.objects.get(external_id="c1").pk,
+        lesson_id=None,
+        occurred_at=at_dt(1),
+        received_at=stored.received_at,
+        session_id="s-1",
+        device="mobile",
+        platform="ios",
+        properties={"path": "/home"},
+    )
+    with pytest.raises(FrozenInstanceError):
+        HANDLED[0][0].user_id = 0  # type: ignore[misc]
 
 
-def explode(events: list[Event]) -> None:
+def explode(events: list[EventRecord]) -> None:
     raise RuntimeError("handler failed")
 
 
@@ -438,30 +459,68 @@ def test_concurrent_senders_of_the_same_batch_store_it_once() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_batch_failed_by_a_deadlock_is_retried_and_stored_once(monkeypatch) -> None:
-    from django.db import OperationalError
+def test_a_batch_failed_by_a_deadlock_is_retried_and_stored_once() -> None:
+    """A real deadlock: another writer holds event "b" and then wants "a", which the batch
+    (inserting in client-id order) has taken while it waits for "b". PostgreSQL fails the
+    batch, the one that waited first; the batch runs again and stores everything once."""
+    needs_postgresql()
+    users_upsert(items=[{"external_id": "u1", "email": "u1@example.com"}])
+    user = User.objects.get(external_id="u1")
+    holding_b, take_a = threading.Event(), threading.Event()
+    batch_pid: list[int] = []
+    outcome: dict[str, Any] = {}
 
-    from engagement.services import ingestion
+    def other_writer() -> None:
+        try:
+            with transaction.atomic():
+                Event.objects.create(
+                    source="lms", client_id="b", type="page_view", user=user, occurred_at=T0
+                )
+                holding_b.set()
+                take_a.wait(timeout=30)
+                # Waits for the batch's "a"; goes through only once the batch is rolled back.
+                Event.objects.create(
+                    source="lms", client_id="a", type="page_view", user=user, occurred_at=T0
+                )
+                outcome["writer"] = "took a"
+                transaction.set_rollback(True)  # leave both ids to the batch's second attempt
+        except Exception as exc:
+            outcome["writer"] = exc
+        finally:
+            holding_b.set()
+            connections.close_all()
 
-    class Deadlock(Exception):
-        sqlstate = "40P01"
+    def send_batch() -> None:
+        try:
+            batch_pid.append(backend_pid())
+            items = [ev("a"), ev("b"), ev("c", lesson="l9", course=None)]
+            outcome["batch"] = events_ingest(source="lms", items=items)
+        except Exception as exc:
+            outcome["batch"] = exc
+        finally:
+            connections.close_all()
 
-    real_store = ingestion._store
-    calls = []
+    writer = threading.Thread(target=other_writer)
+    batch = threading.Thread(target=send_batch)
+    writer.start()
+    try:
+        holding_b.wait(timeout=30)
+        batch.start()
+        while not batch_pid and batch.is_alive():
+            time.sleep(0.001)
+        wait_until_blocked(batch_pid[0])  # the batch holds "a" and waits for "b"
+    finally:
+        take_a.set()
+        writer.join()
+        if batch.is_alive():
+            batch.join()
 
-    def deadlock_once(*args: Any) -> Any:
-        calls.append(1)
-        result = real_store(*args)  # writes, then the "deadlock" rolls it all back
-        if len(calls) == 1:
-            raise OperationalError("deadlock detected") from Deadlock()
-        return result
-
-    monkeypatch.setattr(ingestion, "_store", deadlock_once)
-    result = events_ingest(source="lms", items=[ev("a"), ev("b", lesson="l9", course=None)])
-
-    assert len(calls) == 2
-    assert result.accepted == 1 and list(result.rejected) == [1]
-    assert Event.objects.count() == 1
+    # The writer got "a" only because the batch's first attempt was rolled back (the
+    # deadlock's victim); the batch still answered normally, so its second attempt did it all.
+    assert outcome["writer"] == "took a"
+    result = outcome["batch"]
+    assert result.accepted == 2 and result.duplicates == [] and list(result.rejected) == [2]
+    assert sorted(Event.objects.values_list("client_id", flat=True)) == ["a", "b"]
 
 
 # --- large batches (imports): a plain insert first, follow-ups merged in SQL ----------------
@@ -474,8 +533,6 @@ def filler(count: int, prefix: str) -> list[dict[str, Any]]:
 
 @override_settings(STRIDE_EVENT_HANDLERS=["tests.engagement.test_ingestion.record_events"])
 def test_large_batch_merges_progress_per_lesson_and_hands_over_every_event() -> None:
-    from learning.services import PROBE_MAX_ROWS
-
     HANDLED.clear()
     lesson = {"lesson": "l1", "course": "c1", "user": "u9"}
     items = [
@@ -498,14 +555,13 @@ def test_large_batch_merges_progress_per_lesson_and_hands_over_every_event() -> 
     handled = HANDLED[0]
     assert len(HANDLED) == 1 and len(handled) == len(items)
     stored = dict(Event.objects.values_list("client_id", "id"))
-    assert all(event.pk == stored[event.client_id] for event in handled)
-    assert {event.user.external_id for event in handled} == {"u0", "u1", "u2", "u3", "u4", "u9"}
+    assert all(event.id == stored[event.client_id] for event in handled)
+    users = dict(User.objects.values_list("id", "external_id"))
+    assert {users[event.user_id] for event in handled} == {"u0", "u1", "u2", "u3", "u4", "u9"}
 
 
 @override_settings(STRIDE_EVENT_HANDLERS=["tests.engagement.test_ingestion.record_events"])
 def test_large_batch_partly_seen_before_follows_up_only_its_new_events() -> None:
-    from learning.services import PROBE_MAX_ROWS
-
     events_ingest(
         source="lms",
         items=[
@@ -531,7 +587,8 @@ def test_large_batch_partly_seen_before_follows_up_only_its_new_events() -> None
     assert Enrollment.objects.get(user__external_id="u9").status == "active"
     assert [len(call) for call in HANDLED] == [len(items) - 2]
     assert {e.client_id for e in HANDLED[0]} == {i["id"] for i in items} - {"old-done", "old-view"}
-    assert all(e.user.external_id == "u9" for e in HANDLED[0] if e.client_id == "new-view")
+    u9 = User.objects.get(external_id="u9").pk
+    assert all(e.user_id == u9 for e in HANDLED[0] if e.client_id == "new-view")
 
     again = events_ingest(source="lms", items=items)  # a replay of the whole batch
     assert again.accepted == 0 and len(again.duplicates) == len(items)

@@ -8,8 +8,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from engagement.models import EngagementScore, ScoringRun
-from learning.models import Enrollment
-from tests.engagement.factories import make_course, make_user
+from tests.accounts.factories import UserFactory
+from tests.learning.factories import CourseFactory, EnrollmentFactory
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/engagement/scores/"
@@ -31,9 +31,9 @@ def score(run: ScoringRun, user, risk: int, level: str) -> EngagementScore:
 
 @pytest.fixture
 def world() -> dict:
-    course = make_course(external_id="py101")
-    ada, ben, cy = (make_user(external_id=x) for x in ("ada", "ben", "cy"))
-    Enrollment.objects.create(user=ada, course=course)
+    course = CourseFactory(external_id="py101")
+    ada, ben, cy = (UserFactory(external_id=x) for x in ("ada", "ben", "cy"))
+    EnrollmentFactory(user=ada, course=course)
     old = ScoringRun.objects.create(
         as_of=AS_OF - datetime.timedelta(days=1),
         status="done",

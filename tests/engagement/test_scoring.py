@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import datetime
 import threading
+from typing import Any
 
 import numpy as np
 import pytest
 from celery.exceptions import Retry
+from celery.signals import task_prerun
 from django.db import IntegrityError, connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
-from engagement.models import EngagementScore, ScoringRun
+from config.celery import app as celery_app
+from engagement.models import EngagementScore, RiskModelVersion, ScoringRun
+from engagement.scoring.model import RiskModel
 from engagement.services import scoring
 from engagement.services.recommendations import INTERVENTION_TYPES
 from engagement.services.scoring import (
@@ -117,26 +121,49 @@ def test_handlers_called_after_done() -> None:
     assert [run.pk] == HANDLED
 
 
-def test_failure_marks_run_failed(monkeypatch) -> None:
+def test_failure_marks_run_failed() -> None:
     make_history(n=5)
+    # The active model version holds a model that was never fitted: it loads, but cannot score.
+    RiskModelVersion.objects.create(
+        version=1,
+        as_of=AS_OF,
+        horizon_days=10,
+        algorithm="logistic",
+        artifact=RiskModel().to_bytes(),
+        is_active=True,
+    )
 
-    def boom(**kwargs):
-        raise RuntimeError("database went away")
-
-    monkeypatch.setattr(scoring, "learners_score", boom)
     run = scoring_run_start(as_of=AS_OF, execute_now=True)
-    assert run.status == "failed" and "database went away" in run.error
+
+    assert run.status == "failed" and run.finished_at is not None
+    assert run.error == "RuntimeError: RiskModel is not fitted"
+    assert not EngagementScore.objects.filter(run=run).exists()
 
 
-def test_start_enqueues_on_commit(django_capture_on_commit_callbacks, monkeypatch) -> None:
-    sent: list[int] = []
-    from engagement import tasks
+def test_start_hands_the_run_to_a_worker_after_commit(
+    django_capture_on_commit_callbacks, monkeypatch
+) -> None:
+    make_history(n=5)
+    started: list[str] = []
 
-    monkeypatch.setattr(tasks.execute_scoring_run, "delay", lambda pk: sent.append(pk))
-    with django_capture_on_commit_callbacks(execute=True):
-        run = scoring_run_start(as_of=AS_OF)
-        assert sent == []  # never before the commit
-    assert sent == [run.pk]
+    def record(sender: Any = None, **kwargs: Any) -> None:
+        started.append(sender.name)
+
+    # Run what is enqueued in this process, as a worker would (Celery's own eager mode).
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
+    task_prerun.connect(record, weak=False)
+    try:
+        with django_capture_on_commit_callbacks(execute=False) as on_commit:
+            run = scoring_run_start(as_of=AS_OF)
+        assert run.status == "pending" and started == []  # nothing before the commit
+        for callback in on_commit:
+            callback()
+    finally:
+        task_prerun.disconnect(record)
+
+    assert started == ["engagement.execute_scoring_run"]
+    run.refresh_from_db()
+    assert run.status == "done" and run.processed == run.total > 0
 
 
 # --- one scoring of the whole population per as-of date ----------------------------------------

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from config.errors import DomainValidationError
+from core.errors import DomainValidationError
 from engagement.models import EngagementScore, RiskModelVersion
 from engagement.services.scoring import scoring_run_start
 from engagement.services.training import risk_model_train, training_cutoffs

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.services import api_key_create
-from config.errors import DomainValidationError
+from core.errors import DomainValidationError
 
 
 class Command(BaseCommand):

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from config.errors import DomainValidationError
+from core.errors import DomainValidationError
 from engagement.services.evaluation import (
     RECENT_DROPOUT_DAYS,
     RiskModelEvaluation,

@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from config.errors import DomainValidationError
+from core.errors import DomainValidationError
 from engagement.services.training import risk_model_train
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 from django.db import connection, transaction
 
 from accounts.models import User
-from config.statement_timeout import statement_timeout_for_jobs
+from core.statement_timeout import statement_timeout_for_jobs
 from engagement.catalogue import KIND_OF_TYPE, NON_ACTIVITY_TYPES
 from engagement.models import Event
 from engagement.scoring.activity import KINDS

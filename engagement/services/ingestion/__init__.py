@@ -6,7 +6,8 @@ creates unknown users, courses, lessons and enrollments provisionally, stores th
 append-only and idempotently by (source, client id), then runs the follow-ups for the newly
 stored events only: lesson progress and enrollment status in `learning`, then the handlers
 named in ``settings.STRIDE_EVENT_HANDLERS`` (XP, streaks, conversions, ...), all in the same
-transaction so that a batch is stored with its effects or not at all.
+transaction so that a batch is stored with its effects or not at all. Each handler is called
+once per batch with the list of newly stored events as `core.records.EventRecord`s.
 """
 
 from __future__ import annotations
@@ -21,10 +22,20 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from config.retry import retry_on_deadlock
-from engagement.models import Event
-from engagement.services.ingestion.storage import _event, _store_generic, _store_postgresql
-from engagement.services.ingestion.validation import MAX_FUTURE, _parse, _resolve_catalogue, _Row
+from core.records import EventRecord
+from core.retry import retry_on_deadlock
+from engagement.services.ingestion.storage import (
+    event_record,
+    resolve_users,
+    store_generic,
+    store_postgresql,
+)
+from engagement.services.ingestion.validation import (
+    MAX_FUTURE,
+    EventRow,
+    parse_event,
+    resolve_catalogue,
+)
 
 WEB_SOURCE = "web"  # the idempotency namespace of events sent from staff sessions
 
@@ -47,10 +58,10 @@ def events_ingest(*, source: str, items: Sequence[Mapping[str, Any]]) -> IngestR
     call or earlier in `items`) is reported as a duplicate and stores nothing.
     """
     latest = timezone.now() + MAX_FUTURE
-    rows: list[_Row] = []
+    rows: list[EventRow] = []
     rejected: dict[int, dict[str, list[str]]] = {}
     for index, item in enumerate(items):
-        row = _parse(index, item, latest, rejected)
+        row = parse_event(index, item, latest, rejected)
         if row is not None:
             rows.append(row)
     if not rows:
@@ -68,12 +79,12 @@ def events_ingest(*, source: str, items: Sequence[Mapping[str, Any]]) -> IngestR
 
 
 def _store(
-    source: str, rows: list[_Row], rejected: dict[int, dict[str, list[str]]]
+    source: str, rows: list[EventRow], rejected: dict[int, dict[str, list[str]]]
 ) -> IngestResult:
     """Resolve references, insert what is new and run its follow-ups (inside a transaction)."""
-    rows = _resolve_catalogue(rows, rejected)
+    rows = resolve_catalogue(rows, rejected)
     duplicates: list[int] = []
-    unique: dict[str, _Row] = {}
+    unique: dict[str, EventRow] = {}
     for row in rows:
         if row.client_id in unique:
             duplicates.append(row.index)
@@ -83,18 +94,19 @@ def _store(
 
     received_at = timezone.now()
     handlers = _handlers(tuple(settings.STRIDE_EVENT_HANDLERS))
-    if not rows:
-        new_rows: list[_Row] = []
-    elif connection.vendor == "postgresql":
-        new_rows = _store_postgresql(source, rows, received_at, with_pks=bool(handlers))
-    else:
-        new_rows = _store_generic(source, rows, received_at)
+    new_rows: list[EventRow] = []
+    if rows:
+        resolve_users(rows)
+        if connection.vendor == "postgresql":
+            new_rows = store_postgresql(source, rows, received_at, with_pks=bool(handlers))
+        else:
+            new_rows = store_generic(source, rows, received_at)
     if len(new_rows) < len(rows):
         new = {row.client_id for row in new_rows}
         duplicates.extend(row.index for row in rows if row.client_id not in new)
         duplicates.sort()
     if new_rows and handlers:
-        events = [_event(source, row, received_at) for row in new_rows]
+        events = [event_record(source, row, received_at) for row in new_rows]
         for handler in handlers:
             handler(events)
     return IngestResult(
@@ -105,5 +117,5 @@ def _store(
 
 
 @lru_cache(maxsize=8)
-def _handlers(paths: tuple[str, ...]) -> list[Callable[[list[Event]], Any]]:
+def _handlers(paths: tuple[str, ...]) -> list[Callable[[list[EventRecord]], Any]]:
     return [import_string(path) for path in paths]

@@ -7,17 +7,17 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 
-from accounts.models import User
 from accounts.services import users_ensure_provisional
+from core.bulk import PROBE_MAX_ROWS, fetch_rows, staged_rows
+from core.records import EventRecord
 from engagement.models import Event
-from engagement.services.ingestion.validation import _Row
+from engagement.services.ingestion.validation import EventRow
 from learning.services import (
-    PROBE_MAX_ROWS,
+    ProgressRow,
     enrollments_ensure_provisional,
-    enrollments_ensure_provisional_from,
     enrollments_record_status,
+    lesson_progress_merge,
     lesson_progress_record,
-    lesson_progress_record_from,
     progress_percent,
 )
 
@@ -28,101 +28,92 @@ STATUS_OF_TYPE = {"course_completed": "completed", "enrollment_withdrawn": "with
 
 # --- storage --------------------------------------------------------------------------------
 
-_COLUMNS = (
-    "client_id",
-    "type",
-    "user_id",
-    "course_id",
-    "lesson_id",
-    "occurred_at",
-    "session_id",
-    "device",
-    "platform",
-    "properties",
+# The batch as staged for the database; the first ten columns are the event's own.
+_STAGED = (
+    ("client_id", "text"),
+    ("type", "text"),
+    ("user_id", "bigint"),
+    ("course_id", "bigint"),
+    ("lesson_id", "bigint"),
+    ("occurred_at", "timestamptz"),
+    ("session_id", "text"),
+    ("device", "text"),
+    ("platform", "text"),
+    ("properties", "jsonb"),
+    ("percent", "integer"),  # the whole percent of a video_progress event, else null
 )
-_INCOMING = (
-    "client_id text, type text, user_ref text, user_id bigint, course_id bigint, "
-    "lesson_id bigint, occurred_at timestamptz, session_id text, device text, platform text, "
-    "properties jsonb, percent integer"
-)
+_COLUMNS = ", ".join(name for name, _ in _STAGED[:10])
 _STATUS_TYPES = sorted(STATUS_OF_TYPE)
+_PROGRESS_TYPES = sorted(PROGRESS_TYPES)
 
 
-def _store_postgresql(
-    source: str, rows: list[_Row], received_at: datetime, *, with_pks: bool
-) -> list[_Row]:
+def resolve_users(rows: list[EventRow]) -> None:
+    """Point each row at its learner's pk, creating unknown learners provisionally."""
+    user_ids = users_ensure_provisional(external_ids={row.user for row in rows})
+    for row in rows:
+        row.user_id = user_ids[row.user]
+
+
+def store_postgresql(
+    source: str, rows: list[EventRow], received_at: datetime, *, with_pks: bool
+) -> list[EventRow]:
     """Insert the rows whose (source, id) is new and run their follow-ups; return those rows.
 
-    The batch goes to the database once, by COPY into the temporary table `stride_event_in`,
-    and everything after that is SQL on it: resolving users, the insert, and merging
-    enrollments and progress. Python never sees a batch's rows again, only the few status
-    changes, and the new events' pks and users when `with_pks` (for the handlers).
+    The rows' users must be resolved (`resolve_users`). The batch goes to the database once,
+    by COPY into a temporary table, and the insert and the follow-ups' summary are SQL on it:
+    Python sees per-(learner, lesson) totals and the few status changes, and the new events'
+    pks when `with_pks` (for the handlers).
     """
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS stride_event_in ({_INCOMING})")
-        with cursor.cursor.copy(
-            "COPY stride_event_in (client_id, type, user_ref, course_id, lesson_id, occurred_at, "
-            "session_id, device, platform, properties, percent) FROM STDIN"
-        ) as copy:
-            write = copy.write_row
-            for row in rows:
-                write(
-                    (
-                        row.client_id,
-                        row.type,
-                        row.user,
-                        row.course_id,
-                        row.lesson_id,
-                        row.occurred_at,
-                        row.session_id,
-                        row.device,
-                        row.platform,
-                        row.properties_json,
-                        progress_percent(row.properties.get("percent"))
-                        if row.type == "video_progress"
-                        else None,
-                    )
-                )
-        _resolve_users_postgresql(cursor)
-        new_rows = _insert_postgresql(cursor, source, rows, received_at, with_pks=with_pks)
+    values = (
+        (
+            row.client_id,
+            row.type,
+            row.user_id,
+            row.course_id,
+            row.lesson_id,
+            row.occurred_at,
+            row.session_id,
+            row.device,
+            row.platform,
+            row.properties_json,
+            progress_percent(row.properties.get("percent"))
+            if row.type == "video_progress"
+            else None,
+        )
+        for row in rows
+    )
+    with (
+        staged_rows("stride_event_in", _STAGED, values) as staged,
+        connection.cursor() as cursor,
+    ):
+        new_rows = _insert_postgresql(cursor, staged, source, rows, received_at, with_pks=with_pks)
         if new_rows:
-            _follow_up_postgresql(cursor, few=len(rows) <= PROBE_MAX_ROWS)
-        cursor.execute("TRUNCATE stride_event_in")
+            _follow_up_postgresql(staged)
     return new_rows
 
 
-def _resolve_users_postgresql(cursor: Any) -> None:
-    """Fill in `stride_event_in.user_id`, creating unknown users provisionally."""
-    # Matching in SQL spares sending a batch's learners back and forth as arrays of strings.
-    users = connection.ops.quote_name(User._meta.db_table)
-    resolve = (
-        f"UPDATE stride_event_in AS x SET user_id = u.id FROM {users} AS u "
-        "WHERE u.external_id = x.user_ref"
-    )
-    cursor.execute(resolve)
-    cursor.execute("SELECT DISTINCT user_ref FROM stride_event_in WHERE user_id IS NULL")
-    missing = {ref for (ref,) in cursor.fetchall()}
-    if missing:
-        users_ensure_provisional(external_ids=missing)
-        cursor.execute(resolve + " AND x.user_id IS NULL")
-
-
 def _insert_postgresql(
-    cursor: Any, source: str, rows: list[_Row], received_at: datetime, *, with_pks: bool
-) -> list[_Row]:
-    """Insert the events of `stride_event_in` that are new, leaving only those in it.
+    cursor: Any,
+    staged: str,
+    source: str,
+    rows: list[EventRow],
+    received_at: datetime,
+    *,
+    with_pks: bool,
+) -> list[EventRow]:
+    """Insert the events of the table `staged` that are new, leaving only those in it.
 
-    Returns the rows that were new, with their pks and users set when `with_pks`.
+    Returns the rows that were new, with their pks set when `with_pks`.
     """
     # The unique constraint decides what is new, even against concurrent senders. Inserting
     # in client-id order keeps two overlapping concurrent batches from deadlocking on each
     # other's keys.
-    columns = ", ".join(_COLUMNS)
+    events = connection.ops.quote_name(Event._meta.db_table)
     insert = (
-        f"INSERT INTO engagement_event (source, received_at, {columns}) "
-        f'SELECT %s, %s, {columns} FROM stride_event_in ORDER BY client_id COLLATE "C" '
+        f"INSERT INTO {events} (source, received_at, {_COLUMNS}) "
+        f'SELECT %s, %s, {_COLUMNS} FROM {staged} ORDER BY client_id COLLATE "C" '
     )
-    returning = "RETURNING client_id, id, user_id" if with_pks else "RETURNING client_id"
+    returning = "RETURNING client_id, id" if with_pks else "RETURNING client_id"
     if len(rows) > PROBE_MAX_ROWS:
         # A large batch (an import) is usually all new, and a plain INSERT costs the database
         # about a third less than ON CONFLICT's speculative insertion. Should an id exist
@@ -150,7 +141,7 @@ def _insert_postgresql(
         new = {found[0] for found in inserted}
         new_rows = [row for row in rows if row.client_id in new]
         cursor.execute(
-            "DELETE FROM stride_event_in WHERE client_id = ANY(%s)",
+            f"DELETE FROM {staged} WHERE client_id = ANY(%s)",
             [[row.client_id for row in rows if row.client_id not in new]],
         )
     if with_pks:
@@ -158,45 +149,53 @@ def _insert_postgresql(
     return new_rows
 
 
-def _set_pks(rows: list[_Row], inserted: list[tuple[str, int, int]]) -> None:
-    found = {client_id: (pk, user_id) for client_id, pk, user_id in inserted}
+def _set_pks(rows: list[EventRow], inserted: list[tuple[str, int]]) -> None:
+    found = dict(inserted)
     for row in rows:
-        row.pk, row.user_id = found[row.client_id]
+        row.pk = found[row.client_id]
 
 
-def _follow_up_postgresql(cursor: Any, *, few: bool) -> None:
-    """Merge the enrollments, progress and status changes of the events in `stride_event_in`."""
-    # The new events are in the database already: enrollments and progress are merged from
-    # there rather than gathered here and sent back row by row.
-    enrollments_ensure_provisional_from(
-        activity="SELECT user_id, course_id, occurred_at FROM stride_event_in "
-        "WHERE course_id IS NOT NULL",
-        few=few,
+def _follow_up_postgresql(staged: str) -> None:
+    """Record the enrollments, progress and status changes of the events in `staged`."""
+    # One pass of the database over the new events sums them up per learner and course, and
+    # per lesson for the progress events: the earliest activity (which for a lesson is its
+    # start), the earliest completion and the highest percent. `learning` merges the totals.
+    totals = fetch_rows(
+        "SELECT user_id, course_id, CASE WHEN type = ANY(%s) THEN lesson_id END AS lesson, "
+        "min(occurred_at), min(occurred_at) FILTER (WHERE type = 'lesson_completed'), "
+        "max(CASE WHEN type = 'lesson_completed' THEN 100 ELSE coalesce(percent, 0) END) "
+        f"FROM {staged} WHERE course_id IS NOT NULL GROUP BY user_id, course_id, lesson",
+        [_PROGRESS_TYPES],
     )
-    lesson_progress_record_from(
-        activity="SELECT user_id, lesson_id, occurred_at, percent, type = 'lesson_completed' "
-        "FROM stride_event_in WHERE lesson_id IS NOT NULL AND type = ANY(%s)",
-        params=[sorted(PROGRESS_TYPES)],
-        few=few,
-    )
-    cursor.execute(
-        "SELECT user_id, course_id, type, occurred_at FROM stride_event_in "
-        "WHERE type = ANY(%s) AND course_id IS NOT NULL",
-        [_STATUS_TYPES],
-    )
+    first_seen: dict[tuple[int, int], datetime] = {}
+    progress: list[ProgressRow] = []
+    for user_id, course_id, lesson_id, first, completed, percent in totals:
+        key = (user_id, course_id)
+        seen = first_seen.get(key)
+        if seen is None or first < seen:
+            first_seen[key] = first
+        if lesson_id is not None:
+            progress.append((user_id, lesson_id, first, completed, percent))
+    enrollments_ensure_provisional(first_seen=first_seen)
+    if progress:
+        lesson_progress_merge(progress=progress)
     status_changes = [
         (user_id, course_id, STATUS_OF_TYPE[event_type], occurred_at)
-        for user_id, course_id, event_type, occurred_at in cursor.fetchall()
+        for user_id, course_id, event_type, occurred_at in fetch_rows(
+            f"SELECT user_id, course_id, type, occurred_at FROM {staged} "
+            "WHERE type = ANY(%s) AND course_id IS NOT NULL",
+            [_STATUS_TYPES],
+        )
     ]
     if status_changes:
         enrollments_record_status(changes=status_changes)
 
 
-def _store_generic(source: str, rows: list[_Row], received_at: datetime) -> list[_Row]:
-    """Insert the rows whose (source, id) is new and run their follow-ups; return those rows."""
-    user_ids = users_ensure_provisional(external_ids={row.user for row in rows})
-    for row in rows:
-        row.user_id = user_ids[row.user]
+def store_generic(source: str, rows: list[EventRow], received_at: datetime) -> list[EventRow]:
+    """Insert the rows whose (source, id) is new and run their follow-ups; return those rows.
+
+    The rows' users must be resolved (`resolve_users`).
+    """
     # SQLite (the embedded default) serialises writers, so asking first is race-free there.
     client_ids = [row.client_id for row in rows]
     seen: set[str] = set()
@@ -228,7 +227,7 @@ def _store_generic(source: str, rows: list[_Row], received_at: datetime) -> list
     return new_rows
 
 
-def _follow_up_generic(rows: list[_Row]) -> None:
+def _follow_up_generic(rows: list[EventRow]) -> None:
     """Record the enrollments, progress and status changes of newly stored events."""
     first_seen: dict[tuple[int, int], datetime] = {}
     progress: list[tuple[int, int, datetime, float | None, bool]] = []
@@ -262,7 +261,7 @@ def _follow_up_generic(rows: list[_Row]) -> None:
         enrollments_record_status(changes=status_changes)
 
 
-def _event_unsaved(source: str, row: _Row, received_at: datetime) -> Event:
+def _event_unsaved(source: str, row: EventRow, received_at: datetime) -> Event:
     return Event(
         id=row.pk or None,  # 0 until the database has assigned one
         source=source,
@@ -280,9 +279,20 @@ def _event_unsaved(source: str, row: _Row, received_at: datetime) -> Event:
     )
 
 
-def _event(source: str, row: _Row, received_at: datetime) -> Event:
-    """The stored event as a model instance, for handlers (no query: every field is known)."""
-    event = _event_unsaved(source, row, received_at)
-    event._state.adding = False
-    event._state.db = connection.alias
-    return event
+def event_record(source: str, row: EventRow, received_at: datetime) -> EventRecord:
+    """The stored event as the plain record handlers receive (no query: every field is known)."""
+    return EventRecord(
+        id=row.pk,
+        source=source,
+        client_id=row.client_id,
+        type=row.type,
+        user_id=row.user_id,
+        course_id=row.course_id,
+        lesson_id=row.lesson_id,
+        occurred_at=row.occurred_at,
+        received_at=received_at,
+        session_id=row.session_id,
+        device=row.device,
+        platform=row.platform,
+        properties=row.properties,
+    )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
-from config.errors import invalid_choice_message
+from core.errors import invalid_choice_message
 from engagement.catalogue import (
     EVENT_TYPES,
     LONE_SURROGATE,

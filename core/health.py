@@ -8,11 +8,10 @@ accepts connections but never answers makes this a quick 503 rather than a hung 
 
 import logging
 
+from celery import current_app as celery_app  # config.celery, set as current at start-up
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
-
-from config.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Django calls these for what never reaches a DRF view or escapes it (config.urls wires them):
 an unknown path, an exception in a view or a middleware, a request Django itself refuses.
-Under /api/ every answer is the one error shape of config.api (`{"code", "detail", "fields"}`),
+Under /api/ every answer is the one error shape of core.api (`{"code", "detail", "fields"}`),
 never HTML and never a traceback; the site gets templates that extend base.html.
 
 The 500 and 503 pages are rendered without the request: building its context would read the
@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 
-from config.api import error_body, too_large_body
+from core.api import error_body, too_large_body
 
 logger = logging.getLogger(__name__)
 

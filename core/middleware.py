@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from config.errorviews import DATABASE_UNAVAILABLE, database_unavailable
+from core.errorviews import DATABASE_UNAVAILABLE, database_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +17,7 @@ class DatabaseUnavailableMiddleware:
 
     The connect and statement timeouts (settings) make the failure come quickly; this makes
     it a clear "try again shortly" instead of a server error. Errors raised outside views
-    (middleware, error pages) reach config.errorviews.server_error, which does the same.
+    (middleware, error pages) reach core.errorviews.server_error, which does the same.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:

@@ -2,7 +2,7 @@
 API really does and new endpoints follow without repeating anything.
 
 - Every operation documents the error answers any request may get (400, 401, 403, 404, 413,
-  429), all in the one error shape of `config.api.error_body`, the `Error` component.
+  429), all in the one error shape of `core.api.error_body`, the `Error` component.
 - Descriptions never fall back to docstrings: those are written for developers. Each operation
   sets its summary and description with `extend_schema`; a test walks the schema for them.
 - Fields say what answers hold: stored email addresses may be internationalised
@@ -20,7 +20,7 @@ from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import permissions, serializers
 
-from config.api import DateTimeFilter
+from core.api import DateTimeFilter
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 

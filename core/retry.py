@@ -6,7 +6,7 @@ committed work and so does the right thing:
 * a deadlock, which PostgreSQL breaks by failing one of the transactions (SQLSTATE 40P01);
   the victim was rolled back entirely, so running it again is safe;
 * a `ConcurrentWriteError`, raised by a write that noticed it raced another transaction
-  (`config.upsert.upsert_rows`: a row prepared as new was created meanwhile by someone else).
+  (`core.bulk.upsert_rows`: a row prepared as new was created meanwhile by someone else).
 """
 
 from __future__ import annotations

@@ -27,8 +27,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from config.errors import INVALID_CHOICE, DomainValidationError, invalid_choice_message
 from core.bulk import UpsertResult
+from core.errors import INVALID_CHOICE, DomainValidationError, invalid_choice_message
 
 
 class StridePagination(PageNumberPagination):
@@ -346,3 +346,45 @@ class UpsertViewSetMixin:
         serializer.is_valid(raise_exception=True)
         result = self.upsert(serializer.validated_data["items"])
         return Response({"created": result.created, "updated": result.updated})
+
+
+class BulkSerializer(serializers.Serializer):
+    """`{"items": [...]}` with at most STRIDE_BULK_MAX_ITEMS entries."""
+
+    item_serializer: type[serializers.Serializer] = serializers.Serializer
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["items"] = serializers.ListField(child=self.item_serializer(), allow_empty=False)
+        return fields
+
+    def to_internal_value(self, data: object) -> dict:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError(
+                {"items": [f'Expected an object {{"items": [...]}}; got {_json_kind(data)}.']}
+            )
+        items = data.get("items")
+        limit = settings.STRIDE_BULK_MAX_ITEMS
+        if isinstance(items, list) and len(items) > limit:
+            raise serializers.ValidationError(
+                {"items": [f"At most {limit} items per request; got {len(items)}."]}
+            )
+        return super().to_internal_value(data)
+
+
+def _json_kind(value: object) -> str:
+    """What a client sent, in JSON's words: "a list", "a string", ..."""
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    return "null" if value is None else "something else"
+
+
+class UpsertResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
