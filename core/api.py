@@ -34,10 +34,10 @@ from core.errors import INVALID_CHOICE, DomainValidationError, invalid_choice_me
 class StridePagination(PageNumberPagination):
     """Page-number pagination with a client-chosen page size (1 to 500).
 
-    A `page` or `page_size` that is sent must be valid, or the answer is a 400 naming it with
-    the accepted range; never a silent default. A page past the last one is such a 400 too
-    (not DRF's 404): `page` is a query parameter like the filters, wrong input the client can
-    correct, and a list that exists is never "not found".
+    A `page` or `page_size` that is sent must be a whole number in range, or the answer is a
+    400 naming it with the accepted range; never a silent default. A page past the last one is
+    a 404 naming the last page: the number is well formed, but which pages exist depends on how
+    many rows there are, which no schema can say (page 1 always exists, even of an empty list).
     """
 
     page_size_query_param = "page_size"
@@ -65,9 +65,11 @@ class StridePagination(PageNumberPagination):
             return 1
         last = paginator.num_pages  # at least 1: the first page of an empty list exists
         number = _whole_number(raw)
-        if number is None or not 1 <= number <= last:
-            message = f"Must be a whole number from 1 to {last} (the last page)."
+        if number is None or number < 1:
+            message = "Must be a whole number from 1."
             raise exceptions.ValidationError({self.page_query_param: [message]})
+        if number > last:
+            raise exceptions.NotFound(f"No page {number}: the last page is {last}.")
         return number
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:

@@ -85,8 +85,6 @@ done
 # - alerts: a resolved alert can be neither acknowledged nor resolved again;
 # - at-risk: `course` must name a course Stride knows.
 #
-# `page`: which pages exist depends on how many rows there are, and a page past the last one is
-# a 400 (core.api.StridePagination); page 1 always exists.
 cat >"$VAR/schemathesis.toml" <<'TOML'
 [cache]
 enabled = false
@@ -99,7 +97,6 @@ courses = { values = ["demo-course-01", "demo-course-02", "demo-course-04"] }
 lessons = { values = ["demo-course-01-lesson-01", "demo-course-01-lesson-05", "demo-course-02-lesson-03"] }
 
 [parameters]
-"query.page" = 1
 "query.user" = { dictionary = "users", probability = 0.5 }
 "query.course" = { dictionary = "courses", probability = 0.5 }
 "query.instructor" = { dictionary = "users", probability = 0.5 }

@@ -234,12 +234,19 @@ def test_a_bad_page_size_is_a_400_naming_page_size(three_courses, value):
     assert payload["fields"] == {"page_size": ["Must be a whole number from 1 to 500."]}
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "abc", "last", "", "3"])
-def test_a_bad_page_is_a_400_naming_page_and_the_last_page(three_courses, value):
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "last", ""])
+def test_a_malformed_page_is_a_400_naming_page(three_courses, value):
     response = three_courses.get(f"/api/v1/courses/?page_size=2&page={value}")
 
     payload = assert_error(response, 400, "invalid")
-    assert payload["fields"] == {"page": ["Must be a whole number from 1 to 2 (the last page)."]}
+    assert payload["fields"] == {"page": ["Must be a whole number from 1."]}
+
+
+def test_a_page_past_the_last_is_a_json_404_naming_the_last_page(three_courses):
+    response = three_courses.get("/api/v1/courses/?page_size=2&page=3")
+
+    payload = assert_error(response, 404, "not_found")
+    assert payload["detail"] == "No page 3: the last page is 2."
 
 
 def test_valid_pages_are_served(three_courses):
