@@ -17,16 +17,15 @@ Everything is read from the last 56 days of the learner's own activity, in their
 from __future__ import annotations
 
 import datetime
-import zoneinfo
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from accounts.models import User
+from core.localtime import local_times
 from engagement.catalogue import NON_ACTIVITY_TYPES
 from engagement.models import Event, PersonalizationProfile
 
@@ -73,67 +72,43 @@ def _window(as_of: datetime.date) -> tuple[datetime.datetime, datetime.datetime]
     )
 
 
-def local_tallies_postgres(
-    *, since: datetime.datetime, until: datetime.datetime, user_ids: Sequence[int] | None
+def local_tallies(
+    *,
+    since: datetime.datetime,
+    until: datetime.datetime,
+    user_ids: Sequence[int] | None,
+    in_database: bool | None = None,
 ) -> dict[int, LocalTally]:
-    """Count activity by local hour, weekday and day with two SQL aggregations (PostgreSQL)."""
-    where = "e.occurred_at >= %s AND e.occurred_at < %s AND NOT (e.type = ANY(%s))"
-    params: list[object] = [since, until, sorted(NON_ACTIVITY_TYPES)]
-    if user_ids is not None:
-        where += " AND e.user_id = ANY(%s)"
-        params.append(list(user_ids))
-    local = (
-        f"SELECT e.user_id, e.occurred_at AT TIME ZONE u.timezone AS t"
-        f" FROM {Event._meta.db_table} e JOIN {User._meta.db_table} u ON u.id = e.user_id"
-        f" WHERE {where}"
-    )
-    tallies: dict[int, LocalTally] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT user_id, EXTRACT(HOUR FROM t)::int, EXTRACT(ISODOW FROM t)::int, COUNT(*)"
-            f" FROM ({local}) l GROUP BY 1, 2, 3",
-            params,
-        )
-        for user_id, hour, weekday, n in cursor.fetchall():
-            tally = tallies.setdefault(user_id, LocalTally())
-            tally.hours[hour] += n
-            tally.weekdays[weekday] += n
-        cursor.execute(
-            "SELECT user_id, t::date, EXTRACT(HOUR FROM MIN(t))::int"
-            f" FROM ({local}) l GROUP BY 1, 2",
-            params,
-        )
-        for user_id, day, start_hour in cursor.fetchall():
-            tally = tallies.setdefault(user_id, LocalTally())
-            tally.days.add(day)
-            tally.start_hours[start_hour] += 1
-    return tallies
+    """Count each learner's activity in [since, until) by local hour, weekday and day.
 
-
-def local_tallies_python(
-    *, since: datetime.datetime, until: datetime.datetime, user_ids: Sequence[int] | None
-) -> dict[int, LocalTally]:
-    """The same counts converted in Python: for SQLite, whose SQL knows no timezones."""
+    One read of events grouped by learner, local date and local hour (core.localtime: in SQL
+    on PostgreSQL); a day's start hour is the earliest hour with activity on that day.
+    `in_database` picks core.localtime's path (None: by database).
+    """
     events = Event.objects.filter(occurred_at__gte=since, occurred_at__lt=until).exclude(
         type__in=NON_ACTIVITY_TYPES
     )
     if user_ids is not None:
         events = events.filter(user_id__in=list(user_ids))
     tallies: dict[int, LocalTally] = {}
-    first_of_day: dict[tuple[int, datetime.date], datetime.datetime] = {}
-    zones: dict[str, zoneinfo.ZoneInfo] = {}
-    rows = events.values_list("user_id", "user__timezone", "occurred_at").iterator()
-    for user_id, tz_name, occurred_at in rows:
-        local = occurred_at.astimezone(zones.setdefault(tz_name, zoneinfo.ZoneInfo(tz_name)))
+    start_of_day: dict[tuple[int, datetime.date], int] = {}
+    rows = local_times(
+        events,
+        key="user_id",
+        at="occurred_at",
+        tz="user__timezone",
+        per="hour",
+        in_database=in_database,
+    )
+    for user_id, _, local, n in rows:
         tally = tallies.setdefault(user_id, LocalTally())
-        tally.hours[local.hour] += 1
-        tally.weekdays[local.isoweekday()] += 1
+        tally.hours[local.hour] += n
+        tally.weekdays[local.isoweekday()] += n
         tally.days.add(local.date())
         key = (user_id, local.date())
-        if key not in first_of_day or local < first_of_day[key]:
-            first_of_day[key] = local
-    for (user_id, _), local in first_of_day.items():
-        tallies[user_id].start_hours[local.hour] += 1
+        start_of_day[key] = min(start_of_day.get(key, 24), local.hour)
+    for (user_id, _), hour in start_of_day.items():
+        tallies[user_id].start_hours[hour] += 1
     return tallies
 
 
@@ -199,10 +174,7 @@ def profiles_refresh(
     as_of = as_of or timezone.localdate(now)
     since, until = _window(as_of)
     ids = None if user_ids is None else sorted(set(user_ids))
-    if connection.vendor == "postgresql":
-        tallies = local_tallies_postgres(since=since, until=until, user_ids=ids)
-    else:
-        tallies = local_tallies_python(since=since, until=until, user_ids=ids)
+    tallies = local_tallies(since=since, until=until, user_ids=ids)
     if not tallies:
         return 0
     type_counts = _type_counts(since=since, until=until, user_ids=ids)

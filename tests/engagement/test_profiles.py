@@ -117,8 +117,10 @@ def test_sql_and_python_paths_agree(tokyo, los_angeles):
     since = datetime.datetime(2025, 11, 26, tzinfo=datetime.UTC)
     until = datetime.datetime(2026, 1, 21, tzinfo=datetime.UTC)
 
-    sql = profile_services.local_tallies_postgres(since=since, until=until, user_ids=None)
-    python = profile_services.local_tallies_python(since=since, until=until, user_ids=None)
+    sql = profile_services.local_tallies(since=since, until=until, user_ids=None, in_database=True)
+    python = profile_services.local_tallies(
+        since=since, until=until, user_ids=None, in_database=False
+    )
 
     assert sql == python
     assert sql[tokyo.pk].days == {

@@ -10,8 +10,8 @@ that date; later events are ignored, so scoring a past date reproduces what was 
 SQLite (the embedded default) fetches the raw events of the window and converts timezones in
 pandas, one distinct timezone at a time; it is slower but gives the same numbers.
 
-Modules: ``postgresql`` and ``sqlite`` compute the ``aggregates`` per vendor; ``local_time``
-holds their learner-local time conversions; ``enrolment`` reads enrolment state and
+Modules: ``postgresql`` and ``sqlite`` compute the ``aggregates`` per vendor; learner-local time
+is core.localtime's; ``enrolment`` reads enrolment state and
 withdrawals; ``tensor`` assembles the LearnerActivity block. Callers import from here.
 """
 

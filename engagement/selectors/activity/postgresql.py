@@ -17,6 +17,7 @@ import pandas as pd
 from django.db import connection, transaction
 
 from accounts.models import User
+from core.localtime import utc_bounds_of_local_dates
 from core.statement_timeout import statement_timeout_for_jobs
 from engagement.catalogue import KIND_OF_TYPE, NON_ACTIVITY_TYPES
 from engagement.models import Event
@@ -27,7 +28,6 @@ from engagement.selectors.activity.aggregates import (
     VIDEO_TYPES,
     ActivityAggregates,
 )
-from engagement.selectors.activity.local_time import utc_bounds_of_local_dates
 
 AGGREGATION_WORK_MEM = "512MB"  # per aggregation query, see postgresql_aggregates
 

@@ -15,6 +15,7 @@ import pandas as pd
 from django.db.models import Max, Min
 
 from accounts.models import User
+from core.localtime import naive_local_series, utc_bounds_of_local_dates
 from engagement.catalogue import KIND_OF_TYPE, NON_ACTIVITY_TYPES
 from engagement.models import Event
 from engagement.scoring.activity import KIND_INDEX, KINDS
@@ -24,7 +25,6 @@ from engagement.selectors.activity.aggregates import (
     VIDEO_TYPES,
     ActivityAggregates,
 )
-from engagement.selectors.activity.local_time import naive_local_times, utc_bounds_of_local_dates
 
 
 def _prop(props: pd.Series, key: str) -> np.ndarray:
@@ -59,9 +59,7 @@ def sqlite_aggregates(
     users = set(zone["user_id"]) | set(before["user_id"])
     tz_of_user = dict(User.objects.filter(id__in=users).values_list("id", "timezone"))
     for frame, column in ((before, "first"), (before, "last"), (zone, "occurred_at")):
-        frame[column + "_local"] = naive_local_times(
-            frame.rename(columns={column: "occurred_at"})[["user_id", "occurred_at"]], tz_of_user
-        )
+        frame[column + "_local"] = naive_local_series(frame[column], frame["user_id"], tz_of_user)
     as_of_ts, start_ts = pd.Timestamp(as_of), pd.Timestamp(start)
     zone["date"] = zone["occurred_at_local"].dt.normalize()
     zone = zone[zone["date"] <= as_of_ts]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime
-import zoneinfo
 from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import Exists, Min
 
 from accounts.models import User
+from core.localtime import local_date, local_datetime
 from engagement.selectors.alerts.candidate import DAY, AlertCandidate, active_enrollments
 from engagement.selectors.alerts.local_dates import learner_local_dates
 from learning.models import Enrollment
@@ -48,7 +48,7 @@ def weak_first_week_candidates(
     )
     candidates = []
     for user_id, first in first_at.items():
-        start = first.astimezone(zoneinfo.ZoneInfo(zones[user_id])).date()
+        start = local_date(first, zones[user_id])
         end = start + datetime.timedelta(days=first_days - 1)
         days = {d for d in active.get(user_id, ("", set()))[1] if start <= d <= end}
         if len(days) >= int(params["min_active_days"]):
@@ -81,7 +81,7 @@ def streak_at_risk_candidates(
     active = learner_local_dates(since=now - (lookback + 1) * DAY, until=now)
     candidates = []
     for user_id, (tz_name, days) in active.items():
-        local_now = now.astimezone(zoneinfo.ZoneInfo(tz_name))
+        local_now = local_datetime(now, tz_name)
         today = local_now.date()
         if local_now.hour < int(params["local_hour"]) or today in days:
             continue
