@@ -245,11 +245,10 @@ def scoring_run_get_or_start(
     with transaction.atomic():
         run, created = _day_run(day, requested_by=requested_by, reuse_done=reuse_done)
         if not execute_now and (created or _needs_worker(run)):
-            # By name: the task module imports this one, and services sit below tasks.
+            # Looked up by name: the task module imports this one, and services sit below tasks.
+            # (The registry, unlike send_task, honours task_always_eager.)
             run_id = run.pk
-            transaction.on_commit(
-                lambda: current_app.send_task(EXECUTE_SCORING_RUN_TASK, args=[run_id])
-            )
+            transaction.on_commit(lambda: current_app.tasks[EXECUTE_SCORING_RUN_TASK].delay(run_id))
     if execute_now and run.status in UNFINISHED:
         scoring_run_execute(run_id=run.pk)
         run.refresh_from_db()
