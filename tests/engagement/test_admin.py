@@ -8,7 +8,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import User
-from engagement.admin import EstimatedCountPaginator
+from core.admin import EstimatedCountPaginator
 from engagement.models import Alert, AlertRule, Event, RiskModelVersion
 from engagement.services.alerts import alerts_evaluate
 from engagement.services.profiles import profiles_refresh
