@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make test`: throwaway PostgreSQL and Redis, then ruff, the migrations check, pytest and
-# schemathesis against a live server (scripts/fuzz.sh).
+# `make test`: throwaway PostgreSQL and Redis, then ruff, the import contract, the migrations
+# check, the schema check, pytest on PostgreSQL and on SQLite, and schemathesis against a live
+# server (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(scripts/services.sh)"
