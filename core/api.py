@@ -65,11 +65,14 @@ class StridePagination(PageNumberPagination):
             return 1
         last = paginator.num_pages  # at least 1: the first page of an empty list exists
         number = _whole_number(raw)
+        if number is None and raw.isascii() and raw.isdecimal() and raw.lstrip("0"):
+            number = last + 1  # more digits than any page count has: past the last page
         if number is None or number < 1:
             message = "Must be a whole number from 1."
             raise exceptions.ValidationError({self.page_query_param: [message]})
         if number > last:
-            raise exceptions.NotFound(f"No page {number}: the last page is {last}.")
+            shown = raw if len(raw) <= 30 else raw[:27] + "..."
+            raise exceptions.NotFound(f"No page {shown}: the last page is {last}.")
         return number
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:

@@ -244,9 +244,11 @@ def test_a_malformed_page_is_a_400_naming_page(three_courses, value):
 
 def test_a_page_past_the_last_is_a_json_404_naming_the_last_page(three_courses):
     response = three_courses.get("/api/v1/courses/?page_size=2&page=3")
+    huge = three_courses.get("/api/v1/courses/?page_size=2&page=2432902008176639999000")
 
     payload = assert_error(response, 404, "not_found")
     assert payload["detail"] == "No page 3: the last page is 2."
+    assert assert_error(huge, 404, "not_found")["detail"].endswith("the last page is 2.")
 
 
 def test_valid_pages_are_served(three_courses):
