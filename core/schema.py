@@ -92,6 +92,9 @@ def _error(description: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+NO_NUL_PATTERN = r"^[^\x00]*$"
+
+
 class StrideAutoSchema(AutoSchema):
     """drf-spectacular's AutoSchema with the error answers and no docstring descriptions."""
 
@@ -124,8 +127,12 @@ class StrideAutoSchema(AutoSchema):
                 continue
             if not parameter.get("required") and parameter["name"] not in paging:
                 parameter["allowEmptyValue"] = True
+            schema = parameter["schema"]
             if isinstance(filters.get(parameter["name"]), DateTimeFilter):
-                parameter["schema"]["pattern"] = DATE_TIME_PATTERN
+                schema["pattern"] = DATE_TIME_PATTERN
+            elif schema.get("type") == "string" and not {"enum", "format", "pattern"} & set(schema):
+                # Text filters refuse NUL (no stored text can hold one); say so.
+                schema["pattern"] = NO_NUL_PATTERN
         responses = operation["responses"]
         for code, response in self._error_responses().items():
             documented = responses.setdefault(code, response)

@@ -257,3 +257,14 @@ def test_date_time_filters_document_the_offsets_they_take(api_client, integrator
         assert bool(pattern.match(value)) is (status == 200)
         response = integrator.get("/api/v1/users/", {"updated_since": value})
         assert response.status_code == status
+
+
+def test_text_filters_declare_that_they_refuse_nul(staff_client, integrator):
+    schema = staff_client.get("/api/schema/?format=json").json()
+    parameters = {
+        p["name"]: p["schema"]
+        for p in schema["paths"]["/api/v1/engagement/scores/"]["get"]["parameters"]
+    }
+
+    assert parameters["user"]["pattern"] == r"^[^\x00]*$"
+    assert integrator.get("/api/v1/engagement/scores/?user=a%00b").status_code == 400
