@@ -1,7 +1,6 @@
 import time
 
 import pytest
-from django.test import override_settings
 
 from accounts.models import ThrottleCounter
 
@@ -51,8 +50,10 @@ def test_a_new_window_opens_when_the_old_one_ends(make_key, rate):
     assert client.get("/api/v1/users/").status_code == 200
 
 
-@override_settings(CACHES=DATABASE_CACHE)
-def test_with_the_database_cache_requests_are_counted_in_one_row_per_key(make_key, rate):
+def test_with_the_database_cache_requests_are_counted_in_one_row_per_key(make_key, rate, settings):
+    # Through the `settings` fixture, as `rate` is: an override_settings decorator around it
+    # would be undone first, and the fixture's own undo would then bring its CACHES back.
+    settings.CACHES = DATABASE_CACHE
     rate("3/min")
     busy, quiet = make_key("*", name="busy"), make_key("*", name="quiet")
 
