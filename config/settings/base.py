@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "csp",
     "accounts",
     "learning",
+    "gamification",
     "engagement",
     "demo",
 ]

@@ -1,0 +1,1 @@
+"""Admin pages for gamification: browse everything, change state only through services."""

@@ -1,0 +1,1 @@
+"""The student pages under /me/: server-rendered, phone-first; they call selectors."""
