@@ -7,334 +7,844 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0002_throttle_counter'),
-        ('learning', '0001_initial'),
+        ("accounts", "0002_throttle_counter"),
+        ("learning", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LeagueWeek',
+            name="LeagueWeek",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('starts_on', models.DateField(unique=True)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('closed', 'Closed')], default='open', max_length=8)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("starts_on", models.DateField(unique=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("closed", "Closed")],
+                        default="open",
+                        max_length=8,
+                    ),
+                ),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-starts_on'],
+                "ordering": ["-starts_on"],
             },
         ),
         migrations.CreateModel(
-            name='Level',
+            name="Level",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveSmallIntegerField(unique=True)),
-                ('name', models.CharField(max_length=64)),
-                ('threshold_xp', models.PositiveIntegerField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveSmallIntegerField(unique=True)),
+                ("name", models.CharField(max_length=64)),
+                ("threshold_xp", models.PositiveIntegerField()),
             ],
             options={
-                'ordering': ['number'],
+                "ordering": ["number"],
             },
         ),
         migrations.CreateModel(
-            name='LevelScheme',
+            name="LevelScheme",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('curve', models.CharField(choices=[('flat', 'Flat (the same XP for every level)'), ('linear', 'Linear (each level needs base more than the last)'), ('snowball', 'Snowball (geometric: base x factor^n, Level Up XP)'), ('manual', 'Thresholds set by hand')], default='snowball', max_length=16)),
-                ('base', models.PositiveIntegerField(default=120)),
-                ('factor', models.DecimalField(decimal_places=3, default=1.3, max_digits=5)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "curve",
+                    models.CharField(
+                        choices=[
+                            ("flat", "Flat (the same XP for every level)"),
+                            ("linear", "Linear (each level needs base more than the last)"),
+                            ("snowball", "Snowball (geometric: base x factor^n, Level Up XP)"),
+                            ("manual", "Thresholds set by hand"),
+                        ],
+                        default="snowball",
+                        max_length=16,
+                    ),
+                ),
+                ("base", models.PositiveIntegerField(default=120)),
+                ("factor", models.DecimalField(decimal_places=3, default=1.3, max_digits=5)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Reward',
+            name="Reward",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=64, unique=True)),
-                ('kind', models.CharField(choices=[('streak_freeze', 'Streak freeze'), ('discount_code', 'Discount code'), ('early_access', 'Early access')], max_length=16)),
-                ('name', models.CharField(max_length=128)),
-                ('description', models.TextField(blank=True)),
-                ('value', models.CharField(blank=True, help_text='A discount code, or what early access opens.', max_length=255)),
-                ('is_active', models.BooleanField(default=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=64, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("streak_freeze", "Streak freeze"),
+                            ("discount_code", "Discount code"),
+                            ("early_access", "Early access"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("name", models.CharField(max_length=128)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "value",
+                    models.CharField(
+                        blank=True,
+                        help_text="A discount code, or what early access opens.",
+                        max_length=255,
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True)),
             ],
             options={
-                'ordering': ['kind', 'code'],
+                "ordering": ["kind", "code"],
             },
         ),
         migrations.CreateModel(
-            name='StreakMilestone',
+            name="StreakMilestone",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('days', models.PositiveIntegerField(unique=True)),
-                ('name', models.CharField(max_length=64)),
-                ('xp_reward', models.PositiveIntegerField(default=0)),
-                ('freezes_reward', models.PositiveSmallIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("days", models.PositiveIntegerField(unique=True)),
+                ("name", models.CharField(max_length=64)),
+                ("xp_reward", models.PositiveIntegerField(default=0)),
+                ("freezes_reward", models.PositiveSmallIntegerField(default=0)),
             ],
             options={
-                'ordering': ['days'],
+                "ordering": ["days"],
             },
         ),
         migrations.CreateModel(
-            name='XpAction',
+            name="XpAction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=64, unique=True)),
-                ('name', models.CharField(max_length=128)),
-                ('description', models.TextField(blank=True)),
-                ('amount', models.PositiveIntegerField(help_text='XP awarded by default.')),
-                ('event_types', models.JSONField(blank=True, default=list, help_text='Behaviour event types that earn this action when ingested.')),
-                ('daily_cap', models.PositiveIntegerField(blank=True, help_text='Most times per learner-local day this action pays; empty for no cap.', null=True)),
-                ('min_interval_seconds', models.PositiveIntegerField(default=180, help_text='Seconds before the same action on the same object pays again.')),
-                ('burst_limit', models.PositiveIntegerField(default=10, help_text='Most XP-earning actions of any kind within the burst window.')),
-                ('burst_window_seconds', models.PositiveIntegerField(default=60)),
-                ('is_active', models.BooleanField(default=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=64, unique=True)),
+                ("name", models.CharField(max_length=128)),
+                ("description", models.TextField(blank=True)),
+                ("amount", models.PositiveIntegerField(help_text="XP awarded by default.")),
+                (
+                    "event_types",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Behaviour event types that earn this action when ingested.",
+                    ),
+                ),
+                (
+                    "daily_cap",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Most times per learner-local day this action pays; empty for no cap.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "min_interval_seconds",
+                    models.PositiveIntegerField(
+                        default=180,
+                        help_text="Seconds before the same action on the same object pays again.",
+                    ),
+                ),
+                (
+                    "burst_limit",
+                    models.PositiveIntegerField(
+                        default=10,
+                        help_text="Most XP-earning actions of any kind within the burst window.",
+                    ),
+                ),
+                ("burst_window_seconds", models.PositiveIntegerField(default=60)),
+                ("is_active", models.BooleanField(default=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='Achievement',
+            name="Achievement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=64, unique=True)),
-                ('name', models.CharField(max_length=128)),
-                ('description', models.TextField(blank=True)),
-                ('criterion', models.CharField(choices=[('lessons_completed', 'Lessons completed'), ('courses_completed', 'Courses completed'), ('streak_days', 'Streak days'), ('level_reached', 'Level reached'), ('perfect_quizzes', 'Perfect quizzes'), ('total_xp', 'Total XP'), ('event_count', 'Count of an event type')], max_length=32)),
-                ('threshold', models.PositiveIntegerField()),
-                ('event_type', models.CharField(blank=True, help_text="For 'count of an event type' only.", max_length=64)),
-                ('tier', models.CharField(choices=[('bronze', 'Bronze'), ('silver', 'Silver'), ('gold', 'Gold'), ('platinum', 'Platinum')], default='bronze', max_length=16)),
-                ('icon', models.CharField(default='star', help_text='Icon name or emoji.', max_length=64)),
-                ('xp_reward', models.PositiveIntegerField(default=200)),
-                ('rarity', models.CharField(choices=[('common', 'Common'), ('rare', 'Rare'), ('epic', 'Epic'), ('legendary', 'Legendary')], default='common', max_length=16)),
-                ('holders_share', models.FloatField(default=0.0, help_text='Share of learners holding it, recomputed nightly.')),
-                ('is_active', models.BooleanField(default=True)),
-                ('course', models.ForeignKey(blank=True, help_text='Count only activity within this course.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='learning.course')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=64, unique=True)),
+                ("name", models.CharField(max_length=128)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "criterion",
+                    models.CharField(
+                        choices=[
+                            ("lessons_completed", "Lessons completed"),
+                            ("courses_completed", "Courses completed"),
+                            ("streak_days", "Streak days"),
+                            ("level_reached", "Level reached"),
+                            ("perfect_quizzes", "Perfect quizzes"),
+                            ("total_xp", "Total XP"),
+                            ("event_count", "Count of an event type"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("threshold", models.PositiveIntegerField()),
+                (
+                    "event_type",
+                    models.CharField(
+                        blank=True, help_text="For 'count of an event type' only.", max_length=64
+                    ),
+                ),
+                (
+                    "tier",
+                    models.CharField(
+                        choices=[
+                            ("bronze", "Bronze"),
+                            ("silver", "Silver"),
+                            ("gold", "Gold"),
+                            ("platinum", "Platinum"),
+                        ],
+                        default="bronze",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "icon",
+                    models.CharField(
+                        default="star", help_text="Icon name or emoji.", max_length=64
+                    ),
+                ),
+                ("xp_reward", models.PositiveIntegerField(default=200)),
+                (
+                    "rarity",
+                    models.CharField(
+                        choices=[
+                            ("common", "Common"),
+                            ("rare", "Rare"),
+                            ("epic", "Epic"),
+                            ("legendary", "Legendary"),
+                        ],
+                        default="common",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "holders_share",
+                    models.FloatField(
+                        default=0.0, help_text="Share of learners holding it, recomputed nightly."
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "course",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Count only activity within this course.",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="learning.course",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['criterion', 'threshold', 'code'],
+                "ordering": ["criterion", "threshold", "code"],
             },
         ),
         migrations.CreateModel(
-            name='League',
+            name="League",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('tier', models.CharField(choices=[('bronze', 'Bronze'), ('silver', 'Silver'), ('gold', 'Gold'), ('sapphire', 'Sapphire'), ('ruby', 'Ruby'), ('diamond', 'Diamond')], max_length=16)),
-                ('number', models.PositiveIntegerField()),
-                ('week', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='leagues', to='gamification.leagueweek')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "tier",
+                    models.CharField(
+                        choices=[
+                            ("bronze", "Bronze"),
+                            ("silver", "Silver"),
+                            ("gold", "Gold"),
+                            ("sapphire", "Sapphire"),
+                            ("ruby", "Ruby"),
+                            ("diamond", "Diamond"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                (
+                    "week",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="leagues",
+                        to="gamification.leagueweek",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['week', 'tier', 'number'],
+                "ordering": ["week", "tier", "number"],
             },
         ),
         migrations.CreateModel(
-            name='LearnerGameProfile',
+            name="LearnerGameProfile",
             fields=[
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='game_profile', serialize=False, to=settings.AUTH_USER_MODEL)),
-                ('total_xp', models.BigIntegerField(default=0)),
-                ('level', models.PositiveSmallIntegerField(default=1)),
-                ('current_streak', models.PositiveIntegerField(default=0)),
-                ('longest_streak', models.PositiveIntegerField(default=0)),
-                ('last_active_date', models.DateField(blank=True, null=True)),
-                ('league_tier', models.CharField(default='bronze', max_length=16)),
-                ('show_on_leaderboards', models.BooleanField(default=True, help_text="Off: shown to others as 'a learner', still ranked for themselves.")),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="game_profile",
+                        serialize=False,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                ("total_xp", models.BigIntegerField(default=0)),
+                ("level", models.PositiveSmallIntegerField(default=1)),
+                ("current_streak", models.PositiveIntegerField(default=0)),
+                ("longest_streak", models.PositiveIntegerField(default=0)),
+                ("last_active_date", models.DateField(blank=True, null=True)),
+                ("league_tier", models.CharField(default="bronze", max_length=16)),
+                (
+                    "show_on_leaderboards",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Off: shown to others as 'a learner', still ranked for themselves.",
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'indexes': [models.Index(fields=['-total_xp', 'user'], name='game_profile_xp')],
+                "indexes": [models.Index(fields=["-total_xp", "user"], name="game_profile_xp")],
             },
         ),
         migrations.CreateModel(
-            name='Moment',
+            name="Moment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('level_up', 'Level up'), ('achievement_unlocked', 'Achievement unlocked'), ('streak_milestone', 'Streak milestone'), ('streak_freeze_used', 'Streak freeze used'), ('streak_at_risk', 'Streak at risk'), ('league_result', 'League result'), ('reward_granted', 'Reward granted')], max_length=32)),
-                ('title', models.CharField(max_length=255)),
-                ('body', models.TextField(blank=True)),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('dedupe_key', models.CharField(max_length=255, unique=True)),
-                ('occurred_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('seen_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='moments', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("level_up", "Level up"),
+                            ("achievement_unlocked", "Achievement unlocked"),
+                            ("streak_milestone", "Streak milestone"),
+                            ("streak_freeze_used", "Streak freeze used"),
+                            ("streak_at_risk", "Streak at risk"),
+                            ("league_result", "League result"),
+                            ("reward_granted", "Reward granted"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("title", models.CharField(max_length=255)),
+                ("body", models.TextField(blank=True)),
+                ("data", models.JSONField(blank=True, default=dict)),
+                ("dedupe_key", models.CharField(max_length=255, unique=True)),
+                ("occurred_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("seen_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="moments",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-occurred_at', '-id'],
+                "ordering": ["-occurred_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='RewardGrant',
+            name="RewardGrant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('quantity', models.PositiveIntegerField(default=1)),
-                ('source', models.CharField(help_text='milestone, achievement, staff, ...', max_length=64)),
-                ('reason', models.CharField(blank=True, max_length=255)),
-                ('idempotency_key', models.CharField(max_length=255, unique=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('granted_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('reward', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='grants', to='gamification.reward')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reward_grants', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("quantity", models.PositiveIntegerField(default=1)),
+                (
+                    "source",
+                    models.CharField(help_text="milestone, achievement, staff, ...", max_length=64),
+                ),
+                ("reason", models.CharField(blank=True, max_length=255)),
+                ("idempotency_key", models.CharField(max_length=255, unique=True)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                (
+                    "granted_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "reward",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="grants",
+                        to="gamification.reward",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reward_grants",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='RewardUse',
+            name="RewardUse",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.CharField(blank=True, max_length=255)),
-                ('reference', models.CharField(blank=True, help_text='e.g. the frozen day', max_length=255)),
-                ('idempotency_key', models.CharField(max_length=255, unique=True)),
-                ('refunded_at', models.DateTimeField(blank=True, help_text='Set when the use is undone (a late event repaired the day).', null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('reward', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='uses', to='gamification.reward')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reward_uses', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, max_length=255)),
+                (
+                    "reference",
+                    models.CharField(blank=True, help_text="e.g. the frozen day", max_length=255),
+                ),
+                ("idempotency_key", models.CharField(max_length=255, unique=True)),
+                (
+                    "refunded_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Set when the use is undone (a late event repaired the day).",
+                        null=True,
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                (
+                    "reward",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="uses",
+                        to="gamification.reward",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reward_uses",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='StreakDay',
+            name="StreakDay",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('date', models.DateField()),
-                ('status', models.CharField(choices=[('active', 'Active'), ('frozen', 'Covered by a freeze')], default='active', max_length=8)),
-                ('activity_count', models.PositiveIntegerField(default=0)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='streak_days', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("date", models.DateField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "Active"), ("frozen", "Covered by a freeze")],
+                        default="active",
+                        max_length=8,
+                    ),
+                ),
+                ("activity_count", models.PositiveIntegerField(default=0)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="streak_days",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['user', '-date'],
+                "ordering": ["user", "-date"],
             },
         ),
         migrations.CreateModel(
-            name='StreakMilestoneReached',
+            name="StreakMilestoneReached",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('streak_started_on', models.DateField()),
-                ('reached_on', models.DateField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('milestone', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='gamification.streakmilestone')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("streak_started_on", models.DateField()),
+                ("reached_on", models.DateField()),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                (
+                    "milestone",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="gamification.streakmilestone",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='XpRefusal',
+            name="XpRefusal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.CharField(choices=[('daily_cap', 'Daily cap reached'), ('min_interval', 'Same action on the same object too soon'), ('burst', 'Too many actions in a short time'), ('inactive', 'Action switched off')], max_length=16)),
-                ('reference', models.CharField(blank=True, max_length=255)),
-                ('idempotency_key', models.CharField(max_length=255, unique=True)),
-                ('occurred_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('action', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='refusals', to='gamification.xpaction')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[
+                            ("daily_cap", "Daily cap reached"),
+                            ("min_interval", "Same action on the same object too soon"),
+                            ("burst", "Too many actions in a short time"),
+                            ("inactive", "Action switched off"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("reference", models.CharField(blank=True, max_length=255)),
+                ("idempotency_key", models.CharField(max_length=255, unique=True)),
+                ("occurred_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                (
+                    "action",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="refusals",
+                        to="gamification.xpaction",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-occurred_at', '-id'],
+                "ordering": ["-occurred_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='XpTransaction',
+            name="XpTransaction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('award', 'Award'), ('grant', 'Staff grant'), ('revoke', 'Staff revocation')], default='award', max_length=8)),
-                ('amount', models.IntegerField(help_text='Negative for a revocation.')),
-                ('reason', models.CharField(blank=True, max_length=255)),
-                ('reference', models.CharField(blank=True, help_text='What was acted on: an event, lesson or quiz id.', max_length=255)),
-                ('idempotency_key', models.CharField(max_length=255, unique=True)),
-                ('occurred_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('local_date', models.DateField(help_text="occurred_at's date in the learner's own timezone.")),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('action', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='transactions', to='gamification.xpaction')),
-                ('course', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='learning.course')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='xp_ledger', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("award", "Award"),
+                            ("grant", "Staff grant"),
+                            ("revoke", "Staff revocation"),
+                        ],
+                        default="award",
+                        max_length=8,
+                    ),
+                ),
+                ("amount", models.IntegerField(help_text="Negative for a revocation.")),
+                ("reason", models.CharField(blank=True, max_length=255)),
+                (
+                    "reference",
+                    models.CharField(
+                        blank=True,
+                        help_text="What was acted on: an event, lesson or quiz id.",
+                        max_length=255,
+                    ),
+                ),
+                ("idempotency_key", models.CharField(max_length=255, unique=True)),
+                ("occurred_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "local_date",
+                    models.DateField(help_text="occurred_at's date in the learner's own timezone."),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                (
+                    "action",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="transactions",
+                        to="gamification.xpaction",
+                    ),
+                ),
+                (
+                    "course",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="learning.course",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="xp_ledger",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-occurred_at', '-id'],
+                "ordering": ["-occurred_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='AchievementUnlock',
+            name="AchievementUnlock",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('unlocked_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('achievement', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='unlocks', to='gamification.achievement')),
-                ('granted_by', models.ForeignKey(blank=True, help_text='Staff member who unlocked it by hand; empty when earned.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='achievements', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("unlocked_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "achievement",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="unlocks",
+                        to="gamification.achievement",
+                    ),
+                ),
+                (
+                    "granted_by",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Staff member who unlocked it by hand; empty when earned.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="achievements",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-unlocked_at'],
-                'constraints': [models.UniqueConstraint(fields=('user', 'achievement'), name='achievement_unlocked_once')],
+                "ordering": ["-unlocked_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("user", "achievement"), name="achievement_unlocked_once"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='LeagueMembership',
+            name="LeagueMembership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('xp', models.BigIntegerField(default=0)),
-                ('final_rank', models.PositiveIntegerField(blank=True, null=True)),
-                ('outcome', models.CharField(blank=True, choices=[('promoted', 'Promoted'), ('stayed', 'Stayed'), ('demoted', 'Demoted')], max_length=8)),
-                ('joined_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('league', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='gamification.league')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('week', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='gamification.leagueweek')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("xp", models.BigIntegerField(default=0)),
+                ("final_rank", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "outcome",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("promoted", "Promoted"),
+                            ("stayed", "Stayed"),
+                            ("demoted", "Demoted"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("joined_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "league",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="gamification.league",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "week",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="gamification.leagueweek",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['league', '-xp', 'user'],
-                'constraints': [models.UniqueConstraint(fields=('week', 'user'), name='league_member_once_a_week')],
+                "ordering": ["league", "-xp", "user"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("week", "user"), name="league_member_once_a_week"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='league',
-            constraint=models.UniqueConstraint(fields=('week', 'tier', 'number'), name='league_unique_number'),
+            model_name="league",
+            constraint=models.UniqueConstraint(
+                fields=("week", "tier", "number"), name="league_unique_number"
+            ),
         ),
         migrations.AddIndex(
-            model_name='moment',
-            index=models.Index(fields=['user', '-occurred_at'], name='moment_user_time'),
+            model_name="moment",
+            index=models.Index(fields=["user", "-occurred_at"], name="moment_user_time"),
         ),
         migrations.AddIndex(
-            model_name='rewardgrant',
-            index=models.Index(fields=['user', 'reward'], name='reward_grant_user'),
+            model_name="rewardgrant",
+            index=models.Index(fields=["user", "reward"], name="reward_grant_user"),
         ),
         migrations.AddIndex(
-            model_name='rewarduse',
-            index=models.Index(fields=['user', 'reward'], name='reward_use_user'),
+            model_name="rewarduse",
+            index=models.Index(fields=["user", "reward"], name="reward_use_user"),
         ),
         migrations.AddConstraint(
-            model_name='streakday',
-            constraint=models.UniqueConstraint(fields=('user', 'date'), name='streak_day_unique_user_date'),
+            model_name="streakday",
+            constraint=models.UniqueConstraint(
+                fields=("user", "date"), name="streak_day_unique_user_date"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='streakmilestonereached',
-            constraint=models.UniqueConstraint(fields=('user', 'milestone', 'streak_started_on'), name='milestone_once_per_streak'),
+            model_name="streakmilestonereached",
+            constraint=models.UniqueConstraint(
+                fields=("user", "milestone", "streak_started_on"), name="milestone_once_per_streak"
+            ),
         ),
         migrations.AddIndex(
-            model_name='xprefusal',
-            index=models.Index(fields=['user', '-occurred_at'], name='xp_refusal_user_time'),
+            model_name="xprefusal",
+            index=models.Index(fields=["user", "-occurred_at"], name="xp_refusal_user_time"),
         ),
         migrations.AddIndex(
-            model_name='xptransaction',
-            index=models.Index(fields=['user', '-occurred_at'], name='xp_user_time'),
+            model_name="xptransaction",
+            index=models.Index(fields=["user", "-occurred_at"], name="xp_user_time"),
         ),
         migrations.AddIndex(
-            model_name='xptransaction',
-            index=models.Index(fields=['user', 'action', 'local_date'], name='xp_user_action_day'),
+            model_name="xptransaction",
+            index=models.Index(fields=["user", "action", "local_date"], name="xp_user_action_day"),
         ),
         migrations.AddIndex(
-            model_name='xptransaction',
-            index=models.Index(fields=['occurred_at'], name='xp_time'),
+            model_name="xptransaction",
+            index=models.Index(fields=["occurred_at"], name="xp_time"),
         ),
         migrations.AddConstraint(
-            model_name='xptransaction',
-            constraint=models.CheckConstraint(condition=models.Q(('amount', 0), _negated=True), name='xp_amount_not_zero'),
+            model_name="xptransaction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount", 0), _negated=True), name="xp_amount_not_zero"
+            ),
         ),
     ]

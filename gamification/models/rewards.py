@@ -32,7 +32,9 @@ class Reward(models.Model):
 class RewardGrant(models.Model):
     """Units of a reward given to a learner, once per idempotency key."""
 
-    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="reward_grants")
+    user = models.ForeignKey(
+        "accounts.User", on_delete=models.CASCADE, related_name="reward_grants"
+    )
     reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="grants")
     quantity = models.PositiveIntegerField(default=1)
     source = models.CharField(max_length=64, help_text="milestone, achievement, staff, ...")
@@ -60,7 +62,9 @@ class RewardUse(models.Model):
     reference = models.CharField(max_length=255, blank=True, help_text="e.g. the frozen day")
     idempotency_key = models.CharField(max_length=255, unique=True)
     refunded_at = models.DateTimeField(
-        null=True, blank=True, help_text="Set when the use is undone (a late event repaired the day)."
+        null=True,
+        blank=True,
+        help_text="Set when the use is undone (a late event repaired the day).",,
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
