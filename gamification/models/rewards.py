@@ -64,7 +64,7 @@ class RewardUse(models.Model):
     refunded_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="Set when the use is undone (a late event repaired the day).",,
+        help_text="Set when the use is undone (a late event repaired the day).",
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
