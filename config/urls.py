@@ -16,6 +16,7 @@ api_v1 = [
     path("", ApiRootView.as_view(), name="api-root"),
     path("", include("accounts.api.urls")),
     path("", include("learning.api.urls")),
+    path("", include("gamification.api.urls")),
     path("", include("engagement.api.urls")),
 ]
 
@@ -23,6 +24,7 @@ urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
+    path("me/", include("gamification.urls")),
     # Analytics will own /dashboard/ itself; until then it opens the engagement dashboard.
     path("dashboard/", RedirectView.as_view(url="/dashboard/engagement/"), name="dashboard"),
     path("dashboard/engagement/", include("engagement.urls")),
