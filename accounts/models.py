@@ -94,6 +94,7 @@ class ApiKey(models.Model):
         GAMIFICATION_READ = "gamification:read", "Read XP, levels and leaderboards"
         GAMIFICATION_WRITE = "gamification:write", "Award XP and achievements"
         INTERVENTIONS_WRITE = "interventions:write", "Send and schedule interventions"
+        USERS_SIGN_IN = "users:sign_in", "Request one-time sign-in links for students"
 
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=12, unique=True, editable=False)
@@ -142,3 +143,185 @@ class ThrottleCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.hits}"
+
+
+class LtiPlatform(models.Model):
+    """A learning platform (Moodle, Canvas, Open edX, Blackboard) whose LTI 1.3 launches sign
+    its learners in to Stride; registered by staff with what the platform's tool page shows."""
+
+    class UserMatch(models.TextChoices):
+        DERIVED = "derived", "Stride's own external id: lti:<platform>:<user id>"
+        SUB = "sub", "The platform's user id (sub) is the integrator's external id"
+        PERSON_SOURCEDID = (
+            "person_sourcedid",
+            "The LIS person sourcedId (SIS id) is the integrator's external id",
+        )
+
+    name = models.CharField(max_length=100)
+    issuer = models.CharField(
+        max_length=255, help_text="The platform's issuer (iss), e.g. https://moodle.example.edu"
+    )
+    client_id = models.CharField(
+        max_length=255, help_text="The client id the platform gave Stride's tool."
+    )
+    auth_login_url = models.URLField(
+        "auth login URL", max_length=500, help_text="The platform's OIDC authentication URL."
+    )
+    access_token_url = models.URLField(
+        "access token URL", max_length=500, help_text="The platform's OAuth 2 token URL."
+    )
+    keyset_url = models.URLField(
+        "keyset URL", max_length=500, help_text="The platform's public keys (JWKS) URL."
+    )
+    audience = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Audience of tokens for the token URL, if the platform wants one.",
+    )
+    user_match = models.CharField(
+        max_length=32,
+        choices=UserMatch.choices,
+        default=UserMatch.DERIVED,
+        help_text=(
+            "How a learner met for the first time is matched to a Stride user: pick the "
+            "platform's own id when your integration syncs users by it, so that launches and "
+            "synced activity meet in one account."
+        ),
+    )
+    is_active = models.BooleanField(default=True, help_text="Refuse its launches when off.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = "LTI platform"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["issuer", "client_id"], name="lti_platform_unique_issuer_client"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LtiDeployment(models.Model):
+    """A deployment id of a platform: launches naming any other deployment are refused."""
+
+    platform = models.ForeignKey(LtiPlatform, on_delete=models.CASCADE, related_name="deployments")
+    deployment_id = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["platform_id", "deployment_id"]
+        verbose_name = "LTI deployment"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["platform", "deployment_id"], name="lti_deployment_unique_per_platform"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.platform}: {self.deployment_id}"
+
+
+class LtiToolKey(models.Model):
+    """A key pair of Stride's tool; the public halves of unretired keys are served as the
+    tool's JWKS, and the newest signs what the tool sends to platforms."""
+
+    kid = models.CharField("key id", max_length=64, unique=True, editable=False)
+    public_key = models.TextField(editable=False, help_text="PEM.")
+    private_key = models.TextField(editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    retired_at = models.DateTimeField(
+        null=True, blank=True, help_text="No longer published or used."
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "LTI tool key"
+
+    def __str__(self) -> str:
+        return self.kid
+
+
+class LtiIdentity(models.Model):
+    """Who a platform's user (its `sub`) is in Stride: the match made at their first launch."""
+
+    platform = models.ForeignKey(LtiPlatform, on_delete=models.CASCADE, related_name="identities")
+    sub = models.CharField("platform user id", max_length=255)
+    user = models.ForeignKey(
+        "accounts.User", on_delete=models.CASCADE, related_name="lti_identities"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_launch_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["platform_id", "sub"]
+        verbose_name = "LTI identity"
+        verbose_name_plural = "LTI identities"
+        constraints = [
+            models.UniqueConstraint(fields=["platform", "sub"], name="lti_identity_unique_sub")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.platform}: {self.sub}"
+
+
+class LtiLaunch(models.Model):
+    """One accepted launch, with the course context it came from.
+
+    Its nonce is unique per platform: the same id_token posted again is refused.
+    """
+
+    platform = models.ForeignKey(LtiPlatform, on_delete=models.CASCADE, related_name="launches")
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="lti_launches")
+    deployment_id = models.CharField(max_length=255)
+    nonce = models.CharField(max_length=255)
+    message_type = models.CharField(max_length=64)
+    roles = models.JSONField(default=list)
+    context_id = models.CharField(max_length=255, blank=True)
+    context_label = models.CharField(max_length=255, blank=True)
+    context_title = models.CharField(max_length=500, blank=True)
+    resource_link_id = models.CharField(max_length=255, blank=True)
+    launched_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-launched_at", "-id"]
+        verbose_name = "LTI launch"
+        constraints = [
+            models.UniqueConstraint(fields=["platform", "nonce"], name="lti_launch_unique_nonce")
+        ]
+        indexes = [models.Index(fields=["platform", "context_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} from {self.platform} at {self.launched_at:%Y-%m-%d %H:%M}"
+
+
+class SignInLink(models.Model):
+    """A one-time sign-in link for a student; only the SHA-256 of its token is stored.
+
+    It works once, before `expires_at`: redeeming sets `used_at` in one conditional UPDATE, so
+    of two concurrent redemptions only one finds it unused.
+    """
+
+    user = models.ForeignKey(
+        "accounts.User", on_delete=models.CASCADE, related_name="sign_in_links"
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    next_path = models.CharField(
+        max_length=500, blank=True, help_text="Where the student lands; empty for their home."
+    )
+    requested_by = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "sign-in link"
+
+    def __str__(self) -> str:
+        return f"sign-in link for {self.user} ({self.created_at:%Y-%m-%d %H:%M})"

@@ -1,8 +1,12 @@
-"""Reads for people."""
+"""Reads for people, API keys and LTI."""
+
+import json
+from typing import Any
 
 from django.db.models import QuerySet
+from jwcrypto.jwk import JWK
 
-from accounts.models import ApiKey, User
+from accounts.models import ApiKey, LtiToolKey, User
 
 
 def user_list(*, viewer: User | None = None) -> QuerySet[User]:
@@ -16,3 +20,15 @@ def user_list(*, viewer: User | None = None) -> QuerySet[User]:
 def api_key_list() -> QuerySet[ApiKey]:
     """All API keys, newest first."""
     return ApiKey.objects.select_related("created_by").order_by("-created_at")
+
+
+def lti_tool_jwks() -> dict[str, list[dict[str, Any]]]:
+    """Stride's tool keys that are not retired, newest first, as a public JWK Set (one query)."""
+    keys = LtiToolKey.objects.filter(retired_at=None).order_by("-created_at", "-id")
+    return {"keys": [lti_tool_public_jwk(key) for key in keys]}
+
+
+def lti_tool_public_jwk(key: LtiToolKey) -> dict[str, Any]:
+    """The public half of a tool key as a JWK (RS256, for signatures)."""
+    public = json.loads(JWK.from_pem(key.public_key.encode()).export_public())
+    return {**public, "kid": key.kid, "alg": "RS256", "use": "sig"}

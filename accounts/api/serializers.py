@@ -53,3 +53,18 @@ class UserOutputSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+
+class SignInLinkInputSerializer(JSONInputSerializer):
+    next = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        help_text="Where the student lands after signing in: a path on Stride such as "
+        "'/me/'. Their home when left out.",
+    )
+
+
+class SignInLinkOutputSerializer(serializers.Serializer):
+    url = serializers.URLField(help_text="Open it in the student's browser; it works once.")
+    expires_at = serializers.DateTimeField()

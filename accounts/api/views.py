@@ -4,17 +4,24 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, viewsets
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from accounts.api.serializers import (
+    SignInLinkInputSerializer,
+    SignInLinkOutputSerializer,
     UserBulkSerializer,
     UserInputSerializer,
     UserOutputSerializer,
 )
-from accounts.models import User
+from accounts.errors import SignInRefused
+from accounts.models import ApiKey, User
 from accounts.selectors import user_list
-from accounts.services import users_upsert
+from accounts.services import sign_in_link_create, users_upsert
 from core.api import DateTimeFilter, StrideFilterSet, UpsertResultSerializer, UpsertViewSetMixin
 from core.bulk import UpsertResult
 
@@ -66,6 +73,21 @@ class UserFilter(StrideFilterSet):
             f"{settings.STRIDE_BULK_MAX_ITEMS:,} items. Needs the `users:write` scope."
         ),
     ),
+    sign_in_link=extend_schema(
+        operation_id="users_sign_in_link_create",
+        request=SignInLinkInputSerializer,
+        responses={201: SignInLinkOutputSerializer},
+        summary="Make a one-time sign-in link for a student",
+        description=(
+            "Answers a `url` that signs the student (or instructor) with this external id in "
+            "to Stride and opens `next`, or their own pages at /me/. Send their browser there "
+            "at once: the link works once, for "
+            f"{settings.STRIDE_SIGN_IN_LINK_MINUTES} minutes (`expires_at`). `next` must be a "
+            "path on Stride (400 otherwise). Staff and deactivated accounts get no link (403): "
+            "a link never opens a staff account. Needs the `users:sign_in` scope, which "
+            "`users:write` does not include."
+        ),
+    ),
 )
 class UserViewSet(
     UpsertViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
@@ -87,3 +109,28 @@ class UserViewSet(
 
     def upsert(self, items: list[dict[str, Any]]) -> UpsertResult:
         return users_upsert(items=items)
+
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="sign-in-link",
+        scope_write=ApiKey.Scope.USERS_SIGN_IN.value,
+        allow_self_service=False,
+    )
+    def sign_in_link(self, request: Request, external_id: str | None = None) -> Response:
+        serializer = SignInLinkInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = self.get_object()
+        try:
+            link, raw_token = sign_in_link_create(
+                user=user,
+                next_path=serializer.validated_data.get("next", ""),
+                requested_by=request.auth if isinstance(request.auth, ApiKey) else None,
+            )
+        except SignInRefused as refusal:
+            raise exceptions.PermissionDenied(f"{refusal.reason} {refusal.detail}") from refusal
+        path = reverse("accounts:sign-in-link", args=[raw_token])
+        base = settings.STRIDE_SITE_URL
+        url = f"{base}{path}" if base else request.build_absolute_uri(path)
+        body = SignInLinkOutputSerializer({"url": url, "expires_at": link.expires_at}).data
+        return Response(body, status=status.HTTP_201_CREATED)

@@ -32,5 +32,6 @@ def test_login_in_a_real_browser(live_server, page):
     page.fill("#id_password", "correct-horse-9")
     page.click("button[type=submit]")
 
-    page.wait_for_url(f"{live_server.url}/")
-    assert "Signed in as grace@example.com" in page.inner_text("main")
+    # A student lands on their own pages (STRIDE_STUDENT_HOME), signed in.
+    page.wait_for_url(f"{live_server.url}/me/")
+    assert page.inner_text(".who") == "grace@example.com"

@@ -1,4 +1,4 @@
-"""Writes for people and API keys."""
+"""Writes for people, API keys and login sessions."""
 
 import hashlib
 import json
@@ -22,10 +22,11 @@ API_KEY_PREFIX_LENGTH = 8
 USER_SYNC_FIELDS = ("email", "first_name", "last_name", "role", "timezone")
 
 
-def _hash_key(raw_key: str) -> str:
-    # Keys carry 256 bits of randomness, so a fast hash is safe; a slow password hash
+def secret_hash(raw_secret: str) -> str:
+    """The stored form of a random secret (an API key, a sign-in link's token): its SHA-256."""
+    # Secrets carry 256 bits of randomness, so a fast hash is safe; a slow password hash
     # would cost every API request tens of milliseconds for no gain.
-    return hashlib.sha256(raw_key.encode()).hexdigest()
+    return hashlib.sha256(raw_secret.encode()).hexdigest()
 
 
 def api_key_create(
@@ -50,7 +51,7 @@ def api_key_create(
     key = ApiKey.objects.create(
         name=name.strip(),
         prefix=prefix,
-        hashed_key=_hash_key(raw_key),
+        hashed_key=secret_hash(raw_key),
         scopes=sorted(set(scopes)),
         source=slugify(source or name)[:64] or prefix,
         created_by=created_by,
@@ -68,7 +69,7 @@ def api_key_revoke(*, key: ApiKey) -> ApiKey:
 
 def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
     """Return the active key matching `raw_key`, recording its use; None when unknown."""
-    key = ApiKey.objects.filter(hashed_key=_hash_key(raw_key)).first()
+    key = ApiKey.objects.filter(hashed_key=secret_hash(raw_key)).first()
     if key is None:
         return None
     now = timezone.now()
