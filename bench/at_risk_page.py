@@ -6,8 +6,9 @@ How to run (PostgreSQL must be up; the role needs CREATEDB):
         .venv/bin/python bench/at_risk_page.py [--learners 50000] [--requests 20]
 
 It (re)creates its own database, `stride_bench_at_risk` on the server of DATABASE_URL, migrates
-it, loads N learners (COPY), 20 courses with one enrolment per learner, and one finished scoring
-run with N scores (realistic drivers, recommendations and the full signal blob), runs VACUUM
+it, loads N learners (COPY), 20 courses with one enrolment per learner and a second one for
+SECOND_SHARE of them, and one finished scoring run with a score per enrolment (realistic
+drivers with sentences, recommendations and the full signal blob; 5 % never started), runs VACUUM
 ANALYZE, then times with Django's test client, signed in as staff, after 3 warm-up requests:
 the dashboard page, the htmx list partial (threshold slider), the at-risk API (default and
 with a course filter) and a learner page. It prints the median, p90 and minimum of
@@ -33,6 +34,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB = "stride_bench_at_risk"
 COURSES = 20
+SECOND_SHARE = 0.4  # learners with a second enrolment (so a second score)
 
 
 def with_database(url: str, name: str) -> str:
@@ -56,7 +58,7 @@ def _copy(cursor, table: str, columns: list[str], rows) -> None:
 
 
 def load(n: int, seed: int = 7) -> dict[str, int]:
-    """Write N learners, their enrolments and one finished run of N scores; return ids."""
+    """Write N learners, their enrolments and one finished run of a score per enrolment."""
     from django.db import connection
 
     from accounts.models import User
@@ -118,46 +120,50 @@ def load(n: int, seed: int = 7) -> dict[str, int]:
         user_ids = [row[0] for row in cur.fetchall()]
         cur.execute("SELECT id FROM learning_course ORDER BY id")
         course_ids = [row[0] for row in cur.fetchall()]
+        second = rng.random(n) < SECOND_SHARE
+        enrolments = [(uid, course_ids[i % COURSES]) for i, uid in enumerate(user_ids)] + [
+            (uid, course_ids[(i + 7) % COURSES]) for i, uid in enumerate(user_ids) if second[i]
+        ]
         _copy(
             cur,
             "learning_enrollment",
             ["user_id", "course_id", "enrolled_at", "status", "provisional", "updated_at"],
-            (
-                (uid, course_ids[i % COURSES], now, "active", False, now)
-                for i, uid in enumerate(user_ids)
-            ),
+            ((uid, cid, now, "active", False, now) for uid, cid in enrolments),
         )
+    m = len(enrolments)
 
     run = ScoringRun.objects.create(
         as_of=date.today(),
         status=ScoringRun.Status.DONE,
-        total=n,
-        processed=n,
+        total=m,
+        processed=m,
         started_at=now,
         finished_at=now,
     )
-    risk = np.clip(rng.beta(2.0, 3.0, n) * 100, 0, 100).astype(int)
+    risk = np.clip(rng.beta(2.0, 3.0, m) * 100, 0, 100).astype(int)
+    never = rng.random(m) < 0.05
     names = [s.name for s in SIGNALS]
     labels = {s.name: s.description for s in SIGNALS}
     recs = [
         {"code": "reengage_email", "label": "Send a re-engagement email", "reason": "Inactive"},
         {"code": "tutor_call", "label": "Offer a tutor call", "reason": "Quiz scores falling"},
     ]
-    signal_values = rng.random((n, len(names))) * 20
+    signal_values = rng.random((m, len(names))) * 20
 
     def levels(r: int) -> str:
         return "critical" if r >= 80 else "high" if r >= 60 else "medium" if r >= 30 else "low"
 
     def score_rows():
-        for i, uid in enumerate(user_ids):
+        for i, (uid, cid) in enumerate(enrolments):
             r = int(risk[i])
             picks = rng.choice(len(names), 5, replace=False)
             drivers = [
                 {
                     "signal": names[j],
                     "label": labels[names[j]],
+                    "text": f"{labels[names[j]]}: {signal_values[i, j]:.1f} (typical: 5.0)",
                     "value": round(float(signal_values[i, j]), 3),
-                    "contribution": round(float(8 - k * 1.5), 2),
+                    "contribution": round(float(8 - k * 3), 2),
                 }
                 for k, j in enumerate(picks)
             ]
@@ -165,6 +171,8 @@ def load(n: int, seed: int = 7) -> dict[str, int]:
             yield (
                 run.pk,
                 uid,
+                cid,
+                bool(never[i]),
                 run.as_of,
                 now,
                 r,
@@ -184,6 +192,8 @@ def load(n: int, seed: int = 7) -> dict[str, int]:
             [
                 "run_id",
                 "user_id",
+                "course_id",
+                "never_started",
                 "as_of",
                 "scored_at",
                 "drop_off_risk",
@@ -200,7 +210,12 @@ def load(n: int, seed: int = 7) -> dict[str, int]:
         # What autovacuum does after a large insert: statistics and the visibility map (which
         # lets the stats and histogram be index-only scans).
         wrapper.execute("VACUUM ANALYZE")
-    return {"staff": staff.pk, "run": run.pk, "learner": user_ids[len(user_ids) // 2]}
+    return {
+        "staff": staff.pk,
+        "run": run.pk,
+        "learner": user_ids[len(user_ids) // 2],
+        "scores": m,
+    }
 
 
 def measure(client, url: str, repeats: int) -> tuple[list[float], int, int]:
@@ -250,7 +265,10 @@ def main() -> None:
     print(f"migrated in {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
     ids = load(args.learners)
-    print(f"loaded {args.learners:,} learners + scores in {time.perf_counter() - started:.1f} s")
+    print(
+        f"loaded {args.learners:,} learners + {ids['scores']:,} enrolment scores in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
     cache.clear()
 
     # No setup_test_environment(): its instrumented template rendering would inflate the
@@ -267,6 +285,8 @@ def main() -> None:
         ("API at-risk (defaults)", "/api/v1/engagement/at-risk/"),
         ("API at-risk (limit 500)", "/api/v1/engagement/at-risk/?threshold=0&limit=500"),
         ("API at-risk (course)", "/api/v1/engagement/at-risk/?course=course-3&threshold=50"),
+        ("dashboard page (course)", "/dashboard/engagement/?course=course-3"),
+        ("API scores (course)", "/api/v1/engagement/scores/?course=course-3"),
         ("learner page", f"/dashboard/engagement/learners/{ids['learner']}/"),
     ]
     print(f"\n{'request':<32}{'median':>10}{'p90':>10}{'min':>10}{'queries':>9}  status")

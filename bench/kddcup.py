@@ -14,12 +14,19 @@ Everything goes through the product path, against a dedicated PostgreSQL databas
    (Weekday patterns are shifted with it; the model sees them only through entropy/shares.)
 3. The outcome in Stride's own terms: a learner of a TRAINING course who stayed (truth 0) gets
    one ``x-kdd-return`` event on the first day after the window; a dropout gets none. Then
-   ``train_risk_model --as-of <window end + 10>`` learns from Stride's own history (its cut-offs
-   step back from window end through the window, labels = no activity in the next 10 days).
+   ``train_risk_model --as-of <window end + 10>`` learns from Stride's own history (weekly
+   cut-offs back from the window end, labels = no activity in the next 10 days, enrolments
+   already silent for 10 days left out), validated by course and calibrated on the latest
+   cut-off.
 4. The held-out courses are imported afterwards (their outcome events are never sent), scored by
    ``score_risk --as-of <window end>`` and read back with ``export_scores``; ROC AUC of
-   ``drop_off_risk`` against the truth is reported per course and overall, next to the
-   "days since last activity" rule.
+   ``drop_off_risk`` against the truth is reported per course and pooled, next to the
+   "days since last activity" rule, with the calibration of the pooled scores by predicted
+   decile (observed drop-out rate against mean prediction).
+5. Lead time: for each held-out dropout, the risk the active model gave them 7 days before
+   their last activity (the scoring computation as of that day, one pass per day over the
+   scored courses' learners, see ``risk_before``); the share flagged high or critical (>= 60)
+   is reported.
 
 Usage (defaults: the 21 open courses, fixed split of 14 train / 7 scored = fold 0 of 3)::
 
@@ -52,6 +59,8 @@ HORIZON = 10
 WINDOW_END = datetime.date(2015, 6, 30)
 SOURCE = "kdd"
 BATCH = 20_000
+LEAD_DAYS = 7  # lead time: the risk this many days before a dropout's last activity
+HIGH_RISK = 60  # "high" and "critical" start here
 
 
 def _setup_django(db_name: str) -> None:
@@ -228,7 +237,13 @@ def run_split(
         stdout=buf,
     )
     exported = pd.DataFrame(list(csv.DictReader(io.StringIO(buf.getvalue()))))
-    risk = dict(zip(exported["user"], exported["drop_off_risk"].astype(int), strict=True))
+    risk = dict(
+        zip(
+            zip(exported["user"], exported["course"], strict=True),
+            exported["drop_off_risk"].astype(int),
+            strict=True,
+        )
+    )
 
     rows = []
     for c in score:
@@ -236,6 +251,7 @@ def run_split(
         active = counts > 0
         seen = active.any(axis=1)
         last = LOG_DAYS - 1 - np.argmax(active[:, ::-1], axis=1)
+        first = np.argmax(active, axis=1)
         for i, enr in enumerate(c["ids"].tolist()):
             if not seen[i]:
                 continue  # no event in the window: never a Stride learner, not scored
@@ -244,11 +260,75 @@ def run_split(
                     "course": c["name"],
                     "enrollment": enr,
                     "truth": int(truth[enr]),
-                    "risk": risk.get(f"kdd-{enr}", np.nan),
+                    "risk": risk.get((f"kdd-{enr}", f"kdd-{c['name']}"), np.nan),
                     "days_since_last": LOG_DAYS - 1 - last[i],
+                    "first_day": int(first[i]),
+                    "last_day": int(last[i]),
                 }
             )
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    frame["risk_7d_before"] = timed("lead_time", risk_before, frame, LEAD_DAYS)
+    return frame
+
+
+def risk_before(frame: pd.DataFrame, lag: int) -> np.ndarray:
+    """Return each dropout's risk ``lag`` days before their last active day (nan otherwise).
+
+    The scoring service's computation (activity tensor, signals, the active model's
+    probability, ``drop_off_risk`` = round(100 p)), once per needed day, for the learners of
+    the scored courses only: signals compare a learner with their own course, so leaving the
+    other courses out changes no score and saves most of the work. A learner not yet seen that
+    day (no enrolment yet) has none.
+    """
+    from accounts.models import User
+    from engagement.scoring.signals import compute_signals
+    from engagement.selectors.activity import learner_activity
+    from engagement.services.scoring import active_risk_model
+    from learning.models import Course
+
+    model, _, _ = active_risk_model()
+    out = np.full(len(frame), np.nan)
+    day = frame["last_day"].to_numpy() - lag
+    need = (frame["truth"].to_numpy() == 1) & (day >= frame["first_day"].to_numpy())
+    users = dict(
+        User.objects.filter(external_id__startswith="kdd-").values_list("external_id", "id")
+    )
+    courses = dict(
+        Course.objects.filter(external_id__startswith="kdd-").values_list("external_id", "id")
+    )
+    uid = np.array([users.get(f"kdd-{e}", -1) for e in frame["enrollment"].tolist()])
+    cid = np.array([courses.get(f"kdd-{c}", -1) for c in frame["course"].tolist()])
+    first = WINDOW_END - datetime.timedelta(days=LOG_DAYS - 1)
+    for d in np.unique(day[need]).tolist():
+        act = learner_activity(as_of=first + datetime.timedelta(days=int(d)), user_ids=uid.tolist())
+        risk = np.rint(100.0 * model.predict_proba(compute_signals(act))).astype(np.int64)
+        got = dict(
+            zip(
+                zip(act.user_ids.tolist(), act.course_ids.tolist(), strict=True),
+                risk.tolist(),
+                strict=True,
+            )
+        )
+        for i in np.flatnonzero(need & (day == d)).tolist():
+            out[i] = got.get((int(uid[i]), int(cid[i])), np.nan)
+    return out
+
+
+def decile_table(y: np.ndarray, p: np.ndarray) -> list[dict]:
+    """Return the calibration by predicted decile: ten equal-count groups by ``p``."""
+    order = np.argsort(p, kind="stable")
+    table = []
+    for k, rows in enumerate(np.array_split(order, 10)):
+        if rows.size:
+            table.append(
+                {
+                    "decile": k + 1,
+                    "n": int(rows.size),
+                    "predicted": float(p[rows].mean()),
+                    "observed": float(y[rows].mean()),
+                }
+            )
+    return table
 
 
 def main() -> None:
@@ -328,6 +408,24 @@ def main() -> None:
         f"per-course AUC: mean {np.nanmean(per_course):.4f}, min {np.nanmin(per_course):.4f} "
         f"over {len(per_course)} courses; learners without a score: {missing}"
     )
+    before = res.loc[res["truth"] == 1, "risk_7d_before"].to_numpy(dtype=np.float64)
+    scored_before = before[np.isfinite(before)]
+    print(
+        f"lead time: of {int((res['truth'] == 1).sum())} held-out dropouts, "
+        f"{scored_before.size} had a score {LEAD_DAYS} days before their last activity; "
+        f"{(scored_before >= HIGH_RISK).mean():.1%} of those were flagged high or critical "
+        f"(>= {HIGH_RISK})"
+    )
+    table = decile_table(res["truth"].to_numpy(dtype=np.float64), res["risk"].to_numpy() / 100.0)
+    print("\ncalibration by predicted decile (pooled held-out learners)")
+    print("decile      n  predicted  observed   diff")
+    for row in table:
+        print(
+            f"{row['decile']:6d} {row['n']:6d} {row['predicted']:10.3f} {row['observed']:9.3f} "
+            f"{row['observed'] - row['predicted']:+6.3f}"
+        )
+    worst = max(abs(r["observed"] - r["predicted"]) for r in table)
+    print(f"largest decile gap: {worst:.3f}")
     print("timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
     print(f"total {time.perf_counter() - t0:.1f}s")
 

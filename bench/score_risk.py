@@ -1,10 +1,14 @@
 """Benchmark of a scoring run: N learners with E events on a dedicated PostgreSQL database.
 
 Generates the data server-side (INSERT ... SELECT generate_series: users in four timezones, one
-enrolment each in one of 50 courses, events of several types with quiz/video/session
-properties spread over the 8 weeks before the as-of date, each learner with their own activity
-level and fade-out day), then times ``score_risk`` end to end and its parts: the SQL
-aggregation (learner_activity), the signals, and prediction + explanation + bulk insert.
+enrolment each in one of 50 courses and a second one for 40 % of them, events of several types
+with quiz/video/session properties spread over the 8 weeks before the as-of date, each learner
+with their own activity level and fade-out day). Logins name no course (they count for every
+enrolment of the learner); a third of the other events of a learner with two courses go to the
+second one, except for a quarter of those learners, who never started it (their logins name
+the first course). Then it times
+``score_risk`` end to end (one score per active enrolment) and its parts: the SQL aggregation
+(learner_activity), the signals, and prediction + explanation + bulk insert.
 
     python bench/score_risk.py                    # 25k/2.5M and 50k/5M
     python bench/score_risk.py --sizes 5000:500000
@@ -71,22 +75,36 @@ def generate(n_users: int, n_events: int) -> None:
             """,
             [n_users],
         )
+        # Every learner in one course; SECOND_SHARE of them (mod(id, 5) < 2) in a second one.
         cur.execute(
             """
             INSERT INTO learning_enrollment (user_id, course_id, enrolled_at, status,
                                              provisional, updated_at)
-            SELECT u.id, (SELECT min(id) FROM learning_course) + mod(u.id, 50),
-                   %s::timestamptz - interval '60 days', 'active', false, now()
-            FROM accounts_user u
+            SELECT u.id, c.first + mod(u.id, 50),
+                   %(end)s::timestamptz - interval '60 days', 'active', false, now()
+            FROM accounts_user u, (SELECT min(id) AS first FROM learning_course) c
+            UNION ALL
+            SELECT u.id, c.first + mod(u.id + 17, 50),
+                   %(end)s::timestamptz - interval '30 days', 'active', false, now()
+            FROM accounts_user u, (SELECT min(id) AS first FROM learning_course) c
+            WHERE mod(u.id, 5) < 2
             """,
-            [end],
+            {"end": end},
         )
         # Each learner: an activity level (exponent) and a fade-out day; events before it.
         cur.execute(
             """
-            INSERT INTO engagement_event (source, client_id, type, user_id, occurred_at,
-                                          received_at, session_id, device, platform, properties)
+            INSERT INTO engagement_event (source, client_id, type, user_id, course_id,
+                                          occurred_at, received_at, session_id, device,
+                                          platform, properties)
             SELECT 'bench', u.id || '-' || k, t.type, u.id,
+                   CASE WHEN t.type = 'login' AND mod(u.id, 10) <> 0 THEN NULL
+                        -- A third of the events go to the second course, if there is one and
+                        -- the learner started it (not those with mod(id, 10) = 0, whose
+                        -- logins name their first course: no sign of life in the second).
+                        WHEN mod(u.id, 5) < 2 AND mod(u.id, 10) <> 0 AND mod(k, 3) = 0
+                        THEN c.first + mod(u.id + 17, 50)
+                        ELSE c.first + mod(u.id, 50) END,
                    %(end)s::timestamptz
                      - make_interval(days => (u.fade
                          + floor(power(random(), 1.5) * (56 - u.fade)))::int)
@@ -102,6 +120,7 @@ def generate(n_users: int, n_events: int) -> None:
                      ELSE '{}'::jsonb END
             FROM (SELECT id, mod(id * 7919, 30) * (mod(id, 3) = 0)::int AS fade
                   FROM accounts_user) u
+            CROSS JOIN (SELECT min(id) AS first FROM learning_course) c
             CROSS JOIN generate_series(1, %(per)s) k
             CROSS JOIN LATERAL (SELECT (ARRAY['login', 'page_view', 'lesson_started',
                 'lesson_completed', 'video_progress', 'quiz_submitted', 'session_end',
@@ -114,6 +133,7 @@ def generate(n_users: int, n_events: int) -> None:
 
 def bench(n_users: int, n_events: int) -> dict[str, float]:
     """Generate, then time score_risk and its parts; return the timings."""
+    import numpy as np
     from django.core.management import call_command
 
     from engagement.scoring.signals import compute_signals
@@ -123,8 +143,11 @@ def bench(n_users: int, n_events: int) -> dict[str, float]:
     generate(n_users, n_events)
     out: dict[str, float] = {"generate": time.perf_counter() - t0}
     t0 = time.perf_counter()
-    uids, act = learner_activity(as_of=AS_OF)
+    act = learner_activity(as_of=AS_OF)
     out["sql_aggregation"] = time.perf_counter() - t0
+    out["rows"] = act.n_learners
+    out["learners"] = len(np.unique(act.user_ids))
+    out["never_started"] = int(act.never_started.sum())
     t0 = time.perf_counter()
     compute_signals(act)
     out["signals"] = time.perf_counter() - t0
@@ -133,7 +156,6 @@ def bench(n_users: int, n_events: int) -> dict[str, float]:
     buf = io.StringIO()
     call_command("score_risk", f"--as-of={AS_OF}", stdout=buf)
     out["score_risk_total"] = time.perf_counter() - t0
-    out["learners"] = len(uids)
     print(buf.getvalue().strip())
     return out
 
@@ -153,7 +175,9 @@ def main() -> None:
         print(
             f"{n_users} learners / {n_events} events: score_risk {t['score_risk_total']:.1f}s "
             f"(of which SQL aggregation ~{t['sql_aggregation']:.1f}s, signals "
-            f"{t['signals']:.1f}s; generate {t['generate']:.1f}s; scored {t['learners']:.0f})",
+            f"{t['signals']:.1f}s; generate {t['generate']:.1f}s; scored {t['rows']:.0f} "
+            f"enrolments of {t['learners']:.0f} learners, {t['never_started']:.0f} never "
+            "started)",
             flush=True,
         )
 

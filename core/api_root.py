@@ -22,6 +22,7 @@ RESOURCES: dict[str, str] = {
     "engagement/scores": "score-list",
     "engagement/at-risk": "at-risk",
     "engagement/alerts": "alert-list",
+    "me/gamification": "me-gamification",
 }
 
 

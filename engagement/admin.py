@@ -114,10 +114,22 @@ class ScoringRunAdmin(ReadOnlyAdmin):
 
 @admin.register(EngagementScore)
 class EngagementScoreAdmin(ReadOnlyAdmin):
-    list_display = ["user", "as_of", "drop_off_risk", "level", "weekly_risk", "confidence", "run"]
-    list_filter = ["level", "as_of"]
-    search_fields = ["=user__email", "=user__external_id"]
-    list_select_related = ["user", "run"]
+    """One row per enrolment and run: the learner's score in one course."""
+
+    list_display = [
+        "user",
+        "course",
+        "as_of",
+        "drop_off_risk",
+        "level",
+        "never_started",
+        "weekly_risk",
+        "confidence",
+        "run",
+    ]
+    list_filter = ["level", "never_started", "as_of"]
+    search_fields = ["=user__email", "=user__external_id", "=course__external_id"]
+    list_select_related = ["user", "course", "run"]
     ordering = ["-as_of", "-drop_off_risk"]
     show_full_result_count = False
     paginator = EstimatedCountPaginator
@@ -245,6 +257,8 @@ class PersonalizationProfileAdmin(ReadOnlyAdmin):
         "user",
         "pace",
         "lessons_per_week",
+        "lessons_completed",
+        "observed_days",
         "preferred_format",
         "best_send_hour",
         "study_hours",

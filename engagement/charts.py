@@ -11,6 +11,7 @@ from our static files. No inline script, so the Content-Security-Policy needs no
 from __future__ import annotations
 
 import datetime
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +30,11 @@ LEVEL_COLOURS: dict[str, str] = {
     "critical": "#c0392b",
 }
 ACCENT = "#2f6fde"
+LEGACY_COLOUR = "#8a96a8"
+DAY_MS = 86_400_000  # one day on a Plotly date axis
+# Up to this many days on the history axis get a label each; longer spans label every n-th
+# day (whole days still), so labels never crowd or fall between days.
+MAX_DAY_LABELS = 14
 _GRID = {"gridcolor": "#e6eaf0", "zerolinecolor": "#c9d1db"}
 _FONT = {
     "family": 'system-ui, -apple-system, "Segoe UI", sans-serif',
@@ -72,26 +78,27 @@ def _band_colour(low: int) -> str:
 
 
 def risk_histogram_figure(buckets: Sequence[HistogramBucket]) -> Figure:
-    """Bar chart of learners per drop-off risk band, coloured like the risk levels."""
+    """Bar chart of enrolments per drop-off risk band, coloured like the risk levels."""
     bars = {
         "type": "bar",
         "x": [f"{b.low}\u2013{b.high}" for b in buckets],
         "y": [b.count for b in buckets],
         "marker": {"color": [_band_colour(b.low) for b in buckets]},
-        "hovertemplate": "Risk %{x}: %{y} learners<extra></extra>",
+        "hovertemplate": "Risk %{x}: %{y} enrolments<extra></extra>",
     }
     return _figure(
         [bars],
-        xaxis=_axis(title={"text": "Drop-off risk"}, tickangle=0),
-        yaxis=_axis(title={"text": "Learners"}),
+        # Plotly turns the labels only when they would overlap (a phone), not on a desktop.
+        xaxis=_axis(title={"text": "Drop-off risk"}, automargin=True),
+        yaxis=_axis(title={"text": "Enrolments"}, rangemode="nonnegative"),
         bargap=0.08,
     )
 
 
 def risk_trend_figure(summaries: Sequence[RunSummary]) -> Figure:
-    """Learners per level (stacked bars) and average risk (line) for each finished run."""
+    """Enrolments per level (stacked bars) and average risk (line) for each finished run."""
     # One bar group per run: the as-of date, with the run id when a date was scored twice.
-    dates = [s.as_of.isoformat() for s in summaries]
+    dates = [f"{s.as_of:%d %b}" for s in summaries]
     x = [
         d if dates.count(d) == 1 else f"{d} #{s.run_id}"
         for d, s in zip(dates, summaries, strict=True)
@@ -124,7 +131,7 @@ def risk_trend_figure(summaries: Sequence[RunSummary]) -> Figure:
         height=320,
         barmode="stack",
         xaxis=_axis(type="category", title={"text": "Scoring run (as of)"}, automargin=True),
-        yaxis=_axis(title={"text": "Learners"}),
+        yaxis=_axis(title={"text": "Enrolments"}, rangemode="nonnegative"),
         yaxis2={
             "title": {"text": "Average risk"},
             "overlaying": "y",
@@ -138,43 +145,25 @@ def risk_trend_figure(summaries: Sequence[RunSummary]) -> Figure:
     )
 
 
-def drivers_figure(drivers: Sequence[dict[str, Any]]) -> Figure:
-    """Horizontal bars of each driver's contribution; red raises the risk, green lowers it."""
-    rows = sorted(drivers, key=lambda d: abs(float(d.get("contribution") or 0)))
-    contributions = [float(d.get("contribution") or 0) for d in rows]
-    bars = {
-        "type": "bar",
-        "orientation": "h",
-        "x": contributions,
-        # Signal names keep the axis short; the hover carries the full label.
-        "y": [d.get("signal") or d.get("label", "") for d in rows],
-        "marker": {
-            "color": [LEVEL_COLOURS["critical"] if c > 0 else "#2e9e6a" for c in contributions]
-        },
-        "customdata": [[d.get("label", ""), d.get("value")] for d in rows],
-        "hovertemplate": (
-            "%{customdata[0]}<br>value %{customdata[1]}<br>contribution %{x:+.2f}<extra></extra>"
-        ),
-    }
-    return _figure(
-        [bars],
-        height=max(200, 40 + 34 * len(rows)),
-        xaxis=_axis(title={"text": "Contribution to risk (points)"}),
-        yaxis=_axis(automargin=True),
-    )
-
-
 def score_history_figure(history: Sequence[Any]) -> Figure:
-    """Drop-off, weekly and monthly risk of a learner over the as-of dates of their scores."""
-    x = [s.as_of.isoformat() for s in history]
+    """Drop-off, weekly and monthly risk of one enrolment over the as-of dates of its scores.
+
+    Scores from before scores per enrolment (no course) are drawn apart, as a grey dotted
+    line of the learner's drop-off risk then. The date axis labels whole days only: one label
+    per day up to MAX_DAY_LABELS days, then every n-th day.
+    """
+    current = [s for s in history if getattr(s, "course_id", None) is not None]
+    legacy = [s for s in history if getattr(s, "course_id", None) is None]
+    x = [s.as_of.isoformat() for s in current]
     data = [
         {
             "type": "scatter",
             "x": x,
-            "y": [getattr(s, attr) for s in history],
+            "y": [getattr(s, attr) for s in current],
             "name": name,
             "mode": "lines+markers",
             "line": {"color": colour, "width": 2},
+            "hovertemplate": f"{name}: %{{y}}<extra>%{{x|%d %b %Y}}</extra>",
         }
         for attr, name, colour in (
             ("drop_off_risk", "Drop-off risk", LEVEL_COLOURS["critical"]),
@@ -182,12 +171,30 @@ def score_history_figure(history: Sequence[Any]) -> Figure:
             ("monthly_risk", "Within 30 days", ACCENT),
         )
     ]
-    xaxis = _axis(title={"text": "As of"}, type="date", tickformat="%d %b")
+    if legacy:
+        data.append(
+            {
+                "type": "scatter",
+                "x": [s.as_of.isoformat() for s in legacy],
+                "y": [s.drop_off_risk for s in legacy],
+                "name": "Before per-course scores",
+                "mode": "lines+markers",
+                "line": {"color": LEGACY_COLOUR, "width": 2, "dash": "dot"},
+                "hovertemplate": "Learner risk: %{y}<extra>%{x|%d %b %Y}</extra>",
+            }
+        )
+    xaxis = _axis(title={"text": "As of"}, type="date", tickformat="%d %b", dtick=DAY_MS)
     if history:
-        # Whole days at least: with one or two scores Plotly would zoom in to milliseconds.
-        first, last = history[0].as_of, history[-1].as_of
-        pad = datetime.timedelta(days=max(1, (last - first).days // 10))
+        # Whole days at least: with one or two scores Plotly would zoom in to hours.
+        first = min(s.as_of for s in history)
+        last = max(s.as_of for s in history)
+        span = (last - first).days
+        pad = datetime.timedelta(days=max(1, span // 10))
         xaxis["range"] = [(first - pad).isoformat(), (last + pad).isoformat()]
+        step = max(1, math.ceil((span + 2 * pad.days) / MAX_DAY_LABELS))
+        xaxis["dtick"] = step * DAY_MS
+        # Ticks on midnights, so each label names the day of the points above it.
+        xaxis["tick0"] = first.isoformat()
     return _figure(
         data,
         xaxis=xaxis,

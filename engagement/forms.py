@@ -1,4 +1,4 @@
-"""The at-risk list's filter form (threshold slider, level, course, page)."""
+"""The at-risk list's filter form (threshold slider, level, course, started, page)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from django import forms
 
 from engagement.models import EngagementScore
 from engagement.selectors.dashboard import AT_RISK_DEFAULT_THRESHOLD as DEFAULT_THRESHOLD
+from engagement.selectors.dashboard import STARTED_CHOICES
 
 
 class AtRiskFilterForm(forms.Form):
@@ -19,12 +20,13 @@ class AtRiskFilterForm(forms.Form):
         required=False,
         initial=DEFAULT_THRESHOLD,
         widget=forms.NumberInput(attrs={"type": "range", "step": 5}),
-        help_text="Show learners whose drop-off risk is at least this.",
+        help_text="Show enrolments whose drop-off risk is at least this.",
     )
     level = forms.ChoiceField(
         choices=[("", "Any level"), *EngagementScore.Level.choices], required=False
     )
     course = forms.ChoiceField(required=False)
+    started = forms.ChoiceField(choices=[("", "Started or not"), *STARTED_CHOICES], required=False)
     page = forms.IntegerField(min_value=1, required=False)
 
     def __init__(self, *args: Any, course_choices: list[tuple[str, str]], **kwargs: Any) -> None:
@@ -39,5 +41,6 @@ class AtRiskFilterForm(forms.Form):
             "threshold": DEFAULT_THRESHOLD if threshold is None else threshold,
             "level": data.get("level") or None,
             "course": data.get("course") or None,
+            "started": data.get("started") or None,
             "page": data.get("page") or 1,
         }

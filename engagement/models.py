@@ -140,7 +140,14 @@ class ScoringRun(models.Model):
 
 
 class EngagementScore(models.Model):
-    """A learner's risk as of a date, with its drivers and recommended interventions."""
+    """The risk of one active enrolment (learner x course) as of a date, with its drivers and
+    recommended interventions.
+
+    Scores are per enrolment: a learner in two courses has two rows per run. The learner-level
+    figure is derived from them (engagement.selectors.learner_risk: the highest risk over the
+    learner's enrolments). Rows with no course date from before scores were per enrolment
+    (one mixed score per learner); runs since always set the course.
+    """
 
     class Level(models.TextChoices):
         LOW = "low", "Low"
@@ -151,6 +158,17 @@ class EngagementScore(models.Model):
     run = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="scores")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="engagement_scores"
+    )
+    course = models.ForeignKey(
+        "learning.Course",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="The enrolment's course; empty on scores from before scores per enrolment.",
+    )
+    never_started = models.BooleanField(
+        default=False, help_text="No activity in the course (or without one) by the as-of date."
     )
     as_of = models.DateField()
     scored_at = models.DateTimeField(default=timezone.now)
@@ -165,10 +183,14 @@ class EngagementScore(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["run", "user"], name="score_unique_run_user"),
+            models.UniqueConstraint(
+                fields=["run", "user", "course"], name="score_unique_run_user_course"
+            ),
         ]
         indexes = [
             models.Index(fields=["run", "-drop_off_risk"], name="score_run_risk"),
+            # The course filter of the dashboard and the APIs: one course's rows, riskiest first.
+            models.Index(fields=["run", "course", "-drop_off_risk"], name="score_run_course_risk"),
             # Small and covering: the dashboard's stats and histogram read it alone (index-only
             # scans) instead of the wide rows with their JSON; also the level-filtered list.
             models.Index(fields=["run", "level", "drop_off_risk"], name="score_run_level_risk"),
@@ -176,7 +198,20 @@ class EngagementScore(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_id} {self.drop_off_risk} ({self.level}) as of {self.as_of}"
+        return (
+            f"{self.user_id} in {self.course_id} {self.drop_off_risk} ({self.level}) "
+            f"as of {self.as_of}"
+        )
+
+    @property
+    def raising_drivers(self) -> list[dict]:
+        """Drivers that raise the risk (positive points), strongest first."""
+        return [d for d in self.drivers or [] if (d.get("contribution") or 0) > 0]
+
+    @property
+    def lowering_drivers(self) -> list[dict]:
+        """Drivers that lower the risk (negative points), strongest first."""
+        return [d for d in self.drivers or [] if (d.get("contribution") or 0) < 0]
 
 
 class AlertRule(models.Model):
@@ -211,7 +246,8 @@ class AlertRule(models.Model):
 
 
 class Alert(models.Model):
-    """A rule firing for one learner; open until acknowledged or resolved."""
+    """A rule firing for one enrolment (course set) or one learner (course empty: rules that are
+    about the learner, not a course, such as a streak); open until acknowledged or resolved."""
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
@@ -221,7 +257,7 @@ class Alert(models.Model):
     rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="alerts")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     course = models.ForeignKey(
-        "learning.Course", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "learning.Course", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     priority = models.PositiveSmallIntegerField()
     message = models.CharField(max_length=255)
@@ -240,12 +276,19 @@ class Alert(models.Model):
     class Meta:
         ordering = ["-priority", "-created_at"]
         constraints = [
-            # At most one unresolved alert per rule and learner: re-firing is de-duplicated.
+            # At most one unresolved alert per rule and enrolment (or, for rules about the
+            # learner, per rule and learner): re-firing is de-duplicated. Two constraints, as
+            # NULL courses are distinct in a unique index on every database we support.
+            models.UniqueConstraint(
+                fields=["rule", "user", "course"],
+                condition=Q(status__in=["open", "acknowledged"], course__isnull=False),
+                name="alert_one_unresolved_per_rule_enrolment",
+            ),
             models.UniqueConstraint(
                 fields=["rule", "user"],
-                condition=Q(status__in=["open", "acknowledged"]),
-                name="alert_one_unresolved_per_rule_user",
-            )
+                condition=Q(status__in=["open", "acknowledged"], course__isnull=True),
+                name="alert_one_unresolved_per_rule_learner",
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "-priority"], name="alert_status_priority"),
@@ -260,7 +303,7 @@ class PersonalizationProfile(models.Model):
     """How a learner studies: when, on which days, how fast, in which format."""
 
     class Pace(models.TextChoices):
-        UNKNOWN = "unknown", "Unknown"
+        UNKNOWN = "unknown", "Not enough data yet"
         SLOW = "slow", "Slow"
         STEADY = "steady", "Steady"
         FAST = "fast", "Fast"
@@ -273,9 +316,26 @@ class PersonalizationProfile(models.Model):
     best_send_hour = models.PositiveSmallIntegerField(null=True, blank=True)
     pace = models.CharField(max_length=16, choices=Pace.choices, default=Pace.UNKNOWN)
     lessons_per_week = models.FloatField(default=0)
-    preferred_format = models.CharField(max_length=32, blank=True)
+    lessons_completed = models.PositiveIntegerField(
+        default=0, help_text="Lessons completed in the days observed (the pace's evidence)."
+    )
+    observed_days = models.PositiveSmallIntegerField(
+        default=0, help_text="Days from the first activity in the window to the as-of date."
+    )
+    preferred_format = models.CharField(
+        max_length=32, blank=True, help_text="Empty: not enough evidence of a format yet."
+    )
+    format_uses = models.JSONField(
+        default=dict, blank=True, help_text="Uses of each content format (the evidence)."
+    )
     events_considered = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
         return f"Profile of {self.user_id}"
+
+    @property
+    def format_uses_ranked(self) -> list[tuple[str, int]]:
+        """The uses of each format, most used first (JSON objects keep no order)."""
+        uses = self.format_uses or {}
+        return sorted(((str(k), int(v)) for k, v in uses.items()), key=lambda kv: (-kv[1], kv[0]))

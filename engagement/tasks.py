@@ -25,7 +25,7 @@ BUSY_RUN_RETRIES = int(STALE_RUN.total_seconds() // BUSY_RUN_RETRY) + 2
     default_retry_delay=BUSY_RUN_RETRY,
 )
 def score_all(self: Task) -> int:
-    """Score every learner as of today, once per day; return the run id.
+    """Score every active enrolment as of today, once per day; return the run id.
 
     A redelivered task (acks_late) finds the day's run: done, it is reused; under way in
     another worker, it is waited for (retry) rather than started again.

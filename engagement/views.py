@@ -20,7 +20,8 @@ from engagement import charts
 from engagement.forms import AtRiskFilterForm
 from engagement.models import ScoringRun
 from engagement.selectors import dashboard as selectors
-from engagement.services.scoring import scoring_run_get_or_start
+from engagement.selectors import learners
+from engagement.services.scoring import NEVER_STARTED_MAX_CONFIDENCE, scoring_run_get_or_start
 
 PAGE_SIZE = 25
 View = Callable[..., HttpResponse]
@@ -42,7 +43,11 @@ def _list_context(run: ScoringRun | None, filters: dict[str, Any]) -> dict[str, 
         run=run, threshold=filters["threshold"], course=filters["course"]
     )
     scores = selectors.at_risk_list(
-        run=run, threshold=filters["threshold"], level=filters["level"], course=filters["course"]
+        run=run,
+        threshold=filters["threshold"],
+        level=filters["level"],
+        course=filters["course"],
+        started=filters["started"],
     )
     page: Page = Paginator(scores, PAGE_SIZE).get_page(filters["page"])
     query = {k: v for k, v in filters.items() if k != "page" and v is not None}
@@ -51,30 +56,48 @@ def _list_context(run: ScoringRun | None, filters: dict[str, Any]) -> dict[str, 
         "stats": stats,
         "page": page,
         "filters": filters,
+        "course_title": _course_title(filters["course"]),
         "querystring": urlencode(query),
+    }
+
+
+def _course_title(external_id: str | None) -> str | None:
+    """The filtered course's title for headings (the form accepts only known courses)."""
+    if not external_id:
+        return None
+    course = selectors.course_by_external_id(external_id=external_id)
+    return course.title if course else external_id
+
+
+def _charts(run: ScoringRun | None, course: str | None) -> dict[str, str]:
+    """The dashboard's charts for the run, narrowed to the course like the cards and list."""
+    if run is None:
+        return {"histogram_html": "", "trend_html": ""}
+    histogram = selectors.risk_histogram(run=run, course=course)
+    trend = selectors.scoring_run_trend(course=course)
+    return {
+        "histogram_html": charts.figure_html(
+            charts.risk_histogram_figure(histogram), div_id="risk-histogram"
+        ),
+        "trend_html": charts.figure_html(charts.risk_trend_figure(trend), div_id="risk-trend"),
     }
 
 
 @require_GET
 @staff_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """The at-risk dashboard: stats, risk distribution and trend, the filterable list."""
+    """The at-risk dashboard: stats, risk distribution and trend, the filterable list.
+
+    The course filter narrows every card, both charts and the list to that course's
+    enrolments.
+    """
     form, filters = _filter_form(request)
     run = selectors.scoring_run_current()
     context = _list_context(run, filters)
-    histogram_html = trend_html = ""
-    if run is not None:
-        histogram = selectors.risk_histogram(run=run)
-        histogram_html = charts.figure_html(
-            charts.risk_histogram_figure(histogram), div_id="risk-histogram"
-        )
-        trend = selectors.scoring_run_trend()
-        trend_html = charts.figure_html(charts.risk_trend_figure(trend), div_id="risk-trend")
     context.update(
         form=form,
         in_progress=selectors.scoring_run_in_progress(),
-        histogram_html=histogram_html,
-        trend_html=trend_html,
+        **_charts(run, filters["course"]),
     )
     return render(request, "engagement/dashboard.html", context)
 
@@ -82,10 +105,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @require_GET
 @staff_required
 def at_risk_list(request: HttpRequest) -> HttpResponse:
-    """The list partial (with the stats cards swapped out-of-band) for htmx filter changes."""
+    """The list partial for htmx filter changes, with the stats cards and the charts swapped
+    out-of-band (the course filter applies to them too)."""
     form, filters = _filter_form(request)
-    context = _list_context(selectors.scoring_run_current(), filters)
-    context.update(form=form, oob=True)
+    run = selectors.scoring_run_current()
+    context = _list_context(run, filters)
+    context.update(form=form, oob=True, **_charts(run, filters["course"]))
     status = 400 if form.errors else 200
     response = render(request, "engagement/_at_risk_list.html", context, status=status)
     # The address bar follows the filters, so a reload or a shared link shows the same list.
@@ -97,7 +122,8 @@ def at_risk_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 @staff_required
 def recalculate(request: HttpRequest) -> HttpResponse:
-    """Start a scoring run of every learner; htmx gets the progress bar, others a redirect.
+    """Start a scoring run of every active enrolment; htmx gets the progress bar, others a
+    redirect.
 
     While today's run is pending or running, a second click shows that run's progress.
     """
@@ -135,17 +161,16 @@ def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
 @require_GET
 @staff_required
 def learner(request: HttpRequest, user_id: int) -> HttpResponse:
-    """One learner: risk, signals, drivers, score history, recommendations, alerts, profile."""
-    user = selectors.learner_user_get(user_id=user_id)
+    """One learner: their risk and its course, a row per enrolment, and for the enrolment on
+    show (``?course=`` external id, else the riskiest) its drivers, history, recommendations
+    and signals; alerts and profile."""
+    user = learners.learner_user_get(user_id=user_id)
     if user is None:
         raise Http404("No such learner.")
-    detail = selectors.learner_detail(user=user)
-    drivers_html = history_html = ""
+    course = request.GET.get("course") or None
+    detail = learners.learner_detail(user=user, course=course[:128] if course else None)
+    history_html = ""
     if detail.score is not None:
-        if detail.score.drivers:
-            drivers_html = charts.figure_html(
-                charts.drivers_figure(detail.score.drivers), div_id="drivers-chart"
-            )
         history_html = charts.figure_html(
             charts.score_history_figure(detail.history), div_id="history-chart"
         )
@@ -160,8 +185,28 @@ def learner(request: HttpRequest, user_id: int) -> HttpResponse:
         "engagement/learner.html",
         {
             "detail": detail,
-            "drivers_html": drivers_html,
             "history_html": history_html,
             "preferred_days": preferred_days,
+            "never_started_max_confidence": NEVER_STARTED_MAX_CONFIDENCE,
+            **_driver_rows(detail),
         },
     )
+
+
+def _driver_rows(detail: learners.LearnerDetail) -> dict[str, list[dict[str, Any]]]:
+    """The score's drivers that raise and that lower the risk, each with its bar's width (%
+    of the largest |contribution| on show), strongest first."""
+    score = detail.score
+    if score is None:
+        return {"raising": [], "lowering": []}
+    drivers = score.drivers or []
+    scale = max([abs(float(d.get("contribution") or 0)) for d in drivers] + [1.0])
+
+    def rows(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        ordered = sorted(items, key=lambda d: -abs(float(d.get("contribution") or 0)))
+        return [
+            {**d, "bar": round(100 * abs(float(d.get("contribution") or 0)) / scale)}
+            for d in ordered
+        ]
+
+    return {"raising": rows(score.raising_drivers), "lowering": rows(score.lowering_drivers)}

@@ -13,7 +13,8 @@ if [ ! -f var/.demo-seeded ]; then
   echo "Seeding demo data (first run)…"
   $PY manage.py seed_demo && touch var/.demo-seeded
 fi
-$PY manage.py ensure_admin
+$PY manage.py ensure_admin --site "http://127.0.0.1:$PORT"
+$PY manage.py demo_sign_in --site "http://127.0.0.1:$PORT" || true
 
 pids=()
 stop() {

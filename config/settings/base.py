@@ -17,6 +17,7 @@ from csp import constants as csp
 from accounts.schedule import BEAT_SCHEDULE as ACCOUNTS_BEAT_SCHEDULE
 from engagement.catalogue import MAX_PROPERTIES_BYTES
 from engagement.schedule import BEAT_SCHEDULE as ENGAGEMENT_BEAT_SCHEDULE
+from gamification.schedule import BEAT_SCHEDULE as GAMIFICATION_BEAT_SCHEDULE
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("STRIDE_VAR_DIR", BASE_DIR / "var"))
@@ -271,6 +272,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     **ACCOUNTS_BEAT_SCHEDULE,
     **ENGAGEMENT_BEAT_SCHEDULE,
+    **GAMIFICATION_BEAT_SCHEDULE,
 }
 
 # Django REST framework: one error shape, key or session auth, scoped permissions, throttles.
@@ -366,3 +368,33 @@ LOGGING = {
         "axes.apps": {"level": "WARNING"},  # its start-up banner; lockouts are still logged
     },
 }
+
+# --- How students reach their pages (accounts): LTI 1.3 launches, one-time sign-in links, ---
+# --- email and password with the reset flow. -----------------------------------------------
+# Where a student (any non-staff user) lands after signing in by password, link or LTI launch;
+# staff keep LOGIN_REDIRECT_URL.
+STRIDE_STUDENT_HOME = "/me/"
+# The site's address for links made without a request (`manage.py sign_in_link`), e.g.
+# https://stride.example.com; the API answers links on the address it was called at when unset.
+STRIDE_SITE_URL = os.environ.get("STRIDE_SITE_URL", "").rstrip("/")
+# A one-time sign-in link works once, within this many minutes of being made.
+STRIDE_SIGN_IN_LINK_MINUTES = int(os.environ.get("STRIDE_SIGN_IN_LINK_MINUTES", "10"))
+# A learning platform's public keys (JWKS) are cached this long (a launch signed with a key
+# the cached set lacks fetches it again at once), and fetched with this timeout in seconds.
+STRIDE_LTI_JWKS_CACHE_SECONDS = int(os.environ.get("STRIDE_LTI_JWKS_CACHE_SECONDS", "300"))
+STRIDE_LTI_HTTP_TIMEOUT = float(os.environ.get("STRIDE_LTI_HTTP_TIMEOUT", "5"))
+# Follow-ups of an accepted LTI launch owned by apps above accounts (e.g. enrolling the learner
+# in the course whose external id is the launch's context id), called in order with an
+# accounts.records.LtiLaunchRecord inside the launch's transaction.
+STRIDE_LTI_LAUNCH_HANDLERS: list[str] = []
+# Password reset links (emailed through EMAIL_BACKEND) work for this many seconds.
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_TIMEOUT", str(60 * 60 * 24)))
+
+# --- Gamification (XP, levels, moments) ------------------------------------------------------
+# Off sets gamification aside for ingested events (no XP, streaks or achievements are derived
+# from them; e.g. to compare import speed). The XP API and staff grants still work.
+STRIDE_GAMIFICATION_ENABLED = env_bool("STRIDE_GAMIFICATION_ENABLED", True)
+# Follow-ups of newly recorded moments (level-ups, unlocks, milestones, ...) owned by apps above
+# gamification (e.g. interventions turning them into in-app messages): dotted paths of
+# functions called in order, after the commit, with the list of core.records.MomentRecord.
+STRIDE_MOMENT_HANDLERS: list[str] = []

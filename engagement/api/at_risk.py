@@ -1,4 +1,4 @@
-"""GET /api/v1/engagement/at-risk/: the current run's headline numbers and riskiest learners."""
+"""GET /api/v1/engagement/at-risk/: the current run's headline numbers and riskiest enrolments."""
 
 from __future__ import annotations
 
@@ -32,25 +32,31 @@ class AtRiskQuerySerializer(serializers.Serializer):
         min_value=0,
         max_value=100,
         default=AT_RISK_DEFAULT_THRESHOLD,
-        help_text="List learners whose drop-off risk is at least this (0-100).",
+        help_text="List enrolments whose drop-off risk is at least this (0-100).",
     )
     level = ChoiceField(
         choices=EngagementScore.Level.choices,
         required=False,
         allow_blank=True,
-        help_text="Only learners of this risk level.",
+        help_text="Only enrolments of this risk level.",
     )
     course = serializers.CharField(
         required=False,
         allow_blank=True,
         max_length=128,
-        help_text="External id of a course: only learners enrolled in it (stats included).",
+        help_text="External id of a course: only its enrolments (stats included).",
+    )
+    never_started = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="true: only enrolments with no activity yet; false: only those with some.",
     )
     limit = serializers.IntegerField(
         min_value=1,
         max_value=MAX_LIMIT,
         default=DEFAULT_LIMIT,
-        help_text=f"How many learners to list (1-{MAX_LIMIT}).",
+        help_text=f"How many enrolments to list (1-{MAX_LIMIT}).",
     )
 
     def validate_course(self, value: str) -> Any:
@@ -69,22 +75,33 @@ class AtRiskRunSerializer(serializers.Serializer):
 
 
 class AtRiskStatsSerializer(serializers.Serializer):
-    total = serializers.IntegerField(help_text="Learners scored in the run (in the course).")
+    total = serializers.IntegerField(help_text="Enrolments scored in the run (in the course).")
     critical = serializers.IntegerField()
     high = serializers.IntegerField()
     medium = serializers.IntegerField()
     low = serializers.IntegerField()
-    at_risk = serializers.IntegerField(help_text="Learners with risk at or above the threshold.")
+    at_risk = serializers.IntegerField(help_text="Enrolments with risk at or above the threshold.")
     at_risk_share = serializers.FloatField(help_text="at_risk / total, 0-1.")
     average_risk = serializers.FloatField(allow_null=True)
     threshold = serializers.IntegerField()
+    learners = serializers.IntegerField(help_text="Learners those enrolments belong to.")
+    at_risk_learners = serializers.IntegerField(
+        help_text=(
+            "Learners whose risk (the highest of their enrolments', in the course if given) "
+            "is at or above the threshold."
+        )
+    )
+    never_started = serializers.IntegerField(help_text="Enrolments with no activity yet.")
 
 
 class DriverSerializer(serializers.Serializer):
     signal = serializers.CharField()
     label = serializers.CharField(required=False)
+    text = serializers.CharField(required=False, help_text="The driver as a plain sentence.")
     value = serializers.FloatField(required=False, allow_null=True)
-    contribution = serializers.FloatField()
+    contribution = serializers.FloatField(
+        help_text="Risk points: positive raises the risk, negative lowers it."
+    )
 
 
 class RecommendationSerializer(serializers.Serializer):
@@ -99,6 +116,14 @@ class AtRiskLearnerSerializer(serializers.Serializer):
     )
     name = serializers.SerializerMethodField()
     email = serializers.EmailField(source="user.email")
+    course = serializers.CharField(
+        source="course.external_id",
+        allow_null=True,
+        default=None,
+        help_text="The enrolment's course (external id).",
+    )
+    course_title = serializers.CharField(source="course.title", allow_null=True, default=None)
+    never_started = serializers.BooleanField(help_text="No activity in the course yet.")
     risk = serializers.IntegerField(source="drop_off_risk")
     weekly_risk = serializers.IntegerField()
     monthly_risk = serializers.IntegerField()
@@ -128,10 +153,12 @@ class AtRiskView(APIView):
         operation_id="engagement_at_risk",
         summary="At-risk learners",
         description=(
-            "Stats and the riskiest learners of the most recent finished scoring run, sorted by "
-            "drop-off risk (highest first). `course` narrows both stats and list to learners "
-            "enrolled in the course and must name a course Stride knows (else 400); `level` "
-            "narrows the list. `run` is null, and the stats zero, until a scoring run has "
+            "Stats and the riskiest enrolments of the most recent finished scoring run, sorted "
+            "by drop-off risk (highest first); a score is one learner in one course. `course` "
+            "narrows both stats and list to that course's enrolments and must name a course "
+            "Stride knows (else 400); `level` and `never_started` narrow the list. "
+            "`at_risk_learners` counts learners by their learner-level risk: the highest of "
+            "their enrolments'. `run` is null, and the stats zero, until a scoring run has "
             "finished. Needs the `scores:read` scope (or a staff session)."
         ),
         # The query serializer itself, so that the documented ranges are the checked ones.
@@ -145,11 +172,13 @@ class AtRiskView(APIView):
         params = query.validated_data
         run = scoring_run_current()
         stats = at_risk_stats(run=run, threshold=params["threshold"], course=params.get("course"))
+        never = params.get("never_started")
         scores = at_risk_list(
             run=run,
             threshold=params["threshold"],
             level=params.get("level") or None,
             course=params.get("course"),
+            started=None if never is None else ("never" if never else "started"),
         )[: params["limit"]]
         body = {
             "run": (

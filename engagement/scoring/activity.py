@@ -1,7 +1,7 @@
-"""The learner-activity tensor that every scoring step consumes.
+"""The learner-activity tensor that every scoring step consumes: one row per active enrolment.
 
-The Django side fills it from one SQL aggregation of events grouped by learner, learner-local
-date and kind; nothing here knows where the numbers came from.
+The Django side fills it from one SQL aggregation of events grouped by learner, course,
+learner-local date and kind; nothing here knows where the numbers came from.
 """
 
 from __future__ import annotations
@@ -35,14 +35,23 @@ MIN_WINDOW_DAYS = 28
 
 @dataclass(frozen=True)
 class LearnerActivity:
-    """Per-learner daily activity over a window of W days ending on ``as_of`` (inclusive).
+    """Daily activity per enrolment (learner x course) over W days ending on ``as_of`` (inclusive).
 
-    Day index ``W - 1`` is ``as_of``; day index 0 is ``as_of - (W - 1)`` days. ``daily[..., 0]``
-    ("events") counts every event, including custom ``x-*`` types, so it is the activity
-    indicator; the other kinds are subsets of it.
+    Row i is learner ``user_ids[i]`` in course ``course_ids[i]``; rows are sorted by (user,
+    course). Day index ``W - 1`` is ``as_of``; day index 0 is ``as_of - (W - 1)`` days.
+    ``daily[..., 0]`` ("events") counts every event, including custom ``x-*`` types, so it is
+    the activity indicator; the other kinds are subsets of it.
+
+    Course-specific arrays (daily counts, quality sums, first/last sight) hold the events of
+    the row's course plus the learner's events that name no course (a login, a session: signs
+    of life that belong to every enrolment). ``hour_hist`` is about the learner, not the
+    course (their study rhythm): all their activity, repeated on each of their rows. A row
+    with ``days_since_last`` = inf has no activity at all: a never-started enrolment.
     """
 
     as_of: datetime.date
+    user_ids: np.ndarray  # int64 (n,)
+    course_ids: np.ndarray  # int64 (n,)
     daily: np.ndarray  # float32 (n, W, len(KINDS))
     hour_hist: np.ndarray  # float32 (n, 24), learner-local hour
     quiz_score_sum: np.ndarray  # float32 (n, W), sum of score / max_score
@@ -51,11 +60,11 @@ class LearnerActivity:
     session_seconds: np.ndarray  # float32 (n, W), 0 if unknown
     days_since_first: np.ndarray  # float32 (n,), may exceed W
     days_since_last: np.ndarray  # float32 (n,), may exceed W; inf if never active
-    enrolment_age: np.ndarray  # float32 (n,), nan if no active enrolment
-    progress: np.ndarray  # float32 (n,), 0..1, nan if unknown
+    enrolment_age: np.ndarray  # float32 (n,), days since this enrolment began
+    progress: np.ndarray  # float32 (n,), 0..1 of this course's lessons, nan if it has none
     course_days_left: np.ndarray  # float32 (n,), nan for self-paced
-    withdrawn: np.ndarray  # bool (n,)
-    cohort: np.ndarray  # int64 (n,)
+    withdrawn: np.ndarray  # bool (n,), False for an active enrolment
+    cohort: np.ndarray  # int64 (n,), the course: rows are compared within it
 
     def __post_init__(self) -> None:
         n, w, k = self.daily.shape
@@ -64,6 +73,8 @@ class LearnerActivity:
         if w < MIN_WINDOW_DAYS:
             raise ValueError(f"window of {w} days is shorter than {MIN_WINDOW_DAYS}")
         shapes = {
+            "user_ids": (n,),
+            "course_ids": (n,),
             "hour_hist": (n, 24),
             "quiz_score_sum": (n, w),
             "quiz_score_n": (n, w),
@@ -84,7 +95,7 @@ class LearnerActivity:
 
     @property
     def n_learners(self) -> int:
-        """Number of learners (rows)."""
+        """Number of rows (enrolments; the name predates scores per enrolment)."""
         return int(self.daily.shape[0])
 
     @property
@@ -92,15 +103,25 @@ class LearnerActivity:
         """Window length W in days."""
         return int(self.daily.shape[1])
 
+    @property
+    def never_started(self) -> np.ndarray:
+        """bool (n,): rows with no activity at all on or before ``as_of``."""
+        return ~np.isfinite(self.days_since_last)
+
     @classmethod
     def empty(
         cls, n: int, *, as_of: datetime.date, window_days: int = DEFAULT_WINDOW_DAYS
     ) -> LearnerActivity:
-        """Return an all-zero activity block for ``n`` never-active learners (a builder's start)."""
+        """Return an all-zero activity block for ``n`` never-active rows (a builder's start).
+
+        ``user_ids`` are 0..n-1 and ``course_ids`` 0 until the builder sets them.
+        """
         w = window_days
         f32 = np.float32
         return cls(
             as_of=as_of,
+            user_ids=np.arange(n, dtype=np.int64),
+            course_ids=np.zeros(n, dtype=np.int64),
             daily=np.zeros((n, w, len(KINDS)), dtype=f32),
             hour_hist=np.zeros((n, 24), dtype=f32),
             quiz_score_sum=np.zeros((n, w), dtype=f32),

@@ -1,31 +1,26 @@
-"""Reads behind the staff at-risk dashboard, the learner page and the at-risk API.
+"""Reads behind the staff at-risk dashboard and the at-risk API.
 
 "Current" scores are those of the current scoring run (``scoring_run_current``: the done run
-with the latest as_of); every number on the dashboard describes that one snapshot. Each
-selector costs a fixed number of queries whatever the number of learners: the stats are one
-aggregate, the histogram one GROUP BY, the list an ORDER BY drop_off_risk DESC LIMIT served by
-the `score_run_risk` index.
+with the latest as_of); every number on the dashboard describes that one snapshot. A score is
+one enrolment (learner x course); the course filter keeps that course's rows, in every
+selector here (stats, list, histogram, trend). Each selector costs a fixed number of queries
+whatever the number of learners: the stats are one aggregate, the histogram one GROUP BY, the
+list an ORDER BY drop_off_risk DESC LIMIT served by the `score_run_risk` index (with a course,
+`score_run_course_risk`). The learner page's reads are in ``engagement.selectors.learners``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Avg, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value
+from django.db.models import Avg, Count, F, IntegerField, Q, QuerySet, Value
 from django.db.models.functions import Least
 
-from accounts.models import User
-from engagement.models import (
-    Alert,
-    EngagementScore,
-    PersonalizationProfile,
-    ScoringRun,
-)
-from engagement.scoring.signals import SIGNALS, Signal
-from learning.models import Course, Enrollment
+from engagement.models import EngagementScore, ScoringRun
+from learning.models import Course
 
 Level = EngagementScore.Level
 LEVELS: tuple[str, ...] = tuple(Level.values)  # low -> critical
@@ -34,14 +29,24 @@ LEVELS: tuple[str, ...] = tuple(Level.values)  # low -> critical
 AT_RISK_DEFAULT_THRESHOLD = 60
 HISTOGRAM_BUCKET = 10  # risk points per histogram bar
 TREND_RUNS = 30  # how many finished runs the trend chart covers
-HISTORY_LIMIT = 180  # score history points on the learner page (about half a year of nights)
+# "Started" filter of the list: only enrolments with no activity yet, or only those with some.
+STARTED_CHOICES: tuple[tuple[str, str], ...] = (
+    ("never", "Never started"),
+    ("started", "Started"),
+)
 # A finished run's scores never change, so its summary can be kept for as long as it exists.
 _RUN_SUMMARY_CACHE_SECONDS = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
 class AtRiskStats:
-    """Headline numbers of one run: who was scored, how many per level, who is at risk."""
+    """Headline numbers of one run: enrolments scored, per level, at risk; and their learners.
+
+    ``total`` .. ``at_risk`` count enrolments (scores). ``learners`` is how many learners they
+    belong to and ``at_risk_learners`` how many of those have a learner-level risk (see
+    ``engagement.selectors.learners.learner_risks``: the highest over their enrolments) at or
+    above the threshold.
+    """
 
     total: int = 0
     critical: int = 0
@@ -51,10 +56,13 @@ class AtRiskStats:
     at_risk: int = 0
     average_risk: float | None = None
     threshold: int = 60
+    learners: int = 0
+    at_risk_learners: int = 0
+    never_started: int = 0
 
     @property
     def at_risk_share(self) -> float:
-        """Share (0-1) of scored learners whose risk is at or above the threshold."""
+        """Share (0-1) of scored enrolments whose risk is at or above the threshold."""
         return self.at_risk / self.total if self.total else 0.0
 
     @property
@@ -64,7 +72,7 @@ class AtRiskStats:
 
 @dataclass(frozen=True)
 class HistogramBucket:
-    """Learners whose risk falls in [low, high]."""
+    """Enrolments whose risk falls in [low, high]."""
 
     low: int
     high: int
@@ -73,7 +81,7 @@ class HistogramBucket:
 
 @dataclass(frozen=True)
 class RunSummary:
-    """One finished run as a point of the trend chart."""
+    """One finished run as a point of the trend chart (enrolments, in the course if one)."""
 
     run_id: int
     as_of: date
@@ -81,37 +89,6 @@ class RunSummary:
     total: int
     average_risk: float | None
     by_level: dict[str, int]
-
-
-@dataclass(frozen=True)
-class SignalRow:
-    """One signal of a learner with its catalogue entry."""
-
-    name: str
-    description: str
-    unit: str
-    window_days: int | None
-    value: Any
-
-
-@dataclass
-class SignalGroup:
-    """Signals that belong together on the learner page."""
-
-    title: str
-    signals: list[SignalRow] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class LearnerDetail:
-    """Everything the learner page shows about one learner."""
-
-    user: User
-    score: EngagementScore | None
-    history: list[EngagementScore]
-    signal_groups: list[SignalGroup]
-    open_alerts: list[Alert]
-    profile: PersonalizationProfile | None
 
 
 def _done_runs_newest_first() -> QuerySet[ScoringRun]:
@@ -166,34 +143,43 @@ def course_by_external_id(*, external_id: str) -> Course | None:
     return Course.objects.filter(external_id=external_id).first()
 
 
+def course_scores(
+    scores: QuerySet[EngagementScore], course: Course | str | None
+) -> QuerySet[EngagementScore]:
+    """`scores` narrowed to the enrolments of `course` (object or external id; None = all)."""
+    if not course:
+        return scores
+    if isinstance(course, Course):
+        return scores.filter(course=course)
+    return scores.filter(course__external_id=course)
+
+
 def _run_scores(
     *, run: ScoringRun, course: Course | str | None = None
 ) -> QuerySet[EngagementScore]:
-    """The run's scores, narrowed to learners enrolled in `course` (object or external id)."""
-    scores = EngagementScore.objects.filter(run=run)
-    if course:
-        # EXISTS rather than a join: a learner is listed once however they are enrolled.
-        enrolled = Enrollment.objects.filter(user_id=OuterRef("user_id"))
-        if isinstance(course, Course):
-            enrolled = enrolled.filter(course=course)
-        else:
-            enrolled = enrolled.filter(course__external_id=course)
-        scores = scores.filter(Exists(enrolled))
-    return scores
+    """The run's scores, narrowed to the enrolments of `course` (object or external id)."""
+    return course_scores(EngagementScore.objects.filter(run=run), course)
 
 
 def at_risk_stats(
     *, run: ScoringRun | None, threshold: int, course: Course | str | None = None
 ) -> AtRiskStats:
-    """Counts per level and at/above `threshold` for the run, in one aggregate query."""
+    """Counts per level and at/above `threshold` for the run (in `course`), in one aggregate.
+
+    A learner counts as at risk when their learner-level risk (the highest of their
+    enrolments', ``learner_risks``) reaches the threshold, that is when any of their
+    enrolments (in the course, with one) does: counted as distinct learners of those rows.
+    """
     if run is None:
         return AtRiskStats(threshold=threshold)
-    # Counting drop_off_risk (never null) rather than id: every column read then sits in
-    # `score_run_level_risk`, so PostgreSQL answers from that small index, not the wide rows.
+    at_risk = Q(drop_off_risk__gte=threshold)
     row = _run_scores(run=run, course=course).aggregate(
         total=Count("drop_off_risk"),
         average_risk=Avg("drop_off_risk"),
-        at_risk=Count("drop_off_risk", filter=Q(drop_off_risk__gte=threshold)),
+        at_risk=Count("drop_off_risk", filter=at_risk),
+        learners=Count("user_id", distinct=True),
+        at_risk_learners=Count("user_id", distinct=True, filter=at_risk),
+        never_started=Count("drop_off_risk", filter=Q(never_started=True)),
         **{level: Count("drop_off_risk", filter=Q(level=level)) for level in LEVELS},
     )
     average = row["average_risk"]
@@ -206,6 +192,9 @@ def at_risk_stats(
         at_risk=row["at_risk"],
         average_risk=round(float(average), 1) if average is not None else None,
         threshold=threshold,
+        learners=row["learners"],
+        at_risk_learners=row["at_risk_learners"],
+        never_started=row["never_started"],
     )
 
 
@@ -215,30 +204,38 @@ def at_risk_list(
     threshold: int,
     level: str | None = None,
     course: Course | str | None = None,
+    started: str | None = None,
 ) -> QuerySet[EngagementScore]:
-    """Scores at or above `threshold` with their learner, riskiest first.
+    """Enrolment scores at or above `threshold` with their learner and course, riskiest first.
 
-    The signals blob (dozens of numbers per learner) is deferred: lists never show it.
+    `course` keeps that course's enrolments; `started` is "never" (only never-started
+    enrolments) or "started" (only those with activity). The signals blob (dozens of numbers
+    per row) is deferred: lists never show it.
     """
     if run is None:
         return EngagementScore.objects.none()
     scores = _run_scores(run=run, course=course).filter(drop_off_risk__gte=threshold)
     if level:
         scores = scores.filter(level=level)
+    if started:
+        scores = scores.filter(never_started=started == "never")
     return (
-        scores.select_related("user")
+        scores.select_related("user", "course")
         .defer("signals")
         # -drop_off_risk walks the (run, -drop_off_risk) index; id keeps pages stable on ties.
         .order_by("-drop_off_risk", "id")
     )
 
 
-def risk_histogram(*, run: ScoringRun | None) -> list[HistogramBucket]:
-    """Learners per 10-point risk band (0-9, ..., 90-100) of the run, in one GROUP BY."""
+def risk_histogram(
+    *, run: ScoringRun | None, course: Course | str | None = None
+) -> list[HistogramBucket]:
+    """Enrolments per 10-point risk band (0-9, ..., 90-100) of the run (in `course`), in one
+    GROUP BY."""
     counts = [0] * (100 // HISTOGRAM_BUCKET)
     if run is not None:
         rows = (
-            EngagementScore.objects.filter(run=run)
+            _run_scores(run=run, course=course)
             # Integer division on an integer column; 100 joins the top band.
             .annotate(
                 band=Least("drop_off_risk", Value(99), output_field=IntegerField())
@@ -261,27 +258,31 @@ def risk_histogram(*, run: ScoringRun | None) -> list[HistogramBucket]:
     ]
 
 
-def _run_summary_key(run_id: int, finished_at: datetime | None) -> str:
+def _run_summary_key(run_id: int, finished_at: datetime | None, course: str) -> str:
     stamp = finished_at.isoformat() if finished_at else "-"
-    return f"engagement:run-summary:{run_id}:{stamp}"
+    return f"engagement:run-summary:{run_id}:{stamp}:{course}"
 
 
-def scoring_run_trend(*, limit: int = TREND_RUNS) -> list[RunSummary]:
-    """Average risk and learners per level of the last `limit` finished runs, oldest first.
+def scoring_run_trend(
+    *, limit: int = TREND_RUNS, course: Course | str | None = None
+) -> list[RunSummary]:
+    """Average risk and enrolments per level of the last `limit` finished runs, oldest first.
 
-    One query lists the runs; one GROUP BY summarises those not yet in the cache. A finished
-    run never changes, so each summary is computed once, not on every page view.
+    With `course`, only that course's enrolments count. One query lists the runs; one GROUP BY
+    summarises those not yet in the cache. A finished run never changes, so each summary is
+    computed once (per course), not on every page view.
     """
     # The same order as scoring_run_current, so the trend ends on the current run.
     runs = list(_done_runs_newest_first().values("id", "as_of", "finished_at")[:limit])
     if not runs:
         return []
-    keys = {run["id"]: _run_summary_key(run["id"], run["finished_at"]) for run in runs}
+    course_key = course.external_id if isinstance(course, Course) else (course or "")
+    keys = {run["id"]: _run_summary_key(run["id"], run["finished_at"], course_key) for run in runs}
     cached: dict[str, dict[str, Any]] = cache.get_many(list(keys.values()))
     missing = [run_id for run_id, key in keys.items() if key not in cached]
     if missing:
         rows = (
-            EngagementScore.objects.filter(run_id__in=missing)
+            course_scores(EngagementScore.objects.filter(run_id__in=missing), course)
             .values("run_id")
             .annotate(
                 total=Count("drop_off_risk"),
@@ -315,87 +316,3 @@ def scoring_run_trend(*, limit: int = TREND_RUNS) -> list[RunSummary]:
         )
         for run in reversed(runs)
     ]
-
-
-# Signal groups for the learner page, matched in order on the signal's name; first match wins.
-_SIGNAL_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Cohort comparison", ("cohort_",)),
-    (
-        "Recency and gaps",
-        ("recency", "gap_days", "streak", "days_since_first", "first_week"),
-    ),
-    ("Trend", ("trend", "decline", "decayed_")),
-    ("Sessions", ("session",)),
-    ("Lessons and progress", ("lesson", "progress")),
-    ("Quizzes and assignments", ("quiz", "assignment")),
-    ("Video and live sessions", ("video", "live_")),
-    ("Study rhythm", ("entropy", "weekday", "weekend", "hour", "density", "per_active_day")),
-    ("Course and enrolment", ("course", "enrolment", "self_paced", "withdrawn", "purchase")),
-    ("Activity volume", ("active_", "events", "page_views", "social", "downloads", "custom")),
-)
-_OTHER_GROUP = "Other"
-
-
-def signal_group_title(name: str) -> str:
-    """The learner-page group a signal belongs to, from its name."""
-    for title, needles in _SIGNAL_GROUPS:
-        if any(needle in name for needle in needles):
-            return title
-    return _OTHER_GROUP
-
-
-def signal_groups(
-    values: dict[str, Any], catalogue: tuple[Signal, ...] | list[Signal] = SIGNALS
-) -> list[SignalGroup]:
-    """A learner's signal values joined to the catalogue and grouped; catalogue order kept.
-
-    Values the catalogue does not know (an older model's signals) are shown under "Other".
-    """
-    order = [title for title, _ in _SIGNAL_GROUPS] + [_OTHER_GROUP]
-    groups = {title: SignalGroup(title=title) for title in order}
-    known = set()
-    for sig in catalogue:
-        if sig.name not in values:
-            continue
-        known.add(sig.name)
-        groups[signal_group_title(sig.name)].signals.append(
-            SignalRow(sig.name, sig.description, sig.unit, sig.window_days, values[sig.name])
-        )
-    for name in sorted(set(values) - known):
-        groups[_OTHER_GROUP].signals.append(SignalRow(name, "", "", None, values[name]))
-    return [groups[title] for title in order if groups[title].signals]
-
-
-def learner_user_get(*, user_id: int) -> User | None:
-    """The learner with this primary key, or None."""
-    return User.objects.filter(pk=user_id).first()
-
-
-def learner_detail(*, user: User) -> LearnerDetail:
-    """The learner page's data in four queries: latest score, history, open alerts, profile.
-
-    Only scores of finished (done) runs count; the history carries just the charted numbers.
-    """
-    done = EngagementScore.objects.filter(user=user, run__status=ScoringRun.Status.DONE)
-    newest_first = ("-as_of", "-run__finished_at", "-id")
-    score = done.order_by(*newest_first).first()
-    history = list(
-        done.order_by(*newest_first).only(
-            "id", "as_of", "drop_off_risk", "weekly_risk", "monthly_risk", "level"
-        )[:HISTORY_LIMIT]
-    )
-    history.reverse()
-    open_alerts = list(
-        Alert.objects.filter(
-            user=user, status__in=[Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED]
-        ).select_related("rule", "course")
-    )
-    profile = PersonalizationProfile.objects.filter(user=user).first()
-    return LearnerDetail(
-        user=user,
-        score=score,
-        history=history,
-        signal_groups=signal_groups(score.signals or {}) if score else [],
-        open_alerts=open_alerts,
-        profile=profile,
-    )

@@ -1,4 +1,4 @@
-"""Reads of stored engagement scores: the current run's snapshot, filtered."""
+"""Reads of stored engagement scores: the current run's snapshot, one row per enrolment."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import datetime
 from django.db.models import QuerySet
 
 from engagement.models import EngagementScore
-from engagement.selectors.dashboard import scoring_run_current
-from learning.models import Enrollment
+from engagement.selectors.dashboard import course_scores, scoring_run_current
 
 
 def score_list(
@@ -18,23 +17,28 @@ def score_list(
     level: str | None = None,
     min_risk: int | None = None,
     course: str | None = None,
+    never_started: bool | None = None,
 ) -> QuerySet[EngagementScore]:
-    """Return the scores of the current run (of ``as_of`` if given), riskiest first.
+    """Return the enrolment scores of the current run (of ``as_of`` if given), riskiest first.
 
-    ``user`` and ``course`` are external ids; ``course`` keeps learners enrolled in it. Empty
-    when no run is done. The heavy ``signals`` column is deferred.
+    ``user`` and ``course`` are external ids; ``course`` keeps that course's enrolments (a
+    learner's scores in other courses are not its business). ``never_started`` keeps only
+    never-started enrolments (True) or only started ones (False). Empty when no run is done.
+    The heavy ``signals`` column is deferred; learner and course come in the same query.
     """
     run = scoring_run_current(as_of=as_of)
     if run is None:
         return EngagementScore.objects.none()
-    scores = EngagementScore.objects.filter(run=run).select_related("user").defer("signals")
+    scores = (
+        EngagementScore.objects.filter(run=run).select_related("user", "course").defer("signals")
+    )
     if user:
         scores = scores.filter(user__external_id=user)
     if level:
         scores = scores.filter(level=level)
     if min_risk is not None:
         scores = scores.filter(drop_off_risk__gte=min_risk)
-    if course:
-        enrolled = Enrollment.objects.filter(course__external_id=course).values("user_id")
-        scores = scores.filter(user_id__in=enrolled)
-    return scores.order_by("-drop_off_risk", "user_id")
+    if never_started is not None:
+        scores = scores.filter(never_started=never_started)
+    scores = course_scores(scores, course)
+    return scores.order_by("-drop_off_risk", "user_id", "course_id")

@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.errors import DomainValidationError
 from engagement.models import Alert, AlertRule, EngagementScore
-from engagement.selectors.alerts import CANDIDATE_FINDERS, alert_blocked_user_ids
+from engagement.selectors.alerts import CANDIDATE_FINDERS, alert_blocked_keys
 
 logger = logging.getLogger(__name__)
 
@@ -94,9 +94,13 @@ def alerts_evaluate(
 ) -> int:
     """Evaluate every active rule (or those in `codes`) and raise new alerts; return how many.
 
-    A learner gets no alert of a rule while one is unresolved or while the rule's cooldown
-    since the last one runs. Concurrent runs are safe: the partial unique constraint on
-    unresolved (rule, learner) drops a second insert.
+    Alerts are per enrolment where the rule is about a course (its candidates name the course)
+    and per learner otherwise. An enrolment gets no alert of a rule while one is unresolved or
+    while the rule's cooldown since the last one runs; an alert about the learner (no course)
+    blocks the rule for all their enrolments, and any of their alerts blocks a learner-level
+    one (so scores from before scores per enrolment, alerted with no course, are not alerted
+    twice). Concurrent runs are safe: the partial unique constraints on unresolved (rule,
+    learner, course) and (rule, learner) drop a second insert.
     """
     now = now or timezone.now()
     unknown = sorted(set(codes or ()) - set(CANDIDATE_FINDERS))
@@ -116,7 +120,14 @@ def _rule_evaluate(*, rule: AlertRule, now: datetime.datetime, params: Mapping[s
     candidates = CANDIDATE_FINDERS[rule.code](now, params)
     if not candidates:
         return 0
-    blocked = alert_blocked_user_ids(rule_id=rule.pk, now=now, cooldown_hours=rule.cooldown_hours)
+    blocked = alert_blocked_keys(rule_id=rule.pk, now=now, cooldown_hours=rule.cooldown_hours)
+    blocked_learners = {user_id for user_id, _ in blocked}
+
+    def is_blocked(user_id: int, course_id: int | None) -> bool:
+        if course_id is None:
+            return user_id in blocked_learners
+        return (user_id, course_id) in blocked or (user_id, None) in blocked
+
     alerts = [
         Alert(
             rule=rule,
@@ -128,7 +139,7 @@ def _rule_evaluate(*, rule: AlertRule, now: datetime.datetime, params: Mapping[s
             created_at=now,
         )
         for candidate in candidates
-        if candidate.user_id not in blocked
+        if not is_blocked(candidate.user_id, candidate.course_id)
     ]
     if not alerts:
         return 0

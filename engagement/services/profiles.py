@@ -7,11 +7,19 @@ Everything is read from the last 56 days of the learner's own activity, in their
 - `best_send_hour`: the local hour at which the learner most often *starts* a study day (the
   hour of the first event of each active day, the most frequent one; ties go to the earlier
   hour) — a nudge sent then meets them as they sit down.
-- `pace`: lessons completed per week over the days observed (from the first active day in the
-  window to `as_of`): below 1 is slow, 1 to below 3 steady, 3 or more fast; unknown with fewer
-  than 14 days observed or fewer than 3 active days, since a week or two says little.
-- `preferred_format`: video (video_*), reading (page_view, lesson_*, resource_download), quiz
-  (quiz_*) or discussion (discussion_*), by share of events; blank when none of these occur.
+- `pace`: lessons completed per week over the days observed (`observed_days`: from the first
+  active day in the window to `as_of`), rounded to the one decimal staff see, and banded on
+  that figure: below 1.0 slow, 1.0 to below 3.0 steady, 3.0 or more fast. With fewer than
+  MIN_OBSERVED_DAYS observed or MIN_ACTIVE_DAYS active days it is "unknown", shown as "not
+  enough data yet" beside the evidence (lessons completed in the days observed), never beside
+  a rate that would contradict it.
+- `preferred_format`: from `format_uses`, how often the learner used each format: video = a
+  lesson whose video they watched (however many progress events it sent) or a video outside
+  a lesson; reading = a lesson completed without watching any video, or a download; quiz = a
+  quiz submitted; discussion = a post or reply. Page views and lesson starts are navigation,
+  not a format (counting them made every demo learner a "reader"). The format is the most
+  used one when there are at least MIN_FORMAT_USES uses and it leads the next by FORMAT_LEAD;
+  "mixed" when none leads so; blank ("not enough data yet") below MIN_FORMAT_USES.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from core.localtime import local_times
@@ -34,22 +42,53 @@ TOP_HOURS = 3
 TOP_DAYS = 3
 SLOW_BELOW = 1.0  # lessons completed per week
 FAST_FROM = 3.0
+# A pace is a weekly rate: over less than two weeks one busy or quiet day moves it across a
+# band, and a learner seen on one or two days has shown no rhythm yet.
 MIN_OBSERVED_DAYS = 14
 MIN_ACTIVE_DAYS = 3
+# Fewer uses than this in eight weeks is two or three study sessions: one video or quiz more
+# would change the answer.
+MIN_FORMAT_USES = 6
+# A preference is one format used clearly more than the next; closer than this the learner
+# mixes formats (demo learners, for one, watch every lesson's video and take its quiz).
+FORMAT_LEAD = 1.5
+MIXED = "mixed"
 FORMATS = ("video", "reading", "quiz", "discussion")  # also the tie-break order
+VIDEO_TYPE_PREFIX = "video_"
+QUIZ_USE_TYPES = frozenset({"quiz_submitted"})  # quiz_passed is a result, not a second use
+DISCUSSION_TYPE_PREFIX = "discussion_"
+READING_TYPES = frozenset({"resource_download"})
 
 
-def format_of_type(event_type: str) -> str | None:
-    """The content format an event type belongs to, or None (logins, purchases, ...)."""
-    if event_type.startswith("video_"):
-        return "video"
-    if event_type in ("page_view", "resource_download") or event_type.startswith("lesson_"):
-        return "reading"
-    if event_type.startswith("quiz_"):
-        return "quiz"
-    if event_type.startswith("discussion_"):
-        return "discussion"
-    return None
+@dataclass(frozen=True)
+class LessonUses:
+    """One learner's lessons in the window, by how they took them in."""
+
+    watched: int = 0  # lessons with at least one video event
+    read: int = 0  # lessons completed without any video event
+    loose_videos: int = 0  # video events that name no lesson
+
+
+def format_uses(type_counts: Counter[str], lessons: LessonUses) -> dict[str, int]:
+    """How often the learner used each format (see the module docstring), zeros left out."""
+    uses = {
+        "video": lessons.watched + lessons.loose_videos,
+        "reading": lessons.read + sum(n for t, n in type_counts.items() if t in READING_TYPES),
+        "quiz": sum(n for t, n in type_counts.items() if t in QUIZ_USE_TYPES),
+        "discussion": sum(
+            n for t, n in type_counts.items() if t.startswith(DISCUSSION_TYPE_PREFIX)
+        ),
+    }
+    return {f: uses[f] for f in FORMATS if uses[f]}
+
+
+def preferred_format_of(uses: dict[str, int]) -> str:
+    """The format the uses point to: a format, MIXED, or "" (not enough data yet)."""
+    if sum(uses.values()) < MIN_FORMAT_USES:
+        return ""
+    ranked = sorted(FORMATS, key=lambda f: (-uses.get(f, 0), FORMATS.index(f)))
+    top, second = uses.get(ranked[0], 0), uses.get(ranked[1], 0)
+    return ranked[0] if top >= FORMAT_LEAD * second else MIXED
 
 
 @dataclass
@@ -116,6 +155,18 @@ def _ranked(counter: Counter[int], top: int) -> list[int]:
     return [key for key, _ in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:top]]
 
 
+def pace_of(*, lessons_per_week: float, observed_days: int, active_days: int) -> str:
+    """The pace band of a rate as shown (one decimal), or UNKNOWN below the evidence needed."""
+    Pace = PersonalizationProfile.Pace
+    if observed_days < MIN_OBSERVED_DAYS or active_days < MIN_ACTIVE_DAYS:
+        return Pace.UNKNOWN
+    if lessons_per_week < SLOW_BELOW:
+        return Pace.SLOW
+    if lessons_per_week < FAST_FROM:
+        return Pace.STEADY
+    return Pace.FAST
+
+
 def profile_from_tally(
     *,
     user_id: int,
@@ -123,30 +174,21 @@ def profile_from_tally(
     type_counts: Counter[str],
     as_of: datetime.date,
     now: datetime.datetime,
+    lessons: LessonUses | None = None,
 ) -> PersonalizationProfile:
     """Build (unsaved) the profile that a learner's tallies describe."""
-    formats: Counter[str] = Counter()
-    for event_type, n in type_counts.items():
-        fmt = format_of_type(event_type)
-        if fmt is not None:
-            formats[fmt] += n
-    preferred_format = ""
-    if formats:
-        preferred_format = min(FORMATS, key=lambda f: (-formats[f], FORMATS.index(f)))
+    uses = format_uses(type_counts, lessons or LessonUses())
     observed_days = 0
     if tally.days:
         observed_days = min(WINDOW_DAYS, max(1, (as_of - min(tally.days)).days + 1))
-    lessons_per_week = (
-        round(type_counts["lesson_completed"] * 7 / observed_days, 2) if observed_days else 0.0
+    completed = type_counts["lesson_completed"]
+    # Rounded to what the page shows, so the band and the figure beside it always agree.
+    lessons_per_week = round(completed * 7 / observed_days, 1) if observed_days else 0.0
+    pace = pace_of(
+        lessons_per_week=lessons_per_week,
+        observed_days=observed_days,
+        active_days=len(tally.days),
     )
-    if observed_days < MIN_OBSERVED_DAYS or len(tally.days) < MIN_ACTIVE_DAYS:
-        pace = PersonalizationProfile.Pace.UNKNOWN
-    elif lessons_per_week < SLOW_BELOW:
-        pace = PersonalizationProfile.Pace.SLOW
-    elif lessons_per_week < FAST_FROM:
-        pace = PersonalizationProfile.Pace.STEADY
-    else:
-        pace = PersonalizationProfile.Pace.FAST
     starts = _ranked(tally.start_hours, 1)
     return PersonalizationProfile(
         user_id=user_id,
@@ -155,7 +197,10 @@ def profile_from_tally(
         best_send_hour=starts[0] if starts else None,
         pace=pace,
         lessons_per_week=lessons_per_week,
-        preferred_format=preferred_format,
+        lessons_completed=completed,
+        observed_days=observed_days,
+        preferred_format=preferred_format_of(uses),
+        format_uses=uses,
         events_considered=sum(tally.hours.values()),
         updated_at=now,
     )
@@ -178,6 +223,7 @@ def profiles_refresh(
     if not tallies:
         return 0
     type_counts = _type_counts(since=since, until=until, user_ids=ids)
+    lessons = _lesson_uses(since=since, until=until, user_ids=ids)
     profiles = [
         profile_from_tally(
             user_id=user_id,
@@ -185,6 +231,7 @@ def profiles_refresh(
             type_counts=type_counts.get(user_id, Counter()),
             as_of=as_of,
             now=now,
+            lessons=lessons.get(user_id),
         )
         for user_id, tally in tallies.items()
     ]
@@ -199,7 +246,10 @@ def profiles_refresh(
             "best_send_hour",
             "pace",
             "lessons_per_week",
+            "lessons_completed",
+            "observed_days",
             "preferred_format",
+            "format_uses",
             "events_considered",
             "updated_at",
         ],
@@ -220,3 +270,33 @@ def _type_counts(
     for row in rows.values_list("user_id", "type", "n").iterator():
         counts.setdefault(row[0], Counter())[row[1]] = row[2]
     return counts
+
+
+def _lesson_uses(
+    *, since: datetime.datetime, until: datetime.datetime, user_ids: Iterable[int] | None
+) -> dict[int, LessonUses]:
+    """Each learner's lessons watched or read in [since, until), in one GROUP BY (learner,
+    lesson); video events without a lesson are counted one by one."""
+    events = Event.objects.filter(occurred_at__gte=since, occurred_at__lt=until)
+    if user_ids is not None:
+        events = events.filter(user_id__in=list(user_ids))
+    rows = (
+        events.filter(Q(type__startswith=VIDEO_TYPE_PREFIX) | Q(type="lesson_completed"))
+        .values("user_id", "lesson_id")
+        .annotate(
+            videos=Count("id", filter=Q(type__startswith=VIDEO_TYPE_PREFIX)),
+            completions=Count("id", filter=Q(type="lesson_completed")),
+        )
+        .order_by()
+        .values_list("user_id", "lesson_id", "videos", "completions")
+    )
+    tallies: dict[int, list[int]] = {}
+    for user_id, lesson_id, videos, completions in rows.iterator():
+        watched, read, loose = tallies.setdefault(user_id, [0, 0, 0])
+        if lesson_id is None:
+            tallies[user_id][2] = loose + videos
+        elif videos:
+            tallies[user_id][0] = watched + 1
+        elif completions:
+            tallies[user_id][1] = read + 1
+    return {u: LessonUses(watched=w, read=r, loose_videos=v) for u, (w, r, v) in tallies.items()}

@@ -1,8 +1,9 @@
-"""Recommended interventions for scored learners: fixed rules over level and signals.
+"""Recommended interventions for scored enrolments: fixed rules over level and signals.
 
-Exactly eight intervention types exist. Each rule below reads the learner's risk level and a few
-signals, and gives a reason a staff member can read; a learner gets every type whose rule holds,
-most urgent first. The rules (evaluated as numpy masks over all learners at once):
+Exactly eight intervention types exist. Each rule below reads the enrolment's risk level and a
+few of its signals (those of that course), and gives a reason a staff member can read; an
+enrolment gets every type whose rule holds, most urgent first. The rules (evaluated as numpy
+masks over all rows at once):
 
 * human_outreach - level critical, or level high and no activity for 14+ days: a person calls.
 * discount_offer - level high or critical and at least 30 % of the course done: an invested
@@ -17,6 +18,10 @@ most urgent first. The rules (evaluated as numpy masks over all learners at once
 * milestone_celebration - level low or medium and at least half of the course done.
 * achievement_notification - level low and activity rising (this week at least 20 % above the
   mean of the three weeks before): reinforce what works.
+
+A never-started enrolment (no activity at all) has no "days inactive" to speak of: its reasons
+say how long ago the learner enrolled instead, and the rules about material, streaks and
+activity trends do not apply to it.
 """
 
 from __future__ import annotations
@@ -50,12 +55,25 @@ INTERVENTION_LABELS: dict[str, str] = {
 LEVEL_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
 
-def recommendations_for(X: np.ndarray, levels: Sequence[str]) -> list[list[dict[str, str]]]:
-    """Return, per learner row of the signal matrix ``X``, the recommended interventions."""
+def recommendations_for(
+    X: np.ndarray,
+    levels: Sequence[str],
+    *,
+    never_started: np.ndarray | None = None,
+    enrolment_age: np.ndarray | None = None,
+) -> list[list[dict[str, str]]]:
+    """Return, per row of the signal matrix ``X``, the recommended interventions.
+
+    ``never_started`` (bool per row) and ``enrolment_age`` (days) word the reasons of
+    enrolments without any activity; see the module docstring.
+    """
     n = X.shape[0]
     if n == 0:
         return []
     rank = np.array([LEVEL_RANK[lv] for lv in levels])
+    never = np.zeros(n, dtype=bool) if never_started is None else np.asarray(never_started)
+    age = np.full(n, np.nan) if enrolment_age is None else np.asarray(enrolment_age, float)
+    started = ~never
 
     def col(name: str) -> np.ndarray:
         return X[:, SIGNAL_INDEX[name]]
@@ -82,17 +100,17 @@ def recommendations_for(X: np.ndarray, levels: Sequence[str]) -> list[list[dict[
         ),
         (
             "streak_warning",
-            (col("active_days_7d") >= 3) & (recency >= 1) & (recency < 2),
+            started & (col("active_days_7d") >= 3) & (recency >= 1) & (recency < 2),
             "Active {active7:.0f} of the last 7 days but not today: the streak is about to break.",
         ),
         (
             "personalized_content",
-            (rank >= 1) & (((quiz >= 0) & (quiz < 0.6)) | ((video >= 0) & (video < 0.5))),
+            started & (rank >= 1) & (((quiz >= 0) & (quiz < 0.6)) | ((video >= 0) & (video < 0.5))),
             "Struggling with the material (quiz mean {quiz_txt}, video completion {video_txt}).",
         ),
         (
             "peer_comparison",
-            ((rank == 1) | (rank == 2)) & (col("cohort_pct_events_7d") < 0.3),
+            started & ((rank == 1) | (rank == 2)) & (col("cohort_pct_events_7d") < 0.3),
             "Less active this week than {pct:.0%} of their cohort.",
         ),
         (
@@ -102,16 +120,25 @@ def recommendations_for(X: np.ndarray, levels: Sequence[str]) -> list[list[dict[
         ),
         (
             "achievement_notification",
-            (rank == 0) & (col("trend_ratio_7v21") >= 1.2),
+            started & (rank == 0) & (col("trend_ratio_7v21") >= 1.2),
             "Activity is up: this week {trend:.1f}x the weekly mean of the three before.",
         ),
     ]
+    # What replaces "inactive N days" for an enrolment that never started.
+    not_started = {
+        "human_outreach": "Risk is {level} and the learner has not started the course {since}.",
+        "gentle_reminder": "Has not started the course {since}.",
+    }
     masks = np.stack([mask for _, mask, _ in rules], axis=1)
     out: list[list[dict[str, str]]] = [[] for _ in range(n)]
     rows, which = np.nonzero(masks)
     for i, j in zip(rows.tolist(), which.tolist(), strict=True):
         kind, _, template = rules[j]
+        if never[i] and kind in not_started:
+            template = not_started[kind]
+        since = _since_enrolling(age[i])
         reason = template.format(
+            since=since,
             level=levels[i],
             recency=recency[i],
             progress=max(progress[i], 0.0),
@@ -123,3 +150,12 @@ def recommendations_for(X: np.ndarray, levels: Sequence[str]) -> list[list[dict[
         )
         out[i].append({"code": kind, "label": INTERVENTION_LABELS[kind], "reason": reason})
     return out
+
+
+def _since_enrolling(days: float) -> str:
+    """Words for how long ago a learner enrolled: "since enrolling 12 days ago"."""
+    if not np.isfinite(days):
+        return "yet"
+    if days < 1:
+        return "since enrolling today"
+    return f"since enrolling {days:.0f} day{'' if round(days) == 1 else 's'} ago"

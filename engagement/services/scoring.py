@@ -1,4 +1,9 @@
-"""Scoring runs: every learner's drop-off risk as of a date, written as one snapshot in bulk.
+"""Scoring runs: every active enrolment's drop-off risk as of a date, one snapshot in bulk.
+
+A score is per enrolment (learner x course): a learner in two courses gets two rows per run,
+each from the signals of that course (see ``learner_activity``). An enrolment with no activity
+at all is scored too and flagged ``never_started``. The learner-level figure is derived in
+``engagement.selectors.learner_risk``.
 
 How the numbers are derived (shown to staff on the learner page and in the API):
 
@@ -12,10 +17,14 @@ How the numbers are derived (shown to staff on the learner page and in the API):
   sufficiency = sqrt(min(1, days observed / 28) x min(1, log(1 + events in window) / log(31)))
   (a learner seen for four weeks with ~30 events has full data), decisiveness = |2p - 1| (the
   calibrated probability's distance from the 50 % boundary), and the model factor is 1 for a
-  trained, calibrated model and 0.6 for the uncalibrated baseline.
+  trained, calibrated model and 0.6 for the uncalibrated baseline. A never-started enrolment
+  has no data to go on (only its age and course): its confidence is at most
+  NEVER_STARTED_MAX_CONFIDENCE, whatever the probability.
 * ``level``: low < 30 <= medium < 60 <= high < 80 <= critical, on drop_off_risk.
-* ``drivers``: the model's top 5 signals for this learner, with the catalogue description as
-  label, the learner's value and the contribution in risk points (positive = raises risk).
+* ``drivers``: the model's top 5 signals for this enrolment: the signal, the catalogue
+  description as label, the model's plain sentence as text (with the course's typical value,
+  the median among its scored enrolments), the value, that typical value and the contribution
+  in risk points (positive = raises risk, negative = lowers it).
 * ``recommendations``: see engagement.services.recommendations.
 """
 
@@ -37,7 +46,7 @@ from django.utils.module_loading import import_string
 from core.bulk import rows_insert
 from core.statement_timeout import statement_timeout_for_jobs
 from engagement.models import EngagementScore, RiskModelVersion, ScoringRun
-from engagement.scoring.model import BaselineRiskModel, RiskModel
+from engagement.scoring.model import BaselineRiskModel, Driver, RiskModel, typical_values
 from engagement.scoring.signals import SIGNAL_INDEX, SIGNAL_NAMES, SIGNALS, compute_signals
 from engagement.selectors.activity import learner_activity
 from engagement.services.recommendations import recommendations_for
@@ -46,10 +55,13 @@ logger = logging.getLogger(__name__)
 
 EXECUTE_SCORING_RUN_TASK = "engagement.execute_scoring_run"  # engagement/tasks.py
 
-CHUNK_SIZE = 10_000  # learners written (and progress reported) per transaction
+CHUNK_SIZE = 10_000  # enrolments written (and progress reported) per transaction
 TOP_DRIVERS = 5
+# With no activity at all the score rests on the enrolment's age and course alone; whatever
+# the model's probability, staff should read it as a weak estimate.
+NEVER_STARTED_MAX_CONFIDENCE = 15
 # A run left "running" this long is taken to have lost its worker and may be claimed again;
-# its already written scores stay and are not duplicated (unique (run, user), ignore_conflicts).
+# its already written scores stay and are not duplicated (unique (run, user, course)).
 STALE_RUN = datetime.timedelta(hours=2)
 UNFINISHED = (ScoringRun.Status.PENDING, ScoringRun.Status.RUNNING)
 LEVEL_BOUNDS: tuple[tuple[int, str], ...] = ((80, "critical"), (60, "high"), (30, "medium"))
@@ -71,14 +83,24 @@ def horizon_risk(p: np.ndarray, *, horizon_days: int, days: int) -> np.ndarray:
     return 1.0 - (1.0 - p) ** (days / horizon_days)
 
 
-def risk_confidence(p: np.ndarray, X: np.ndarray, *, trained: bool) -> np.ndarray:
-    """Return 0-100 confidence from data sufficiency and distance from the decision boundary."""
+def risk_confidence(
+    p: np.ndarray, X: np.ndarray, *, trained: bool, never_started: np.ndarray | None = None
+) -> np.ndarray:
+    """Return 0-100 confidence from data sufficiency and distance from the decision boundary.
+
+    Never-started rows are capped at NEVER_STARTED_MAX_CONFIDENCE (see the module docstring).
+    """
     seen = np.minimum(1.0, (X[:, SIGNAL_INDEX["days_since_first"]] + 1.0) / 28.0)
     volume = np.minimum(1.0, np.log1p(X[:, SIGNAL_INDEX["events_window"]]) / np.log(31.0))
     data = np.sqrt(np.clip(seen, 0, 1) * np.clip(volume, 0, 1))
     decisive = np.abs(2.0 * np.clip(p, 0, 1) - 1.0)
     factor = 1.0 if trained else BASELINE_CONFIDENCE_FACTOR
-    return np.rint(100.0 * factor * (0.5 * data + 0.5 * decisive))
+    confidence = np.rint(100.0 * factor * (0.5 * data + 0.5 * decisive))
+    if never_started is not None:
+        confidence = np.where(
+            never_started, np.minimum(confidence, NEVER_STARTED_MAX_CONFIDENCE), confidence
+        )
+    return confidence
 
 
 def active_risk_model() -> tuple[RiskModel | BaselineRiskModel, RiskModelVersion | None, int]:
@@ -99,42 +121,70 @@ def learners_score(
     model: RiskModel | BaselineRiskModel | None = None,
     horizon_days: int | None = None,
 ) -> dict[str, Any]:
-    """Return the population as of a date with signals and scores (nothing is written).
+    """Return the active enrolments as of a date with signals and scores (nothing is written).
 
-    Keys: user_ids, X (signals), p (H-day probability), drop_off, weekly, monthly, confidence
-    (int arrays), levels (list), model.
+    One row per enrolment, sorted by (user, course). Keys: user_ids, course_ids,
+    never_started (bool), enrolment_age (days), X (signals), typical (each signal's median in
+    the row's course), p (H-day probability), drop_off,
+    weekly, monthly, confidence (int arrays), levels (list), model.
     """
     if model is None:
         model, _, horizon_days = active_risk_model()
     horizon = int(horizon_days or settings.STRIDE_RISK_HORIZON_DAYS)
-    uids, act = learner_activity(as_of=as_of)
+    act = learner_activity(as_of=as_of)
+    uids = act.user_ids
+    never = act.never_started
     X = compute_signals(act)
     p = model.predict_proba(X) if len(uids) else np.zeros(0)
     drop = np.rint(100.0 * p).astype(np.int64)
+    trained = isinstance(model, RiskModel)
     return {
         "user_ids": uids,
+        "course_ids": act.course_ids,
+        "never_started": never,
+        "enrolment_age": act.enrolment_age.astype(np.float64),
         "X": X,
+        # The drivers' course context: each signal's median among the course's enrolments.
+        "typical": typical_values(X, act.course_ids),
         "p": p,
         "drop_off": drop,
         "weekly": np.rint(100.0 * horizon_risk(p, horizon_days=horizon, days=7)).astype(np.int64),
         "monthly": np.rint(100.0 * horizon_risk(p, horizon_days=horizon, days=30)).astype(np.int64),
-        "confidence": risk_confidence(p, X, trained=isinstance(model, RiskModel)).astype(np.int64),
+        "confidence": risk_confidence(p, X, trained=trained, never_started=never).astype(np.int64),
         "levels": [risk_level(s) for s in drop.tolist()],
         "model": model,
+    }
+
+
+def _driver_json(driver: Driver, value: float) -> dict[str, Any]:
+    """One of the model's drivers as stored with a score (see the module docstring)."""
+    typical = driver.typical
+    return {
+        "signal": driver.signal,
+        "label": _LABEL.get(driver.signal, driver.signal),
+        "text": driver.text or _LABEL.get(driver.signal, driver.signal),
+        "value": value,
+        "typical": None if typical is None else round(float(typical), 3),
+        "contribution": round(float(driver.points), 2),
     }
 
 
 def _score_objects(
     run: ScoringRun, scored: dict[str, Any], rows: slice, scored_at: datetime.datetime
 ) -> list[EngagementScore]:
-    """Return unsaved EngagementScore rows for the learners in ``rows`` of ``scored``."""
+    """Return unsaved EngagementScore rows for the enrolments in ``rows`` of ``scored``."""
     X = scored["X"][rows]
     levels = scored["levels"][rows]
-    drivers = scored["model"].explain(X, top=TOP_DRIVERS)
-    recs = recommendations_for(X, levels)
+    never = scored["never_started"][rows]
+    drivers = scored["model"].explain(X, top=TOP_DRIVERS, typical=scored["typical"][rows])
+    recs = recommendations_for(
+        X, levels, never_started=never, enrolment_age=scored["enrolment_age"][rows]
+    )
     rounded = np.round(X, 3).tolist()
     names = SIGNAL_NAMES
     col = {name: j for j, name in enumerate(names)}
+    course_ids = scored["course_ids"][rows].tolist()
+    never_list = never.tolist()
     objs = []
     for i, uid in enumerate(scored["user_ids"][rows].tolist()):
         values = rounded[i]
@@ -142,6 +192,8 @@ def _score_objects(
             EngagementScore(
                 run_id=run.pk,
                 user_id=uid,
+                course_id=course_ids[i],
+                never_started=bool(never_list[i]),
                 as_of=run.as_of,
                 scored_at=scored_at,
                 drop_off_risk=int(scored["drop_off"][rows][i]),
@@ -149,15 +201,7 @@ def _score_objects(
                 monthly_risk=int(scored["monthly"][rows][i]),
                 confidence=int(scored["confidence"][rows][i]),
                 level=levels[i],
-                drivers=[
-                    {
-                        "signal": name,
-                        "label": _LABEL.get(name, name),
-                        "value": values[col[name]],
-                        "contribution": points,
-                    }
-                    for name, points in drivers[i]
-                ],
+                drivers=[_driver_json(d, values[col[d.signal]]) for d in drivers[i]],
                 recommendations=recs[i],
                 signals=dict(zip(names, values, strict=True)),
             )
@@ -168,6 +212,8 @@ def _score_objects(
 _SCORE_COLUMNS = (
     ("run_id", "bigint"),
     ("user_id", "bigint"),
+    ("course_id", "bigint"),
+    ("never_started", "boolean"),
     ("as_of", "date"),
     ("scored_at", "timestamptz"),
     ("drop_off_risk", "smallint"),
@@ -184,7 +230,7 @@ _to_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _scores_insert(objs: list[EngagementScore]) -> None:
-    """Insert scores, skipping (run, user) pairs already written (a retried run).
+    """Insert scores, skipping (run, user, course) rows already written (a retried run).
 
     Through the bulk writer's COPY on PostgreSQL: binding 50,000 rows of JSON as parameters
     through bulk_create took longer than computing every learner's signals (measured 25 s of
@@ -200,7 +246,7 @@ def _scores_insert(objs: list[EngagementScore]) -> None:
             ]
             for obj in objs
         ],
-        conflict=("run_id", "user_id"),
+        conflict=("run_id", "user_id", "course_id"),
     )
 
 
@@ -312,7 +358,8 @@ def _claim(run_id: int) -> ScoringRun | None:
 
 
 def scoring_run_execute(*, run_id: int) -> ScoringRun | None:
-    """Score every learner of a pending run in chunks; return the run, or None if not claimable.
+    """Score every active enrolment of a pending run in chunks; return the run, or None if not
+    claimable.
 
     Progress (``processed`` of ``total``) is committed after each chunk. A failure marks the run
     failed with the error text. After success, each handler in STRIDE_SCORING_HANDLERS is

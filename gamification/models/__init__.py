@@ -4,7 +4,7 @@ XP is an append-only ledger (``XpTransaction``); every total (``LearnerGameProfi
 leaderboards, league points) is derived from it and can be rebuilt.
 """
 
-from gamification.models.achievements import Achievement, AchievementUnlock
+from gamification.models.achievements import Achievement, AchievementCounter, AchievementUnlock
 from gamification.models.leagues import League, LeagueMembership, LeagueTier, LeagueWeek
 from gamification.models.levels import Level, LevelCurve, LevelScheme
 from gamification.models.moments import Moment
@@ -15,6 +15,7 @@ from gamification.models.xp import XpAction, XpRefusal, XpTransaction
 
 __all__ = [
     "Achievement",
+    "AchievementCounter",
     "AchievementUnlock",
     "League",
     "LeagueMembership",

@@ -1,4 +1,8 @@
-"""Weekly leagues: groups of about 30 similar learners, promoted and demoted each week."""
+"""Weekly leagues: groups of about 30 similar learners, promoted and demoted each week.
+
+A league week is the learner-local Monday to Sunday (the ledger's ``local_date``), the same
+week as the weekly leaderboard; gamification.services.leagues says why and when it closes.
+"""
 
 from django.db import models
 from django.utils import timezone
@@ -18,10 +22,16 @@ class LeagueWeek(models.Model):
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
+        CLOSING = "closing", "Closing"
         CLOSED = "closed", "Closed"
 
     starts_on = models.DateField(unique=True)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    closing_started_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a worker claimed the week to close it; a claim this old is retaken.",
+    )
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -37,6 +47,11 @@ class League(models.Model):
     week = models.ForeignKey(LeagueWeek, on_delete=models.CASCADE, related_name="leagues")
     tier = models.CharField(max_length=16, choices=LeagueTier.choices)
     number = models.PositiveIntegerField()
+    pace_xp = models.BigIntegerField(
+        default=0,
+        help_text="Last week's XP of the learners it was formed around; later joiners of the "
+        "tier go to the league of the closest pace that has room.",
+    )
 
     class Meta:
         ordering = ["week", "tier", "number"]
@@ -59,7 +74,9 @@ class LeagueMembership(models.Model):
     week = models.ForeignKey(LeagueWeek, on_delete=models.CASCADE, related_name="memberships")
     league = models.ForeignKey(League, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
-    xp = models.BigIntegerField(default=0)
+    xp = models.BigIntegerField(
+        default=0, help_text="League points (XP earned in the week), final once it closes."
+    )
     final_rank = models.PositiveIntegerField(null=True, blank=True)
     outcome = models.CharField(max_length=8, choices=Outcome.choices, blank=True)
     joined_at = models.DateTimeField(default=timezone.now)

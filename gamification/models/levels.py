@@ -25,6 +25,14 @@ class LevelScheme(models.Model):
 class Level(models.Model):
     """A named level reached at ``threshold_xp`` total XP."""
 
+    scheme = models.ForeignKey(
+        LevelScheme,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="levels",
+        help_text="The scheme whose curve sets this level's threshold.",
+    )
     number = models.PositiveSmallIntegerField(unique=True)
     name = models.CharField(max_length=64)
     threshold_xp = models.PositiveIntegerField()

@@ -20,6 +20,11 @@ class Reward(models.Model):
     value = models.CharField(
         max_length=255, blank=True, help_text="A discount code, or what early access opens."
     )
+    max_held = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Most units a learner holds at once (2 for streak freezes); empty for no limit.",
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -36,7 +41,10 @@ class RewardGrant(models.Model):
         "accounts.User", on_delete=models.CASCADE, related_name="reward_grants"
     )
     reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="grants")
-    quantity = models.PositiveIntegerField(default=1)
+    quantity = models.PositiveIntegerField(
+        default=1, help_text="Units given: the request, capped by the reward's max held."
+    )
+    requested_quantity = models.PositiveIntegerField(default=1)
     source = models.CharField(max_length=64, help_text="milestone, achievement, staff, ...")
     reason = models.CharField(max_length=255, blank=True)
     idempotency_key = models.CharField(max_length=255, unique=True)

@@ -5,7 +5,13 @@ from django.utils import timezone
 
 
 class StreakDay(models.Model):
-    """A learner-local day that keeps the streak alive: active, or covered by a freeze."""
+    """A learner-local day that keeps the streak alive: active, or covered by a freeze.
+
+    Each row also carries the streak it belongs to (`run_started_on`, its first day) and how
+    many active days that streak has counted up to and including this day (`run_length`;
+    a frozen day bridges a gap but adds nothing), so that the latest row of a learner tells
+    their current streak without reading their history.
+    """
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
@@ -15,6 +21,12 @@ class StreakDay(models.Model):
     date = models.DateField()
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
     activity_count = models.PositiveIntegerField(default=0)
+    run_started_on = models.DateField(
+        null=True, blank=True, help_text="First day of the streak this day belongs to."
+    )
+    run_length = models.PositiveIntegerField(
+        default=0, help_text="Active days of that streak up to and including this day."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -22,6 +34,8 @@ class StreakDay(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "date"], name="streak_day_unique_user_date")
         ]
+        # "Who was on a streak yesterday" reads a few days of every learner at once.
+        indexes = [models.Index(fields=["date", "user"], name="streak_day_date")]
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.date} {self.status}"

@@ -22,6 +22,9 @@
     if (shown) shown.value = event.target.value;
   });
 
+  // The course filter swaps the charts in with the list (out of band): draw the new ones.
+  document.addEventListener("htmx:afterSettle", function () { drawFigures(document); });
+
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", function () { drawFigures(document); });
   } else {

@@ -1,8 +1,27 @@
+import datetime
+import re
+
 import pytest
 from django.core.management import call_command
+from django.test import Client
+from django.utils import timezone
 
 from accounts.models import User
 from engagement.models import Alert, EngagementScore, Event, PersonalizationProfile, ScoringRun
+from gamification.models import (
+    AchievementUnlock,
+    LeagueMembership,
+    LeagueWeek,
+    LearnerGameProfile,
+    Moment,
+    RewardGrant,
+    RewardUse,
+    StreakDay,
+    XpTransaction,
+)
+from gamification.selectors.leaderboards import key_prefix, redis_client
+from gamification.selectors.leagues import week_closes_at, week_start
+from gamification.selectors.summary import learner_gamification_summary
 from learning.models import Course, Enrollment, Lesson, LessonProgress
 
 pytestmark = pytest.mark.django_db
@@ -17,13 +36,36 @@ def counts() -> tuple[int, ...]:
         Event.objects.count(),
         ScoringRun.objects.count(),
         Alert.objects.count(),
+        XpTransaction.objects.count(),
+        StreakDay.objects.count(),
+        AchievementUnlock.objects.count(),
+        LeagueMembership.objects.count(),
+        RewardGrant.objects.count(),
+        RewardUse.objects.count(),
+        Moment.objects.count(),
     )
 
 
-def test_seed_demo_is_idempotent_and_brings_every_page_to_life(capsys):
-    call_command("seed_demo", "--students", "60", "--days", "45", "--seed", "3")
+@pytest.fixture(autouse=True)
+def _fresh_boards():
+    """Redis outlives the test's rolled-back database: start with empty leaderboards."""
+    client = redis_client()
+    if client is not None:
+        keys = list(client.scan_iter(match=f"{key_prefix()}:*", count=1000))
+        if keys:
+            client.unlink(*keys)
+
+
+def test_seed_demo_is_idempotent_and_brings_every_page_to_life(
+    capsys, django_capture_on_commit_callbacks
+):
+    # What runs after a commit (new XP handed to the leaderboards and leagues) runs too, at
+    # the end of each seeding, inside the test's transaction.
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", "--students", "60", "--days", "45", "--seed", "3")
     first = counts()
-    call_command("seed_demo", "--students", "60", "--days", "45", "--seed", "3")
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", "--students", "60", "--days", "45", "--seed", "3")
 
     assert counts() == first
     assert first[0] == 63  # 3 instructors + 60 students
@@ -45,4 +87,58 @@ def test_seed_demo_is_idempotent_and_brings_every_page_to_life(capsys):
     assert risks[-1] - risks[len(risks) // 2] >= 30, risks
     assert Alert.objects.exists()
     assert PersonalizationProfile.objects.count() >= 30
-    assert "Demo ready" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Demo ready" in out
+    _assert_gamification(students, out)
+
+
+def _assert_gamification(students, out: str) -> None:
+    """The same behaviour earned XP, levels, streaks (some saved by freezes), achievements and
+    leagues with a closed week, as a demo student would see on their pages."""
+    profiles = LearnerGameProfile.objects.filter(user__in=students)
+    assert profiles.filter(total_xp__gt=0).count() >= 50
+    assert profiles.values("level").distinct().count() >= 3
+    assert profiles.filter(level__gte=3).exists()
+    assert profiles.filter(longest_streak__gte=5).exists()
+    assert profiles.filter(current_streak__gt=0).exists()
+    # Freezes: welcome gifts and milestone rewards, some spent on missed days.
+    assert RewardGrant.objects.filter(source="welcome").count() == 15  # every fourth of 60
+    assert StreakDay.objects.filter(status="frozen").exists()
+    assert RewardUse.objects.filter(reward__code="streak_freeze").exists()
+    # Achievements unlocked once each, with a spread of rarities.
+    assert AchievementUnlock.objects.filter(achievement__code="first-steps").count() >= 20
+    assert AchievementUnlock.objects.values("achievement__rarity").distinct().count() >= 2
+    # Staff grants, with their reasons.
+    grants = XpTransaction.objects.filter(kind="grant")
+    assert grants.count() == 3
+    assert all(grant.reason for grant in grants)
+    # Leagues: four weeks closed in turn, with promotions that moved learners up a tier.
+    assert LeagueWeek.objects.filter(status="closed").count() == 4
+    assert LeagueMembership.objects.filter(outcome="promoted").exists()
+    assert profiles.exclude(league_tier="bronze").exists()
+    now = timezone.now()
+    this_week = week_start(now.astimezone(datetime.UTC).date())
+    if now >= week_closes_at(this_week - datetime.timedelta(weeks=1)):
+        # This week's leagues formed with the tiers last week gave.
+        members = LeagueMembership.objects.filter(week__starts_on=this_week)
+        assert members.exists()
+        assert all(
+            m.league.tier == m.user.game_profile.league_tier
+            for m in members.select_related("league", "user__game_profile")
+        )
+    assert Moment.objects.filter(kind="league_result").exists()
+    assert Moment.objects.filter(kind="level_up").exists()
+
+    # The busiest student is named for signing in, and their page shows what they earned.
+    named = re.search(r"sign_in_link (demo-student-\d+)", out)
+    assert named, out
+    student = User.objects.get(external_id=named.group(1))
+    summary = learner_gamification_summary(user_id=student.pk)
+    assert summary.total_xp == max(p.total_xp for p in profiles)
+    assert summary.level.number >= 3
+    assert summary.unlocked
+    client = Client()
+    client.force_login(student)
+    page = client.get("/me/").content.decode()
+    assert f'data-stat="xp">{summary.total_xp}<' in page
+    assert f'data-stat="level">{summary.level.number}<' in page

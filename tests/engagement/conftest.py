@@ -49,7 +49,7 @@ def page_client(staff_user) -> Client:
 
 @dataclass
 class ScoredWorld:
-    """Five learners scored in the current run, three of them enrolled in `course`."""
+    """Five learners, six enrolments scored in the current run (see the `scored` fixture)."""
 
     run: ScoringRun
     old_run: ScoringRun
@@ -60,9 +60,27 @@ class ScoredWorld:
 
 
 DRIVERS = [
-    {"signal": "recency_days", "label": "Inactive for 12 days", "value": 12, "contribution": 1.4},
-    {"signal": "events_7d", "label": "Few events this week", "value": 1, "contribution": 0.8},
-    {"signal": "quiz_mean_score", "label": "Good quiz scores", "value": 0.9, "contribution": -0.3},
+    {
+        "signal": "recency_days",
+        "label": "Days since the last event",
+        "text": "No activity for 12 days (the course's typical gap is 3)",
+        "value": 12,
+        "contribution": 1.4,
+    },
+    {
+        "signal": "events_7d",
+        "label": "Events in the last 7 days",
+        "text": "Only 1 event this week (typical: 9)",
+        "value": 1,
+        "contribution": 0.8,
+    },
+    {
+        "signal": "quiz_mean_score",
+        "label": "Mean quiz score",
+        "text": "Quiz scores average 90% (typical: 70%)",
+        "value": 0.9,
+        "contribution": -0.3,
+    },
 ]
 RECOMMENDATIONS = [
     {"code": "gentle_reminder", "label": "Gentle reminder", "reason": "Gone 12 days"},
@@ -73,11 +91,12 @@ SIGNALS = {"recency_days": 12.0, "events_7d": 1.0, "quiz_mean_score": 0.9, "lega
 
 @pytest.fixture
 def scored(db) -> ScoredWorld:
-    """Hand-checkable scores.
+    """Hand-checkable scores, one per enrolment.
 
-    Current run (as of 2 March): ada 92 critical, ben 75 high, cy 61 high, dee 45 medium,
-    eve 10 low. ada, cy and eve are enrolled in "py101"; ben in "js201".
-    An older run (1 March) gave ada 50; a pending run has no scores.
+    Current run (as of 2 March), in "py101": ada 92 critical, cy 61 high, eve 10 low; in
+    "js201": ben 75 high, dee 45 medium, ada 20 low. So ada is in two courses, and her
+    learner-level risk is 92 (py101). An older run (1 March) gave ada 50 in py101 and ben 70
+    in js201; a pending run has no scores.
     """
     course = CourseFactory(external_id="py101", title="Python 101")
     other = CourseFactory(external_id="js201", title="JavaScript 201")
@@ -91,17 +110,21 @@ def scored(db) -> ScoredWorld:
         )
         for name in names
     }
-    for name in ("ada", "cy", "eve"):
-        EnrollmentFactory(user=learners[name], course=course)
-    EnrollmentFactory(user=learners["ben"], course=other)
+    course_of = {"ada": course, "ben": other, "cy": course, "dee": other, "eve": course}
+    for name, enrolled in course_of.items():
+        EnrollmentFactory(user=learners[name], course=enrolled)
+    EnrollmentFactory(user=learners["ada"], course=other)
 
     old_run = make_run(AS_OF - datetime.timedelta(days=1))
-    make_score(old_run, learners["ada"], 50)
-    make_score(old_run, learners["ben"], 70)
+    make_score(old_run, learners["ada"], 50, course=course)
+    make_score(old_run, learners["ben"], 70, course=other)
     run = make_run(AS_OF)
     scores = {}
     for name, risk in names.items():
-        scores[name] = make_score(run, learners[name], risk, drivers=DRIVERS[:2])
+        scores[name] = make_score(
+            run, learners[name], risk, course=course_of[name], drivers=DRIVERS[:2]
+        )
+    scores["ada_js"] = make_score(run, learners["ada"], 20, course=other, drivers=DRIVERS[2:])
     ada = scores["ada"]
     ada.drivers = DRIVERS
     ada.recommendations = RECOMMENDATIONS

@@ -118,19 +118,27 @@ def make_score(
     user: User,
     risk: int,
     *,
+    course: Course | None = None,
+    never_started: bool = False,
     as_of: datetime.date | None = None,
     level: str | None = None,
     drivers: Sequence[Any] = (),
+    confidence: int = 70,
 ) -> EngagementScore:
-    """A learner's score in `run`, with weekly/monthly risk derived from `risk`."""
+    """An enrolment's score in `run`, with weekly/monthly risk derived from `risk`.
+
+    Without `course` it is a score from before scores were per enrolment (course empty).
+    """
     score = EngagementScore.objects.create(
         run=run,
         user=user,
+        course=course,
+        never_started=never_started,
         as_of=as_of or run.as_of,
         drop_off_risk=risk,
         weekly_risk=max(0, risk - 10),
         monthly_risk=min(100, risk + 5),
-        confidence=70,
+        confidence=confidence,
         level=level or level_of(risk),
         drivers=list(drivers),
     )

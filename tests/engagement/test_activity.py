@@ -1,4 +1,5 @@
-"""learner_activity: the bulk activity tensor, checked against a hand-computed timeline."""
+"""learner_activity: the bulk activity tensor per enrolment, checked against a hand-computed
+timeline (the same numbers on PostgreSQL and SQLite: this module runs on both)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import pytest
 from engagement.models import Event
 from engagement.scoring.activity import KIND_INDEX
 from engagement.selectors.activity import (
+    enrolment_daily_events,
+    enrolment_withdrawals,
     learner_activity,
-    learner_daily_events,
-    learner_withdrawals,
 )
 from learning.services import enrollments_upsert
 from tests.accounts.factories import UserFactory
@@ -34,13 +35,16 @@ def utc(*args: int) -> datetime.datetime:
     return datetime.datetime(*args, tzinfo=datetime.UTC)
 
 
-def events(user, *specs) -> None:
+def events(user, *specs, course=None) -> None:
+    """Store events as ingestion would; a spec's 4th item overrides ``course``."""
+    start = Event.objects.filter(user=user).count()
     Event.objects.bulk_create(
         Event(
             source="t",
-            client_id=f"{user.pk}-{i}",
+            client_id=f"{user.pk}-{start + i}",
             type=spec[0],
             user=user,
+            course=spec[3] if len(spec) > 3 else course,
             occurred_at=spec[1],
             properties=spec[2] if len(spec) > 2 else {},
         )
@@ -56,11 +60,19 @@ def world() -> dict:
     only_later = UserFactory()
     finished = UserFactory()
     missed_only = UserFactory()
+    no_enrolment = UserFactory()
+    never = UserFactory()
     course = CourseFactory(ends_on=AS_OF + datetime.timedelta(days=20))
+    art = CourseFactory()  # self-paced
     lessons = [LessonFactory(external_id=f"l{i}", course=course, title="L") for i in range(4)]
+    art_lesson = LessonFactory(external_id="art-1", course=art, title="A")
     EnrollmentFactory(user=tokyo, course=course, enrolled_at=utc(2026, 3, 1, 12))
+    EnrollmentFactory(user=tokyo, course=art, enrolled_at=utc(2026, 2, 20, 12))
     LessonProgressFactory(user=tokyo, lesson=lessons[0], at=utc(2026, 3, 4), completed=True)
     LessonProgressFactory(user=tokyo, lesson=lessons[1], at=utc(2026, 3, 12), completed=True)
+    LessonProgressFactory(user=tokyo, lesson=art_lesson, at=utc(2026, 3, 3), completed=True)
+    for user in (london, new_york, only_later, missed_only, never):
+        EnrollmentFactory(user=user, course=course, enrolled_at=utc(2026, 2, 1))
     EnrollmentFactory(
         user=finished,
         course=course,
@@ -70,9 +82,11 @@ def world() -> dict:
     )
     events(
         tokyo,
-        ("login", utc(2026, 3, 9, 23, 30)),  # 08:30 on 10 March in Tokyo: the as-of day
+        ("login", utc(2026, 3, 9, 23, 30), {}, None),  # 08:30 on 10 March in Tokyo; no course
         ("quiz_submitted", utc(2026, 3, 5, 3), {"score": 8, "max_score": 10}),
         ("x-later", utc(2026, 3, 10, 16)),  # 01:00 on 11 March in Tokyo: after as_of
+        ("page_view", utc(2026, 3, 2, 1), {}, art),  # 10:00 on 2 March, in the art course
+        course=course,
     )
     events(
         london,
@@ -83,35 +97,70 @@ def world() -> dict:
         ("x-later", utc(2026, 3, 11, 0, 30)),
     )
     # 23:00 on 10 March in New York (EDT, UTC-4 since 8 March).
-    events(new_york, ("page_view", utc(2026, 3, 11, 3)))
+    events(new_york, ("page_view", utc(2026, 3, 11, 3)), course=course)
     events(only_later, ("login", utc(2026, 3, 12, 9)))
     events(finished, ("login", utc(2026, 3, 8, 9)))
     events(missed_only, ("live_session_missed", utc(2026, 3, 8, 9)))
-    return {"tokyo": tokyo, "london": london, "new_york": new_york, "course": course}
+    events(no_enrolment, ("login", utc(2026, 3, 8, 9)))
+    return {
+        "tokyo": tokyo,
+        "london": london,
+        "new_york": new_york,
+        "only_later": only_later,
+        "missed_only": missed_only,
+        "never": never,
+        "course": course,
+        "art": art,
+    }
 
 
-def test_population_and_local_days(world) -> None:
-    uids, act = learner_activity(as_of=AS_OF, window_days=W)
+def rows_of(act) -> dict[tuple[int, int], int]:
+    pairs = zip(act.user_ids.tolist(), act.course_ids.tolist(), strict=True)
+    return {pair: i for i, pair in enumerate(pairs)}
+
+
+def test_a_row_per_active_enrolment_with_local_days(world) -> None:
+    act = learner_activity(as_of=AS_OF, window_days=W)
+    c, art = world["course"].pk, world["art"].pk
     tokyo, london, ny = (world[k].pk for k in ("tokyo", "london", "new_york"))
-    # Later-only, completed-everything and missed-only learners are not scored.
-    assert uids.tolist() == sorted([tokyo, london, ny])
-    row = {uid: i for i, uid in enumerate(uids.tolist())}
+    later, missed, never = (world[k].pk for k in ("only_later", "missed_only", "never"))
+    row = rows_of(act)
+    # Every active enrolment, with or without activity; not the completed one, nor a learner
+    # with events but no enrolment. Sorted by (user, course).
+    expected = sorted(
+        [(tokyo, c), (tokyo, art), (london, c), (ny, c), (later, c), (missed, c), (never, c)]
+    )
+    assert list(row) == expected
+    assert act.cohort.tolist() == act.course_ids.tolist()
     ev = act.daily[:, :, KIND_INDEX["events"]]
 
-    t = row[tokyo]
-    assert ev[t].sum() == 2  # the 16:00 UTC event is the 11th in Tokyo: ignored
+    t = row[(tokyo, c)]
+    # The course's quiz and the course-less login count; the art page view and the 16:00 UTC
+    # event (the 11th in Tokyo) do not.
+    assert ev[t].sum() == 2
     assert ev[t, LAST] == 1 and act.daily[t, LAST, KIND_INDEX["sessions"]] == 1
     assert ev[t, LAST - 5] == 1 and act.daily[t, LAST - 5, KIND_INDEX["quizzes"]] == 1
     assert act.quiz_score_sum[t, LAST - 5] == pytest.approx(0.8)
     assert act.quiz_score_n[t].sum() == 1
-    assert act.hour_hist[t, 8] == 1 and act.hour_hist[t, 12] == 1
     assert act.days_since_last[t] == 0 and act.days_since_first[t] == 5
     assert act.enrolment_age[t] == 9
     assert act.progress[t] == pytest.approx(0.25)  # 1 of 4 lessons by as_of (2nd is later)
     assert act.course_days_left[t] == 20
-    assert act.cohort[t] == world["course"].pk
 
-    b = row[london]
+    a = row[(tokyo, art)]
+    assert ev[a].sum() == 2  # the art page view and the course-less login
+    assert act.daily[a, LAST - 8, KIND_INDEX["page_views"]] == 1
+    assert act.quiz_score_n[a].sum() == 0
+    assert act.days_since_first[a] == 8 and act.days_since_last[a] == 0
+    assert act.enrolment_age[a] == 18
+    assert act.progress[a] == 1.0  # its only lesson is done
+    assert np.isnan(act.course_days_left[a])  # self-paced
+    # Study rhythm is the learner's: every activity hour, the same on both rows.
+    assert act.hour_hist[t].tolist() == act.hour_hist[a].tolist()
+    assert act.hour_hist[t, 8] == 1 and act.hour_hist[t, 12] == 1 and act.hour_hist[t, 10] == 1
+    assert act.hour_hist[t].sum() == 3
+
+    b = row[(london, c)]  # every event names no course: they all count for the enrolment
     assert ev[b].sum() == 2  # session_end + video; missed session is not activity
     assert act.daily[b, LAST - 1, KIND_INDEX["live_missed"]] == 1
     assert ev[b, LAST - 1] == 0
@@ -120,42 +169,81 @@ def test_population_and_local_days(world) -> None:
     assert act.daily[b, LAST, KIND_INDEX["video"]] == 1
     assert act.days_since_first[b] == (AS_OF - datetime.date(2026, 1, 1)).days
     assert act.days_since_last[b] == 0
-    assert np.isnan(act.enrolment_age[b]) and np.isnan(act.progress[b])
 
-    n = row[ny]
+    n = row[(ny, c)]
     assert ev[n, LAST] == 1 and act.hour_hist[n, 23] == 1
     assert act.daily[n, LAST, KIND_INDEX["page_views"]] == 1
 
 
-def test_as_of_earlier_ignores_later_events(world) -> None:
-    uids, act = learner_activity(as_of=datetime.date(2026, 3, 9), window_days=W)
-    row = {uid: i for i, uid in enumerate(uids.tolist())}
-    assert world["new_york"].pk not in row  # their only event is on the 10th locally
-    t = row[world["tokyo"].pk]
+def test_enrolments_without_activity_are_never_started_rows(world) -> None:
+    act = learner_activity(as_of=AS_OF, window_days=W)
+    row = rows_of(act)
+    c = world["course"].pk
+    for name in ("only_later", "missed_only", "never"):
+        r = row[(world[name].pk, c)]
+        assert act.never_started[r]
+        assert act.daily[r, :, KIND_INDEX["events"]].sum() == 0
+        assert np.isinf(act.days_since_last[r]) and np.isinf(act.days_since_first[r])
+        assert act.enrolment_age[r] == (AS_OF - datetime.date(2026, 2, 1)).days
+    assert not act.never_started[row[(world["tokyo"].pk, c)]]
+    assert act.never_started.sum() == 3
+
+
+def test_as_of_earlier_ignores_later_events_and_enrolments(world) -> None:
+    act = learner_activity(as_of=datetime.date(2026, 3, 9), window_days=W)
+    row = rows_of(act)
+    c = world["course"].pk
+    ny = row[(world["new_york"].pk, c)]
+    assert act.never_started[ny]  # their only event is on the 10th locally
+    t = row[(world["tokyo"].pk, c)]
     assert act.daily[t, :, 0].sum() == 1  # only the quiz of the 5th
     assert act.days_since_last[t] == 4
     assert act.progress[t] == pytest.approx(0.25)
+    # Before tokyo enrolled in the course (1 March) there is only the art row.
+    early = rows_of(learner_activity(as_of=datetime.date(2026, 2, 25), window_days=W))
+    assert (world["tokyo"].pk, world["art"].pk) in early
+    assert (world["tokyo"].pk, c) not in early
 
 
-def test_daily_events_and_withdrawals(world) -> None:
-    uids = np.array(sorted([world["tokyo"].pk, world["london"].pk]))
-    daily = learner_daily_events(
-        start=datetime.date(2026, 3, 10), end=datetime.date(2026, 3, 11), user_ids=uids
+def test_user_ids_narrow_the_population(world) -> None:
+    act = learner_activity(as_of=AS_OF, user_ids=[world["tokyo"].pk], window_days=W)
+    assert act.user_ids.tolist() == [world["tokyo"].pk] * 2
+    assert act.daily[:, :, 0].sum() == 4
+
+
+def test_daily_events_and_withdrawals_per_enrolment(world) -> None:
+    act = learner_activity(as_of=AS_OF, window_days=W)
+    row = rows_of(act)
+    tokyo, c, art = world["tokyo"].pk, world["course"].pk, world["art"].pk
+    events(world["tokyo"], ("page_view", utc(2026, 3, 11, 1), {}, world["art"]))  # 11th, art
+    daily = enrolment_daily_events(
+        start=datetime.date(2026, 3, 10),
+        end=datetime.date(2026, 3, 11),
+        user_ids=act.user_ids,
+        course_ids=act.course_ids,
     )
-    row = {uid: i for i, uid in enumerate(uids.tolist())}
-    assert daily[row[world["tokyo"].pk]].tolist() == [1, 1]
-    assert daily[row[world["london"].pk]].tolist() == [1, 1]
+    assert daily[row[(tokyo, c)]].tolist() == [1, 1]  # login on the 10th, x-later on the 11th
+    assert daily[row[(tokyo, art)]].tolist() == [1, 1]  # the login, then the art page view
+    assert daily[row[(world["london"].pk, c)]].tolist() == [1, 1]
+    assert daily[row[(world["never"].pk, c)]].tolist() == [0, 0]
+
     enrollments_upsert(
         items=[
             {
                 "user": world["tokyo"].external_id,
-                "course": world["course"].external_id,
+                "course": world["art"].external_id,
                 "status": "withdrawn",
                 "withdrawn_at": utc(2026, 3, 11, 8),
             }
         ]
     )
-    withdrew = learner_withdrawals(
-        start=datetime.date(2026, 3, 11), end=datetime.date(2026, 3, 20), user_ids=uids
+    withdrew = enrolment_withdrawals(
+        start=datetime.date(2026, 3, 11),
+        end=datetime.date(2026, 3, 20),
+        user_ids=act.user_ids,
+        course_ids=act.course_ids,
     )
-    assert withdrew[row[world["tokyo"].pk]] and not withdrew[row[world["london"].pk]]
+    assert withdrew.tolist() == [i == row[(tokyo, art)] for i in range(len(row))]
+    # The withdrawn enrolment is no longer in the population after it.
+    later = rows_of(learner_activity(as_of=datetime.date(2026, 3, 12), window_days=W))
+    assert (tokyo, art) not in later and (tokyo, c) in later

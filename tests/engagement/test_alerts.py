@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
@@ -33,6 +33,12 @@ def ago(days: float = 0, hours: float = 0) -> datetime.datetime:
 def evaluate(code: str, now: datetime.datetime = NOW) -> dict[int, Alert]:
     alerts_evaluate(now=now, codes=[code])
     return {a.user_id: a for a in Alert.objects.filter(rule__code=code)}
+
+
+def evaluate_pairs(code: str, now: datetime.datetime = NOW) -> dict[tuple[int, int | None], Alert]:
+    """The rule's alerts keyed by (learner, course): one learner may have one per course."""
+    alerts_evaluate(now=now, codes=[code])
+    return {(a.user_id, a.course_id): a for a in Alert.objects.filter(rule__code=code)}
 
 
 def enrolled(tz: str = "UTC", *, course=None, **enrollment) -> User:
@@ -71,22 +77,73 @@ def test_critical_risk_fires_on_the_latest_run_only():
     assert alert.context["run_id"] == latest.pk
 
 
-def test_risk_rising_compares_with_a_run_at_least_six_days_older():
+def test_critical_risk_is_raised_per_enrolment():
+    learner, other = UserFactory(), UserFactory()
+    py, js, art = CourseFactory(), CourseFactory(), CourseFactory()
+    run = make_run(TODAY - datetime.timedelta(days=1))
+    make_score(run, learner, 91, course=py)
+    make_score(run, learner, 85, course=js, never_started=True)
+    make_score(run, learner, 20, course=art)
+    make_score(run, other, 15, course=py)
+
+    alerts = evaluate_pairs("critical_risk")
+
+    assert set(alerts) == {(learner.pk, py.pk), (learner.pk, js.pk)}
+    assert alerts[learner.pk, js.pk].message.endswith("(never started)")
+    assert alerts[learner.pk, js.pk].context["never_started"] is True
+    # Evaluated again: both enrolments already have their unresolved alert.
+    assert alerts_evaluate(now=NOW + datetime.timedelta(hours=1), codes=["critical_risk"]) == 0
+
+
+def test_an_old_learner_level_alert_covers_the_learners_enrolments():
+    """After the upgrade: an unresolved alert from before scores per enrolment (no course)
+    stands for the learner, so the same rule does not alert each course on top of it."""
+    learner = UserFactory()
+    py = CourseFactory()
+    rule = AlertRule.objects.get(code="critical_risk")
+    Alert.objects.create(rule=rule, user=learner, priority=95, message="Risk 90 (old)")
+    run = make_run(TODAY - datetime.timedelta(days=1))
+    make_score(run, learner, 95, course=py)
+
+    assert evaluate_pairs("critical_risk").keys() == {(learner.pk, None)}
+
+
+def test_the_database_keeps_one_unresolved_alert_per_rule_and_enrolment():
+    learner = UserFactory()
+    py, js = CourseFactory(), CourseFactory()
+    rule = AlertRule.objects.get(code="critical_risk")
+    streak = AlertRule.objects.get(code="streak_at_risk")
+    Alert.objects.create(rule=rule, user=learner, course=py, priority=1, message="a")
+    Alert.objects.create(rule=rule, user=learner, course=js, priority=1, message="b")
+    Alert.objects.create(rule=streak, user=learner, priority=1, message="c")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Alert.objects.create(rule=rule, user=learner, course=py, priority=1, message="again")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Alert.objects.create(rule=streak, user=learner, priority=1, message="again")
+    Alert.objects.filter(message="a").update(status=Alert.Status.RESOLVED)
+    Alert.objects.create(rule=rule, user=learner, course=py, priority=1, message="a again")
+
+
+def test_risk_rising_compares_the_same_enrolment_with_a_run_at_least_six_days_older():
     rose, almost, rose_since_recent = UserFactory(), UserFactory(), UserFactory()
+    course, other = CourseFactory(), CourseFactory()
     week_ago = make_run(TODAY - datetime.timedelta(days=8))
     for user, risk in [(rose, 40), (almost, 50), (rose_since_recent, 30)]:
-        make_score(week_ago, user, risk)
+        make_score(week_ago, user, risk, course=course)
+    make_score(week_ago, rose, 90, course=other)  # fell in the other course
     recent = make_run(TODAY - datetime.timedelta(days=4))  # too recent to compare with
-    make_score(recent, rose_since_recent, 10)
+    make_score(recent, rose_since_recent, 10, course=course)
     latest = make_run(TODAY - datetime.timedelta(days=1))
     for user, risk in [(rose, 60), (almost, 69), (rose_since_recent, 45)]:
-        make_score(latest, user, risk)
+        make_score(latest, user, risk, course=course)
+    make_score(latest, rose, 30, course=other)
 
-    alerts = evaluate("risk_rising")
+    alerts = evaluate_pairs("risk_rising")
 
-    assert set(alerts) == {rose.pk}
-    assert alerts[rose.pk].context["increase"] == 20
-    assert alerts[rose.pk].message == "Risk up 20 points in 7 days (40 → 60)"
+    assert set(alerts) == {(rose.pk, course.pk)}
+    alert = alerts[rose.pk, course.pk]
+    assert alert.context["increase"] == 20
+    assert alert.message == "Risk up 20 points in 7 days (40 → 60)"
 
 
 def test_inactive_14_days():
@@ -111,6 +168,24 @@ def test_inactive_14_days():
     assert alerts[gone.pk].course_id == course.pk
     assert alerts[gone.pk].context["days_since_activity"] == 16
     assert alerts[gone_but_missed.pk].message == "No activity for 20 days"
+
+
+def test_inactive_14_days_is_per_enrolment():
+    keen, dropped = CourseFactory(), CourseFactory()
+    learner = enrolled(course=keen)
+    EnrollmentFactory(user=learner, course=dropped)
+    make_events(learner, [("page_view", ago(2))], course=keen)
+    make_events(learner, [("page_view", ago(20))], course=dropped)
+    # A login names no course: it is a sign of life in every course of the learner.
+    logs_in = enrolled(course=keen)
+    EnrollmentFactory(user=logs_in, course=dropped)
+    make_events(logs_in, [("page_view", ago(20))], course=dropped)
+    make_events(logs_in, [("login", ago(1))])
+
+    alerts = evaluate_pairs("inactive_14_days")
+
+    assert set(alerts) == {(learner.pk, dropped.pk)}
+    assert alerts[learner.pk, dropped.pk].message == "No activity for 20 days"
 
 
 def test_inactive_threshold_comes_from_the_rule_params():
@@ -185,6 +260,20 @@ def test_weak_first_week_counts_local_days():
     assert set(alerts) == {weak.pk, utc_twin.pk}
     assert old_hand.pk not in alerts
     assert alerts[weak.pk].message == "Active on 1 of the first 7 days after enrolling"
+    assert alerts[weak.pk].course_id == course.pk
+
+
+def test_weak_first_week_is_per_enrolment():
+    old, new = CourseFactory(), CourseFactory()
+    learner = enrolled(course=old, enrolled_at=ago(40))
+    EnrollmentFactory(user=learner, course=new, enrolled_at=ago(9))
+    # Busy in the old course during the new one's first week, but not in the new one.
+    make_events(learner, [("page_view", ago(d)) for d in (3, 4, 5, 6)], course=old)
+
+    alerts = evaluate_pairs("weak_first_week")
+
+    assert set(alerts) == {(learner.pk, new.pk)}
+    assert alerts[learner.pk, new.pk].context["active_days"] == 0
 
 
 def days_active(*days_ago: int, hour: int = 12) -> list[tuple]:

@@ -85,7 +85,7 @@ def test_dashboard_apis_export_and_alerts_all_show_the_current_run(backfilled, m
     out = io.StringIO()
     call_command("export_scores", stdout=out)
     rows = list(csv.reader(io.StringIO(out.getvalue())))[1:]
-    assert [(row[0], int(row[1])) for row in rows] == [("ada", 90), ("ben", 20)]
+    assert [(row[0], int(row[3])) for row in rows] == [("ada", 90), ("ben", 20)]
 
     assert scoring_run_trend()[-1].run_id == tonight.pk  # the trend ends on the current run
 

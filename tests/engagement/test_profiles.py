@@ -63,9 +63,12 @@ def test_tokyo_learner_late_utc_evening_is_next_morning(tokyo):
     assert profile.study_hours == [8, 10, 21]
     assert profile.preferred_days == [2, 4, 6]
     assert profile.best_send_hour == 8
-    assert profile.preferred_format == "video"
+    # Three videos and a quiz: too few uses to call a format.
+    assert profile.format_uses == {"video": 3, "quiz": 1}
+    assert profile.preferred_format == ""
     assert profile.events_considered == 5
     assert profile.pace == "unknown"  # only 8 days observed
+    assert (profile.observed_days, profile.lessons_completed) == (8, 0)
 
 
 def test_los_angeles_learner_early_utc_morning_is_previous_day(los_angeles):
@@ -75,10 +78,13 @@ def test_los_angeles_learner_early_utc_morning_is_previous_day(los_angeles):
     assert profile.study_hours == [18, 9, 19]
     assert profile.preferred_days == [2, 6, 3]
     assert profile.best_send_hour == 18
-    assert profile.preferred_format == "reading"
+    # Three lessons completed without a video are read; the page view is navigation.
+    assert profile.format_uses == {"reading": 3, "discussion": 1}
+    assert profile.preferred_format == ""  # four uses: not enough yet
     assert profile.events_considered == 5
-    # 3 lessons over the 18 days from 3 to 20 January: 1.17 a week.
-    assert profile.lessons_per_week == pytest.approx(1.17)
+    # 3 lessons over the 18 days from 3 to 20 January: 1.2 a week.
+    assert profile.lessons_per_week == 1.2
+    assert (profile.observed_days, profile.lessons_completed) == (18, 3)
     assert profile.pace == "steady"
 
 
@@ -134,3 +140,84 @@ def test_no_activity_no_profile():
     UserFactory()
     assert profiles_refresh(as_of=AS_OF) == 0
     assert not PersonalizationProfile.objects.exists()
+
+
+def lesson_days(user, *, days: int, lessons: int, video: bool = True, quiz: bool = False):
+    """Study on `days` consecutive days up to AS_OF, a page view each day (as the demo does),
+    completing `lessons` lessons spread over them, each watched (video) and maybe quizzed."""
+    specs: list[tuple] = [
+        ("page_view", utc(20, 9) - datetime.timedelta(days=d)) for d in range(days)
+    ]
+    for i, lesson in enumerate(LessonFactory.create_batch(lessons)):
+        at = utc(20, 10) - datetime.timedelta(days=i % days, minutes=i)
+        ref = {"lesson": lesson}
+        if video:
+            specs += [("video_progress", at, {"percent": p}, ref) for p in (30, 60, 100)]
+        if quiz:
+            specs.append(("quiz_submitted", at, {"score": 8, "max_score": 10}, ref))
+        specs.append(("lesson_completed", at, {}, ref))
+    make_events(user, specs)
+
+
+def test_a_fast_start_is_not_enough_data_yet_and_the_rate_stays_out_of_the_verdict():
+    """The demo's "Unknown at 4.7 lessons/week": two lessons in three days is no pace yet."""
+    user = UserFactory()
+    lesson_days(user, days=3, lessons=2)
+
+    profiles_refresh(as_of=AS_OF)
+
+    profile = PersonalizationProfile.objects.get(user=user)
+    assert profile.pace == "unknown"
+    assert profile.get_pace_display() == "Not enough data yet"
+    assert (profile.lessons_completed, profile.observed_days) == (2, 3)
+
+
+def test_the_band_is_decided_on_the_rate_as_shown():
+    """11 lessons in 26 days is 2.96 a week, shown as 3.0: it must read "fast", not "steady"."""
+    user = UserFactory()
+    lesson_days(user, days=26, lessons=11)
+
+    profiles_refresh(as_of=AS_OF)
+
+    profile = PersonalizationProfile.objects.get(user=user)
+    assert profile.lessons_per_week == 3.0 and profile.pace == "fast"
+
+
+@pytest.mark.parametrize(
+    ("lessons", "video", "quiz", "uses", "preferred"),
+    [
+        # Watches every lesson's video and takes its quiz: no format is ahead.
+        (8, True, True, {"video": 8, "quiz": 8}, "mixed"),
+        # Watches, rarely quizzes (2 quizzes below): video leads by far.
+        (8, True, False, {"video": 8, "quiz": 2}, "video"),
+        # Completes lessons without their videos: reads them. Daily page views do not count.
+        (7, False, False, {"reading": 7}, "reading"),
+        # Five uses in all: not enough data yet.
+        (5, True, False, {"video": 5}, ""),
+    ],
+)
+def test_preferred_format_needs_enough_uses_and_a_clear_lead(lessons, video, quiz, uses, preferred):
+    user = UserFactory()
+    lesson_days(user, days=14, lessons=lessons, video=video, quiz=quiz)
+    if uses.get("quiz") == 2:
+        make_events(user, [quiz_at(18), quiz_at(19)])
+
+    profiles_refresh(as_of=AS_OF)
+
+    profile = PersonalizationProfile.objects.get(user=user)
+    assert profile.format_uses == uses
+    assert profile.preferred_format == preferred
+
+
+def quiz_at(day: int) -> tuple:
+    return ("quiz_submitted", utc(day, 11), {"score": 5, "max_score": 10})
+
+
+def test_demo_like_days_are_not_all_reading():
+    """Every demo study day opens the course page; counted as reading, it outvoted the videos."""
+    user = UserFactory()
+    lesson_days(user, days=20, lessons=7)
+
+    profiles_refresh(as_of=AS_OF)
+
+    assert PersonalizationProfile.objects.get(user=user).preferred_format == "video"

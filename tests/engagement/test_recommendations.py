@@ -63,3 +63,24 @@ def test_low_risk_learner_with_progress_is_celebrated_not_chased():
 def test_laggard_in_cohort_gets_peer_comparison():
     assert "peer_comparison" in codes(row(recency_days=1, cohort_pct_events_7d=0.1), "medium")
     assert "peer_comparison" not in codes(row(recency_days=1, cohort_pct_events_7d=0.8), "medium")
+
+
+def test_a_never_started_enrolment_is_told_apart_from_a_lapsed_one():
+    x = row(recency_days=365, cohort_pct_events_7d=0.05)[None, :]
+    recs = recommendations_for(
+        x, ["critical"], never_started=np.array([True]), enrolment_age=np.array([23.0])
+    )[0]
+
+    assert [r["code"] for r in recs] == ["human_outreach", "gentle_reminder"]
+    assert recs[0]["reason"] == (
+        "Risk is critical and the learner has not started the course since enrolling 23 days ago."
+    )
+    assert recs[1]["reason"] == "Has not started the course since enrolling 23 days ago."
+    assert "365" not in " ".join(r["reason"] for r in recs)
+    # Enrolled today: no "0 days ago".
+    today = recommendations_for(
+        x, ["high"], never_started=np.array([True]), enrolment_age=np.array([0.0])
+    )[0]
+    assert today[-1]["reason"] == "Has not started the course since enrolling today."
+    # Peer comparison needs activity to compare: not for someone who has none.
+    assert "peer_comparison" not in [r["code"] for r in today]

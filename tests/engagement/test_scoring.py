@@ -27,7 +27,10 @@ from engagement.services.scoring import (
     scoring_run_start,
 )
 from engagement.tasks import score_all
+from tests.accounts.factories import UserFactory
+from tests.engagement.factories import make_events
 from tests.engagement.history import AS_OF, make_history
+from tests.learning.factories import CourseFactory, EnrollmentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -281,3 +284,86 @@ def test_concurrent_deliveries_of_score_all_score_the_day_once() -> None:
     assert len(results) == 8
     assert {r for r in results if not isinstance(r, Retry)} <= {run.pk}
     assert EngagementScore.objects.filter(run=run).count() == run.total
+
+
+# --- a score per active enrolment ----------------------------------------------------------------
+
+
+def _days_before(as_of: datetime.date, days: int, hour: int = 10) -> datetime.datetime:
+    return datetime.datetime.combine(
+        as_of - datetime.timedelta(days=days), datetime.time(hour), datetime.UTC
+    )
+
+
+def test_a_learner_in_two_courses_gets_a_score_per_course() -> None:
+    learner = UserFactory()
+    keen, left = CourseFactory(title="Keen"), CourseFactory(title="Left")
+    since = _days_before(AS_OF, 60)
+    EnrollmentFactory(user=learner, course=keen, enrolled_at=since)
+    EnrollmentFactory(user=learner, course=left, enrolled_at=since)
+    # Active in "keen" nearly every day of the last two weeks; gone from "left" for 40 days.
+    make_events(learner, [("page_view", _days_before(AS_OF, d)) for d in range(14)], course=keen)
+    make_events(
+        learner, [("page_view", _days_before(AS_OF, d)) for d in range(40, 55)], course=left
+    )
+
+    run = scoring_run_start(as_of=AS_OF, execute_now=True)
+
+    rows = {s.course_id: s for s in EngagementScore.objects.filter(run=run, user=learner)}
+    assert set(rows) == {keen.pk, left.pk} and run.total == 2
+    assert rows[left.pk].drop_off_risk > rows[keen.pk].drop_off_risk + 30
+    assert rows[left.pk].signals["recency_days"] == 40
+    assert rows[keen.pk].signals["recency_days"] == 0
+    assert not rows[keen.pk].never_started and not rows[left.pk].never_started
+
+
+def test_a_never_started_enrolment_is_scored_high_with_low_confidence() -> None:
+    learner, busy = UserFactory(), UserFactory()
+    course = CourseFactory()
+    EnrollmentFactory(user=learner, course=course, enrolled_at=_days_before(AS_OF, 21))
+    EnrollmentFactory(user=busy, course=course, enrolled_at=_days_before(AS_OF, 21))
+    make_events(busy, [("page_view", _days_before(AS_OF, d)) for d in range(10)], course=course)
+
+    run = scoring_run_start(as_of=AS_OF, execute_now=True)  # no model trained: the baseline
+
+    score = EngagementScore.objects.get(run=run, user=learner)
+    other = EngagementScore.objects.get(run=run, user=busy)
+    assert score.never_started and not other.never_started
+    assert score.course_id == course.pk
+    assert score.level in ("high", "critical") and score.drop_off_risk > other.drop_off_risk
+    assert score.confidence <= scoring.NEVER_STARTED_MAX_CONFIDENCE < other.confidence
+    reasons = " ".join(r["reason"] for r in score.recommendations)
+    assert "has not started the course since enrolling 21 days ago" in reasons.lower()
+    assert "365" not in reasons  # no "inactive for 365 days" for someone who never began
+
+
+def test_drivers_are_stored_as_sentences_with_their_sign() -> None:
+    make_history(n=20)
+    run = scoring_run_start(as_of=AS_OF, execute_now=True)
+    drivers = [d for s in EngagementScore.objects.filter(run=run) for d in s.drivers]
+    assert drivers
+    for d in drivers:
+        assert {"signal", "label", "text", "value", "contribution"} <= set(d)
+        assert d["text"] and d["text"] != d["signal"]  # a sentence, not a signal name
+    assert any(d["contribution"] > 0 for d in drivers)
+
+
+def test_a_retried_run_writes_each_enrolment_once() -> None:
+    learner = UserFactory()
+    first, second = CourseFactory(), CourseFactory()
+    for course in (first, second):
+        EnrollmentFactory(user=learner, course=course, enrolled_at=_days_before(AS_OF, 20))
+    make_events(learner, [("login", _days_before(AS_OF, 2))])  # no course: counts for both
+    run = scoring_run_start(as_of=AS_OF)
+    scoring_run_execute(run_id=run.pk)
+    EngagementScore.objects.filter(run=run, course=second).delete()
+    ScoringRun.objects.filter(pk=run.pk).update(status="pending")
+
+    scoring_run_execute(run_id=run.pk)
+
+    rows = EngagementScore.objects.filter(run=run).order_by("course_id")
+    assert [(s.user_id, s.course_id) for s in rows] == [
+        (learner.pk, first.pk),
+        (learner.pk, second.pk),
+    ]
+    assert all(s.signals["recency_days"] == 2 for s in rows)

@@ -12,11 +12,13 @@ from engagement.scoring.activity import KINDS, LearnerActivity
 from engagement.scoring.labels import dropped_off
 from engagement.scoring.signals import (
     MISSING,
+    MODEL_SCOPE,
     RECENCY_CAP_DAYS,
     SIGNAL_INDEX,
     SIGNAL_NAMES,
     SIGNALS,
     compute_signals,
+    signal_sentence,
 )
 
 AS_OF = datetime.date(2025, 3, 2)  # a Sunday
@@ -63,9 +65,9 @@ def signals() -> dict[str, np.ndarray]:
 
 
 def test_catalogue_is_large_unique_and_documented() -> None:
-    assert len(SIGNALS) >= 55
+    assert len(SIGNALS) == 77
     assert len(set(SIGNAL_NAMES)) == len(SIGNAL_NAMES)
-    assert all(sig.description and sig.unit for sig in SIGNALS)
+    assert all(sig.description and sig.unit and sig.text for sig in SIGNALS)
 
 
 def test_recency_and_windows(signals: dict[str, np.ndarray]) -> None:
@@ -187,3 +189,60 @@ def test_dropped_off_label() -> None:
     after = np.array([[0, 0, 0], [0, 1, 0], [2, 0, 0]])
     withdrew = np.array([False, False, True])
     assert dropped_off(after, withdrew).tolist() == [1, 0, 1]
+
+
+def test_a_never_started_enrolment_is_silent_since_it_began() -> None:
+    a = LearnerActivity.empty(3, as_of=AS_OF, window_days=28)
+    a.enrolment_age[:] = [21, 2, 30]
+    a.daily[2, 27, K["events"]] = 1  # the third has started: active today
+    a.days_since_first[2], a.days_since_last[2] = 0, 0
+    X = compute_signals(a)
+    recency = X[:, SIGNAL_INDEX["recency_days"]]
+    assert recency.tolist() == [21, 2, 0]  # three weeks since enrolling reads as three weeks gone
+    assert X[:, SIGNAL_INDEX["never_started"]].tolist() == [1, 1, 0]
+
+
+def test_known_directions_are_declared_where_a_person_knows_them() -> None:
+    by_name = {sig.name: sig.direction for sig in SIGNALS}
+    assert set(by_name.values()) <= {-1, 0, 1}
+    assert by_name["recency_days"] == by_name["current_gap_days"] == 1  # longer gone, riskier
+    for name in ("active_days_3d", "active_days_28d", "events_7d", "active_weeks_4w"):
+        assert by_name[name] == -1, name
+    # A sentinel (MISSING = no quiz, no lessons) is not "worse than 0 %": no direction.
+    for name in ("quiz_mean_score", "progress", "first_week_events", "lesson_completion_ratio_28d"):
+        assert by_name[name] == 0, name
+
+
+def test_every_signal_reads_as_a_sentence_not_a_signal_name() -> None:
+    for sig in SIGNALS:
+        for value in (0.0, 1.0, 3.0, 12.5, MISSING):
+            text = signal_sentence(sig.name, value, row={"enrolment_age_days": 9}, typical=2.0)
+            assert text and not text[0].islower(), (sig.name, value, text)
+            # No snake_case signal name, no unfilled placeholder.
+            assert "_" not in text and "{" not in text and "?" not in text, (sig.name, text)
+
+
+def test_driver_sentences_say_the_value_and_the_course_context() -> None:
+    assert (
+        signal_sentence("recency_days", 12, typical=3)
+        == "No activity for 12 days (the course's typical gap is 3 days)"
+    )
+    assert signal_sentence("recency_days", 1, typical=1) == (
+        "No activity for 1 day (the course's typical gap is 1 day)"
+    )
+    assert signal_sentence("active_weeks_4w", 0, typical=3) == (
+        "No activity in any of the last 4 weeks (the course's typical learner: 3)"
+    )
+    assert signal_sentence("active_days_14d", 2, typical=6, scope=MODEL_SCOPE) == (
+        "Active on 2 of the last 14 days (a typical learner: 6)"
+    )
+    assert signal_sentence("quiz_mean_score", MISSING, typical=0.7) == "No scored quiz yet"
+    assert signal_sentence("quiz_mean_score", 0.45, typical=0.7) == (
+        "Quiz scores average 45% (the course's typical learner: 70%)"
+    )
+    assert signal_sentence("never_started", 1, row={"enrolment_age_days": 21}) == (
+        "Not started yet, 21 days after enrolling"
+    )
+    assert signal_sentence("session_seconds_7d", 5400, typical=1800) == (
+        "1 h 30 min of study in the last 7 days (the course's typical learner: 30 min)"
+    )

@@ -49,3 +49,15 @@ class Command(BaseCommand):
                 f"{model}, {summary.alerts} new alerts."
             )
         )
+        # Gamification, from the same behaviour (9e): and how to sign in as a demo student.
+        self.stdout.write(
+            f"Gamification: {summary.learners_with_xp} learners with {summary.xp_awarded:,} XP, "
+            f"{summary.achievements_unlocked} achievements unlocked, {summary.freezes_used} "
+            f"streak freezes used, {summary.league_weeks_closed} league weeks closed "
+            f"({summary.promoted} promotions)."
+        )
+        if summary.sign_in_student:
+            self.stdout.write(
+                "Sign in as a demo student with a one-time link: "
+                f"python manage.py sign_in_link {summary.sign_in_student}"
+            )

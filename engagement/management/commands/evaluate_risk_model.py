@@ -1,4 +1,5 @@
-"""Print how well the drop-off model ranks learners on a cut-off it could not have trained on.
+"""Print how well the drop-off model ranks enrolments on a cut-off it could not have trained on,
+and the model's own validation figure with the split (by course or by time) that gave it.
 
 The measuring is engagement.services.evaluation's; this command parses the options and prints.
 """
@@ -19,7 +20,10 @@ from engagement.services.evaluation import (
 
 
 class Command(BaseCommand):
-    help = "Print ROC AUC, PR AUC, Brier, calibration, precision@10% and lead time."
+    help = (
+        "Print ROC AUC, PR AUC, Brier, calibration, precision@10% and lead time out of time, "
+        "and the model's validation figure with the split that gave it."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--as-of", type=datetime.date.fromisoformat, default=None)
@@ -47,7 +51,16 @@ class Command(BaseCommand):
             )
         out = self.stdout.write
         out(f"{name}; evaluation cut-off {result.cutoff}, horizon {result.horizon_days} days")
-        out(f"learners {result.learners}, dropped off {result.positive_rate:.1%}")
+        validation = result.validation
+        if validation is not None:
+            out(
+                f"validation   ROC AUC {validation.roc_auc:.3f} on {validation.examples} held-out "
+                f"examples, split {validation.split}: {validation.scheme}"
+            )
+        out(
+            f"enrolments {result.learners} at stake, dropped off {result.positive_rate:.1%} "
+            f"({result.already_gone} already gone before the cut-off left out)"
+        )
         out(
             f"ROC AUC      {result.roc_auc:.3f}   (days-since-last-activity rule "
             f"{result.recency_rule_roc_auc:.3f}, baseline model {result.baseline_roc_auc:.3f})"

@@ -1,4 +1,4 @@
-"""Score every learner's drop-off risk as of a date (a new scoring run, history kept)."""
+"""Score every active enrolment's drop-off risk as of a date (a new scoring run, history kept)."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ class Command(BaseCommand):
         model = f"model v{run.model_version.version}" if run.model_version else "baseline model"
         self.stdout.write(
             self.style.SUCCESS(
-                f"scoring run {run.pk} as of {run.as_of}: {run.total} learners scored with the "
-                f"{model} in {seconds:.1f}s "
-                f"({counts})"
+                f"scoring run {run.pk} as of {run.as_of}: {run.total} enrolments of "
+                f"{stats.learners} learners scored with the {model} in {seconds:.1f}s "
+                f"({counts}; {stats.never_started} never started)"
             )
         )

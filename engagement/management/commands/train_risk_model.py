@@ -15,7 +15,10 @@ from engagement.services.training import risk_model_train
 
 
 class Command(BaseCommand):
-    help = "Train the risk model as of a date (every label window ends on or before it)."
+    help = (
+        "Train the risk model as of a date (every label window ends on or before it): weekly "
+        "cut-offs over the whole history, validated by course (3+ courses) or by time."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--as-of", type=datetime.date.fromisoformat, required=True)
@@ -37,8 +40,9 @@ class Command(BaseCommand):
                 f"risk model v{version.version} ({version.algorithm}) trained on "
                 f"{version.examples} examples in {time.perf_counter() - started:.1f}s: "
                 f"validation ROC AUC {m.get('roc_auc', float('nan')):.3f}, "
-                f"PR AUC {m.get('pr_auc', float('nan')):.3f}, Brier {m.get('brier', 0):.3f} "
-                f"({m.get('validation_scheme', '')})"
+                f"PR AUC {m.get('pr_auc', float('nan')):.3f}, Brier {m.get('brier', 0):.3f}; "
+                f"split {m.get('validation_split', '?')}: {m.get('validation_scheme', '')}; "
+                f"calibrated ({m.get('calibration_method', '')}) on {m.get('calibrated_on', '')}"
             )
         )
         if options["verbosity"] > 1:

@@ -43,4 +43,5 @@ def lifecycle_signals(win: ActivityWindow, f: Mapping[str, np.ndarray]) -> Colum
     )
     out["is_self_paced"] = self_paced.astype(np.float64)
     out["withdrawn"] = a.withdrawn.astype(np.float64)
+    out["never_started"] = (~np.isfinite(a.days_since_last)).astype(np.float64)
     return out

@@ -92,7 +92,11 @@ def volume_signals(win: ActivityWindow, f: Mapping[str, np.ndarray]) -> Columns:
     a = win.activity
     out: Columns = {}
     since_last = a.days_since_last.astype(np.float64)
-    since_last = np.where(np.isfinite(since_last), since_last, RECENCY_CAP_DAYS)
+    # An enrolment never started has had no activity since it began: its silence is its age,
+    # so a three-week-old one reads (and scores) like three weeks without activity.
+    age = a.enrolment_age.astype(np.float64)
+    silent_since = np.where(np.isfinite(age) & (age >= 0), age, RECENCY_CAP_DAYS)
+    since_last = np.where(np.isfinite(since_last), since_last, silent_since)
     # The window is ground truth for recent days even if the lifetime field lags behind.
     since_last = np.where(win.any_active, np.minimum(since_last, win.window_gap), since_last)
     out["recency_days"] = np.clip(since_last, 0.0, RECENCY_CAP_DAYS)

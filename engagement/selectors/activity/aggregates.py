@@ -17,22 +17,29 @@ VIDEO_TYPES: tuple[str, ...] = tuple(
     t for t, et in EVENT_TYPES.items() if "percent" in et.by_name and KIND_OF_TYPE.get(t) == "video"
 )
 SESSION_END_TYPE = "session_end"  # its duration_seconds is the session length
+NO_COURSE = 0  # the course id of rows from events that name no course (ids start at 1)
 
 
 @dataclass(frozen=True)
 class ActivityAggregates:
-    """Per-learner rows from the database, before they are scattered into the tensor."""
+    """Rows per learner and course from the database, before they are scattered into the tensor.
 
-    life_user: np.ndarray  # learners with any activity on or before as_of
+    Course columns hold NO_COURSE for events that name no course. The hour rows are per
+    learner only: study rhythm is not course-specific.
+    """
+
+    life_user: np.ndarray  # (user, course) pairs with any activity on or before as_of
+    life_course: np.ndarray
     life_first: np.ndarray  # local date of their first activity, days before as_of
     life_last: np.ndarray  # local date of their last activity, days before as_of
-    day_user: np.ndarray  # (user, day) rows inside the window
+    day_user: np.ndarray  # (user, course, day) rows inside the window
+    day_course: np.ndarray
     day_index: np.ndarray  # 0 = window start
     day_counts: np.ndarray  # (rows, len(KINDS))
     day_quiz_sum: np.ndarray
     day_quiz_n: np.ndarray
     day_video_sum: np.ndarray
     day_session_seconds: np.ndarray
-    hour_user: np.ndarray  # (user, local hour) rows inside the window
+    hour_user: np.ndarray  # (user, local hour) rows inside the window, every course
     hour: np.ndarray
     hour_count: np.ndarray

@@ -1,4 +1,4 @@
-"""Enrolment reads for the activity tensor: each learner's enrolment state, and withdrawals.
+"""Enrolment reads for the activity tensor: the active enrolments with their state, withdrawals.
 
 Dates here are UTC dates (enrolment timestamps are not tied to a learner's local day).
 """
@@ -6,10 +6,12 @@ Dates here are UTC dates (enrolment timestamps are not tied to a learner's local
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from django.db.models import Count, Max, Q
+from django.db.models import Count
 
 from learning.models import Enrollment, Lesson, LessonProgress
 
@@ -20,107 +22,115 @@ def _end_of_day_utc(day: datetime.date) -> datetime.datetime:
     )
 
 
-def enrolment_state(uids: np.ndarray, as_of: datetime.date) -> dict[str, np.ndarray]:
-    """Return per-learner enrolment facts as of ``as_of`` (UTC dates), vectorised in pandas.
+@dataclass(frozen=True)
+class EnrolmentRows:
+    """The active enrolments as of a date, one per row, sorted by (user, course)."""
 
-    Keys: age (days since the earliest active enrolment, nan if none), all_completed, withdrawn
-    (withdrew from every enrolment), cohort (main course: the latest active enrolment, else the
-    latest of any status, else 0), days_left (main course end minus as_of, nan = self-paced),
-    progress (completed lessons / lessons of the active courses, nan if no lessons).
+    user_ids: np.ndarray  # int64
+    course_ids: np.ndarray  # int64
+    age: np.ndarray  # float64: days since the enrolment began (UTC dates)
+    progress: np.ndarray  # float64: completed / lessons of the course, nan if it has none
+    days_left: np.ndarray  # float64: course end minus as_of, nan = self-paced
+
+
+def enrolment_rows(as_of: datetime.date, user_ids: Sequence[int] | None) -> EnrolmentRows:
+    """Return every enrolment active as of ``as_of``: begun by the end of that (UTC) day and
+    neither completed nor withdrawn by then; ``user_ids`` narrows them.
+
+    Three queries (enrolments, lesson counts per course, completed lessons per learner and
+    course), whatever the number of learners.
     """
-    n = len(uids)
-    out = {
-        "age": np.full(n, np.nan),
-        "all_completed": np.zeros(n, dtype=bool),
-        "withdrawn": np.zeros(n, dtype=bool),
-        "cohort": np.zeros(n, dtype=np.int64),
-        "days_left": np.full(n, np.nan),
-        "progress": np.full(n, np.nan),
-    }
-    if n == 0:
-        return out
     end = _end_of_day_utc(as_of)
-    ids = uids.tolist()
+    enrolments = (
+        Enrollment.objects.filter(enrolled_at__lt=end)
+        .exclude(completed_at__lt=end)
+        .exclude(withdrawn_at__lt=end)
+    )
+    if user_ids is not None:
+        enrolments = enrolments.filter(user_id__in=list(user_ids))
     enr = pd.DataFrame.from_records(
-        Enrollment.objects.filter(user_id__in=ids, enrolled_at__lt=end).values_list(
-            "user_id", "course_id", "enrolled_at", "completed_at", "withdrawn_at", "course__ends_on"
+        enrolments.order_by("user_id", "course_id").values_list(
+            "user_id", "course_id", "enrolled_at", "course__ends_on"
         ),
-        columns=["user_id", "course_id", "enrolled_at", "completed_at", "withdrawn_at", "ends_on"],
+        columns=["user_id", "course_id", "enrolled_at", "ends_on"],
     )
-    if enr.empty:
-        return out
-    for col in ("enrolled_at", "completed_at", "withdrawn_at"):
-        enr[col] = pd.to_datetime(enr[col], utc=True)
-    end_ts = pd.Timestamp(end)
-    enr["completed"] = enr["completed_at"].notna() & (enr["completed_at"] < end_ts)
-    enr["withdrawn"] = enr["withdrawn_at"].notna() & (enr["withdrawn_at"] < end_ts)
-    enr["active"] = ~(enr["completed"] | enr["withdrawn"])
-    row = np.searchsorted(uids, enr["user_id"].to_numpy())
-    enr["row"] = row
-    per_user = enr.groupby("row").agg(
-        n=("active", "size"),
-        completed=("completed", "sum"),
-        withdrawn=("withdrawn", "sum"),
+    n = len(enr)
+    if n == 0:
+        empty = np.zeros(0)
+        return EnrolmentRows(
+            np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), empty, empty, empty
+        )
+    uids = enr["user_id"].to_numpy(dtype=np.int64)
+    cids = enr["course_id"].to_numpy(dtype=np.int64)
+    enrolled = pd.to_datetime(enr["enrolled_at"], utc=True).dt.normalize()
+    age = (pd.Timestamp(as_of, tz="UTC") - enrolled).dt.days.to_numpy(dtype=np.float64)
+    ends = pd.to_datetime(enr["ends_on"])
+    days_left = (ends - pd.Timestamp(as_of)).dt.days.to_numpy(dtype=np.float64)  # NaT -> nan
+
+    courses = np.unique(cids).tolist()
+    lessons = dict(
+        Lesson.objects.filter(course_id__in=courses)
+        .values("course_id")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("course_id", "n")
     )
-    r = per_user.index.to_numpy()
-    out["all_completed"][r] = (per_user["completed"] == per_user["n"]).to_numpy()
-    out["withdrawn"][r] = (per_user["withdrawn"] == per_user["n"]).to_numpy()
-    active = enr[enr["active"]]
-    first = active.groupby("row")["enrolled_at"].min()
-    as_of_ts = pd.Timestamp(as_of, tz="UTC")
-    out["age"][first.index.to_numpy()] = (as_of_ts - first.dt.normalize()).dt.days.to_numpy()
-    # Main course: latest active enrolment first, then latest of any status.
-    ranked = enr.sort_values(["row", "active", "enrolled_at", "course_id"])
-    main = ranked.groupby("row").tail(1)
-    out["cohort"][main["row"].to_numpy()] = main["course_id"].to_numpy()
-    ends = pd.to_datetime(main["ends_on"])
-    left = (ends - pd.Timestamp(as_of)).dt.days.to_numpy(dtype=np.float64)
-    out["days_left"][main["row"].to_numpy()] = left  # NaT (self-paced) -> nan
-
-    if not active.empty:
-        courses = active["course_id"].unique().tolist()
-        lessons = dict(
-            Lesson.objects.filter(course_id__in=courses)
-            .values("course_id")
-            .annotate(n=Count("id"))
-            .values_list("course_id", "n")
+    done = LessonProgress.objects.filter(lesson__course_id__in=courses, completed_at__lt=end)
+    if user_ids is not None:
+        done = done.filter(user_id__in=list(user_ids))
+    done_rows = pd.DataFrame.from_records(
+        done.values("user_id", "lesson__course_id")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("user_id", "lesson__course_id", "n"),
+        columns=["user_id", "course_id", "n"],
+    )
+    completed = np.zeros(n)
+    if not done_rows.empty:
+        pos = pair_index(
+            uids, cids, done_rows["user_id"].to_numpy(), done_rows["course_id"].to_numpy()
         )
-        done = pd.DataFrame.from_records(
-            LessonProgress.objects.filter(
-                user_id__in=ids, lesson__course_id__in=courses, completed_at__lt=end
-            )
-            .values("user_id", "lesson__course_id")
-            .annotate(n=Count("id"))
-            .values_list("user_id", "lesson__course_id", "n"),
-            columns=["user_id", "course_id", "n"],
-        )
-        act = active[["row", "user_id", "course_id"]].copy()
-        act["lessons"] = act["course_id"].map(lessons).fillna(0)
-        act = act.merge(done, on=["user_id", "course_id"], how="left").fillna({"n": 0})
-        tot = act.groupby("row")[["lessons", "n"]].sum()
-        tot = tot[tot["lessons"] > 0]
-        out["progress"][tot.index.to_numpy()] = (tot["n"] / tot["lessons"]).clip(0, 1).to_numpy()
-    return out
+        ok = pos >= 0
+        completed[pos[ok]] = done_rows["n"].to_numpy(dtype=np.float64)[ok]
+    total = pd.Series(cids).map(lessons).fillna(0).to_numpy(dtype=np.float64)
+    progress = np.full(n, np.nan)
+    has = total > 0
+    progress[has] = np.clip(completed[has] / total[has], 0.0, 1.0)
+    return EnrolmentRows(uids, cids, age, progress, days_left)
 
 
-def learner_withdrawals(
-    *, start: datetime.date, end: datetime.date, user_ids: np.ndarray
+def pair_index(
+    users: np.ndarray, courses: np.ndarray, find_users: np.ndarray, find_courses: np.ndarray
 ) -> np.ndarray:
-    """Return, per sorted user id, whether they withdrew from their last active enrolment
-    between ``start`` and ``end`` (UTC dates, inclusive) and so from every enrolment."""
+    """Return the row of each (find_user, find_course) pair among (users, courses), -1 if absent.
+
+    ``users``/``courses`` must be unique pairs; vectorised (a pandas MultiIndex), no loop.
+    """
+    if len(users) == 0 or len(find_users) == 0:
+        return np.full(len(find_users), -1, dtype=np.int64)
+    index = pd.MultiIndex.from_arrays([np.asarray(users), np.asarray(courses)])
+    wanted = pd.MultiIndex.from_arrays(
+        [np.asarray(find_users, dtype=np.int64), np.asarray(find_courses, dtype=np.int64)]
+    )
+    return index.get_indexer(wanted).astype(np.int64)
+
+
+def enrolment_withdrawals(
+    *, start: datetime.date, end: datetime.date, user_ids: np.ndarray, course_ids: np.ndarray
+) -> np.ndarray:
+    """Return, per (user, course) row, whether that enrolment was withdrawn between ``start``
+    and ``end`` (UTC dates, inclusive). One query."""
     out = np.zeros(len(user_ids), dtype=bool)
     if len(user_ids) == 0:
         return out
-    rows = Enrollment.objects.filter(user_id__in=user_ids.tolist()).values("user_id")
-    rows = rows.annotate(
-        n=Count("id"),
-        n_withdrawn=Count("id", filter=Q(withdrawn_at__isnull=False)),
-        last=Max("withdrawn_at"),
-    ).filter(
-        last__gte=datetime.datetime.combine(start, datetime.time(), datetime.UTC),
-        last__lt=_end_of_day_utc(end),
-    )
-    hits = np.array([r["user_id"] for r in rows if r["n"] == r["n_withdrawn"]], dtype=np.int64)
-    if hits.size:
-        out[np.isin(user_ids, hits)] = True
+    # Few enrolments are withdrawn in a span of days: read those, then match them to the rows.
+    rows = np.array(
+        Enrollment.objects.filter(
+            withdrawn_at__gte=datetime.datetime.combine(start, datetime.time(), datetime.UTC),
+            withdrawn_at__lt=_end_of_day_utc(end),
+        ).values_list("user_id", "course_id"),
+        dtype=np.int64,
+    ).reshape(-1, 2)
+    pos = pair_index(user_ids, course_ids, rows[:, 0], rows[:, 1])
+    out[pos[pos >= 0]] = True
     return out

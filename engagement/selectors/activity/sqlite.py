@@ -1,7 +1,8 @@
 """The activity aggregates on SQLite (the embedded default) and any database but PostgreSQL.
 
 The raw events of the window are fetched and converted to each learner's local time in pandas,
-one distinct timezone at a time; slower than PostgreSQL's SQL but the same numbers.
+one distinct timezone at a time, and grouped like PostgreSQL's (per learner, course and local
+date; per learner and local hour); slower than PostgreSQL's SQL but the same numbers.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from engagement.catalogue import KIND_OF_TYPE, NON_ACTIVITY_TYPES
 from engagement.models import Event
 from engagement.scoring.activity import KIND_INDEX, KINDS
 from engagement.selectors.activity.aggregates import (
+    NO_COURSE,
     QUIZ_TYPES,
     SESSION_END_TYPE,
     VIDEO_TYPES,
@@ -47,15 +49,20 @@ def sqlite_aggregates(
         events = events.filter(user_id__in=list(user_ids))
     activity = events.exclude(type__in=NON_ACTIVITY_TYPES)
     # Events before `lo` are surely before the window (and before as_of) in any timezone.
-    before = activity.filter(occurred_at__lt=lo).values("user_id")
-    before = before.annotate(first=Min("occurred_at"), last=Max("occurred_at"))
+    before = activity.filter(occurred_at__lt=lo).values("user_id", "course_id")
+    before = before.annotate(first=Min("occurred_at"), last=Max("occurred_at")).order_by()
     zone = pd.DataFrame.from_records(
         events.filter(occurred_at__gte=lo, occurred_at__lt=hi).values_list(
-            "user_id", "occurred_at", "type", "properties"
+            "user_id", "course_id", "occurred_at", "type", "properties"
         ),
-        columns=["user_id", "occurred_at", "type", "properties"],
+        columns=["user_id", "course_id", "occurred_at", "type", "properties"],
     )
-    before = pd.DataFrame.from_records(before, columns=["user_id", "first", "last"])
+    before = pd.DataFrame.from_records(
+        before.values_list("user_id", "course_id", "first", "last"),
+        columns=["user_id", "course_id", "first", "last"],
+    )
+    for frame in (before, zone):
+        frame["course_id"] = frame["course_id"].fillna(NO_COURSE).astype(np.int64)
     users = set(zone["user_id"]) | set(before["user_id"])
     tz_of_user = dict(User.objects.filter(id__in=users).values_list("id", "timezone"))
     for frame, column in ((before, "first"), (before, "last"), (zone, "occurred_at")):
@@ -66,16 +73,20 @@ def sqlite_aggregates(
     zone_act = zone[~zone["type"].isin(NON_ACTIVITY_TYPES)]
     life = pd.concat(
         [
-            before[["user_id", "first_local", "last_local"]].rename(
+            before[["user_id", "course_id", "first_local", "last_local"]].rename(
                 columns={"first_local": "first", "last_local": "last"}
             ),
-            zone_act.groupby("user_id")["occurred_at_local"]
+            zone_act.groupby(["user_id", "course_id"])["occurred_at_local"]
             .agg(["min", "max"])
             .reset_index()
             .rename(columns={"min": "first", "max": "last"}),
         ]
     )
-    life = life.groupby("user_id").agg(first=("first", "min"), last=("last", "max")).sort_index()
+    life = (
+        life.groupby(["user_id", "course_id"])
+        .agg(first=("first", "min"), last=("last", "max"))
+        .sort_index()
+    )
 
     def days_before(col: str) -> np.ndarray:
         local = pd.to_datetime(life[col])
@@ -98,13 +109,19 @@ def sqlite_aggregates(
     win["h"] = win["occurred_at_local"].dt.hour
     for j, kind in enumerate(KINDS):
         win[kind] = win["act"] if j == 0 else (win["kind"] == j).astype(np.float64)
-    by_day = win.groupby(["user_id", "d"])[[*KINDS, "q", "qn", "v", "s"]].sum().reset_index()
+    by_day = (
+        win.groupby(["user_id", "course_id", "d"])[[*KINDS, "q", "qn", "v", "s"]]
+        .sum()
+        .reset_index()
+    )
     by_hour = win[win["act"] > 0].groupby(["user_id", "h"]).size().reset_index(name="n")
     return ActivityAggregates(
-        life_user=life.index.to_numpy(dtype=np.int64),
+        life_user=life.index.get_level_values("user_id").to_numpy(dtype=np.int64),
+        life_course=life.index.get_level_values("course_id").to_numpy(dtype=np.int64),
         life_first=days_before("first"),
         life_last=days_before("last"),
         day_user=by_day["user_id"].to_numpy(dtype=np.int64),
+        day_course=by_day["course_id"].to_numpy(dtype=np.int64),
         day_index=by_day["d"].to_numpy(dtype=np.int64),
         day_counts=by_day[list(KINDS)].to_numpy(dtype=np.float64),
         day_quiz_sum=by_day["q"].to_numpy(dtype=np.float64),

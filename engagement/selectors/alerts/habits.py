@@ -1,4 +1,5 @@
-"""Rule candidates from learners' local days: a weak first week, a streak about to break."""
+"""Rule candidates from learners' local days: a weak first week (per enrolment), a streak about
+to break (about the learner: no course)."""
 
 from __future__ import annotations
 
@@ -6,51 +7,46 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from django.db.models import Exists, Min
-
-from accounts.models import User
-from core.localtime import local_date, local_datetime
-from engagement.selectors.alerts.candidate import DAY, AlertCandidate, active_enrollments
-from engagement.selectors.alerts.local_dates import learner_local_dates
+from core.localtime import local_date
+from engagement.selectors.alerts.candidate import DAY, AlertCandidate
+from engagement.selectors.alerts.local_dates import enrolment_local_dates
+from gamification.selectors.streaks import streak_at_risk_user_ids, streak_states
 from learning.models import Enrollment
 
 
 def weak_first_week_candidates(
     now: datetime.datetime, params: Mapping[str, Any]
 ) -> list[AlertCandidate]:
-    """Learners whose first enrollment is 7-14 days old and who studied on < 2 of its 7 days.
+    """Active enrolments 7-14 days old whose learner studied on < 2 of their first 7 days.
 
-    Days are the learner's local days: the enrollment's own day and the following ones.
+    Per enrolment: the days count activity in that course and activity that names no course.
+    Days are the learner's local days: the enrolment's own day and the following ones. Two
+    queries (the enrolments with their learners' timezones, and their local active dates).
     """
     first_days = int(params["first_days"])
-    firsts = (
-        Enrollment.objects.values("user_id")
-        .annotate(first=Min("enrolled_at"))
-        .filter(
-            first__gt=now - int(params["max_days_since_enrollment"]) * DAY,
-            first__lte=now - int(params["min_days_since_enrollment"]) * DAY,
-        )
-        .filter(Exists(active_enrollments()))
+    enrolments = list(
+        Enrollment.objects.filter(
+            status=Enrollment.Status.ACTIVE,
+            enrolled_at__gt=now - int(params["max_days_since_enrollment"]) * DAY,
+            enrolled_at__lte=now - int(params["min_days_since_enrollment"]) * DAY,
+        ).values_list("user_id", "course_id", "enrolled_at", "user__timezone")
     )
-    first_at = {user_id: first for user_id, first in firsts.values_list("user_id", "first")}
-    if not first_at:
+    if not enrolments:
         return []
-    first_course = {
-        user_id: course_id
-        for user_id, course_id, enrolled_at in Enrollment.objects.filter(
-            user_id__in=first_at
-        ).values_list("user_id", "course_id", "enrolled_at")
-        if enrolled_at == first_at[user_id]
-    }
-    zones = dict(User.objects.filter(id__in=first_at).values_list("id", "timezone"))
-    active = learner_local_dates(
-        since=min(first_at.values()) - DAY, until=now, user_ids=first_at.keys()
+    active = enrolment_local_dates(
+        since=min(row[2] for row in enrolments) - DAY,
+        until=now,
+        user_ids={row[0] for row in enrolments},
     )
     candidates = []
-    for user_id, first in first_at.items():
-        start = local_date(first, zones[user_id])
+    for user_id, course_id, enrolled_at, tz_name in enrolments:
+        start = local_date(enrolled_at, tz_name)
         end = start + datetime.timedelta(days=first_days - 1)
-        days = {d for d in active.get(user_id, ("", set()))[1] if start <= d <= end}
+        dates = (
+            active.get((user_id, course_id), ("", set()))[1]
+            | (active.get((user_id, None), ("", set()))[1])
+        )
+        days = {d for d in dates if start <= d <= end}
         if len(days) >= int(params["min_active_days"]):
             continue
         candidates.append(
@@ -60,9 +56,9 @@ def weak_first_week_candidates(
                 context={
                     "active_days": len(days),
                     "first_days": first_days,
-                    "enrolled_at": first.isoformat(),
+                    "enrolled_at": enrolled_at.isoformat(),
                 },
-                course_id=first_course.get(user_id),
+                course_id=course_id,
             )
         )
     return candidates
@@ -71,34 +67,28 @@ def weak_first_week_candidates(
 def streak_at_risk_candidates(
     now: datetime.datetime, params: Mapping[str, Any]
 ) -> list[AlertCandidate]:
-    """Learners active each of the last `min_streak_days`+ local days, not yet today, late on.
+    """Learners whose streak of `min_streak_days`+ days is at risk today, late on.
 
-    "Late" is `local_hour` o'clock or later in the learner's own timezone, so that the alert
-    comes while there is still time to save the streak.
+    "At risk" is gamification's one definition (`streak_at_risk_user_ids`: the streak is
+    alive through yesterday and nothing came yet today, in the learner's local days, freezes
+    counted). "Late" is `local_hour` o'clock or later in the learner's own timezone, so that
+    the alert comes while there is still time to save the streak.
     """
-    min_streak = int(params["min_streak_days"])
-    lookback = min_streak + 7  # enough to tell a streak's length, cheap enough hourly
-    active = learner_local_dates(since=now - (lookback + 1) * DAY, until=now)
+    at_risk = streak_at_risk_user_ids(now=now, min_streak_days=int(params["min_streak_days"]))
     candidates = []
-    for user_id, (tz_name, days) in active.items():
-        local_now = local_datetime(now, tz_name)
-        today = local_now.date()
-        if local_now.hour < int(params["local_hour"]) or today in days:
+    for user_id, state in sorted(streak_states(user_ids=at_risk, now=now).items()):
+        if state.local_now.hour < int(params["local_hour"]):
             continue
-        streak = 0
-        while today - datetime.timedelta(days=streak + 1) in days:
-            streak += 1
-        if streak < min_streak:
-            continue
-        shown = f"{streak}+" if streak >= lookback else str(streak)
+        ends = "a freeze covers tonight" if state.freezes_held else "ends tonight"
         candidates.append(
             AlertCandidate(
                 user_id=user_id,
-                message=f"{shown}-day streak ends tonight: no activity yet today",
+                message=f"{state.current}-day streak {ends}: no activity yet today",
                 context={
-                    "streak_days": streak,
-                    "local_time": local_now.strftime("%H:%M"),
-                    "timezone": tz_name,
+                    "streak_days": state.current,
+                    "freezes_held": state.freezes_held,
+                    "local_time": state.local_now.strftime("%H:%M"),
+                    "timezone": state.tz_name,
                 },
             )
         )

@@ -1,4 +1,8 @@
-"""Rule candidates from how learners study: low quiz scores, unfinished videos, missed lives."""
+"""Rule candidates from how learners study: low quiz scores, unfinished videos, missed lives.
+
+Each is per enrolment: the quizzes, videos and live sessions of one course (events that name
+no course form their own group, an alert with no course).
+"""
 
 from __future__ import annotations
 
@@ -15,9 +19,7 @@ from django.db.models import (
     FloatField,
     IntegerField,
     Max,
-    OuterRef,
     Q,
-    Subquery,
     Value,
     When,
     Window,
@@ -32,7 +34,8 @@ from engagement.selectors.alerts.candidate import DAY, AlertCandidate
 def low_quiz_scores_candidates(
     now: datetime.datetime, params: Mapping[str, Any]
 ) -> list[AlertCandidate]:
-    """Learners whose last `quizzes` quizzes (within `lookback_days`) average below `max_mean`."""
+    """Enrolments whose last `quizzes` quizzes (within `lookback_days`) average below
+    `max_mean`."""
     wanted = int(params["quizzes"])
     rows = (
         Event.objects.filter(
@@ -41,7 +44,7 @@ def low_quiz_scores_candidates(
         .annotate(
             rank=Window(
                 RowNumber(),
-                partition_by=[F("user_id")],
+                partition_by=[F("user_id"), F("course_id")],
                 order_by=[F("occurred_at").desc(), F("id").desc()],
             ),
             score=Cast(KeyTextTransform("score", "properties"), FloatField()),
@@ -50,15 +53,15 @@ def low_quiz_scores_candidates(
         .filter(rank__lte=wanted)
         .values_list("user_id", "course_id", "score", "max_score")
     )
-    by_user: dict[int, list[tuple[int | None, float]]] = defaultdict(list)
+    by_enrolment: dict[tuple[int, int | None], list[float]] = defaultdict(list)
     for user_id, course_id, score, max_score in rows.iterator():
         if score is not None and max_score:
-            by_user[user_id].append((course_id, score / max_score))
+            by_enrolment[user_id, course_id].append(score / max_score)
     candidates = []
-    for user_id, quizzes in by_user.items():
+    for (user_id, course_id), quizzes in by_enrolment.items():
         if len(quizzes) < wanted:
             continue
-        mean = sum(ratio for _, ratio in quizzes) / len(quizzes)
+        mean = sum(quizzes) / len(quizzes)
         if mean >= float(params["max_mean"]):
             continue
         candidates.append(
@@ -67,9 +70,9 @@ def low_quiz_scores_candidates(
                 message=f"Last {len(quizzes)} quizzes averaged {round(100 * mean)}%",
                 context={
                     "mean_score": round(mean, 4),
-                    "scores": [round(ratio, 4) for _, ratio in quizzes],
+                    "scores": [round(ratio, 4) for ratio in quizzes],
                 },
-                course_id=quizzes[0][0],  # the most recent quiz's course
+                course_id=course_id,
             )
         )
     return candidates
@@ -78,7 +81,7 @@ def low_quiz_scores_candidates(
 def abandoned_videos_candidates(
     now: datetime.datetime, params: Mapping[str, Any]
 ) -> list[AlertCandidate]:
-    """Learners with `min_videos`+ videos left below `max_percent` and untouched for a while.
+    """Enrolments with `min_videos`+ videos left below `max_percent` and untouched for a while.
 
     A video is the `video` property of video_progress events, or else their lesson; its state
     is its last progress event within `lookback_days`.
@@ -113,11 +116,11 @@ def abandoned_videos_candidates(
     # run before it and pick the wrong "last" event.
     idle_since = now - int(params["idle_days"]) * DAY
     max_percent = float(params["max_percent"])
-    abandoned: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    abandoned: dict[tuple[int, int | None], list[dict[str, Any]]] = defaultdict(list)
     for user_id, course_id, lesson_id, video_id, percent, occurred_at in rows.iterator():
         if percent is None or percent >= max_percent or occurred_at > idle_since:
             continue
-        abandoned[user_id].append(
+        abandoned[user_id, course_id].append(
             {
                 "video": video_id,
                 "lesson_id": lesson_id,
@@ -127,7 +130,7 @@ def abandoned_videos_candidates(
             }
         )
     candidates = []
-    for user_id, videos in abandoned.items():
+    for (user_id, course_id), videos in abandoned.items():
         if len(videos) < int(params["min_videos"]):
             continue
         videos.sort(key=lambda v: v["last_seen_at"], reverse=True)
@@ -136,7 +139,7 @@ def abandoned_videos_candidates(
                 user_id=user_id,
                 message=f"{len(videos)} videos left unfinished",
                 context={"videos": videos[:10], "count": len(videos)},
-                course_id=videos[0]["course_id"],
+                course_id=course_id,
             )
         )
     return candidates
@@ -145,15 +148,15 @@ def abandoned_videos_candidates(
 def missed_live_sessions_candidates(
     now: datetime.datetime, params: Mapping[str, Any]
 ) -> list[AlertCandidate]:
-    """Learners who missed `min_missed`+ live sessions in the last `days` days."""
+    """Enrolments whose learner missed `min_missed`+ of its live sessions in the last `days`
+    days."""
     days = int(params["days"])
     missed = Event.objects.filter(type="live_session_missed", occurred_at__gte=now - days * DAY)
-    latest = missed.filter(user_id=OuterRef("user_id")).order_by("-occurred_at", "-id")
     rows = (
-        missed.values("user_id")
+        missed.values("user_id", "course_id")
         .annotate(missed=Count("id"), last=Max("occurred_at"))
         .filter(missed__gte=int(params["min_missed"]))
-        .annotate(course_id=Subquery(latest.values("course_id")[:1]))
+        .order_by()
         .values_list("user_id", "missed", "last", "course_id")
     )
     return [

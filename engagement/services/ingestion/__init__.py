@@ -4,10 +4,11 @@ The API, the `import_events` command, the demo and the video player all call `ev
 It validates each event by hand (a serializer per event would cost more than the whole insert),
 creates unknown users, courses, lessons and enrollments provisionally, stores the events
 append-only and idempotently by (source, client id), then runs the follow-ups for the newly
-stored events only: lesson progress and enrollment status in `learning`, then the handlers
-named in ``settings.STRIDE_EVENT_HANDLERS`` (XP, streaks, conversions, ...), all in the same
-transaction so that a batch is stored with its effects or not at all. Each handler is called
-once per batch with the list of newly stored events as `core.records.EventRecord`s.
+stored events only: lesson progress and enrollment status in `learning`, then gamification's
+`events_apply` (XP, streaks, achievements; called directly, it sits below engagement), then the
+handlers named in ``settings.STRIDE_EVENT_HANDLERS`` (conversions, ...), all in the same
+transaction so that a batch is stored with its effects or not at all. Each is called once per
+batch with the list of newly stored events as `core.records.EventRecord`s.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from engagement.services.ingestion.validation import (
     parse_event,
     resolve_catalogue,
 )
+from gamification.services.events import events_apply
 
 WEB_SOURCE = "web"  # the idempotency namespace of events sent from staff sessions
 
@@ -94,19 +96,25 @@ def _store(
 
     received_at = timezone.now()
     handlers = _handlers(tuple(settings.STRIDE_EVENT_HANDLERS))
+    # Gamification (XP, streaks, achievements) sits below engagement and is called directly.
+    gamification = settings.STRIDE_GAMIFICATION_ENABLED
     new_rows: list[EventRow] = []
     if rows:
         resolve_users(rows)
         if connection.vendor == "postgresql":
-            new_rows = store_postgresql(source, rows, received_at, with_pks=bool(handlers))
+            new_rows = store_postgresql(
+                source, rows, received_at, with_pks=bool(handlers) or gamification
+            )
         else:
             new_rows = store_generic(source, rows, received_at)
     if len(new_rows) < len(rows):
         new = {row.client_id for row in new_rows}
         duplicates.extend(row.index for row in rows if row.client_id not in new)
         duplicates.sort()
-    if new_rows and handlers:
+    if new_rows and (handlers or gamification):
         events = [event_record(source, row, received_at) for row in new_rows]
+        if gamification:
+            events_apply(events)
         for handler in handlers:
             handler(events)
     return IngestResult(
