@@ -23,6 +23,7 @@ RESOURCES: dict[str, str] = {
     "engagement/at-risk": "at-risk",
     "engagement/alerts": "alert-list",
     "me/gamification": "me-gamification",
+    "xp/awards": "xp-award",
 }
 
 

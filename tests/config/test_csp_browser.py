@@ -95,7 +95,7 @@ def test_site_pages_run_under_the_policy_with_no_violation(
     expect(page.locator("#risk-trend .main-svg").first).to_be_visible()
     page.locator("#id_threshold").fill("95")
     expect(page.locator("#threshold-value")).to_have_text("95")
-    expect(page.locator("#at-risk-list")).to_contain_text("No learners with risk at or above 95")
+    expect(page.locator("#at-risk-list")).to_contain_text("No enrolments with risk at or above 95")
 
     visit(page, f"{live_server.url}/dashboard/engagement/learners/{scored_learner.pk}/")
     expect(page.locator("#drivers-chart.js-plotly-plot")).to_be_visible()
