@@ -83,7 +83,9 @@ done
 # - a single event: its type's properties, the course or lesson some types need, a time no
 #   later than now;
 # - alerts: a resolved alert can be neither acknowledged nor resolved again;
-# - at-risk: `course` must name a course Stride knows.
+# - at-risk: `course` must name a course Stride knows;
+# - XP awards: `user` and `action` must name a learner and an action Stride knows;
+# - leaderboards: `course` and `around` must name a course and a learner Stride knows.
 #
 cat >"$VAR/schemathesis.toml" <<'TOML'
 [cache]
@@ -136,6 +138,15 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401",
 
 [[operations]]
 include-name-regex = "^GET /api/v1/engagement/at-risk/$"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429"]
+
+[[operations]]
+include-name-regex = "^POST /api/v1/xp/awards/$"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429"]
+
+[[operations]]
+include-name-regex = "^GET /api/v1/leaderboards/"
+parameters = { "query.around" = { dictionary = "users", probability = 0.5 } }
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429"]
 TOML
 
