@@ -1,5 +1,7 @@
 """Behaviour events, risk models and scores, alerts and personalization profiles."""
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -117,6 +119,9 @@ class ScoringRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    signal_names = models.JSONField(
+        default=list, blank=True, help_text="The order of the signal values its scores store."
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -144,9 +149,9 @@ class EngagementScore(models.Model):
     recommended interventions.
 
     Scores are per enrolment: a learner in two courses has two rows per run. The learner-level
-    figure is derived from them (engagement.selectors.learner_risk: the highest risk over the
-    learner's enrolments). Rows with no course date from before scores were per enrolment
-    (one mixed score per learner); runs since always set the course.
+    figure is derived from them (engagement.selectors.learners.learner_risks: the highest risk
+    over the learner's enrolments). Rows with no course date from before scores were per
+    enrolment (one mixed score per learner); runs since always set the course.
     """
 
     class Level(models.TextChoices):
@@ -155,9 +160,16 @@ class EngagementScore(models.Model):
         HIGH = "high", "High"
         CRITICAL = "critical", "Critical"
 
-    run = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="scores")
+    # No single-column indexes on run and user: the composite indexes below start with them
+    # and serve every lookup and cascade; each index more is paid on every nightly insert.
+    run = models.ForeignKey(
+        ScoringRun, on_delete=models.CASCADE, related_name="scores", db_index=False
+    )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="engagement_scores"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="engagement_scores",
+        db_index=False,
     )
     course = models.ForeignKey(
         "learning.Course",
@@ -179,7 +191,10 @@ class EngagementScore(models.Model):
     level = models.CharField(max_length=16, choices=Level.choices)
     drivers = models.JSONField(default=list)
     recommendations = models.JSONField(default=list)
-    signals = models.JSONField(default=dict)
+    # A list in the order of the run's signal_names: a third of the bytes of an object with the
+    # names repeated in every score, which the nightly insert of every enrolment pays for
+    # (measured 14 s -> 10 s for 70,000 scores). Scores written before hold an object.
+    signals = models.JSONField(default=dict, help_text="Signal values (see signal_values).")
 
     class Meta:
         constraints = [
@@ -202,6 +217,12 @@ class EngagementScore(models.Model):
             f"{self.user_id} in {self.course_id} {self.drop_off_risk} ({self.level}) "
             f"as of {self.as_of}"
         )
+
+    def signal_values(self) -> dict[str, Any]:
+        """The score's signals by name (reads ``run.signal_names`` for the stored list)."""
+        if isinstance(self.signals, dict):
+            return self.signals
+        return dict(zip(self.run.signal_names or [], self.signals or [], strict=False))
 
     @property
     def raising_drivers(self) -> list[dict]:

@@ -37,7 +37,9 @@ def _filter_form(request: HttpRequest) -> tuple[AtRiskFilterForm, dict[str, Any]
     return form, form.filters()
 
 
-def _list_context(run: ScoringRun | None, filters: dict[str, Any]) -> dict[str, Any]:
+def _list_context(
+    run: ScoringRun | None, filters: dict[str, Any], form: AtRiskFilterForm
+) -> dict[str, Any]:
     """The stats cards and one page of the at-risk list for these filters."""
     stats = selectors.at_risk_stats(
         run=run, threshold=filters["threshold"], course=filters["course"]
@@ -56,17 +58,14 @@ def _list_context(run: ScoringRun | None, filters: dict[str, Any]) -> dict[str, 
         "stats": stats,
         "page": page,
         "filters": filters,
-        "course_title": _course_title(filters["course"]),
+        # The form accepts only known courses, and its choices carry their titles.
+        "course_title": (
+            dict(form.fields["course"].choices).get(filters["course"])
+            if filters["course"]
+            else None
+        ),
         "querystring": urlencode(query),
     }
-
-
-def _course_title(external_id: str | None) -> str | None:
-    """The filtered course's title for headings (the form accepts only known courses)."""
-    if not external_id:
-        return None
-    course = selectors.course_by_external_id(external_id=external_id)
-    return course.title if course else external_id
 
 
 def _charts(run: ScoringRun | None, course: str | None) -> dict[str, str]:
@@ -93,7 +92,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     """
     form, filters = _filter_form(request)
     run = selectors.scoring_run_current()
-    context = _list_context(run, filters)
+    context = _list_context(run, filters, form)
     context.update(
         form=form,
         in_progress=selectors.scoring_run_in_progress(),
@@ -109,7 +108,7 @@ def at_risk_list(request: HttpRequest) -> HttpResponse:
     out-of-band (the course filter applies to them too)."""
     form, filters = _filter_form(request)
     run = selectors.scoring_run_current()
-    context = _list_context(run, filters)
+    context = _list_context(run, filters, form)
     context.update(form=form, oob=True, **_charts(run, filters["course"]))
     status = 400 if form.errors else 200
     response = render(request, "engagement/_at_risk_list.html", context, status=status)

@@ -54,8 +54,8 @@ from engagement.scoring.signals import (
     SIGNAL_INDEX,
     SIGNAL_NAMES,
     SIGNALS,
-    signal_sentence,
 )
+from engagement.scoring.signals.sentences import mentioned_signals, sentence
 
 CANDIDATES: tuple[str, ...] = ("logistic", "hist_gbm")  # simplest first
 # A more complex candidate must beat a simpler one by this much validation AUC to be chosen:
@@ -71,6 +71,10 @@ _BLOCK_CELLS = 4_000_000  # rows x leaf conditions per block of the exact tree a
 FIT_THREADS = 1
 DIRECTIONS = np.array(SIGNAL_DIRECTIONS, dtype=np.int64)
 _APPLIES_IF = tuple((j, sig.applies_if) for j, sig in enumerate(SIGNALS) if sig.applies_if)
+# Per signal, the other signals its sentences mention, with their columns.
+_MENTIONS = tuple(
+    tuple((f, SIGNAL_INDEX[f]) for f in mentioned_signals(name)) for name in SIGNAL_NAMES
+)
 
 
 @dataclass(frozen=True)
@@ -322,7 +326,6 @@ class _LeafBoxes:
     exact interventional Shapley values a few sparse products (see ``_tree_points``).
     """
 
-    base: float  # the ensemble's constant raw prediction
     value: np.ndarray  # (L,) leaf values
     a: np.ndarray  # (L,) number of O entries per leaf
     o_feature: np.ndarray
@@ -388,7 +391,6 @@ def _leaf_boxes(est: HistGradientBoostingClassifier, reference: np.ndarray) -> _
         return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=shape)
 
     return _LeafBoxes(
-        base=float(np.ravel(est._baseline_prediction)[0]),
         value=np.array(values),
         a=np.bincount(leaf[o], minlength=n_leaves),
         o_feature=feat[o],
@@ -481,36 +483,23 @@ def _drivers(
     picked = np.round(np.take_along_axis(points, order, axis=1), 2)
     picked[np.take_along_axis(size, order, axis=1) < 0] = 0.0
     scope = COURSE_SCOPE if typical is not None else MODEL_SCOPE
+    values = np.take_along_axis(X, order, axis=1).tolist()
+    typicals = (
+        np.take_along_axis(typical, order, axis=1) if typical is not None else reference[order]
+    ).tolist()
     out: list[list[Driver]] = []
-    for i in range(n):
-        row_values = X[i]
+    for i, (cols, points_i, values_i, typicals_i) in enumerate(
+        zip(order.tolist(), picked.tolist(), values, typicals, strict=True)
+    ):
         drivers = []
-        for j, pts in zip(order[i].tolist(), picked[i].tolist(), strict=True):
+        for j, pts, value, typ in zip(cols, points_i, values_i, typicals_i, strict=True):
             if pts == 0.0:
                 continue
-            name = SIGNAL_NAMES[j]
-            value = float(row_values[j])
-            typ = float(typical[i, j] if typical is not None else reference[j])
-            text = signal_sentence(
-                name, value, row=_RowValues(row_values), typical=typ, scope=scope
-            )
-            drivers.append(Driver(name, float(pts), value, typ, text))
+            others = tuple((f, float(X[i, c])) for f, c in _MENTIONS[j])
+            text = sentence(SIGNAL_NAMES[j], value, typ, scope, others)
+            drivers.append(Driver(SIGNAL_NAMES[j], pts, value, typ, text))
         out.append(drivers)
     return out
-
-
-class _RowValues(dict):
-    """A row's signal values by name, looked up only for the names a sentence mentions."""
-
-    def __init__(self, row: np.ndarray) -> None:
-        super().__init__()
-        self._row = row
-
-    def __contains__(self, key: object) -> bool:
-        return key in SIGNAL_INDEX
-
-    def __getitem__(self, key: str) -> float:
-        return float(self._row[SIGNAL_INDEX[key]])
 
 
 def _check_matrix(X: np.ndarray) -> np.ndarray:

@@ -116,6 +116,7 @@ class LearnerDetail:
     risk: LearnerRisk | None
     score: EngagementScore | None
     history: list[EngagementScore]
+    signals: dict[str, Any]  # the score's signal values by name
     signal_groups: list[SignalGroup]
     open_alerts: list[Alert]
     profile: PersonalizationProfile | None
@@ -144,7 +145,7 @@ def learner_detail(*, user: User, course: str | None = None) -> LearnerDetail:
     if latest is not None:
         scores = list(
             done.filter(run_id=latest)
-            .select_related("course")
+            .select_related("course", "run")
             .order_by("-drop_off_risk", "course_id")
         )
     risk = learner_risk_of(scores)
@@ -170,13 +171,15 @@ def learner_detail(*, user: User, course: str | None = None) -> LearnerDetail:
         ).select_related("rule", "course")
     )
     profile = PersonalizationProfile.objects.filter(user=user).first()
+    signals = score.signal_values() if score else {}
     return LearnerDetail(
         user=user,
         scores=scores,
         risk=risk,
         score=score,
         history=history,
-        signal_groups=signal_groups(score.signals or {}) if score else [],
+        signals=signals,
+        signal_groups=signal_groups(signals),
         open_alerts=open_alerts,
         profile=profile,
     )

@@ -27,6 +27,7 @@ activity trends do not apply to it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -132,22 +133,31 @@ def recommendations_for(
     masks = np.stack([mask for _, mask, _ in rules], axis=1)
     out: list[list[dict[str, str]]] = [[] for _ in range(n)]
     rows, which = np.nonzero(masks)
+    # Python lists: indexing them costs a fraction of indexing numpy arrays, per reason.
+    values = {
+        "recency": recency.tolist(),
+        "progress": np.maximum(progress, 0.0).tolist(),
+        "active7": col("active_days_7d").tolist(),
+        "quiz": quiz.tolist(),
+        "video": video.tolist(),
+        "pct": (1.0 - col("cohort_pct_events_7d")).tolist(),
+        "trend": col("trend_ratio_7v21").tolist(),
+    }
+    never_list, age_list = never.tolist(), age.tolist()
     for i, j in zip(rows.tolist(), which.tolist(), strict=True):
         kind, _, template = rules[j]
-        if never[i] and kind in not_started:
+        fields: dict[str, Any] = {"level": levels[i]}
+        if never_list[i] and kind in not_started:
             template = not_started[kind]
-        since = _since_enrolling(age[i])
-        reason = template.format(
-            since=since,
-            level=levels[i],
-            recency=recency[i],
-            progress=max(progress[i], 0.0),
-            active7=col("active_days_7d")[i],
-            quiz_txt=f"{quiz[i]:.0%}" if quiz[i] >= 0 else "n/a",
-            video_txt=f"{video[i]:.0%}" if video[i] >= 0 else "n/a",
-            pct=1.0 - col("cohort_pct_events_7d")[i],
-            trend=col("trend_ratio_7v21")[i],
-        )
+            fields["since"] = _since_enrolling(age_list[i])
+        if "{quiz_txt}" in template:
+            q, v = values["quiz"][i], values["video"][i]
+            fields["quiz_txt"] = f"{q:.0%}" if q >= 0 else "n/a"
+            fields["video_txt"] = f"{v:.0%}" if v >= 0 else "n/a"
+        for name in ("recency", "progress", "active7", "pct", "trend"):
+            if "{" + name in template:
+                fields[name] = values[name][i]
+        reason = template.format(**fields)
         out[i].append({"code": kind, "label": INTERVENTION_LABELS[kind], "reason": reason})
     return out
 

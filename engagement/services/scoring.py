@@ -3,7 +3,7 @@
 A score is per enrolment (learner x course): a learner in two courses gets two rows per run,
 each from the signals of that course (see ``learner_activity``). An enrolment with no activity
 at all is scored too and flagged ``never_started``. The learner-level figure is derived in
-``engagement.selectors.learner_risk``.
+``engagement.selectors.learners.learner_risks``.
 
 How the numbers are derived (shown to staff on the learner page and in the API):
 
@@ -30,15 +30,19 @@ How the numbers are derived (shown to staff on the learner page and in the API):
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import logging
+import math
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 from celery import current_app
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -169,46 +173,6 @@ def _driver_json(driver: Driver, value: float) -> dict[str, Any]:
     }
 
 
-def _score_objects(
-    run: ScoringRun, scored: dict[str, Any], rows: slice, scored_at: datetime.datetime
-) -> list[EngagementScore]:
-    """Return unsaved EngagementScore rows for the enrolments in ``rows`` of ``scored``."""
-    X = scored["X"][rows]
-    levels = scored["levels"][rows]
-    never = scored["never_started"][rows]
-    drivers = scored["model"].explain(X, top=TOP_DRIVERS, typical=scored["typical"][rows])
-    recs = recommendations_for(
-        X, levels, never_started=never, enrolment_age=scored["enrolment_age"][rows]
-    )
-    rounded = np.round(X, 3).tolist()
-    names = SIGNAL_NAMES
-    col = {name: j for j, name in enumerate(names)}
-    course_ids = scored["course_ids"][rows].tolist()
-    never_list = never.tolist()
-    objs = []
-    for i, uid in enumerate(scored["user_ids"][rows].tolist()):
-        values = rounded[i]
-        objs.append(
-            EngagementScore(
-                run_id=run.pk,
-                user_id=uid,
-                course_id=course_ids[i],
-                never_started=bool(never_list[i]),
-                as_of=run.as_of,
-                scored_at=scored_at,
-                drop_off_risk=int(scored["drop_off"][rows][i]),
-                weekly_risk=int(scored["weekly"][rows][i]),
-                monthly_risk=int(scored["monthly"][rows][i]),
-                confidence=int(scored["confidence"][rows][i]),
-                level=levels[i],
-                drivers=[_driver_json(d, values[col[d.signal]]) for d in drivers[i]],
-                recommendations=recs[i],
-                signals=dict(zip(names, values, strict=True)),
-            )
-        )
-    return objs
-
-
 _SCORE_COLUMNS = (
     ("run_id", "bigint"),
     ("user_id", "bigint"),
@@ -225,29 +189,75 @@ _SCORE_COLUMNS = (
     ("recommendations", "jsonb"),
     ("signals", "jsonb"),
 )
-_JSON_FIELDS = frozenset({"drivers", "recommendations", "signals"})
 _to_json = json.JSONEncoder(separators=(",", ":")).encode
+# The signal values of a score, a JSON list in SIGNAL_NAMES order (the run records the names):
+# a %-template of the finite values writes it several times faster than a JSON encoder.
+_SIGNALS_TEMPLATE = "[" + ",".join(["%r"] * len(SIGNAL_NAMES)) + "]"
 
 
-def _scores_insert(objs: list[EngagementScore]) -> None:
-    """Insert scores, skipping (run, user, course) rows already written (a retried run).
+def _score_rows(
+    run: ScoringRun, scored: dict[str, Any], rows: slice, scored_at: datetime.datetime
+) -> list[list[Any]]:
+    """Return the enrolments in ``rows`` of ``scored`` as rows of _SCORE_COLUMNS (JSON as
+    text), ready for the bulk insert; no model instance per score."""
+    X = scored["X"][rows]
+    levels = scored["levels"][rows]
+    never = scored["never_started"][rows]
+    drivers = scored["model"].explain(X, top=TOP_DRIVERS, typical=scored["typical"][rows])
+    recs = recommendations_for(
+        X, levels, never_started=never, enrolment_age=scored["enrolment_age"][rows]
+    )
+    rounded_array = np.round(X, 3)
+    rounded = rounded_array.tolist()
+    finite = bool(np.isfinite(rounded_array).all())
+    col = {name: j for j, name in enumerate(SIGNAL_NAMES)}
+    columns = zip(
+        scored["user_ids"][rows].tolist(),
+        scored["course_ids"][rows].tolist(),
+        never.tolist(),
+        scored["drop_off"][rows].tolist(),
+        scored["weekly"][rows].tolist(),
+        scored["monthly"][rows].tolist(),
+        scored["confidence"][rows].tolist(),
+        strict=True,
+    )
+    out = []
+    for i, (uid, cid, never_started, drop, weekly, monthly, confidence) in enumerate(columns):
+        values = rounded[i]
+        signals = (
+            _SIGNALS_TEMPLATE % tuple(values)
+            if finite
+            else _to_json([v if math.isfinite(v) else None for v in values])
+        )
+        out.append(
+            [
+                run.pk,
+                uid,
+                cid,
+                bool(never_started),
+                run.as_of,
+                scored_at,
+                drop,
+                weekly,
+                monthly,
+                confidence,
+                levels[i],
+                _to_json([_driver_json(d, values[col[d.signal]]) for d in drivers[i]]),
+                _to_json(recs[i]),
+                signals,
+            ]
+        )
+    return out
+
+
+def _scores_insert(rows: list[list[Any]]) -> None:
+    """Insert score rows, skipping (run, user, course) rows already written (a retried run).
 
     Through the bulk writer's COPY on PostgreSQL: binding 50,000 rows of JSON as parameters
     through bulk_create took longer than computing every learner's signals (measured 25 s of
     a 66 s run).
     """
-    rows_insert(
-        EngagementScore,
-        _SCORE_COLUMNS,
-        [
-            [
-                _to_json(getattr(obj, name)) if name in _JSON_FIELDS else getattr(obj, name)
-                for name, _ in _SCORE_COLUMNS
-            ]
-            for obj in objs
-        ],
-        conflict=("run_id", "user_id", "course_id"),
-    )
+    rows_insert(EngagementScore, _SCORE_COLUMNS, rows, conflict=("run_id", "user_id", "course_id"))
 
 
 def scoring_run_start(
@@ -357,11 +367,52 @@ def _claim(run_id: int) -> ScoringRun | None:
     return run
 
 
-def scoring_run_execute(*, run_id: int) -> ScoringRun | None:
+def _chunk_write(run_id: int, rows: list[list[Any]], processed: int) -> None:
+    """Insert one chunk of a run's scores and record the progress, in one transaction."""
+    with transaction.atomic():
+        statement_timeout_for_jobs(local=True)  # a job (command or task), not a request
+        _scores_insert(rows)
+        ScoringRun.objects.filter(pk=run_id).update(processed=processed)
+
+
+@contextlib.contextmanager
+def _chunk_writer() -> Iterator[Callable[[int, list[list[Any]], int], None]]:
+    """Yield a function that writes a chunk (``_chunk_write``); return once all are written.
+
+    On PostgreSQL, outside any transaction (a task or command, not a test's transaction), a
+    chunk is written by a second thread on its own connection while the next one is being
+    prepared: the database's work on one (parsing its JSON, indexing) overlaps Python's on
+    the other (measured on 70,000 scores: 14 s instead of 17 s). At most one chunk is in
+    flight, and a failed write is raised in the caller at the next write or at the end.
+    Elsewhere chunks are written in turn.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield _chunk_write
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scores") as pool:
+        pending: Future[None] | None = None
+
+        def write(run_id: int, rows: list[list[Any]], processed: int) -> None:
+            nonlocal pending
+            if pending is not None:
+                pending.result()
+            pending = pool.submit(_chunk_write, run_id, rows, processed)
+
+        try:
+            yield write
+            if pending is not None:
+                pending.result()
+        finally:
+            # The writer thread's connection is its own: close it there.
+            pool.submit(connections.close_all).result()
+
+
+def scoring_run_execute(*, run_id: int, chunk_size: int = CHUNK_SIZE) -> ScoringRun | None:
     """Score every active enrolment of a pending run in chunks; return the run, or None if not
     claimable.
 
-    Progress (``processed`` of ``total``) is committed after each chunk. A failure marks the run
+    Progress (``processed`` of ``total``) is committed after each chunk of ``chunk_size``
+    scores (see ``_chunk_writer``). A failure marks the run
     failed with the error text. After success, each handler in STRIDE_SCORING_HANDLERS is
     called with the run (a handler's error is logged, the run stays done).
     """
@@ -373,16 +424,14 @@ def scoring_run_execute(*, run_id: int) -> ScoringRun | None:
         scored = learners_score(as_of=run.as_of, model=model, horizon_days=horizon)
         total = len(scored["user_ids"])
         run.total, run.processed, run.model_version = total, 0, version
-        run.save(update_fields=["total", "processed", "model_version"])
+        run.signal_names = list(SIGNAL_NAMES)  # the order of every score's signal values
+        run.save(update_fields=["total", "processed", "model_version", "signal_names"])
         scored_at = timezone.now()
-        for start in range(0, total, CHUNK_SIZE):
-            rows = slice(start, min(start + CHUNK_SIZE, total))
-            objs = _score_objects(run, scored, rows, scored_at)
-            with transaction.atomic():
-                statement_timeout_for_jobs(local=True)  # a job (command or task), not a request
-                _scores_insert(objs)
-                run.processed = rows.stop
-                ScoringRun.objects.filter(pk=run.pk).update(processed=run.processed)
+        with _chunk_writer() as write:
+            for start in range(0, total, chunk_size):
+                rows = slice(start, min(start + chunk_size, total))
+                write(run.pk, _score_rows(run, scored, rows, scored_at), rows.stop)
+        run.processed = total
         run.status = ScoringRun.Status.DONE
         run.finished_at = timezone.now()
         run.save(update_fields=["status", "finished_at"])

@@ -62,6 +62,7 @@ def world() -> dict:
     missed_only = UserFactory()
     no_enrolment = UserFactory()
     never = UserFactory()
+    gone = UserFactory()
     course = CourseFactory(ends_on=AS_OF + datetime.timedelta(days=20))
     art = CourseFactory()  # self-paced
     lessons = [LessonFactory(external_id=f"l{i}", course=course, title="L") for i in range(4)]
@@ -71,7 +72,7 @@ def world() -> dict:
     LessonProgressFactory(user=tokyo, lesson=lessons[0], at=utc(2026, 3, 4), completed=True)
     LessonProgressFactory(user=tokyo, lesson=lessons[1], at=utc(2026, 3, 12), completed=True)
     LessonProgressFactory(user=tokyo, lesson=art_lesson, at=utc(2026, 3, 3), completed=True)
-    for user in (london, new_york, only_later, missed_only, never):
+    for user in (london, new_york, only_later, missed_only, never, gone):
         EnrollmentFactory(user=user, course=course, enrolled_at=utc(2026, 2, 1))
     EnrollmentFactory(
         user=finished,
@@ -102,6 +103,8 @@ def world() -> dict:
     events(finished, ("login", utc(2026, 3, 8, 9)))
     events(missed_only, ("live_session_missed", utc(2026, 3, 8, 9)))
     events(no_enrolment, ("login", utc(2026, 3, 8, 9)))
+    # Active only long before the window: first and last sight come from the history.
+    events(gone, ("page_view", utc(2026, 1, 15, 9)), ("page_view", utc(2026, 1, 20, 9)))
     return {
         "tokyo": tokyo,
         "london": london,
@@ -109,6 +112,7 @@ def world() -> dict:
         "only_later": only_later,
         "missed_only": missed_only,
         "never": never,
+        "gone": gone,
         "course": course,
         "art": art,
     }
@@ -127,8 +131,18 @@ def test_a_row_per_active_enrolment_with_local_days(world) -> None:
     row = rows_of(act)
     # Every active enrolment, with or without activity; not the completed one, nor a learner
     # with events but no enrolment. Sorted by (user, course).
+    gone = world["gone"].pk
     expected = sorted(
-        [(tokyo, c), (tokyo, art), (london, c), (ny, c), (later, c), (missed, c), (never, c)]
+        [
+            (tokyo, c),
+            (tokyo, art),
+            (london, c),
+            (ny, c),
+            (later, c),
+            (missed, c),
+            (never, c),
+            (gone, c),
+        ]
     )
     assert list(row) == expected
     assert act.cohort.tolist() == act.course_ids.tolist()
@@ -173,6 +187,11 @@ def test_a_row_per_active_enrolment_with_local_days(world) -> None:
     n = row[(ny, c)]
     assert ev[n, LAST] == 1 and act.hour_hist[n, 23] == 1
     assert act.daily[n, LAST, KIND_INDEX["page_views"]] == 1
+
+    g = row[(gone, c)]
+    assert ev[g].sum() == 0 and not act.never_started[g]
+    assert act.days_since_first[g] == (AS_OF - datetime.date(2026, 1, 15)).days
+    assert act.days_since_last[g] == (AS_OF - datetime.date(2026, 1, 20)).days
 
 
 def test_enrolments_without_activity_are_never_started_rows(world) -> None:

@@ -19,9 +19,10 @@ from engagement.models import Alert, AlertRule, PersonalizationProfile, ScoringR
 from engagement.scoring.signals import SIGNALS
 from engagement.selectors import dashboard as selectors
 from engagement.selectors import learners
+from engagement.services.scoring import scoring_run_start
 from tests.accounts.factories import UserFactory
-from tests.engagement.factories import make_run, make_score
-from tests.learning.factories import EnrollmentFactory
+from tests.engagement.factories import make_events, make_run, make_score
+from tests.learning.factories import CourseFactory, EnrollmentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -425,7 +426,10 @@ def test_never_started_enrolment_on_the_learner_page(page_client, scored):
     fay = UserFactory(email="fay@example.com")
     EnrollmentFactory(user=fay, course=scored.course)
     score = make_score(scored.run, fay, 88, course=scored.course, never_started=True, confidence=12)
-    score.signals = {"enrolment_age_days": 23.0, "recency_days": 365.0}
+    # As a run stores them: a list in the order of the run's signal names.
+    scored.run.signal_names = ["recency_days", "enrolment_age_days"]
+    scored.run.save(update_fields=["signal_names"])
+    score.signals = [365.0, 23.0]
     score.save(update_fields=["signals"])
 
     html = page_client.get(learner_url(fay)).content.decode()
@@ -605,3 +609,29 @@ def test_history_draws_scores_from_before_courses_apart(scored):
     assert [t.name for t in figure.data][-1] == "Before per-course scores"
     assert list(figure.data[-1].y) == [40]
     assert list(figure.data[0].y) == [50, 92]
+
+
+def test_learner_page_shows_the_signals_a_scoring_run_stored(page_client):
+    """A run stores each score's signals as a list in its signal_names order."""
+    learner = UserFactory(email="real@example.com")
+    course = CourseFactory(title="Real course")
+    as_of = datetime.date(2026, 3, 10)
+    EnrollmentFactory(
+        user=learner,
+        course=course,
+        enrolled_at=datetime.datetime(2026, 2, 1, tzinfo=datetime.UTC),
+    )
+    make_events(
+        learner,
+        [("page_view", datetime.datetime(2026, 3, 3, 12, tzinfo=datetime.UTC))],
+        course=course,
+    )
+    run = scoring_run_start(as_of=as_of, execute_now=True)
+    score = run.scores.get()
+    assert isinstance(score.signals, list) and "recency_days" in run.signal_names
+    assert score.signal_values()["recency_days"] == 7
+
+    html = page_client.get(learner_url(learner)).content.decode()
+
+    row = re.search(r"<code>recency_days</code></td><td>[^<]*</td><td class=\"num\">([^<]*)<", html)
+    assert row and row.group(1) == "7"

@@ -82,7 +82,7 @@ def test_run_scores_every_learner_with_baseline() -> None:
         assert s.drivers and {"signal", "label", "value", "contribution"} <= set(s.drivers[0])
         assert {r["code"] for r in s.recommendations} <= set(INTERVENTION_TYPES)
         assert all(r["reason"] for r in s.recommendations)
-        assert "recency_days" in s.signals
+        assert "recency_days" in s.signal_values()
     fading = [s for s in scores if s.user_id in history.fading_ids]
     steady = [s for s in scores if s.user_id in history.steady_ids]
     assert np.mean([s.drop_off_risk for s in fading]) > np.mean([s.drop_off_risk for s in steady])
@@ -312,8 +312,8 @@ def test_a_learner_in_two_courses_gets_a_score_per_course() -> None:
     rows = {s.course_id: s for s in EngagementScore.objects.filter(run=run, user=learner)}
     assert set(rows) == {keen.pk, left.pk} and run.total == 2
     assert rows[left.pk].drop_off_risk > rows[keen.pk].drop_off_risk + 30
-    assert rows[left.pk].signals["recency_days"] == 40
-    assert rows[keen.pk].signals["recency_days"] == 0
+    assert rows[left.pk].signal_values()["recency_days"] == 40
+    assert rows[keen.pk].signal_values()["recency_days"] == 0
     assert not rows[keen.pk].never_started and not rows[left.pk].never_started
 
 
@@ -366,4 +366,20 @@ def test_a_retried_run_writes_each_enrolment_once() -> None:
         (learner.pk, first.pk),
         (learner.pk, second.pk),
     ]
-    assert all(s.signals["recency_days"] == 2 for s in rows)
+    assert all(s.signal_values()["recency_days"] == 2 for s in rows)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_written_in_several_chunks_keeps_every_score_and_its_progress() -> None:
+    """Outside a transaction (as in a task) PostgreSQL writes each chunk from a second thread
+    while the next is prepared; every chunk lands, and the progress counts them all."""
+    history = make_history(n=16)
+    run = ScoringRun.objects.create(as_of=AS_OF)
+
+    done = scoring_run_execute(run_id=run.pk, chunk_size=5)
+
+    assert done.status == "done", done.error
+    done.refresh_from_db()
+    scores = EngagementScore.objects.filter(run=run)
+    assert done.processed == done.total == scores.count() == len(history.active_ids)
+    assert scores.values("user_id", "course_id").distinct().count() == done.total

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import string
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, lru_cache
 
 from engagement.scoring.signals.catalogue import (
     DAYS_LEFT_CAP,
@@ -89,6 +89,32 @@ def signal_sentence(
     enrolment says how long ago it began). ``scope`` words the comparison: COURSE_SCOPE when
     ``typical`` is the course's median, MODEL_SCOPE when it is the model's typical learner.
     """
+    others = tuple(
+        (field, float(row[field]))
+        for field in mentioned_signals(name)
+        if row is not None and field in row
+    )
+    return sentence(name, float(value), None if typical is None else float(typical), scope, others)
+
+
+@cache
+def mentioned_signals(name: str) -> tuple[str, ...]:
+    """Return the other signals any of ``name``'s templates mention (their values are needed)."""
+    sig = SIGNALS[SIGNAL_INDEX[name]]
+    fields = {f for t in (sig.text, sig.zero, sig.missing) for f in _fields(t) if f != "value"}
+    return tuple(sorted(f for f in fields if f in SIGNAL_INDEX))
+
+
+@lru_cache(maxsize=100_000)
+def sentence(
+    name: str,
+    value: float,
+    typical: float | None,
+    scope: str,
+    others: tuple[tuple[str, float], ...] = (),
+) -> str:
+    """Return ``signal_sentence``'s text, with the mentioned signals' values as (name, value)
+    pairs; memoised, since scores repeat the same counts and days endlessly."""
     sig = SIGNALS[SIGNAL_INDEX[name]]
     missing = value == MISSING and bool(sig.missing)
     if missing:
@@ -102,10 +128,8 @@ def signal_sentence(
     else:
         template = sig.text or sig.description
     values: dict[str, str] = {"value": format_value(sig, value)}
-    for field in _fields(template):
-        if field in SIGNAL_INDEX and row is not None and field in row:
-            other = SIGNALS[SIGNAL_INDEX[field]]
-            values[field] = format_value(other, float(row[field]))
+    for field, other_value in others:
+        values[field] = format_value(SIGNALS[SIGNAL_INDEX[field]], other_value)
     text = template.format_map(_Blank(values))
     comparable = (
         sig.typical

@@ -28,7 +28,9 @@ class ActivityAggregates:
     learner only: study rhythm is not course-specific.
     """
 
-    life_user: np.ndarray  # (user, course) pairs with any activity on or before as_of
+    # (user, course) pairs with activity before the window (PostgreSQL) or on or before as_of
+    # (SQLite): the builder takes the earliest and latest of these and of the day rows.
+    life_user: np.ndarray
     life_course: np.ndarray
     life_first: np.ndarray  # local date of their first activity, days before as_of
     life_last: np.ndarray  # local date of their last activity, days before as_of

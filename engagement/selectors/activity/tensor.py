@@ -103,7 +103,8 @@ def learner_activity(
     src, dst = _target_rows(uids, cids, agg.day_user, agg.day_course)
     d = agg.day_index[src]
     ok = (d >= 0) & (d < w)
-    src, cell = src[ok], dst[ok] * w + d[ok]  # flat (row, day) cell
+    day_src, day_dst = src[ok], dst[ok]
+    src, cell = day_src, day_dst * w + d[ok]  # flat (row, day) cell
     for j in range(act.daily.shape[2]):
         act.daily[:, :, j] += _summed(cell, agg.day_counts[src, j], n * w).reshape(n, w)
     for target, values in (
@@ -123,13 +124,18 @@ def learner_activity(
     cell = hour_dst[ok] * 24 + h[ok]
     act.hour_hist[:] += _summed(cell, agg.hour_count[hour_src[ok]], n * 24).reshape(n, 24)
 
-    # First sight is the earliest of the course's and the course-less events, last the latest;
-    # both are stored as days before as_of.
-    src, dst = _target_rows(uids, cids, agg.life_user, agg.life_course)
+    # First sight is the earliest of the course's and the course-less events, last the latest,
+    # from the history before the window and from the window's active days; both are stored as
+    # days before as_of.
     first = np.full(n, -np.inf)
     last = np.full(n, np.inf)
+    src, dst = _target_rows(uids, cids, agg.life_user, agg.life_course)
     np.maximum.at(first, dst, agg.life_first[src].astype(np.float64))
     np.minimum.at(last, dst, agg.life_last[src].astype(np.float64))
+    active = agg.day_counts[day_src, 0] > 0
+    ago = (w - 1 - agg.day_index[day_src[active]]).astype(np.float64)
+    np.maximum.at(first, day_dst[active], ago)
+    np.minimum.at(last, day_dst[active], ago)
     act.days_since_first[:] = np.where(np.isfinite(first), first, np.inf)
     act.days_since_last[:] = last
     return act
