@@ -36,7 +36,8 @@ from pylti1p3.roles import TeacherRole
 from pylti1p3.tool_config.abstract import ToolConfAbstract
 
 from accounts.errors import SignInRefused
-from accounts.models import LtiPlatform, LtiToolKey
+from accounts.models import LtiPlatform
+from accounts.selectors import lti_tool_key_signing
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ class _PlatformToolConf(ToolConfAbstract):
         )
         if platform.audience:
             registration.set_auth_audience(platform.audience)
-        key = LtiToolKey.objects.filter(retired_at=None).order_by("-created_at", "-id").first()
+        key = lti_tool_key_signing()
         if key is not None:  # signs what Stride sends to the platform (services, later)
             registration.set_tool_private_key(key.private_key).set_tool_public_key(key.public_key)
         if self.with_keys:

@@ -78,6 +78,12 @@ class User(AbstractUser):
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
 
+    @property
+    def is_staff_account(self) -> bool:
+        """Staff, superuser or admin: an account that only its password opens, never a
+        one-time sign-in link or an LTI launch."""
+        return self.is_staff or self.is_superuser or self.role == self.Role.ADMIN
+
 
 class ApiKey(models.Model):
     """An integrator credential. The key itself is shown once; only its SHA-256 is stored."""

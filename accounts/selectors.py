@@ -17,15 +17,29 @@ def user_list(*, viewer: User | None = None) -> QuerySet[User]:
     return users
 
 
+def user_by_external_id(*, external_id: str) -> User | None:
+    """The user with this external id, or None (one query)."""
+    return User.objects.filter(external_id=external_id).first()
+
+
 def api_key_list() -> QuerySet[ApiKey]:
     """All API keys, newest first."""
     return ApiKey.objects.select_related("created_by").order_by("-created_at")
 
 
+def lti_tool_keys_published() -> QuerySet[LtiToolKey]:
+    """Stride's tool keys that are not retired, newest first: the newest signs, all are served."""
+    return LtiToolKey.objects.filter(retired_at=None).order_by("-created_at", "-id")
+
+
+def lti_tool_key_signing() -> LtiToolKey | None:
+    """The key that signs what Stride's tool sends: the newest not retired (one query)."""
+    return lti_tool_keys_published().first()
+
+
 def lti_tool_jwks() -> dict[str, list[dict[str, Any]]]:
     """Stride's tool keys that are not retired, newest first, as a public JWK Set (one query)."""
-    keys = LtiToolKey.objects.filter(retired_at=None).order_by("-created_at", "-id")
-    return {"keys": [lti_tool_public_jwk(key) for key in keys]}
+    return {"keys": [lti_tool_public_jwk(key) for key in lti_tool_keys_published()]}
 
 
 def lti_tool_public_jwk(key: LtiToolKey) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
-from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
@@ -21,7 +20,7 @@ from accounts.api.serializers import (
 from accounts.errors import SignInRefused
 from accounts.models import ApiKey, User
 from accounts.selectors import user_list
-from accounts.services import sign_in_link_create, users_upsert
+from accounts.services import sign_in_link_create, sign_in_link_url, users_upsert
 from core.api import DateTimeFilter, StrideFilterSet, UpsertResultSerializer, UpsertViewSetMixin
 from core.bulk import UpsertResult
 
@@ -129,8 +128,7 @@ class UserViewSet(
             )
         except SignInRefused as refusal:
             raise exceptions.PermissionDenied(f"{refusal.reason} {refusal.detail}") from refusal
-        path = reverse("accounts:sign-in-link", args=[raw_token])
-        base = settings.STRIDE_SITE_URL
-        url = f"{base}{path}" if base else request.build_absolute_uri(path)
+        site = settings.STRIDE_SITE_URL or request.build_absolute_uri("/")
+        url = sign_in_link_url(raw_token, site=site)
         body = SignInLinkOutputSerializer({"url": url, "expires_at": link.expires_at}).data
         return Response(body, status=status.HTTP_201_CREATED)

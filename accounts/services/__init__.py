@@ -25,6 +25,7 @@ from accounts.services.sign_in_links import (
     safe_next_path,
     sign_in_link_create,
     sign_in_link_redeem,
+    sign_in_link_url,
 )
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "sessions_clear_expired",
     "sign_in_link_create",
     "sign_in_link_redeem",
+    "sign_in_link_url",
     "users_ensure_provisional",
     "users_upsert",
 ]

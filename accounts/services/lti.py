@@ -21,6 +21,7 @@ from accounts.errors import SignInRefused
 from accounts.lti import VerifiedLaunch
 from accounts.models import LtiIdentity, LtiLaunch, LtiPlatform, LtiToolKey, User
 from accounts.records import LtiLaunchRecord
+from accounts.selectors import lti_tool_key_signing
 from accounts.services.people import users_ensure_provisional
 
 EXTERNAL_ID_MAX = User._meta.get_field("external_id").max_length
@@ -42,7 +43,7 @@ def lti_launch_accept(*, launch: VerifiedLaunch) -> User:
     platform = LtiPlatform.objects.get(pk=launch.platform_id)
     now = timezone.now()
     user = _learner(platform, launch, now)
-    if user.is_staff or user.is_superuser or user.role == User.Role.ADMIN:
+    if user.is_staff_account:
         raise SignInRefused(
             "A launch from a learning platform never opens a staff account; staff sign in "
             "with their password.",
@@ -184,7 +185,7 @@ def lti_tool_key_create() -> LtiToolKey:
 
 def lti_tool_key_ensure() -> tuple[LtiToolKey, bool]:
     """The tool's current key, generating the first one if there is none; and whether it did."""
-    key = LtiToolKey.objects.filter(retired_at=None).order_by("-created_at", "-id").first()
+    key = lti_tool_key_signing()
     if key is not None:
         return key, False
     return lti_tool_key_create(), True

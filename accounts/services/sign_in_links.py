@@ -8,6 +8,7 @@ import secrets
 
 from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -17,6 +18,8 @@ from accounts.services.people import secret_hash
 from core.errors import DomainValidationError
 
 NEXT_MAX_LENGTH = SignInLink._meta.get_field("next_path").max_length
+# The site a link names when neither its caller nor STRIDE_SITE_URL does: `make run`'s.
+LOCAL_SITE = "http://127.0.0.1:8000"
 
 
 def safe_next_path(value: str) -> str | None:
@@ -35,7 +38,7 @@ def safe_next_path(value: str) -> str | None:
 
 
 def _refuse_staff(user: User) -> None:
-    if user.is_staff or user.is_superuser or user.role == User.Role.ADMIN:
+    if user.is_staff_account:
         raise SignInRefused(
             "Sign-in links never open staff accounts; staff sign in with their password.",
             detail=f"The user {user.external_id or user.pk} is a staff account.",
@@ -76,6 +79,13 @@ def sign_in_link_create(
         expires_at=now + datetime.timedelta(minutes=settings.STRIDE_SIGN_IN_LINK_MINUTES),
     )
     return link, raw_token
+
+
+def sign_in_link_url(raw_token: str, *, site: str = "") -> str:
+    """The address that spends a link: on `site` (scheme and host, e.g.
+    "https://stride.example.com"), else STRIDE_SITE_URL, else the local development server."""
+    base = (site or settings.STRIDE_SITE_URL or LOCAL_SITE).rstrip("/")
+    return f"{base}{reverse('accounts:sign-in-link', args=[raw_token])}"
 
 
 @transaction.atomic

@@ -1,4 +1,5 @@
 import datetime
+import io
 import re
 
 import pytest
@@ -142,3 +143,11 @@ def _assert_gamification(students, out: str) -> None:
     page = client.get("/me/").content.decode()
     assert f'data-stat="xp">{summary.total_xp}<' in page
     assert f'data-stat="level">{summary.level.number}<' in page
+    # `make run` prints a one-time link for the same student: it signs them in.
+    printed = io.StringIO()
+    call_command("demo_sign_in", "--site", "http://demo.example", stdout=printed)
+    link = re.search(r"open http://demo\.example(/accounts/sign-in/[^/\s]+/)", printed.getvalue())
+    assert link, printed.getvalue()
+    browser = Client()
+    assert browser.get(link.group(1))["Location"] == "/me/"
+    assert browser.session["_auth_user_id"] == str(student.pk)

@@ -2,11 +2,10 @@
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.urls import reverse
 
 from accounts.errors import SignInRefused
-from accounts.models import User
-from accounts.services import sign_in_link_create
+from accounts.selectors import user_by_external_id
+from accounts.services import sign_in_link_create, sign_in_link_url
 from core.errors import DomainValidationError
 
 
@@ -27,7 +26,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: object, **options: str) -> None:
-        user = User.objects.filter(external_id=options["external_id"]).first()
+        user = user_by_external_id(external_id=options["external_id"])
         if user is None:
             raise CommandError(f"No user has the external id {options['external_id']!r}.")
         try:
@@ -36,9 +35,8 @@ class Command(BaseCommand):
             raise CommandError(exc.messages_text()) from exc
         except SignInRefused as refusal:
             raise CommandError(f"{refusal.reason} {refusal.detail}".strip()) from refusal
-        site = (options["site"] or settings.STRIDE_SITE_URL or "http://127.0.0.1:8000").rstrip("/")
         self.stderr.write(
             f"One-time sign-in link for {user.email}, valid until "
             f"{link.expires_at:%Y-%m-%d %H:%M %Z}:"
         )
-        self.stdout.write(f"{site}{reverse('accounts:sign-in-link', args=[raw_token])}")
+        self.stdout.write(sign_in_link_url(raw_token, site=options["site"]))
