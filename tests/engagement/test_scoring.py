@@ -11,6 +11,7 @@ import pytest
 from celery.exceptions import Retry
 from celery.signals import task_prerun
 from django.db import IntegrityError, connection, transaction
+from django.db.backends.signals import connection_created
 from django.test import override_settings
 from django.utils import timezone
 
@@ -383,3 +384,47 @@ def test_a_run_written_in_several_chunks_keeps_every_score_and_its_progress() ->
     scores = EngagementScore.objects.filter(run=run)
     assert done.processed == done.total == scores.count() == len(history.active_ids)
     assert scores.values("user_id", "course_id").distinct().count() == done.total
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunk_that_fails_in_the_writer_thread_fails_the_run_and_closes_its_connection() -> None:
+    """The second thread's failure reaches the run (failed, with the error; never "done"), the
+    progress counts only the chunks that landed, no later chunk is written, and the thread's
+    own connection is closed."""
+    if connection.vendor != "postgresql":
+        pytest.skip("Only PostgreSQL writes chunks from a second thread.")
+    history = make_history(n=16)
+    # The database refuses the 8th enrolment's row (rows go in (user, course) order; one
+    # enrolment each), so the second chunk of five fails as a full disk would.
+    refused = sorted(history.active_ids)[7]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION refuse_score() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF NEW.user_id = {int(refused)} THEN RAISE EXCEPTION 'no space left on device'; "
+            "END IF; RETURN NEW; END $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER refuse_score BEFORE INSERT ON engagement_engagementscore "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_score()"
+        )
+    opened: list[Any] = []
+
+    def record_thread_connection(sender: Any, connection: Any, **kwargs: Any) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            opened.append(connection)
+
+    run = ScoringRun.objects.create(as_of=AS_OF)
+    connection_created.connect(record_thread_connection)
+    try:
+        scoring_run_execute(run_id=run.pk, chunk_size=5)
+    finally:
+        connection_created.disconnect(record_thread_connection)
+        with connection.cursor() as cursor:  # DDL outlives this test's flush
+            cursor.execute("DROP TRIGGER refuse_score ON engagement_engagementscore")
+            cursor.execute("DROP FUNCTION refuse_score()")
+
+    run.refresh_from_db()
+    assert run.status == "failed" and "no space left on device" in run.error
+    assert run.total == 16
+    assert run.processed == EngagementScore.objects.filter(run=run).count() == 5
+    assert opened and all(wrapper.connection is None for wrapper in opened)

@@ -10,7 +10,7 @@ from typing import Any
 from core.localtime import local_date
 from engagement.selectors.alerts.candidate import DAY, AlertCandidate
 from engagement.selectors.alerts.local_dates import enrolment_local_dates
-from gamification.selectors.streaks import streak_at_risk_user_ids, streak_states
+from gamification.selectors.streaks import streak_at_risk_states
 from learning.models import Enrollment
 
 
@@ -69,20 +69,21 @@ def streak_at_risk_candidates(
 ) -> list[AlertCandidate]:
     """Learners whose streak of `min_streak_days`+ days is at risk today, late on.
 
-    "At risk" is gamification's one definition (`streak_at_risk_user_ids`: the streak is
-    alive through yesterday and nothing came yet today, in the learner's local days, freezes
-    counted). "Late" is `local_hour` o'clock or later in the learner's own timezone, so that
-    the alert comes while there is still time to save the streak.
+    "At risk" and "late" are gamification's one definition (`streak_at_risk_states`: the
+    streak is alive through yesterday and nothing came yet today, in the learner's local days,
+    freezes counted; and it is `local_hour` o'clock or later in the learner's own timezone),
+    so that the alert comes while there is still time to save the streak.
     """
-    at_risk = streak_at_risk_user_ids(now=now, min_streak_days=int(params["min_streak_days"]))
     candidates = []
-    for user_id, state in sorted(streak_states(user_ids=at_risk, now=now).items()):
-        if state.local_now.hour < int(params["local_hour"]):
-            continue
+    for state in streak_at_risk_states(
+        now=now,
+        min_streak_days=int(params["min_streak_days"]),
+        from_local_hour=int(params["local_hour"]),
+    ):
         ends = "a freeze covers tonight" if state.freezes_held else "ends tonight"
         candidates.append(
             AlertCandidate(
-                user_id=user_id,
+                user_id=state.user_id,
                 message=f"{state.current}-day streak {ends}: no activity yet today",
                 context={
                     "streak_days": state.current,
