@@ -25,36 +25,13 @@ import statistics
 import sys
 import time
 from datetime import UTC, date, datetime
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
-import psycopg
+from _setup import ROOT, copy_learners, copy_rows, recreate_database
 
-ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB = "stride_bench_at_risk"
 COURSES = 20
 SECOND_SHARE = 0.4  # learners with a second enrolment (so a second score)
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def recreate_database(url: str) -> str:
-    """Drop and create the benchmark database; return its URL."""
-    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    return with_database(url, BENCH_DB)
-
-
-def _copy(cursor, table: str, columns: list[str], rows) -> None:
-    """COPY rows (tuples) into a table through psycopg 3's copy protocol."""
-    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
 
 
 def load(n: int, seed: int = 7) -> dict[str, int]:
@@ -72,59 +49,20 @@ def load(n: int, seed: int = 7) -> dict[str, int]:
     )
     with connection.cursor() as wrapper:
         cur = wrapper.cursor  # the psycopg cursor, for COPY
-        _copy(
+        copy_rows(
             cur,
             "learning_course",
             ["external_id", "title", "description", "provisional", "created_at", "updated_at"],
             ((f"course-{c}", f"Course {c}", "", False, now, now) for c in range(COURSES)),
         )
-        first = ["Ada", "Ben", "Chloe", "Dev", "Elif", "Femi", "Gia", "Hugo", "Ines", "Jon"]
-        _copy(
-            cur,
-            "accounts_user",
-            [
-                "password",
-                "is_superuser",
-                "first_name",
-                "last_name",
-                "is_staff",
-                "is_active",
-                "date_joined",
-                "email",
-                "role",
-                "timezone",
-                "external_id",
-                "provisional",
-                "updated_at",
-            ],
-            (
-                (
-                    "!",
-                    False,
-                    first[i % 10],
-                    f"Learner{i}",
-                    False,
-                    True,
-                    now,
-                    f"learner{i}@bench.example",
-                    "student",
-                    "UTC",
-                    f"ext-{i}",
-                    False,
-                    now,
-                )
-                for i in range(n)
-            ),
-        )
-        cur.execute("SELECT id FROM accounts_user WHERE email LIKE '%%@bench.example' ORDER BY id")
-        user_ids = [row[0] for row in cur.fetchall()]
+        user_ids = copy_learners(cur, n, now=now)
         cur.execute("SELECT id FROM learning_course ORDER BY id")
         course_ids = [row[0] for row in cur.fetchall()]
         second = rng.random(n) < SECOND_SHARE
         enrolments = [(uid, course_ids[i % COURSES]) for i, uid in enumerate(user_ids)] + [
             (uid, course_ids[(i + 7) % COURSES]) for i, uid in enumerate(user_ids) if second[i]
         ]
-        _copy(
+        copy_rows(
             cur,
             "learning_enrollment",
             ["user_id", "course_id", "enrolled_at", "status", "provisional", "updated_at"],
@@ -186,7 +124,7 @@ def load(n: int, seed: int = 7) -> dict[str, int]:
             )
 
     with connection.cursor() as wrapper:
-        _copy(
+        copy_rows(
             wrapper.cursor,
             "engagement_engagementscore",
             [
@@ -245,7 +183,7 @@ def main() -> None:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         sys.exit("Set DATABASE_URL to a PostgreSQL server (the benchmark makes its own database).")
-    os.environ["DATABASE_URL"] = recreate_database(url)
+    os.environ["DATABASE_URL"] = recreate_database(url, BENCH_DB)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
     sys.path.insert(0, str(ROOT))
 

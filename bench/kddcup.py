@@ -43,15 +43,14 @@ import csv
 import datetime
 import glob
 import io
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _setup import setup_django
 
-ROOT = Path(__file__).resolve().parent.parent
 DATA = Path("/work/shared/data/kddcup2015")
 KINDS = ("access", "discussion", "navigate", "page_close", "problem", "video", "wiki")
 LOG_DAYS = 30
@@ -61,24 +60,6 @@ SOURCE = "kdd"
 BATCH = 20_000
 LEAD_DAYS = 7  # lead time: the risk this many days before a dropout's last activity
 HIGH_RISK = 60  # "high" and "critical" start here
-
-
-def _setup_django(db_name: str) -> None:
-    """Point Django at a dedicated PostgreSQL database (created if missing) and set it up."""
-    base = os.environ.get("BENCH_PG_URL", "postgres://stride:stride@127.0.0.1:5432")
-    import psycopg
-
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db_name]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{db_name}"')
-    os.environ["DATABASE_URL"] = f"{base}/{db_name}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    os.environ.setdefault("SECRET_KEY", "bench-kdd")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 def _paths(spec: str) -> list[str]:
@@ -351,7 +332,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    _setup_django(args.db)
+    setup_django(args.db)
     from django.core.management import call_command
 
     t0 = time.perf_counter()

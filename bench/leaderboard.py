@@ -37,85 +37,22 @@ import random
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
-import psycopg
+from _setup import ROOT, copy_learners, copy_rows, recreate_database, with_database
 
-ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB = "stride_bench_leaderboard"
 BENCH_PREFIX = "bench:lb"
 ZADD_BATCH = 10_000
 TARGET_MS = 5.0
 
 
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def recreate_database(url: str) -> str:
-    """Drop and create the benchmark database; return its URL."""
-    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    return with_database(url, BENCH_DB)
-
-
-def _copy(cursor, table: str, columns: list[str], rows) -> None:
-    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
 def load_users(n: int) -> list[int]:
     """COPY n learners in; return their ids."""
     from django.db import connection
 
-    now = datetime.now(UTC)
-    first = ["Ada", "Ben", "Chloe", "Dev", "Elif", "Femi", "Gia", "Hugo", "Ines", "Jon"]
     with connection.cursor() as wrapper:
-        cur = wrapper.cursor
-        _copy(
-            cur,
-            "accounts_user",
-            [
-                "password",
-                "is_superuser",
-                "first_name",
-                "last_name",
-                "is_staff",
-                "is_active",
-                "date_joined",
-                "email",
-                "role",
-                "timezone",
-                "external_id",
-                "provisional",
-                "updated_at",
-            ],
-            (
-                (
-                    "!",
-                    False,
-                    first[i % 10],
-                    f"Learner{i}",
-                    False,
-                    True,
-                    now,
-                    f"learner{i}@bench.example",
-                    "student",
-                    "UTC",
-                    f"ext-{i}",
-                    False,
-                    now,
-                )
-                for i in range(n)
-            ),
-        )
-        cur.execute("SELECT id FROM accounts_user ORDER BY id")
-        return [row[0] for row in cur.fetchall()]
+        return copy_learners(wrapper.cursor, n, now=datetime.now(UTC))
 
 
 def load_ledger(user_ids: list[int], rows_each: int, *, rng: np.random.Generator) -> int:
@@ -164,7 +101,7 @@ def load_ledger(user_ids: list[int], rows_each: int, *, rng: np.random.Generator
                 k += 1
 
     with connection.cursor() as wrapper:
-        _copy(wrapper.cursor, "gamification_xptransaction", columns, rows())
+        copy_rows(wrapper.cursor, "gamification_xptransaction", columns, rows())
         wrapper.execute("ANALYZE gamification_xptransaction")
     return len(user_ids) * rows_each
 
@@ -218,7 +155,9 @@ def main() -> None:
     if not os.environ.get("REDIS_URL"):
         sys.exit("Set REDIS_URL to the Redis to load the board into (e.g. redis://...:6390/6).")
     fresh = not args.reuse
-    os.environ["DATABASE_URL"] = recreate_database(url) if fresh else with_database(url, BENCH_DB)
+    os.environ["DATABASE_URL"] = (
+        recreate_database(url, BENCH_DB) if fresh else with_database(url, BENCH_DB)
+    )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
     sys.path.insert(0, str(ROOT))
 

@@ -45,7 +45,6 @@ import argparse
 import csv
 import datetime
 import io
-import os
 import sys
 import time
 import zipfile
@@ -53,8 +52,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _setup import setup_django
 
-ROOT = Path(__file__).resolve().parent.parent
 DATA = Path("/work/shared/data/oulad")
 PRESENTATIONS = (("AAA", "2013J"), ("AAA", "2014J"), ("BBB", "2013B"))
 START = datetime.date(2024, 10, 7)  # day 0 of every presentation (a Monday)
@@ -65,24 +64,6 @@ FAIL_SILENT_DAYS = 28
 PASS_MARK = 40.0
 SOURCE = "oulad"
 BATCH = 20_000
-
-
-def _setup_django(db_name: str) -> None:
-    """Point Django at a dedicated PostgreSQL database (created if missing) and set it up."""
-    base = os.environ.get("BENCH_PG_URL", "postgres://stride:stride@127.0.0.1:5432")
-    import psycopg
-
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db_name]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{db_name}"')
-    os.environ["DATABASE_URL"] = f"{base}/{db_name}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    os.environ.setdefault("SECRET_KEY", "bench-oulad")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 def key(module: str, presentation: str) -> str:
@@ -364,7 +345,7 @@ def main() -> None:
     parser.add_argument("--db", default="stride_bench_oulad")
     args = parser.parse_args()
 
-    _setup_django(args.db)
+    setup_django(args.db)
     from django.core.management import call_command
 
     t0 = time.perf_counter()

@@ -19,28 +19,11 @@ from __future__ import annotations
 import argparse
 import datetime
 import io
-import os
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _setup import setup_django
+
 AS_OF = datetime.date(2026, 6, 30)
-
-
-def _setup_django(db_name: str) -> None:
-    base = os.environ.get("BENCH_PG_URL", "postgres://stride:stride@127.0.0.1:5432")
-    import psycopg
-
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db_name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{db_name}"')
-    os.environ["DATABASE_URL"] = f"{base}/{db_name}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 def generate(n_users: int, n_events: int) -> None:
@@ -165,7 +148,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="25000:2500000,50000:5000000")
     parser.add_argument("--db", default="stride_bench_score")
     args = parser.parse_args()
-    _setup_django(args.db)
+    setup_django(args.db)
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
