@@ -5,10 +5,11 @@ Three ways to write many rows, for three kinds of caller:
 * `staged_rows`: COPY rows into a temporary table of the caller's own, for callers that go on
   with SQL of their own on the staged batch (event ingestion). PostgreSQL only.
 * `rows_insert` and `rows_merge`: rows (tuples in the order of the columns given) inserted
-  skipping those whose unique key is stored, or merged into the stored ones by rules the
-  database applies (`MergeRule`). On PostgreSQL they are COPied into a temporary table and
-  moved with one INSERT ... SELECT (binding thousands of parameters costs more than the
-  statement does); elsewhere (SQLite) they go as multi-row INSERT ... VALUES.
+  skipping those whose unique key is stored (saying, if asked, which rows were new), or
+  merged into the stored ones by rules the database applies (`MergeRule`). On PostgreSQL
+  they are COPied into a temporary table and moved with one INSERT ... SELECT (binding
+  thousands of parameters costs more than the statement does); elsewhere (SQLite) they go
+  as multi-row INSERT ... VALUES, as do inserts of a few rows (`VALUES_MAX_ROWS`).
 * `upsert_rows`: the natural-key upsert behind every integrator sync endpoint, which says
   what it created and returns the rows.
 
@@ -40,6 +41,9 @@ from core.retry import ConcurrentWriteError
 # unique index; more, and the planner chooses (see `MergeRule`). Callers that decide between
 # a small-batch and a large-batch plan of their own use the same bound.
 PROBE_MAX_ROWS = 2000
+# Up to this many rows go as one INSERT ... VALUES; more are COPied into a temporary table
+# first on PostgreSQL, where binding thousands of parameters costs more than the COPY.
+VALUES_MAX_ROWS = 200
 # SQLSTATEs of a statement that may have lost a race with a concurrent commit: a unique value
 # taken meanwhile, or a referenced row deleted meanwhile.
 _RACE_SQLSTATES = frozenset({"23505", "23503"})
@@ -182,29 +186,87 @@ def rows_insert(
     columns: Sequence[Column],
     rows: Sequence[Sequence[Any]],
     *,
-    conflict: Sequence[str],
-) -> None:
-    """Insert `rows`, skipping any whose key `conflict` is already stored (a retried write).
+    conflict: Sequence[str] | None = None,
+    returning: Sequence[str] = (),
+    expect_new: bool = False,
+) -> list[tuple[Any, ...]]:
+    """Insert `rows`, skipping any whose key `conflict` is already stored (a retried write),
+    or, without `conflict`, any that clash with a stored row on any unique key; return the
+    `returning` columns of the rows inserted (nothing when none are named).
 
-    Values are given as the columns take them (JSON as its text).
+    Values are given as the columns take them (JSON as its text); on SQLite date-times come
+    back as the driver returns them (text). `expect_new` says the caller knows of no stored
+    clash (a batch checked under locks): on PostgreSQL a batch of more than VALUES_MAX_ROWS
+    rows is then COPied straight into the table, with ids drawn from its sequence, which costs
+    the database much less than INSERT ... SELECT from a staged copy; only a clash after all
+    (the COPY undone in a savepoint) sends the batch the usual way. `returning` then names
+    only the primary key and `columns`.
     """
     if not rows:
-        return
+        return []
     qn = connection.ops.quote_name
-    keys = ", ".join(qn(column) for column in conflict)
-    if connection.vendor != "postgresql":
-        _insert_values(model, columns, rows, f"ON CONFLICT ({keys}) DO NOTHING")
-        return
+    target = f"({', '.join(qn(column) for column in conflict)}) " if conflict else ""
+    back = f" RETURNING {', '.join(qn(name) for name in returning)}" if returning else ""
+    tail = f"ON CONFLICT {target}DO NOTHING{back}"
+    if connection.vendor != "postgresql" or len(rows) <= VALUES_MAX_ROWS:
+        return _insert_values(model, columns, rows, tail, returning=bool(returning))
+    if expect_new:
+        copied = _rows_copy_new(model, columns, rows, returning)
+        if copied is not None:
+            return copied
     table = qn(model._meta.db_table)
     cols = ", ".join(qn(name) for name, _ in columns)
-    with (
-        staged_rows(_staging_name(model, columns), columns, rows) as incoming,
-        connection.cursor() as cursor,
-    ):
+    with staged_rows(_staging_name(model, columns), columns, rows) as incoming:
+        statement = f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {incoming} {tail}"
+        if returning:
+            return fetch_rows(statement)
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+    return []
+
+
+def _rows_copy_new(
+    model: type[models.Model],
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[Any]],
+    returning: Sequence[str],
+) -> list[tuple[Any, ...]] | None:
+    """COPY `rows` straight into `model`'s table with ids drawn from its sequence; return the
+    `returning` values of each row (the id, or the row's own), or None (nothing written) if a
+    row clashed with a stored one.
+
+    A COPY cannot skip a clash, so a clash undoes the whole COPY (in a savepoint).
+    """
+    qn = connection.ops.quote_name
+    table = model._meta.db_table
+    pk = model._meta.pk.column
+    position = {name: index for index, (name, _) in enumerate(columns)}
+    picks = [None if name == pk else position[name] for name in returning]
+    with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {incoming} "
-            f"ON CONFLICT ({keys}) DO NOTHING"
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [qn(table), pk, len(rows)],
         )
+        ids = [row[0] for row in cursor.fetchall()]
+        raw = cursor.cursor
+        try:
+            with (
+                transaction.atomic(),
+                raw.copy(
+                    f"COPY {qn(table)} ({qn(pk)}, {', '.join(qn(name) for name, _ in columns)}) "
+                    "FROM STDIN (FORMAT BINARY)"
+                ) as copy,
+            ):
+                copy.set_types(["bigint", *(kind for _, kind in columns)])
+                write = copy.write_row
+                for pk_value, row in zip(ids, rows, strict=True):
+                    write((pk_value, *row))
+        except psycopg.errors.UniqueViolation:  # the raw cursor raises psycopg's own error
+            return None
+    return [
+        tuple(pk_value if pick is None else row[pick] for pick in picks)
+        for pk_value, row in zip(ids, rows, strict=True)
+    ]
 
 
 def _insert_values(
@@ -212,8 +274,11 @@ def _insert_values(
     columns: Sequence[Column],
     rows: Sequence[Sequence[Any]],
     tail: str,
-) -> None:
-    """INSERT `rows` as multi-row VALUES followed by `tail`, in as few statements as allowed."""
+    *,
+    returning: bool = False,
+) -> list[tuple[Any, ...]]:
+    """INSERT `rows` as multi-row VALUES followed by `tail`, in as few statements as allowed;
+    with `returning` (a RETURNING clause in `tail`), return the rows it returns."""
     ops = connection.ops
     qn = ops.quote_name
     table = qn(model._meta.db_table)
@@ -231,6 +296,7 @@ def _insert_values(
             return ops.adapt_datefield_value(value)
         return value
 
+    found: list[tuple[Any, ...]] = []
     with connection.cursor() as cursor:
         for start in range(0, len(rows), chunk):
             part = rows[start : start + chunk]
@@ -240,6 +306,9 @@ def _insert_values(
                 + f" {tail}",
                 [adapt(value) for row in part for value in row],
             )
+            if returning:
+                found.extend(cursor.fetchall())
+    return found
 
 
 # --- natural-key upserts --------------------------------------------------------------------

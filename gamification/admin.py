@@ -38,7 +38,7 @@ from gamification.models import (
     XpTransaction,
 )
 from gamification.selectors.rewards import learners_find
-from gamification.services.achievements import achievement_unlock
+from gamification.services.achievements import achievement_unlock, achievements_unlock
 from gamification.services.leagues import league_week_close
 from gamification.services.levels import (
     level_scheme_update,
@@ -115,13 +115,14 @@ class _RewardGrantForm(_LearnersForm):
 def _learners_action_page(
     model_admin: admin.ModelAdmin,
     request: HttpRequest,
-    item: Any,
+    items: list[Any],
     form: forms.Form,
     *,
     title: str,
     intro: str,
     submit_label: str,
 ) -> TemplateResponse:
+    """An admin action's second page: what it applies to, and the form asking how and why."""
     return TemplateResponse(
         request,
         "admin/gamification/learners_action.html",
@@ -130,7 +131,7 @@ def _learners_action_page(
             "opts": model_admin.model._meta,
             "title": title,
             "intro": intro,
-            "items": [item],
+            "items": items,
             "form": form,
             "action": request.POST.get("action", ""),
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
@@ -240,16 +241,15 @@ class AchievementAdmin(admin.ModelAdmin):
             initial={"request_key": uuid.uuid4().hex},
         )
         if form.is_valid():
-            made = 0
             try:
-                for user_id in form.cleaned_data["learners"]:
-                    unlock = achievement_unlock(
-                        user_id=user_id,
+                made = len(
+                    achievements_unlock(
+                        user_ids=form.cleaned_data["learners"],
                         achievement_code=achievement.code,
                         granted_by_id=request.user.pk,
                         reason=form.cleaned_data["reason"],
                     )
-                    made += unlock is not None
+                )
             except DomainValidationError as error:
                 self.message_user(request, error.messages_text(), messages.ERROR)
                 return None
@@ -264,7 +264,7 @@ class AchievementAdmin(admin.ModelAdmin):
         return _learners_action_page(
             self,
             request,
-            achievement,
+            [achievement],
             form,
             title=f"Unlock {achievement.name} by hand",
             intro="Each learner gets the achievement, its XP and a moment, once.",
@@ -369,7 +369,7 @@ class RewardAdmin(admin.ModelAdmin):
         return _learners_action_page(
             self,
             request,
-            reward,
+            [reward],
             form,
             title=f"Grant {reward.name}",
             intro="Each grant is recorded with the reason; what a learner may hold is capped.",
@@ -745,12 +745,6 @@ class XpAdjustForm(forms.Form):
     # Fixed when the page is shown, so that a form sent twice changes the XP once.
     request_key = forms.CharField(widget=forms.HiddenInput)
 
-    def clean_reason(self) -> str:
-        reason = self.cleaned_data["reason"].strip()
-        if not reason:
-            raise ValidationError("Say why: a written reason is required.")
-        return reason
-
 
 @admin.register(LearnerGameProfile)
 class LearnerGameProfileAdmin(ReadOnlyAdmin):
@@ -834,20 +828,13 @@ class LearnerGameProfileAdmin(ReadOnlyAdmin):
             )
             return None
         what = "Grant XP to" if grant else "Revoke XP from"
-        return TemplateResponse(
+        return _learners_action_page(
+            self,
             request,
-            "admin/gamification/learners_action.html",
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.model._meta,
-                "title": f"{what} {len(profiles)} learner(s)",
-                "intro": "Each learner's ledger gets one row with the amount and your reason; "
-                "the totals and levels follow."
-                + ("" if grant else " A total never goes below zero."),
-                "items": [profile.user for profile in profiles],  # a profile's pk is its user's
-                "form": form,
-                "action": request.POST.get("action", ""),
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-                "submit_label": "Grant" if grant else "Revoke",
-            },
+            [profile.user for profile in profiles],  # a profile's pk is its user's
+            form,
+            title=f"{what} {len(profiles)} learner(s)",
+            intro="Each learner's ledger gets one row with the amount and your reason; "
+            "the totals and levels follow." + ("" if grant else " A total never goes below zero."),
+            submit_label="Grant" if grant else "Revoke",
         )

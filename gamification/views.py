@@ -22,6 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
+from accounts.selectors import user_by_external_id
 from gamification.forms import LeaderboardForm, LeaderboardVisibilityForm, MomentsSeenForm
 from gamification.selectors import summary as selectors
 from gamification.selectors.leaderboards import PERIODS
@@ -55,7 +56,7 @@ def _subject(request: HttpRequest) -> Subject:
         return Subject(user=me, viewing_as=False)
     if not me.is_staff:
         raise PermissionDenied("You can only see your own progress.")
-    user = selectors.learner_user_get(external_id=wanted[:128])
+    user = user_by_external_id(external_id=wanted[:128])
     if user is None:
         raise Http404("No learner has that external id.")
     return Subject(user=user, viewing_as=True)

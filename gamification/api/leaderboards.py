@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.selectors import user_by_external_id
 from gamification.selectors.leaderboards import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -25,7 +26,6 @@ from gamification.selectors.leaderboards import (
     LeaderboardRow,
     course_id_by_external_id,
     leaderboard_page,
-    learner_id_by_external_id,
 )
 
 PERIOD_PATTERN = "|".join(PERIODS)
@@ -59,10 +59,10 @@ class LeaderboardQuerySerializer(serializers.Serializer):
         return course_id
 
     def validate_around(self, value: str) -> int:
-        user_id = learner_id_by_external_id(external_id=value)
-        if user_id is None:
+        user = user_by_external_id(external_id=value)
+        if user is None:
             raise serializers.ValidationError(f"No learner with external id '{value}'.")
-        return user_id
+        return user.pk
 
 
 class LeaderboardRowSerializer(serializers.Serializer):

@@ -16,12 +16,12 @@ from rest_framework.response import Response
 
 from accounts.api.serializers import UserBulkItemSerializer
 from accounts.models import User
+from accounts.selectors import user_by_external_id
 from core.api import validate_url_ids
 from gamification.selectors.leaderboards import PERIODS
 from gamification.selectors.summary import (
     LearnerGamificationSummary,
     learner_gamification_summary,
-    learner_user_get,
 )
 
 PERIOD_CHOICES = ", ".join(f"`{p}`" for p in PERIODS)
@@ -188,7 +188,7 @@ class UserGamificationView(generics.GenericAPIView):
 
     def get(self, request: Request, external_id: str) -> Response:
         ids = validate_url_ids(UserBulkItemSerializer, external_id=external_id)
-        user = learner_user_get(external_id=ids["external_id"])
+        user = user_by_external_id(external_id=ids["external_id"])
         if user is None:
             raise exceptions.NotFound("No user has this external id.")
         return _answer(learner_gamification_summary(user_id=user.pk))

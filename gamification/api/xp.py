@@ -15,12 +15,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import ApiKey
+from accounts.selectors import user_by_external_id
 from core.api import JSONInputSerializer
 from core.errors import DomainValidationError
 from core.parsers import StrideJSONParser
 from gamification.models import XpRefusal
 from gamification.selectors.levels import level_table
-from gamification.selectors.xp import xp_learner_id
 from gamification.services.xp import MAX_AMOUNT, REFERENCE_MAX, xp_award
 
 WEB_SOURCE = "web"  # the namespace of keys sent from staff sessions, as for events
@@ -131,14 +131,14 @@ class XpAwardView(APIView):
         serializer = XpAwardInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data: dict[str, Any] = serializer.validated_data
-        user_id = xp_learner_id(external_id=data["user"])
-        if user_id is None:
+        user = user_by_external_id(external_id=data["user"])
+        if user is None:
             raise DomainValidationError(
                 {"user": [f"No learner has the external id '{data['user']}'."]}
             )
         source = request.auth.source if isinstance(request.auth, ApiKey) else WEB_SOURCE
         result = xp_award(
-            user_id=user_id,
+            user_id=user.pk,
             action_code=data["action"],
             amount=data.get("amount"),
             reference=data["reference"],

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet, Sum
 
+from core.lookups import any_of
 from gamification.models import (
     Achievement,
     AchievementCounter,
@@ -39,7 +40,6 @@ from gamification.models import (
     LearnerGameProfile,
     XpTransaction,
 )
-from gamification.selectors.lookups import any_of
 from learning.models import Enrollment, LessonProgress
 
 Criterion = Achievement.Criterion

@@ -439,6 +439,24 @@ def display_name(user_id: int, first_name: str, last_name: str) -> str:
     return f"{first} {last[:1]}." if last else first
 
 
+Identity = tuple[int | None, str | None, str, bool, bool]
+"""How a row names its learner: (user id, external id, name, hidden, is the viewer)."""
+
+
+def shown_as(
+    user_id: int, external_id: str | None, name: str, shown: bool, viewer_id: int | None
+) -> Identity:
+    """How a learner appears to the viewer on a board or in a league table.
+
+    One who opted out (`shown` false) is "a learner" with neither id to everyone but
+    themselves; the viewer always sees their own name (marked hidden if they opted out).
+    """
+    is_viewer = user_id == viewer_id
+    if shown or is_viewer:
+        return user_id, external_id, name, not shown, is_viewer
+    return None, None, HIDDEN_NAME, True, False
+
+
 def _people(user_ids: Iterable[int]) -> dict[int, tuple[str | None, str, bool]]:
     """user id -> (external id, display name, shown on leaderboards), in one query."""
     rows = User.objects.filter(pk__in=set(user_ids)).values_list(
@@ -458,10 +476,7 @@ def _row(
     viewer_id: int | None,
 ) -> LeaderboardRow:
     external_id, name, shown = people.get(user_id, (None, HIDDEN_NAME, False))
-    is_viewer = user_id == viewer_id
-    if shown or is_viewer:
-        return LeaderboardRow(rank, xp, user_id, external_id, name, not shown, is_viewer)
-    return LeaderboardRow(rank, xp, None, None, HIDDEN_NAME, True, False)
+    return LeaderboardRow(rank, xp, *shown_as(user_id, external_id, name, shown, viewer_id))
 
 
 # --- selectors ---------------------------------------------------------------------------------
@@ -470,11 +485,6 @@ def _row(
 def course_id_by_external_id(*, external_id: str) -> int | None:
     """The pk of the course with this external id, or None (one query)."""
     return Course.objects.filter(external_id=external_id).values_list("pk", flat=True).first()
-
-
-def learner_id_by_external_id(*, external_id: str) -> int | None:
-    """The pk of the person with this external id, or None (one query)."""
-    return User.objects.filter(external_id=external_id).values_list("pk", flat=True).first()
 
 
 def viewer_today(*, user_id: int | None, now: datetime.datetime | None = None) -> datetime.date:
@@ -532,12 +542,15 @@ def leaderboard_ranks(
     user_id: int,
     course_id: int | None = None,
     now: datetime.datetime | None = None,
+    on: datetime.date | None = None,
 ) -> tuple[LeaderboardRank, ...]:
-    """Return the learner's rank, XP and board size on each period's board (their local today).
+    """Return the learner's rank, XP and board size on each period's board of the day `on`
+    (default: their local today).
 
-    Queries: one for the timezone, then per period one Redis round trip or one statement.
+    Queries: one for the timezone (without `on`), then per period one Redis round trip or one
+    statement.
     """
-    today = viewer_today(user_id=user_id, now=now)
+    today = on if on is not None else viewer_today(user_id=user_id, now=now)
     ranks = []
     for period in PERIODS:
         board = Board.containing(period, today, course_id)

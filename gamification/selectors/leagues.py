@@ -16,11 +16,11 @@ from django.utils import timezone
 from core.localtime import local_date
 from gamification.models import LeagueMembership, LeagueTier, LeagueWeek
 from gamification.selectors.leaderboards import (
-    HIDDEN_NAME,
     WEEKLY,
     Board,
     board_ledger_rows,
     display_name,
+    shown_as,
     viewer_today,
     week_points,
 )
@@ -201,23 +201,10 @@ def league_standing(
             }.get(outcome, SAFE)
         else:
             zone = zone_of(rank=rank, members=size, xp=xp, tier=league.tier)
-        is_viewer = uid == user_id
-        visible = shown is not False
-        if visible or is_viewer:
-            row = LeagueRow(
-                rank,
-                xp,
-                uid,
-                external_id,
-                display_name(uid, first, last),
-                not visible,
-                is_viewer,
-                zone,
-                outcome,
-            )
-        else:
-            row = LeagueRow(rank, xp, None, None, HIDDEN_NAME, True, False, zone, outcome)
-        rows.append(row)
+        identity = shown_as(
+            uid, external_id, display_name(uid, first, last), shown is not False, user_id
+        )
+        rows.append(LeagueRow(rank, xp, *identity, zone, outcome))
     return LeagueStanding(
         week_starts_on=week.starts_on,
         week_ends_on=week.starts_on + datetime.timedelta(days=6),

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from django.db.models import Count, Q, QuerySet, Sum
 
 from accounts.models import User
+from core.lookups import any_of
 from gamification.defaults_rewards import STREAK_FREEZE
 from gamification.models import Reward, RewardGrant, RewardUse
-from gamification.selectors.lookups import any_of
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,9 +27,9 @@ from django.utils import timezone
 from accounts.models import User
 from core.bulk import fetch_rows
 from core.localtime import local_date, local_datetime
+from core.lookups import any_of
 from gamification.defaults_rewards import FREEZES_MAX_HELD
 from gamification.models import LearnerGameProfile, StreakDay, StreakMilestoneReached
-from gamification.selectors.lookups import any_of
 from gamification.selectors.rewards import freezes_held
 
 DAY = datetime.timedelta(days=1)
@@ -177,8 +177,9 @@ def streak_at_risk_user_ids(
     by a freeze) is yesterday in the learner's timezone, or earlier but with every missed day
     since coverable by the freezes they hold (spent at the day's end); nothing today; and a
     streak of at least `min_streak_days` active days. Engagement's alert rule and the
-    at-risk moments use it. Three queries: the streak days of the last few days of every
-    learner (with their timezone), and the freezes of those not settled yet.
+    at-risk moments use it (through `streak_at_risk_states`). Three queries: the streak days
+    of the last few days of every learner (with their timezone), and the freezes of those not
+    settled yet.
     """
     now = now or timezone.now()
     utc_today = now.astimezone(datetime.UTC).date()
@@ -211,6 +212,28 @@ def streak_at_risk_user_ids(
         held = freezes_held(user_ids=pending)
         at_risk.update(user_id for user_id, missed in pending.items() if held[user_id] >= missed)
     return at_risk
+
+
+def streak_at_risk_states(
+    *, now: datetime.datetime | None = None, min_streak_days: int = 1, from_local_hour: int = 0
+) -> list[StreakState]:
+    """The streaks at risk today (`streak_at_risk_user_ids`) of learners for whom it is
+    `from_local_hour` o'clock or later, in learner id order.
+
+    What the at-risk moments and engagement's alert rule both warn about: late enough in the
+    learner's day that the usual study time has passed, early enough to save the streak.
+    The queries of `streak_at_risk_user_ids`, then those of `streak_states`.
+    """
+    now = now or timezone.now()
+    at_risk = streak_at_risk_user_ids(now=now, min_streak_days=min_streak_days)
+    if not at_risk:
+        return []
+    states = streak_states(user_ids=at_risk, now=now)
+    return [
+        state
+        for _, state in sorted(states.items())
+        if state.local_now.hour >= from_local_hour and state.at_risk_today
+    ]
 
 
 def streak_day_list(*, user_id: int | None = None) -> QuerySet[StreakDay]:

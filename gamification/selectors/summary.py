@@ -10,6 +10,7 @@ and the heat-map reads `streak_calendar`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -382,11 +383,6 @@ def closest_first(achievements: Iterable[AchievementInfo]) -> tuple[AchievementI
 # --- the parts ----------------------------------------------------------------------------
 
 
-def learner_user_get(*, external_id: str) -> User | None:
-    """The user with this external id, or None (one query)."""
-    return User.objects.filter(external_id=external_id).first()
-
-
 def learner_header(*, user_id: int) -> LearnerHeader:
     """The learner's name, timezone, XP, level with progress and the level ladder (two queries:
     the user with their profile, and the levels)."""
@@ -520,16 +516,7 @@ def learner_leaderboard(
     around = tuple(row for row in page.around if row.rank not in shown)
     if page.viewer is not None and page.viewer.rank in shown:
         around = ()
-    return LeaderboardPage(
-        period=page.period,
-        starts_on=page.starts_on,
-        ends_on=page.ends_on,
-        course_id=page.course_id,
-        total=page.total,
-        top=page.top,
-        viewer=page.viewer,
-        around=around,
-    )
+    return dataclasses.replace(page, around=around)
 
 
 # --- the streak heat-map ------------------------------------------------------------------
@@ -646,23 +633,25 @@ def learner_gamification_summary(
     A learner with no activity yet gets the starting state (level 1, no streak, no rank).
     Queries, whatever the learner's history: the header's two, the achievements' three, the
     recent XP and moments one each, and what the streak, rewards, leaderboard and league
-    selectors state for theirs (the leaderboards none when Redis holds them).
+    selectors state for theirs (the leaderboards none when Redis holds them), the last two
+    given the learner's today so that they do not read the timezone the header has read.
     """
     now = now or timezone.now()
     header = learner_header(user_id=user_id)
-    standing = league_standing(user_id=user_id, now=now)
+    today = local_date(now, header.timezone)
+    standing = league_standing(user_id=user_id, on=today)
     return LearnerGamificationSummary(
         user_id=header.user_id,
         external_id=header.external_id,
         name=header.name,
         timezone=header.timezone,
-        today=local_date(now, header.timezone),
+        today=today,
         total_xp=header.total_xp,
         level=header.level,
         ladder=header.ladder,
         streak=StreakInfo.of(streak_state(user_id=user_id, now=now)),
         achievements=learner_achievements(user_id=user_id),
-        ranks=leaderboard_ranks(user_id=user_id, now=now),
+        ranks=leaderboard_ranks(user_id=user_id, on=today),
         league=LeagueInfo.of(standing) if standing is not None else None,
         rewards=tuple(reward_inventory(user_id)),
         recent_xp=tuple(xp_history_items(xp_history(user_id=user_id)[:RECENT_XP])),

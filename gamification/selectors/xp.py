@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from django.db.models import QuerySet
 
-from accounts.models import User
 from gamification.models import XpAction, XpRefusal, XpTransaction
 
 
@@ -85,8 +84,3 @@ def xp_refusal_list(*, user_id: int) -> QuerySet[XpRefusal]:
         .select_related("action")
         .order_by("-occurred_at", "-id")
     )
-
-
-def xp_learner_id(*, external_id: str) -> int | None:
-    """The pk of the user with this external id, or None (one query)."""
-    return User.objects.filter(external_id=external_id).values_list("pk", flat=True).first()

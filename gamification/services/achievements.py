@@ -28,8 +28,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from core.bulk import MergeRule, rows_merge
+from core.bulk import MergeRule, rows_insert, rows_merge
 from core.errors import DomainValidationError
+from core.lookups import any_of
 from core.records import EventRecord
 from gamification.models import (
     Achievement,
@@ -47,9 +48,7 @@ from gamification.selectors.achievements import (
     counter_name,
     rarity_for,
 )
-from gamification.selectors.lookups import any_of
 from gamification.selectors.xp import xp_action_catalogue
-from gamification.services.inserts import rows_insert_new
 from gamification.services.moments import MomentDraft, moments_record
 from gamification.services.rewards import learners_lock
 from gamification.services.xp import Claim, xp_award_claims
@@ -94,11 +93,12 @@ class UnlockRecord:
 # --- counters from events -----------------------------------------------------------------
 
 
-def _is_perfect_quiz(event: EventRecord) -> bool:
-    # The same rule as the quiz_perfect XP condition (services.events).
-    score, max_score = event.properties.get("score"), event.properties.get("max_score")
+def is_perfect_quiz(event_type: str, properties: Mapping[str, Any]) -> bool:
+    """Whether an event is a quiz submitted with full marks: what the perfect-quiz counter
+    counts, and the `quiz_perfect` condition of XP actions (services.events)."""
+    score, max_score = properties.get("score"), properties.get("max_score")
     return (
-        event.type == "quiz_submitted"
+        event_type == "quiz_submitted"
         and isinstance(score, int | float)
         and not isinstance(score, bool)
         and isinstance(max_score, int | float)
@@ -128,7 +128,7 @@ def achievement_counters_record(
         names = []
         if event.type in wanted:
             names.append((event.type, wanted[event.type]))
-        if perfect is not None and _is_perfect_quiz(event):
+        if perfect is not None and is_perfect_quiz(event.type, event.properties):
             names.append((AchievementCounter.PERFECT_QUIZ, perfect))
         for name, course_keys in names:
             if AchievementCounter.ALL_COURSES in course_keys:
@@ -252,7 +252,7 @@ def _unlocks_insert(
     """Insert unlocks (skipping those held); pay and tell the new ones; return them."""
     if not rows:
         return []
-    inserted = rows_insert_new(
+    inserted = rows_insert(
         AchievementUnlock, _UNLOCK_COLUMNS, rows, returning=("user_id", "achievement_id")
     )
     if not inserted:
@@ -334,6 +334,25 @@ def achievement_unlock(
     the learner held it already. Raises DomainValidationError naming `achievement`, `user`
     or `reason`.
     """
+    new = achievements_unlock(
+        user_ids=[user_id],
+        achievement_code=achievement_code,
+        granted_by_id=granted_by_id,
+        reason=reason,
+    )
+    return new[0] if new else None
+
+
+def achievements_unlock(
+    *, user_ids: Iterable[int], achievement_code: str, granted_by_id: int | None, reason: str
+) -> list[UnlockRecord]:
+    """Unlock an achievement by hand for learners, with a written reason; once ever each.
+
+    Pays its XP and records its moment like an earned unlock, for each learner who did not
+    hold it; returns those unlocks, in learner order. One transaction and a fixed number of
+    queries, whatever the number of learners. Raises DomainValidationError naming
+    `achievement`, `user` (a learner who does not exist: nobody is unlocked) or `reason`.
+    """
     reason = reason.strip() if isinstance(reason, str) else ""
     if not reason:
         raise DomainValidationError({"reason": "Say why: a written reason is required."})
@@ -344,21 +363,29 @@ def achievement_unlock(
         raise DomainValidationError(
             {"achievement": f"No achievement has the code '{achievement_code}'."}
         )
-    if not User.objects.filter(pk=user_id).exists():
+    ids = sorted(set(user_ids))
+    if not ids:
+        return []
+    if User.objects.filter(any_of("pk", ids)).count() != len(ids):
         raise DomainValidationError({"user": "No such learner."})
     with transaction.atomic():
-        learners_lock([user_id])
+        learners_lock(ids)
         now = timezone.now()
         new = _unlocks_insert(
-            [(user_id, achievement.pk, now, granted_by_id, reason)],
+            [(user_id, achievement.pk, now, granted_by_id, reason) for user_id in ids],
             {achievement.pk: achievement},
             now,
             reason=reason,
         )
         if new:
-            # The XP may lift a level that unlocks more.
-            _evaluate([user_id], active_achievements(), {user_id: set(PROFILE_CRITERIA)})
-    return new[0] if new else None
+            # The XP may lift levels that unlock more.
+            lifted = sorted({record.user_id for record in new})
+            _evaluate(
+                lifted,
+                active_achievements(),
+                {user_id: set(PROFILE_CRITERIA) for user_id in lifted},
+            )
+    return sorted(new, key=lambda record: record.user_id)
 
 
 # --- rarity -----------------------------------------------------------------------------------

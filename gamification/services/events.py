@@ -16,7 +16,7 @@ from django.conf import settings
 from core.records import EventRecord
 from gamification.models import XpAction
 from gamification.selectors.xp import xp_action_catalogue
-from gamification.services.achievements import achievements_evaluate
+from gamification.services.achievements import achievements_evaluate, is_perfect_quiz
 from gamification.services.streaks import streaks_record_events
 from gamification.services.xp import REFERENCE_MAX, Claim, xp_award_claims, xp_claims_pooled
 
@@ -34,17 +34,6 @@ def _quiz_passed(event_type: str, properties: Mapping[str, Any]) -> bool:
     return event_type == "quiz_passed" or properties.get("passed") is True
 
 
-def _quiz_perfect(event_type: str, properties: Mapping[str, Any]) -> bool:
-    score, max_score = properties.get("score"), properties.get("max_score")
-    return (
-        event_type == "quiz_submitted"
-        and isinstance(score, int | float)
-        and isinstance(max_score, int | float)
-        and max_score > 0
-        and score >= max_score
-    )
-
-
 def _video_finished(event_type: str, properties: Mapping[str, Any]) -> bool:
     percent = properties.get("percent")
     return isinstance(percent, int | float) and percent >= VIDEO_FINISHED_PERCENT
@@ -57,7 +46,7 @@ def _long_session(event_type: str, properties: Mapping[str, Any]) -> bool:
 
 CONDITIONS: dict[str, Callable[[str, Mapping[str, Any]], bool]] = {
     Condition.QUIZ_PASSED: _quiz_passed,
-    Condition.QUIZ_PERFECT: _quiz_perfect,
+    Condition.QUIZ_PERFECT: is_perfect_quiz,
     Condition.VIDEO_FINISHED: _video_finished,
     Condition.LONG_SESSION: _long_session,
 }

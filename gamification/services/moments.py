@@ -23,10 +23,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from core.bulk import rows_insert
 from core.errors import DomainValidationError, invalid_choice_message
 from core.records import MomentRecord
 from gamification.models import Moment
-from gamification.services.inserts import rows_insert_new
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def moments_record(records: Sequence[MomentDraft]) -> list[MomentRecord]:
             )
         )
     with transaction.atomic():
-        inserted = rows_insert_new(Moment, _COLUMNS, rows, returning=("id", "dedupe_key"))
+        inserted = rows_insert(Moment, _COLUMNS, rows, returning=("id", "dedupe_key"))
     by_key = {draft.dedupe_key: draft for draft in reversed(records)}  # the first of a key wins
     recorded = []
     for pk, key in inserted:

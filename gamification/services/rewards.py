@@ -27,8 +27,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.errors import DomainValidationError
+from core.lookups import any_of
 from gamification.models import LearnerGameProfile, Moment, Reward, RewardGrant, RewardUse
-from gamification.selectors.lookups import any_of
 from gamification.selectors.rewards import reward_holdings
 from gamification.services.moments import moment_record
 

@@ -56,6 +56,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.bulk import MergeRule, rows_merge
 from core.localtime import local_date, zone
+from core.lookups import any_of
 from core.records import EventRecord
 from gamification.defaults_rewards import STREAK_FREEZE
 from gamification.models import (
@@ -67,7 +68,6 @@ from gamification.models import (
     StreakMilestone,
     StreakMilestoneReached,
 )
-from gamification.selectors.lookups import any_of
 from gamification.selectors.rewards import freezes_held
 from gamification.selectors.streaks import (
     ACTIVE,
@@ -75,8 +75,7 @@ from gamification.selectors.streaks import (
     FROZEN,
     StreakTail,
     missed_days,
-    streak_at_risk_user_ids,
-    streak_states,
+    streak_at_risk_states,
     streak_tails,
 )
 from gamification.selectors.xp import xp_action_catalogue
@@ -770,13 +769,11 @@ def streak_at_risk_moments_record(
     were new; a second run the same day adds none (dedupe key per learner and local date).
     """
     now = now or timezone.now()
-    at_risk = streak_at_risk_user_ids(now=now, min_streak_days=min_streak_days)
-    if not at_risk:
-        return 0
     drafts = []
-    for user_id, state in streak_states(user_ids=at_risk, now=now).items():
-        if state.local_now.hour < from_local_hour or not state.at_risk_today:
-            continue
+    for state in streak_at_risk_states(
+        now=now, min_streak_days=min_streak_days, from_local_hour=from_local_hour
+    ):
+        user_id = state.user_id
         if state.freezes_held:
             body = (
                 f"Your {state.current}-day streak needs an activity today, or a streak "

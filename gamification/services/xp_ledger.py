@@ -21,18 +21,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from core.bulk import fetch_rows
+from core.bulk import fetch_rows, rows_insert
 from core.localtime import local_date
+from core.lookups import array_literal
 from core.records import XpEntryRecord
 from gamification.models import LearnerGameProfile, XpRefusal, XpTransaction
 from gamification.selectors.levels import LevelInfo, level_for
 from gamification.selectors.xp import ActionCatalogue
-from gamification.services.inserts import (
-    VALUES_MAX_ROWS,
-    array_literal,
-    rows_copy_new,
-    rows_insert_new,
-)
 from gamification.services.moments import MomentDraft, moments_record
 from gamification.services.xp_limits import Claim, Reason, history_load, once_key
 
@@ -250,7 +245,7 @@ def claims_apply(
     if refusal_rows:
         stored = {
             key
-            for (key,) in rows_insert_new(
+            for (key,) in rows_insert(
                 XpRefusal, REFUSAL_COLUMNS, refusal_rows, returning=("idempotency_key",)
             )
         }
@@ -292,15 +287,13 @@ def ledger_insert(rows: list[tuple[Any, ...]], claims: dict[str, Claim]) -> set[
         return set()
     # Under the learners' locks nothing else can have paid these keys: an import's batch is
     # COPied straight in, and only a clash after all goes the slower way that skips it.
-    returned: list[tuple[Any, ...]] | None = None
-    if connection.vendor == "postgresql" and len(rows) > VALUES_MAX_ROWS:
-        ids = rows_copy_new(XpTransaction, LEDGER_COLUMNS, rows)
-        if ids is not None:
-            returned = [(pk, row[7]) for pk, row in zip(ids, rows, strict=True)]
-    if returned is None:
-        returned = rows_insert_new(
-            XpTransaction, LEDGER_COLUMNS, rows, returning=("id", "idempotency_key")
-        )
+    returned = rows_insert(
+        XpTransaction,
+        LEDGER_COLUMNS,
+        rows,
+        returning=("id", "idempotency_key"),
+        expect_new=True,
+    )
     ids = dict((key, pk) for pk, key in returned)
     entries = [
         XpEntryRecord(

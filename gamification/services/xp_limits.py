@@ -24,9 +24,9 @@ from django.db.models import Q
 
 from core.bulk import fetch_rows
 from core.localtime import utc_bounds_of_local_dates
+from core.lookups import array_literal
 from gamification.models import XpAction, XpRefusal, XpTransaction
 from gamification.selectors.xp import ActionCatalogue, ActionSpec
-from gamification.services.inserts import array_literal
 
 KEY_MAX = XpTransaction._meta.get_field("idempotency_key").max_length
 # A local calendar day lasts at most 25 hours (a DST change): ledger rows of the same local

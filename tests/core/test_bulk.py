@@ -7,7 +7,7 @@ from django.db import connection
 from django.utils import timezone as django_timezone
 
 from accounts.services import users_ensure_provisional
-from core.bulk import fetch_rows, rows_insert
+from core.bulk import VALUES_MAX_ROWS, fetch_rows, rows_insert
 from learning.models import Course, Enrollment
 from learning.services import courses_ensure_provisional, enrollments_ensure_provisional
 
@@ -39,6 +39,38 @@ def test_rows_insert_adds_new_keys_and_leaves_stored_rows_alone():
         "c2": "Second",
     }
     assert Course.objects.get(external_id="c2").created_at == now
+
+
+@pytest.mark.parametrize("count", [3, VALUES_MAX_ROWS + 50])
+def test_rows_insert_says_which_rows_were_new_in_a_small_batch_or_a_staged_one(count):
+    courses_ensure_provisional(external_ids=["c1"])
+    now = django_timezone.now()
+    rows = [(f"c{n}", f"Course {n}", "", False, now, now) for n in range(count)]
+
+    returned = rows_insert(Course, COURSE_COLUMNS, rows, returning=("external_id", "title"))
+
+    assert sorted(returned) == sorted((f"c{n}", f"Course {n}") for n in range(count) if n != 1)
+    assert Course.objects.get(external_id="c1").title == "c1"
+    assert Course.objects.count() == count
+
+
+@pytest.mark.parametrize("clash", [False, True])
+def test_rows_insert_of_rows_expected_new_returns_their_ids_even_after_a_clash(clash):
+    if clash:
+        courses_ensure_provisional(external_ids=["c7"])
+    now = django_timezone.now()
+    rows = [(f"c{n}", f"Course {n}", "", False, now, now) for n in range(VALUES_MAX_ROWS + 50)]
+
+    returned = rows_insert(
+        Course, COURSE_COLUMNS, rows, returning=("id", "external_id"), expect_new=True
+    )
+
+    stored = dict(
+        Course.objects.filter(title__startswith="Course").values_list("pk", "external_id")
+    )
+    assert dict(returned) == stored
+    assert len(stored) == len(rows) - clash
+    assert Course.objects.get(external_id="c7").title == ("c7" if clash else "Course 7")
 
 
 def test_fetch_rows_reads_the_datetimes_the_orm_reads():

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -20,6 +21,7 @@ from gamification.services.achievements import (
     achievements_evaluate,
     achievements_evaluate_all,
     achievements_rarity_recompute,
+    achievements_unlock,
 )
 from gamification.services.streaks import streaks_record_events
 from tests.accounts.factories import UserFactory
@@ -277,6 +279,44 @@ def test_staff_unlock_by_hand_with_a_reason_once():
     unlock = AchievementUnlock.objects.get(user=learner)
     assert (unlock.granted_by, unlock.reason) == (staff, "Finished ten courses on the old platform")
     assert achievement_xp(learner) == [(f"achievement:{learner.pk}:master-learner", 1000)]
+
+
+def test_unlocking_by_hand_for_many_learners_costs_the_queries_one_does():
+    staff = UserFactory(is_staff=True)
+    holder = UserFactory()
+    achievement_unlock(
+        user_id=holder.pk, achievement_code="dedicated", granted_by_id=staff.pk, reason="x"
+    )
+
+    def unlock(learners) -> tuple[list, int]:
+        with CaptureQueriesContext(connection) as queries:
+            made = achievements_unlock(
+                user_ids=[learner.pk for learner in learners],
+                achievement_code="dedicated",
+                granted_by_id=staff.pk,
+                reason="Streak lost in an outage",
+            )
+        return made, len(queries)
+
+    one, one_cost = unlock([UserFactory()])
+    many = [UserFactory() for _ in range(6)]
+    made, many_cost = unlock([*many, holder])
+
+    assert len(one) == 1
+    assert [record.user_id for record in made] == [learner.pk for learner in many]  # not holder
+    assert many_cost == one_cost
+    for learner in many:
+        assert achievement_xp(learner) == [(f"achievement:{learner.pk}:dedicated", 300)]
+    stranger = UserFactory()
+    with pytest.raises(DomainValidationError) as error:
+        achievements_unlock(
+            user_ids=[stranger.pk, 10**12],
+            achievement_code="dedicated",
+            granted_by_id=staff.pk,
+            reason="x",
+        )
+    assert "user" in error.value.fields
+    assert unlocked(stranger) == set()  # one learner unknown: nobody is unlocked
 
 
 @pytest.mark.django_db(transaction=True)

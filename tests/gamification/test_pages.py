@@ -163,7 +163,10 @@ def test_the_visibility_toggle_needs_csrf_and_acts_on_the_signed_in_learner(ada)
     page = _text(client.get("/me/leaderboards/"))
     assert "Others see you as “a learner”" in page
     assert "Others now see you as “a learner”" in page  # the confirmation message
-    client.post("/me/leaderboards/visibility/", {"show": "on", "next": "https://evil.example/"})
+    shown = client.post(
+        "/me/leaderboards/visibility/", {"show": "on", "next": "https://evil.example/"}
+    )
+    assert shown["Location"] == "/me/"  # never off the site
     assert LearnerGameProfile.objects.get(user=ada).show_on_leaderboards
 
 
@@ -287,6 +290,8 @@ def test_a_leaderboard_of_a_course_the_learner_is_not_in_falls_back_to_all_cours
     text = _text(response)
     assert "Leaderboard · This month" in text
     assert "Someone else's course" not in text
+    # The board is the all-courses one, where Ada has XP (none in the other course's).
+    assert 'data-my-rank="1"' in response.content.decode()
 
 
 def test_a_learner_sees_the_board_of_a_course_they_are_in(ada, django_capture_on_commit_callbacks):

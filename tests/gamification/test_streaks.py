@@ -447,14 +447,27 @@ def test_the_beat_runs_the_streak_tasks_hourly_and_each_expires_before_the_next(
         assert entry["task"] == name
         assert entry["options"]["expire_seconds"] < 3600
         assert entry["schedule"].hour == set(range(24))
-    learner = UserFactory()
+    # A learner for whom it is about 20:00 now, whatever the hour the test runs at (a fixed
+    # offset from UTC-12 to UTC+14; POSIX names count the sign the other way round).
+    now = timezone.now()
+    offset = (20 - now.astimezone(UTC).hour) % 24
+    offset = offset - 24 if offset > 14 else offset
+    learner = UserFactory(timezone=f"Etc/GMT{-offset:+d}" if offset else "UTC")
+    today = now.astimezone(learner.tz).date()
     freezes_grant(learner, 1)
-    yesterday_but_one = timezone.localdate() - datetime.timedelta(days=2)
-    active_on(learner, yesterday_but_one)
+    streaks_record_events(
+        events=[
+            event_record(learner, at(today - datetime.timedelta(days=back), tz=learner.tz))
+            for back in (3, 2)
+        ]
+    )
 
     assert settle_streaks.apply().get() == 1  # yesterday was missed: the freeze covers it
     assert settle_streaks.apply().get() == 0
-    assert record_streak_at_risk_moments.apply().get() in (0, 1)  # 1 only after 18:00 UTC
+    # Its evening, a two-day streak and nothing yet today: told once.
+    assert record_streak_at_risk_moments.apply().get() == 1
+    assert record_streak_at_risk_moments.apply().get() == 0
+    assert Moment.objects.get(user=learner, kind="streak_at_risk").data["streak_days"] == 2
 
 
 def test_streak_reads_pin_their_query_counts(django_assert_num_queries):

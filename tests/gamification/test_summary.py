@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from core.localtime import local_date
 from gamification.selectors.achievements import achievement_progress
 from gamification.selectors.leaderboards import key_prefix, leaderboard_ranks, redis_client
 from gamification.selectors.leagues import league_standing
@@ -211,12 +212,14 @@ def test_the_query_count_is_fixed_whatever_the_history(
         idempotency_key=next_key("freeze"),
     )
     # What the parts owned elsewhere cost (each states its own count): the streak, the
-    # achievements' values, the ranks on the four boards (Redis or the ledger), the league.
+    # achievements' values, the ranks on the four boards (Redis or the ledger), the league;
+    # the last two told the learner's today, as the summary tells them (it has the timezone).
+    today = local_date(now, long.timezone)
     parts = (
         _queries(lambda: streak_state(user_id=long.pk, now=now))
         + _queries(lambda: achievement_progress(long.pk))
-        + _queries(lambda: leaderboard_ranks(user_id=long.pk, now=now))
-        + _queries(lambda: league_standing(user_id=long.pk, now=now))
+        + _queries(lambda: leaderboard_ranks(user_id=long.pk, on=today))
+        + _queries(lambda: league_standing(user_id=long.pk, on=today))
     )
     # Then the summary's own: the user with the profile and the levels (2), the rewards held
     # (3), the recent XP with the lessons it names (2) and the moments (1).
