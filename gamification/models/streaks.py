@@ -66,6 +66,8 @@ class StreakMilestoneReached(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = "streak milestone reached"
+        verbose_name_plural = "streak milestones reached"
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "milestone", "streak_started_on"],

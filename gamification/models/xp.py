@@ -69,6 +69,7 @@ class XpAction(models.Model):
 
     class Meta:
         ordering = ["code"]
+        verbose_name = "XP action"
 
     def __str__(self) -> str:
         return f"{self.name} ({self.amount} XP)"
@@ -143,6 +144,7 @@ class XpTransaction(models.Model):
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
+        verbose_name = "XP transaction"
         indexes = [
             # A learner's rows by time: their history, and anti-cheat's look at recent awards
             # (daily caps too, through the UTC bounds of the local days).
@@ -191,6 +193,7 @@ class XpRefusal(models.Model):
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
+        verbose_name = "XP refusal"
         indexes = [models.Index(fields=["user", "-occurred_at"], name="xp_refusal_user_time")]
         constraints = [
             models.UniqueConstraint(fields=["idempotency_key"], name="xp_refusal_key_unique")
