@@ -2,10 +2,9 @@
 are set (as `make test` does), and on the embedded defaults otherwise."""
 
 import os
-
-from config.settings.base import *  # noqa: F403
 from urllib.parse import urlsplit
 
+from config.settings.base import *  # noqa: F403
 from config.settings.base import CACHES, CELERY_BROKER_URL, REDIS_URL, REST_FRAMEWORK
 
 
