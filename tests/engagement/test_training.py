@@ -198,3 +198,10 @@ def test_weeks_old_never_started_enrolments_score_high() -> None:
     assert (scored["drop_off"][weeks_old] >= 60).all()
     fresh_row = np.flatnonzero(scored["user_ids"] == fresh.pk)
     assert scored["drop_off"][fresh_row][0] < scored["drop_off"][weeks_old].min()
+    # Their drivers speak of the enrolment's real age, never of the window's length as if it
+    # were a break ("No activity for 56 days" for someone who enrolled 21 days ago).
+    rows = np.flatnonzero(weeks_old)
+    drivers = scored["model"].explain(scored["X"][rows], top=8, typical=scored["typical"][rows])
+    for row_drivers in drivers:
+        signals = {d.signal for d in row_drivers}
+        assert not signals & {"current_gap_days", "longest_gap_days"}

@@ -266,6 +266,9 @@ def _catalogue() -> tuple[Signal, ...]:
             fmt="days",
             zero="No break recently",
             typical="{scope} typical break: {typical}",
+            # Inactive all window (never started, or silent for longer): the value is the
+            # window's length, not a break; recency_days says how long it has really been.
+            applies_if=("active_days_window", 1),
         ),
         Signal(
             "current_gap_days",
@@ -277,6 +280,7 @@ def _catalogue() -> tuple[Signal, ...]:
             fmt="days",
             zero="Active today",
             typical="{scope} typical gap is {typical}",
+            applies_if=("active_days_window", 1),  # as longest_gap_days
         ),
         Signal(
             "mean_gap_days",
