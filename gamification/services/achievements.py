@@ -164,7 +164,25 @@ def achievements_evaluate(
         learners_lock(ids)
         if events:
             achievement_counters_record(events=events, achievements=achievements)
-        return _evaluate(ids, achievements, _criteria_by_user(ids, achievements, events))
+        return _evaluate(
+            ids, achievements, _criteria_by_user(ids, achievements, events), _stamps(events)
+        )
+
+
+def _stamps(events: Sequence[EventRecord] | None) -> dict[int, datetime.datetime]:
+    """When a batch's unlocks happened: per learner, their latest event of the batch (the one
+    that crossed a threshold is at or before it), never later than now. An import of last
+    month's history then dates its unlocks last month, not today."""
+    if not events:
+        return {}
+    now = timezone.now()
+    latest: dict[int, datetime.datetime] = {}
+    for event in events:
+        at = event.occurred_at
+        seen = latest.get(event.user_id)
+        if seen is None or at > seen:
+            latest[event.user_id] = at
+    return {user_id: min(at, now) for user_id, at in latest.items()}
 
 
 def _criteria_by_user(
@@ -194,8 +212,12 @@ def _evaluate(
     ids: Sequence[int],
     achievements: Sequence[Achievement],
     criteria: Mapping[int, set[str]] | None,
+    stamps: Mapping[int, datetime.datetime] | None = None,
 ) -> list[UnlockRecord]:
+    """Unlock what the learners reached, round after round (an unlock's XP may lift a level
+    that unlocks more); each unlock is dated by `stamps` (per learner), else now."""
     unlocked: list[UnlockRecord] = []
+    stamps = stamps or {}
     held: dict[int, set[int]] = defaultdict(set)
     for user_id, achievement_id in AchievementUnlock.objects.filter(
         any_of("user_id", ids)
@@ -227,7 +249,7 @@ def _evaluate(
                 values[user_id].update(found)
         now = timezone.now()
         rows = [
-            (user_id, achievement.pk, now, None, "")
+            (user_id, achievement.pk, stamps.get(user_id, now), None, "")
             for achievement in needed
             for user_id in due[achievement.pk]
             if values[user_id].get(achievement.pk, 0) >= achievement.threshold
@@ -259,12 +281,14 @@ def _unlocks_insert(
         return []
     catalogue = xp_action_catalogue()
     action = catalogue.by_code.get(UNLOCK_ACTION)
+    stamped = {(row[0], row[1]): row[2] for row in rows}
     claims = []
     moments = []
     records = []
     for user_id, achievement_id in inserted:
         achievement = by_id[achievement_id]
-        records.append(UnlockRecord(user_id, achievement.pk, achievement.code, now))
+        at = stamped.get((user_id, achievement_id), now)
+        records.append(UnlockRecord(user_id, achievement.pk, achievement.code, at))
         if action is not None and achievement.xp_reward:
             claims.append(
                 Claim(
@@ -272,7 +296,7 @@ def _unlocks_insert(
                     action=action,
                     amount=achievement.xp_reward,
                     reference=f"achievement:{achievement.code}",
-                    occurred_at=now,
+                    occurred_at=at,
                     course_id=achievement.course_id,
                     key=f"achievement:{user_id}:{achievement.code}",
                     reason=f"Achievement: {achievement.name}"[:255],
@@ -294,7 +318,7 @@ def _unlocks_insert(
                     "manual": bool(reason),
                 },
                 dedupe_key=f"achievement_unlocked:{user_id}:{achievement.code}",
-                occurred_at=now,
+                occurred_at=at,
             )
         )
     if claims:

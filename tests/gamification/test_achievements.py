@@ -179,6 +179,27 @@ def test_event_counts_and_perfect_quizzes_are_counted_from_ingested_events():
     assert unlocked(learner) == {"chatty", "ace"}
 
 
+def test_an_unlock_from_imported_history_is_dated_by_the_learners_events_not_today():
+    AchievementFactory(
+        code="chatty", criterion=Criterion.EVENT_COUNT, event_type="discussion_post", threshold=2
+    )
+    learner = UserFactory()
+    last_week = timezone.now() - datetime.timedelta(days=7)
+    events = [
+        event_record(learner, last_week, "discussion_post"),
+        event_record(learner, last_week + datetime.timedelta(hours=2), "discussion_post"),
+    ]
+
+    achievements_evaluate(user_ids=[learner.pk], events=events)
+
+    unlock = AchievementUnlock.objects.get(user=learner, achievement__code="chatty")
+    assert unlock.unlocked_at == last_week + datetime.timedelta(hours=2)
+    moment = Moment.objects.get(user=learner, kind="achievement_unlocked", data__code="chatty")
+    assert moment.occurred_at == unlock.unlocked_at
+    paid = XpTransaction.objects.get(idempotency_key=f"achievement:{learner.pk}:chatty")
+    assert paid.occurred_at == unlock.unlocked_at
+
+
 def test_xp_from_an_unlock_that_lifts_a_level_unlocks_the_level_achievement_too():
     learner = learner_with_xp(2000)  # level 5 starts at 2,032 XP
     complete_lessons(learner, 1)
