@@ -16,4 +16,11 @@ BEAT_SCHEDULE = {
         # during the day's traffic; nothing is lost, the next run deletes the same rows.
         "options": {"expire_seconds": 6 * 3600},
     },
+    # Spent one-time sign-in links and ended throttle windows (the database throttle's, when
+    # there is no Redis): rows that only grow otherwise.
+    "accounts.delete_spent_rows": {
+        "task": "accounts.delete_spent_rows",
+        "schedule": crontab(hour=3, minute=29),
+        "options": {"expire_seconds": 6 * 3600},
+    },
 }

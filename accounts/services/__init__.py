@@ -18,6 +18,7 @@ from accounts.services.people import (
     api_key_revoke,
     secret_hash,
     sessions_clear_expired,
+    throttle_counters_delete_stale,
     users_ensure_provisional,
     users_upsert,
 )
@@ -26,6 +27,7 @@ from accounts.services.sign_in_links import (
     sign_in_link_create,
     sign_in_link_redeem,
     sign_in_link_url,
+    sign_in_links_delete_spent,
 )
 
 __all__ = [
@@ -43,6 +45,8 @@ __all__ = [
     "sign_in_link_create",
     "sign_in_link_redeem",
     "sign_in_link_url",
+    "sign_in_links_delete_spent",
+    "throttle_counters_delete_stale",
     "users_ensure_provisional",
     "users_upsert",
 ]

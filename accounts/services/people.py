@@ -13,7 +13,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.text import slugify
 
-from accounts.models import ApiKey, User, validate_timezone
+from accounts.models import ApiKey, ThrottleCounter, User, validate_timezone
 from core.bulk import UpsertResult, upsert_rows
 from core.errors import DomainValidationError
 from core.retry import retry_on_deadlock
@@ -204,4 +204,16 @@ def users_ensure_provisional(*, external_ids: Collection[str]) -> dict[str, int]
 def sessions_clear_expired() -> int:
     """Delete login sessions whose expiry has passed; return how many were deleted."""
     deleted, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
+    return deleted
+
+
+# DRF's longest throttle period is a day; a counter whose window began before this is over.
+THROTTLE_WINDOW_MAX = 86_400
+
+
+def throttle_counters_delete_stale(*, now: float | None = None) -> int:
+    """Delete the database throttle's counters whose window ended (each started over a day
+    ago); return how many went. Redis counters expire by themselves."""
+    started_before = (timezone.now().timestamp() if now is None else now) - THROTTLE_WINDOW_MAX
+    deleted, _ = ThrottleCounter.objects.filter(window_started__lt=started_before).delete()
     return deleted

@@ -8,6 +8,7 @@ import secrets
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -121,3 +122,17 @@ def sign_in_link_redeem(*, raw_token: str) -> SignInLink:
         )
     _refuse_staff(link.user)  # the account may have become staff since the link was made
     return link
+
+
+# Kept for a day after they stop working, for staff who look into a "my link did not work".
+SPENT_LINK_KEPT = datetime.timedelta(days=1)
+
+
+def sign_in_links_delete_spent(*, now: datetime.datetime | None = None) -> int:
+    """Delete sign-in links used or expired more than SPENT_LINK_KEPT ago; return how many.
+    A link still usable is never deleted."""
+    cutoff = (now or timezone.now()) - SPENT_LINK_KEPT
+    deleted, _ = SignInLink.objects.filter(
+        Q(used_at__lt=cutoff) | Q(expires_at__lt=cutoff)
+    ).delete()
+    return deleted

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.models import SignInLink, User
 from accounts.services import sign_in_link_create, sign_in_link_redeem
+from accounts.tasks import delete_spent_rows
 from tests.accounts.factories import AdminFactory, InstructorFactory, UserFactory
 from tests.locks import backend_pid, needs_postgresql, wait_until_blocked
 
@@ -321,3 +322,24 @@ def test_concurrent_requests_of_one_link_sign_in_one_browser():
         thread.join(30)
 
     assert sorted(statuses) == [302, 410, 410, 410]
+
+
+def test_the_nightly_cleanup_deletes_spent_links_and_keeps_usable_ones(student, client):
+    """`accounts.delete_spent_rows` (beat, nightly): links used or expired over a day ago go;
+    a fresh one and one spent an hour ago stay, and the fresh one still signs in."""
+    now = timezone.now()
+    used_long_ago, _ = sign_in_link_create(user=student)
+    expired_long_ago, _ = sign_in_link_create(user=student)
+    used_lately, _ = sign_in_link_create(user=student)
+    fresh, token = sign_in_link_create(user=student)
+    SignInLink.objects.filter(pk=used_long_ago.pk).update(used_at=now - datetime.timedelta(days=2))
+    SignInLink.objects.filter(pk=expired_long_ago.pk).update(
+        expires_at=now - datetime.timedelta(days=2)
+    )
+    SignInLink.objects.filter(pk=used_lately.pk).update(used_at=now - datetime.timedelta(hours=1))
+
+    assert delete_spent_rows() == {"sign_in_links": 2, "throttle_counters": 0}
+
+    assert set(SignInLink.objects.values_list("pk", flat=True)) == {used_lately.pk, fresh.pk}
+    client.get(f"/accounts/sign-in/{token}/")
+    assert signed_in_user(client) == student

@@ -3,6 +3,7 @@ import time
 import pytest
 
 from accounts.models import ThrottleCounter
+from accounts.tasks import delete_spent_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -64,3 +65,23 @@ def test_with_the_database_cache_requests_are_counted_in_one_row_per_key(make_ke
     assert quiet.get("/api/v1/users/").status_code == 200
     counter = ThrottleCounter.objects.get(key=f"throttle_api_key_key:{busy.api_key.prefix}")
     assert counter.hits == 5
+
+
+def test_the_nightly_cleanup_deletes_ended_windows_and_the_budget_still_holds(
+    make_key, rate, settings
+):
+    settings.CACHES = DATABASE_CACHE
+    rate("2/min")
+    busy = make_key("*", name="busy")
+    assert [busy.get("/api/v1/users/").status_code for _ in range(3)] == [200, 200, 429]
+    ThrottleCounter.objects.create(
+        key="throttle_api_key_key:gone", window_started=time.time() - 2 * 86_400
+    )
+
+    assert delete_spent_rows()["throttle_counters"] == 1
+
+    # The current window's counter stays: the busy key is still over its budget.
+    assert list(ThrottleCounter.objects.values_list("key", flat=True)) == [
+        f"throttle_api_key_key:{busy.api_key.prefix}"
+    ]
+    assert busy.get("/api/v1/users/").status_code == 429
