@@ -40,7 +40,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import Q
@@ -48,6 +47,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from core.bulk import rows_insert
+from core.jobs import task_enqueue
 from core.statement_timeout import statement_timeout_for_jobs
 from engagement.models import EngagementScore, RiskModelVersion, ScoringRun
 from engagement.scoring.model import BaselineRiskModel, Driver, RiskModel, typical_values
@@ -301,10 +301,9 @@ def scoring_run_get_or_start(
     with transaction.atomic():
         run, created = _day_run(day, requested_by=requested_by, reuse_done=reuse_done)
         if not execute_now and (created or _needs_worker(run)):
-            # Looked up by name: the task module imports this one, and services sit below tasks.
-            # (The registry, unlike send_task, honours task_always_eager.)
+            # By name: the task module imports this one, and services sit below tasks.
             run_id = run.pk
-            transaction.on_commit(lambda: current_app.tasks[EXECUTE_SCORING_RUN_TASK].delay(run_id))
+            transaction.on_commit(lambda: task_enqueue(EXECUTE_SCORING_RUN_TASK, run_id))
     if execute_now and run.status in UNFINISHED:
         scoring_run_execute(run_id=run.pk)
         run.refresh_from_db()
