@@ -18,6 +18,7 @@ api_v1 = [
     path("", include("learning.api.urls")),
     path("", include("gamification.api.urls")),
     path("", include("engagement.api.urls")),
+    path("", include("interventions.api.urls")),
 ]
 
 urlpatterns = [
@@ -25,6 +26,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
     path("me/", include("gamification.urls")),
+    path("", include("interventions.urls")),
     # Analytics will own /dashboard/ itself; until then it opens the engagement dashboard.
     path("dashboard/", RedirectView.as_view(url="/dashboard/engagement/"), name="dashboard"),
     path("dashboard/engagement/", include("engagement.urls")),

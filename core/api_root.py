@@ -24,6 +24,7 @@ RESOURCES: dict[str, str] = {
     "engagement/alerts": "alert-list",
     "me/gamification": "me-gamification",
     "xp/awards": "xp-award",
+    "interventions": "interventions",
 }
 
 

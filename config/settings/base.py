@@ -18,6 +18,7 @@ from accounts.schedule import BEAT_SCHEDULE as ACCOUNTS_BEAT_SCHEDULE
 from engagement.catalogue import MAX_PROPERTIES_BYTES
 from engagement.schedule import BEAT_SCHEDULE as ENGAGEMENT_BEAT_SCHEDULE
 from gamification.schedule import BEAT_SCHEDULE as GAMIFICATION_BEAT_SCHEDULE
+from interventions.schedule import BEAT_SCHEDULE as INTERVENTIONS_BEAT_SCHEDULE
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("STRIDE_VAR_DIR", BASE_DIR / "var"))
@@ -60,6 +61,7 @@ INSTALLED_APPS = [
     "learning",
     "gamification",
     "engagement",
+    "interventions",
     "demo",
 ]
 
@@ -273,6 +275,7 @@ CELERY_BEAT_SCHEDULE = {
     **ACCOUNTS_BEAT_SCHEDULE,
     **ENGAGEMENT_BEAT_SCHEDULE,
     **GAMIFICATION_BEAT_SCHEDULE,
+    **INTERVENTIONS_BEAT_SCHEDULE,
 }
 
 # Django REST framework: one error shape, key or session auth, scoped permissions, throttles.
@@ -398,3 +401,9 @@ STRIDE_GAMIFICATION_ENABLED = env_bool("STRIDE_GAMIFICATION_ENABLED", True)
 # gamification (e.g. interventions turning them into in-app messages): dotted paths of
 # functions called in order, after the commit, with the list of core.records.MomentRecord.
 STRIDE_MOMENT_HANDLERS: list[str] = []
+
+# Interventions: frequency caps across channels (rolling 24 hours and 7 days) and quiet hours
+# in the learner's own timezone, [start, end) as local hours; a message due in them waits.
+STRIDE_INTERVENTION_DAILY_CAP = int(os.environ.get("STRIDE_INTERVENTION_DAILY_CAP", "1"))
+STRIDE_INTERVENTION_WEEKLY_CAP = int(os.environ.get("STRIDE_INTERVENTION_WEEKLY_CAP", "3"))
+STRIDE_QUIET_HOURS = (21, 8)

@@ -1,0 +1,146 @@
+"""Admin: templates (validated, with a preview for a chosen learner), their variants, and the
+deliveries, opt-outs and suppressions (deliveries are written by the services only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from accounts.models import User
+from core.admin import ReadOnlyAdmin
+from interventions.forms import MessageTemplateForm, PreviewForm, VariantForm
+from interventions.models import (
+    ChannelOptOut,
+    Delivery,
+    DeliveryLink,
+    MessageTemplate,
+    Suppression,
+    Variant,
+)
+from interventions.selectors.context import learner_context
+from interventions.services.rendering import message_render, variant_choose
+
+
+class VariantInline(admin.TabularInline):
+    model = Variant
+    form = VariantForm
+    extra = 0
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(admin.ModelAdmin):
+    form = MessageTemplateForm
+    inlines = [VariantInline]
+    list_display = ("name", "slug", "intervention_type", "channel", "is_active", "preview_link")
+    list_filter = ("intervention_type", "channel", "is_active")
+    search_fields = ("name", "slug", "subject")
+    prepopulated_fields = {"slug": ("name",)}
+
+    @admin.display(description="Preview")
+    def preview_link(self, obj: MessageTemplate) -> str:
+        url = reverse("admin:interventions_messagetemplate_preview", args=[obj.pk])
+        return format_html('<a href="{}">Preview</a>', url)
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "<int:pk>/preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="interventions_messagetemplate_preview",
+            ),
+            *super().get_urls(),
+        ]
+
+    def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Render the template for a chosen learner, as each variant would read."""
+        template = get_object_or_404(MessageTemplate, pk=pk)
+        form = PreviewForm(request.GET or None)
+        previews = []
+        learner = None
+        if form.is_valid():
+            wanted = form.cleaned_data["learner"].strip()
+            learner = User.objects.filter(Q(external_id=wanted) | Q(email__iexact=wanted)).first()
+            if learner is None:
+                form.add_error("learner", "No learner has that external id or email.")
+            else:
+                context = learner_context(user=learner)
+                context["cta_url"] = "https://stride.example/t/c/preview/"
+                context["unsubscribe_url"] = "https://stride.example/unsubscribe/preview/"
+                variants = list(template.variants.all())
+                chosen = variant_choose(variants, user_id=learner.pk, template_id=template.pk)
+                for variant in [None, *variants]:
+                    previews.append(
+                        {
+                            "name": variant.name if variant else "Template",
+                            "chosen": variant == chosen,
+                            "message": message_render(template, variant, context),
+                        }
+                    )
+        return TemplateResponse(
+            request,
+            "admin/interventions/preview.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "original": template,
+                "title": f"Preview: {template.name}",
+                "form": form,
+                "learner": learner,
+                "previews": previews,
+            },
+        )
+
+
+class DeliveryLinkInline(admin.TabularInline):
+    model = DeliveryLink
+    extra = 0
+    can_delete = False
+    readonly_fields = ("position", "url")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at",
+        "user",
+        "template",
+        "variant",
+        "channel",
+        "status",
+        "opens",
+        "clicks",
+    )
+    list_filter = ("status", "channel", "template")
+    search_fields = ("user__email", "user__external_id", "provider_message_id", "source")
+    list_select_related = ("user", "template", "variant")
+    date_hierarchy = "created_at"
+    inlines = [DeliveryLinkInline]
+
+
+@admin.register(ChannelOptOut)
+class ChannelOptOutAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "user", "channel", "reason")
+    list_filter = ("channel",)
+    search_fields = ("user__email", "user__external_id")
+    raw_id_fields = ("user",)
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "address", "reason")
+    list_filter = ("reason",)
+    search_fields = ("address",)
+
+    def save_model(self, request: HttpRequest, obj: Suppression, form: Any, change: bool) -> None:
+        obj.address = obj.address.strip().lower()
+        super().save_model(request, obj, form, change)

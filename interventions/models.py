@@ -1,0 +1,219 @@
+"""Interventions: message templates and their variants, deliveries with their status timeline,
+tracked links, and the opt-outs and suppressions every send checks."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+
+class InterventionType(models.TextChoices):
+    """The eight types engagement recommends (engagement.services.recommendations)."""
+
+    HUMAN_OUTREACH = "human_outreach", "Human outreach"
+    DISCOUNT_OFFER = "discount_offer", "Discount offer"
+    GENTLE_REMINDER = "gentle_reminder", "Gentle reminder"
+    STREAK_WARNING = "streak_warning", "Streak warning"
+    PERSONALIZED_CONTENT = "personalized_content", "Personalized content"
+    PEER_COMPARISON = "peer_comparison", "Peer comparison"
+    MILESTONE_CELEBRATION = "milestone_celebration", "Milestone celebration"
+    ACHIEVEMENT_NOTIFICATION = "achievement_notification", "Achievement notification"
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    IN_APP = "in_app", "In-app"
+    PUSH = "push", "Web Push"
+    SMS = "sms", "SMS"
+
+
+class MessageTemplate(models.Model):
+    """A message in Django template syntax over the plain-data context of
+    `interventions.selectors.context` (first name, course, lesson to resume, streak, XP, level,
+    next achievement, drivers, CTA and unsubscribe links)."""
+
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=80, unique=True)
+    intervention_type = models.CharField(max_length=32, choices=InterventionType.choices)
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.EMAIL)
+    subject = models.CharField(max_length=200, help_text="Email subject or notification title.")
+    body = models.TextField(
+        help_text="Plain text with Django template tags; blank lines split paragraphs."
+    )
+    cta_label = models.CharField("call to action", max_length=80, blank=True)
+    cta_path = models.CharField(
+        "call-to-action link",
+        max_length=500,
+        blank=True,
+        help_text="A template too, e.g. {{ resume_path }}; a path on Stride or an https URL.",
+    )
+    goal_event = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The event type that counts as a conversion, e.g. lesson_completed.",
+    )
+    attribution_hours = models.PositiveIntegerField(
+        default=72, validators=[MinValueValidator(1)], help_text="Conversion window after a send."
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "template"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Variant(models.Model):
+    """An alternative subject, body and CTA label of a template, chosen by weight; a learner
+    always gets the same variant of a template."""
+
+    template = models.ForeignKey(MessageTemplate, on_delete=models.CASCADE, related_name="variants")
+    name = models.CharField(max_length=80)
+    subject = models.CharField(max_length=200, blank=True, help_text="Blank: the template's.")
+    body = models.TextField(blank=True, help_text="Blank: the template's.")
+    cta_label = models.CharField(max_length=80, blank=True, help_text="Blank: the template's.")
+    weight = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+
+    class Meta:
+        ordering = ["template", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "name"], name="variant_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template.slug} / {self.name}"
+
+
+class Delivery(models.Model):
+    """One message to one learner on one channel for one source; unique, so no retry sends it
+    twice. The status moves forward; each step keeps its time."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        DEFERRED = "deferred", "Deferred"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        OPENED = "opened", "Opened"
+        CLICKED = "clicked", "Clicked"
+        CONVERTED = "converted", "Converted"
+        FAILED = "failed", "Failed"
+        BOUNCED = "bounced", "Bounced"
+        COMPLAINED = "complained", "Complained"
+        SUPPRESSED = "suppressed", "Suppressed"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    template = models.ForeignKey(
+        MessageTemplate, on_delete=models.PROTECT, related_name="deliveries"
+    )
+    variant = models.ForeignKey(
+        Variant, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    source = models.CharField(
+        max_length=200,
+        help_text="What asked for the message (e.g. api:<key>, manual:<staff id>:<time>).",
+    )
+    course = models.ForeignKey(
+        "learning.Course", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField(blank=True)
+    html = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    provider_message_id = models.CharField(max_length=200, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+    converted_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True, help_text="In-app: when it was read.")
+    opens = models.PositiveIntegerField(default=0)
+    clicks = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "source", "channel"], name="delivery_unique_user_source_channel"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "due_at"], name="delivery_status_due"),
+            models.Index(fields=["user", "-created_at"], name="delivery_user_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template.slug} to {self.user} ({self.channel}, {self.status})"
+
+
+class DeliveryLink(models.Model):
+    """A link of a sent message: the click redirect goes only to the URL stored here."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="links")
+    position = models.PositiveIntegerField()
+    url = models.URLField(max_length=1000)
+
+    class Meta:
+        ordering = ["delivery", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "position"], name="link_unique_position"),
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class ChannelOptOut(models.Model):
+    """A learner who does not want messages on a channel (the unsubscribe page writes these)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="channel_opt_outs"
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "channel opt-out"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "channel"], name="opt_out_unique_user_channel"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.channel}"
+
+
+class Suppression(models.Model):
+    """An address never to send to again (a hard bounce, a complaint, or by hand)."""
+
+    class Reason(models.TextChoices):
+        BOUNCED = "bounced", "Bounced"
+        COMPLAINED = "complained", "Complained"
+        MANUAL = "manual", "Added by staff"
+
+    address = models.CharField(max_length=254, unique=True, help_text="Lower-case email address.")
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.address} ({self.reason})"

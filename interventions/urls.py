@@ -1,0 +1,13 @@
+"""Tracking and unsubscribe links, mounted at /t/ and /unsubscribe/ by config/urls.py."""
+
+from django.urls import path
+
+from interventions import views
+
+app_name = "interventions"
+
+urlpatterns = [
+    path("t/o/<str:token>.gif", views.open_pixel, name="open"),
+    path("t/c/<str:token>/", views.click, name="click"),
+    path("unsubscribe/<str:token>/", views.unsubscribe_page, name="unsubscribe"),
+]
