@@ -142,6 +142,9 @@ class Delivery(models.Model):
     converted_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True, help_text="In-app: when it was read.")
+    conversion_event_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The stored event that counted as the conversion."
+    )
     opens = models.PositiveIntegerField(default=0)
     clicks = models.PositiveIntegerField(default=0)
 

@@ -340,7 +340,7 @@ STRIDE_BULK_MAX_ITEMS = int(os.environ.get("STRIDE_BULK_MAX_ITEMS", "5000"))
 STRIDE_DEMO_ADMIN_EMAIL = os.environ.get("STRIDE_DEMO_ADMIN_EMAIL", "admin@stride.local")
 # Follow-ups of ingestion owned by apps above engagement, called in order with each stored
 # batch of events (see engagement.services.ingestion). Later apps append theirs.
-STRIDE_EVENT_HANDLERS: list[str] = []
+STRIDE_EVENT_HANDLERS: list[str] = ["interventions.services.conversions.conversions_record"]
 # Follow-ups of a finished scoring run (e.g. risk-triggered interventions), called with the run.
 STRIDE_SCORING_HANDLERS: list[str] = []
 STRIDE_EVENTS_MAX_BATCH = int(os.environ.get("STRIDE_EVENTS_MAX_BATCH", "1000"))

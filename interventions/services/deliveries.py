@@ -318,7 +318,7 @@ def _send_one(delivery: Delivery, now: datetime.datetime) -> int:
     except Exception as exc:  # any channel error: recorded, then retried with backoff
         _fail(delivery, now, f"{type(exc).__name__}: {exc}", final=False)
         return 0
-    sent_at = timezone.now()
+    sent_at = now  # the run's clock (a batch takes seconds)
     Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.SENDING).update(
         status=status,
         sent_at=sent_at,
