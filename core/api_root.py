@@ -25,6 +25,7 @@ RESOURCES: dict[str, str] = {
     "me/gamification": "me-gamification",
     "xp/awards": "xp-award",
     "interventions": "interventions",
+    "me/notifications": "me-notifications",
 }
 
 

@@ -10,4 +10,6 @@ urlpatterns = [
     path("t/o/<str:token>.gif", views.open_pixel, name="open"),
     path("t/c/<str:token>/", views.click, name="click"),
     path("unsubscribe/<str:token>/", views.unsubscribe_page, name="unsubscribe"),
+    path("me/messages/", views.messages_page, name="messages"),
+    path("me/messages/read/", views.messages_read, name="messages_read"),
 ]

@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import base64
 
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from interventions.models import Channel
+from interventions.selectors.notifications import notification_list
+from interventions.services.notifications import notifications_mark_read
 from interventions.services.tracking import (
     BadToken,
+    click_url,
     delivery_click_record,
     delivery_open_record,
     unsubscribe,
@@ -67,3 +72,34 @@ def unsubscribe_page(request: HttpRequest, token: str) -> HttpResponse:
         "interventions/unsubscribe.html",
         {"done": done, "channel_label": label, "token": token},
     )
+
+
+MESSAGES_PAGE_SIZE = 20
+
+
+@require_GET
+@login_required
+def messages_page(request: HttpRequest) -> HttpResponse:
+    """The signed-in learner's in-app messages, newest first; unread ones marked."""
+    page = Paginator(notification_list(user_id=request.user.pk), MESSAGES_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    items = [
+        {
+            "message": message,
+            "cta_label": message.template.cta_label,
+            "cta_url": click_url(message.pk, 0) if message.links.all() else "",
+        }
+        for message in page.object_list
+    ]
+    return render(request, "interventions/messages.html", {"page": page, "items": items})
+
+
+@require_POST
+@login_required
+def messages_read(request: HttpRequest) -> HttpResponse:
+    """Mark one message (``message``) or all of them read, then back to the list."""
+    wanted = request.POST.get("message")
+    ids = [int(wanted)] if wanted and wanted.isdigit() else None
+    notifications_mark_read(user_id=request.user.pk, delivery_ids=ids)
+    return redirect("interventions:messages")

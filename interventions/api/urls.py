@@ -2,8 +2,11 @@
 
 from django.urls import path
 
+from interventions.api.notifications import MyNotificationsReadView, MyNotificationsView
 from interventions.api.views import InterventionView
 
 urlpatterns: list = [
     path("interventions/", InterventionView.as_view(), name="interventions"),
+    path("me/notifications/", MyNotificationsView.as_view(), name="me-notifications"),
+    path("me/notifications/read/", MyNotificationsReadView.as_view(), name="me-notifications-read"),
 ]

@@ -8,142 +8,393 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('learning', '0001_initial'),
+        ("learning", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='MessageTemplate',
+            name="MessageTemplate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('slug', models.SlugField(max_length=80, unique=True)),
-                ('intervention_type', models.CharField(choices=[('human_outreach', 'Human outreach'), ('discount_offer', 'Discount offer'), ('gentle_reminder', 'Gentle reminder'), ('streak_warning', 'Streak warning'), ('personalized_content', 'Personalized content'), ('peer_comparison', 'Peer comparison'), ('milestone_celebration', 'Milestone celebration'), ('achievement_notification', 'Achievement notification')], max_length=32)),
-                ('channel', models.CharField(choices=[('email', 'Email'), ('in_app', 'In-app'), ('push', 'Web Push'), ('sms', 'SMS')], default='email', max_length=16)),
-                ('subject', models.CharField(help_text='Email subject or notification title.', max_length=200)),
-                ('body', models.TextField(help_text='Plain text with Django template tags; blank lines split paragraphs.')),
-                ('cta_label', models.CharField(blank=True, max_length=80, verbose_name='call to action')),
-                ('cta_path', models.CharField(blank=True, help_text='A template too, e.g. {{ resume_path }}; a path on Stride or an https URL.', max_length=500, verbose_name='call-to-action link')),
-                ('goal_event', models.CharField(blank=True, help_text='The event type that counts as a conversion, e.g. lesson_completed.', max_length=64)),
-                ('attribution_hours', models.PositiveIntegerField(default=72, help_text='Conversion window after a send.', validators=[django.core.validators.MinValueValidator(1)])),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                ("slug", models.SlugField(max_length=80, unique=True)),
+                (
+                    "intervention_type",
+                    models.CharField(
+                        choices=[
+                            ("human_outreach", "Human outreach"),
+                            ("discount_offer", "Discount offer"),
+                            ("gentle_reminder", "Gentle reminder"),
+                            ("streak_warning", "Streak warning"),
+                            ("personalized_content", "Personalized content"),
+                            ("peer_comparison", "Peer comparison"),
+                            ("milestone_celebration", "Milestone celebration"),
+                            ("achievement_notification", "Achievement notification"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("email", "Email"),
+                            ("in_app", "In-app"),
+                            ("push", "Web Push"),
+                            ("sms", "SMS"),
+                        ],
+                        default="email",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "subject",
+                    models.CharField(
+                        help_text="Email subject or notification title.", max_length=200
+                    ),
+                ),
+                (
+                    "body",
+                    models.TextField(
+                        help_text="Plain text with Django template tags; blank lines split paragraphs."
+                    ),
+                ),
+                (
+                    "cta_label",
+                    models.CharField(blank=True, max_length=80, verbose_name="call to action"),
+                ),
+                (
+                    "cta_path",
+                    models.CharField(
+                        blank=True,
+                        help_text="A template too, e.g. {{ resume_path }}; a path on Stride or an https URL.",
+                        max_length=500,
+                        verbose_name="call-to-action link",
+                    ),
+                ),
+                (
+                    "goal_event",
+                    models.CharField(
+                        blank=True,
+                        help_text="The event type that counts as a conversion, e.g. lesson_completed.",
+                        max_length=64,
+                    ),
+                ),
+                (
+                    "attribution_hours",
+                    models.PositiveIntegerField(
+                        default=72,
+                        help_text="Conversion window after a send.",
+                        validators=[django.core.validators.MinValueValidator(1)],
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
             ],
             options={
-                'verbose_name': 'template',
-                'ordering': ['name'],
+                "verbose_name": "template",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Suppression',
+            name="Suppression",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('address', models.CharField(help_text='Lower-case email address.', max_length=254, unique=True)),
-                ('reason', models.CharField(choices=[('bounced', 'Bounced'), ('complained', 'Complained'), ('manual', 'Added by staff')], max_length=16)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "address",
+                    models.CharField(
+                        help_text="Lower-case email address.", max_length=254, unique=True
+                    ),
+                ),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[
+                            ("bounced", "Bounced"),
+                            ("complained", "Complained"),
+                            ("manual", "Added by staff"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Variant',
+            name="Variant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=80)),
-                ('subject', models.CharField(blank=True, help_text="Blank: the template's.", max_length=200)),
-                ('body', models.TextField(blank=True, help_text="Blank: the template's.")),
-                ('cta_label', models.CharField(blank=True, help_text="Blank: the template's.", max_length=80)),
-                ('weight', models.PositiveIntegerField(default=1, validators=[django.core.validators.MinValueValidator(1)])),
-                ('template', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='variants', to='interventions.messagetemplate')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=80)),
+                (
+                    "subject",
+                    models.CharField(
+                        blank=True, help_text="Blank: the template's.", max_length=200
+                    ),
+                ),
+                ("body", models.TextField(blank=True, help_text="Blank: the template's.")),
+                (
+                    "cta_label",
+                    models.CharField(blank=True, help_text="Blank: the template's.", max_length=80),
+                ),
+                (
+                    "weight",
+                    models.PositiveIntegerField(
+                        default=1, validators=[django.core.validators.MinValueValidator(1)]
+                    ),
+                ),
+                (
+                    "template",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="variants",
+                        to="interventions.messagetemplate",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['template', 'id'],
+                "ordering": ["template", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Delivery',
+            name="Delivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(choices=[('email', 'Email'), ('in_app', 'In-app'), ('push', 'Web Push'), ('sms', 'SMS')], max_length=16)),
-                ('source', models.CharField(help_text='What asked for the message (e.g. api:<key>, manual:<staff id>:<time>).', max_length=200)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('deferred', 'Deferred'), ('sending', 'Sending'), ('sent', 'Sent'), ('delivered', 'Delivered'), ('opened', 'Opened'), ('clicked', 'Clicked'), ('converted', 'Converted'), ('failed', 'Failed'), ('bounced', 'Bounced'), ('complained', 'Complained'), ('suppressed', 'Suppressed'), ('unsubscribed', 'Unsubscribed')], default='queued', max_length=16)),
-                ('subject', models.CharField(blank=True, max_length=200)),
-                ('body', models.TextField(blank=True)),
-                ('html', models.TextField(blank=True)),
-                ('error', models.TextField(blank=True)),
-                ('provider_message_id', models.CharField(blank=True, db_index=True, max_length=200)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('due_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('opened_at', models.DateTimeField(blank=True, null=True)),
-                ('clicked_at', models.DateTimeField(blank=True, null=True)),
-                ('converted_at', models.DateTimeField(blank=True, null=True)),
-                ('failed_at', models.DateTimeField(blank=True, null=True)),
-                ('read_at', models.DateTimeField(blank=True, help_text='In-app: when it was read.', null=True)),
-                ('conversion_event_id', models.BigIntegerField(blank=True, help_text='The stored event that counted as the conversion.', null=True)),
-                ('opens', models.PositiveIntegerField(default=0)),
-                ('clicks', models.PositiveIntegerField(default=0)),
-                ('course', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='learning.course')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to=settings.AUTH_USER_MODEL)),
-                ('template', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='deliveries', to='interventions.messagetemplate')),
-                ('variant', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='deliveries', to='interventions.variant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("email", "Email"),
+                            ("in_app", "In-app"),
+                            ("push", "Web Push"),
+                            ("sms", "SMS"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        help_text="What asked for the message (e.g. api:<key>, manual:<staff id>:<time>).",
+                        max_length=200,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("deferred", "Deferred"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("delivered", "Delivered"),
+                            ("opened", "Opened"),
+                            ("clicked", "Clicked"),
+                            ("converted", "Converted"),
+                            ("failed", "Failed"),
+                            ("bounced", "Bounced"),
+                            ("complained", "Complained"),
+                            ("suppressed", "Suppressed"),
+                            ("unsubscribed", "Unsubscribed"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("subject", models.CharField(blank=True, max_length=200)),
+                ("body", models.TextField(blank=True)),
+                ("html", models.TextField(blank=True)),
+                ("error", models.TextField(blank=True)),
+                (
+                    "provider_message_id",
+                    models.CharField(blank=True, db_index=True, max_length=200),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("due_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                ("opened_at", models.DateTimeField(blank=True, null=True)),
+                ("clicked_at", models.DateTimeField(blank=True, null=True)),
+                ("converted_at", models.DateTimeField(blank=True, null=True)),
+                ("failed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "read_at",
+                    models.DateTimeField(
+                        blank=True, help_text="In-app: when it was read.", null=True
+                    ),
+                ),
+                (
+                    "conversion_event_id",
+                    models.BigIntegerField(
+                        blank=True,
+                        help_text="The stored event that counted as the conversion.",
+                        null=True,
+                    ),
+                ),
+                ("opens", models.PositiveIntegerField(default=0)),
+                ("clicks", models.PositiveIntegerField(default=0)),
+                (
+                    "course",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="learning.course",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "template",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="deliveries",
+                        to="interventions.messagetemplate",
+                    ),
+                ),
+                (
+                    "variant",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="deliveries",
+                        to="interventions.variant",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'deliveries',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name_plural": "deliveries",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ChannelOptOut',
+            name="ChannelOptOut",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(choices=[('email', 'Email'), ('in_app', 'In-app'), ('push', 'Web Push'), ('sms', 'SMS')], max_length=16)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('reason', models.CharField(blank=True, max_length=200)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='channel_opt_outs', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("email", "Email"),
+                            ("in_app", "In-app"),
+                            ("push", "Web Push"),
+                            ("sms", "SMS"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("reason", models.CharField(blank=True, max_length=200)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="channel_opt_outs",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'channel opt-out',
-                'ordering': ['-created_at'],
-                'constraints': [models.UniqueConstraint(fields=('user', 'channel'), name='opt_out_unique_user_channel')],
+                "verbose_name": "channel opt-out",
+                "ordering": ["-created_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("user", "channel"), name="opt_out_unique_user_channel"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='DeliveryLink',
+            name="DeliveryLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField()),
-                ('url', models.URLField(max_length=1000)),
-                ('delivery', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='links', to='interventions.delivery')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveIntegerField()),
+                ("url", models.URLField(max_length=1000)),
+                (
+                    "delivery",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="links",
+                        to="interventions.delivery",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['delivery', 'position'],
-                'constraints': [models.UniqueConstraint(fields=('delivery', 'position'), name='link_unique_position')],
+                "ordering": ["delivery", "position"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("delivery", "position"), name="link_unique_position"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='variant',
-            constraint=models.UniqueConstraint(fields=('template', 'name'), name='variant_unique_name'),
+            model_name="variant",
+            constraint=models.UniqueConstraint(
+                fields=("template", "name"), name="variant_unique_name"
+            ),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['status', 'due_at'], name='delivery_status_due'),
+            model_name="delivery",
+            index=models.Index(fields=["status", "due_at"], name="delivery_status_due"),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['user', '-created_at'], name='delivery_user_time'),
+            model_name="delivery",
+            index=models.Index(fields=["user", "-created_at"], name="delivery_user_time"),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.UniqueConstraint(fields=('user', 'source', 'channel'), name='delivery_unique_user_source_channel'),
+            model_name="delivery",
+            constraint=models.UniqueConstraint(
+                fields=("user", "source", "channel"), name="delivery_unique_user_source_channel"
+            ),
         ),
     ]

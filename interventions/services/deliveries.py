@@ -298,7 +298,9 @@ def _send_one(delivery: Delivery, now: datetime.datetime) -> int:
         if delivery.channel == Channel.EMAIL:
             html += f'\n<img src="{open_url(delivery.pk)}" width="1" height="1" alt="">'
         Delivery.objects.filter(pk=delivery.pk).update(
-            subject=message.subject, body=message.text, html=html
+            subject=message.subject,
+            body=message.text if delivery.channel == Channel.EMAIL else message.body,
+            html=html,
         )
         provider_id = ""
         status = Delivery.Status.DELIVERED

@@ -29,10 +29,11 @@ class RenderedMessage:
     """A message ready for a channel: subject, plain text, HTML, and the CTA."""
 
     subject: str
-    text: str
+    text: str  # the body, then the CTA and unsubscribe links as text
     html: str
     cta_label: str
     cta_url: str
+    body: str  # the body alone (in-app messages show the CTA as a button)
 
 
 def template_errors(fields: Mapping[str, str]) -> dict[str, str]:
@@ -108,6 +109,7 @@ def message_render(
         html="\n".join(parts),
         cta_label=cta_label,
         cta_url=cta_url,
+        body=text,
     )
 
 
