@@ -26,6 +26,7 @@ RESOURCES: dict[str, str] = {
     "xp/awards": "xp-award",
     "interventions": "interventions",
     "me/notifications": "me-notifications",
+    "me/notifications/read": "me-notifications-read",
 }
 
 

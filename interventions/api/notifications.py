@@ -40,7 +40,12 @@ class MarkReadOutputSerializer(serializers.Serializer):
     unread = serializers.IntegerField(help_text="How many are still unread.")
 
 
-@extend_schema(summary="List my in-app messages", description="Newest first, paginated.")
+@extend_schema(
+    summary="List my in-app messages",
+    description="The signed-in learner's delivered in-app messages, newest first, paginated, "
+    "each with its title, body, when it was sent and when it was read (null: unread). For "
+    "Stride's pages (session cookie); an API key has no 'me'.",
+)
 class MyNotificationsView(generics.ListAPIView):
     serializer_class = NotificationSerializer
     permission_classes = [IsSignedInPerson]
