@@ -85,7 +85,8 @@ done
 # - alerts: a resolved alert can be neither acknowledged nor resolved again;
 # - at-risk: `course` must name a course Stride knows;
 # - XP awards: `user` and `action` must name a learner and an action Stride knows;
-# - leaderboards: `course` and `around` must name a course and a learner Stride knows.
+# - leaderboards: `course` and `around` must name a course and a learner Stride knows;
+# - interventions: `template` must name a template Stride has.
 #
 cat >"$VAR/schemathesis.toml" <<'TOML'
 [cache]
@@ -97,6 +98,7 @@ enabled = false
 users = { values = ["demo-student-00001", "demo-student-00002", "demo-student-00007", "demo-instructor-01"] }
 courses = { values = ["demo-course-01", "demo-course-02", "demo-course-04"] }
 lessons = { values = ["demo-course-01-lesson-01", "demo-course-01-lesson-05", "demo-course-02-lesson-03"] }
+templates = { values = ["gentle-reminder", "streak-warning", "human-outreach"] }
 
 [parameters]
 "query.user" = { dictionary = "users", probability = 0.5 }
@@ -142,6 +144,11 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401",
 
 [[operations]]
 include-name-regex = "^POST /api/v1/xp/awards/$"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429"]
+
+[[operations]]
+include-name-regex = "^POST /api/v1/interventions/$"
+parameters = { "body.template" = { dictionary = "templates", probability = 0.7 } }
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429"]
 
 [[operations]]
