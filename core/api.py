@@ -217,6 +217,11 @@ def _json_type_error(field: serializers.Field, value: Any) -> str | None:
     None for absent and null values and for types DRF itself refuses as it should."""
     if value is None:
         return None
+    if isinstance(field, serializers.ListField) and isinstance(value, list):
+        for index, item in enumerate(value):
+            if message := _json_type_error(field.child, item):
+                return f"Item {index}: {message}"
+        return None
     if isinstance(field, serializers.BooleanField):
         ok = isinstance(value, bool)
     elif isinstance(field, serializers.IntegerField):

@@ -17,6 +17,7 @@ from accounts.services import users_upsert
 from core.errors import DomainValidationError
 from core.records import XpEntryRecord
 from demo.behaviour import DemoLearner, archetype_pick, learner_events
+from demo.interventions import demo_interventions_send
 from engagement.selectors.dashboard import scoring_run_current
 from engagement.services.alerts import alerts_evaluate
 from engagement.services.ingestion import events_ingest
@@ -147,6 +148,10 @@ class DemoSummary:
     league_weeks_closed: int = 0
     promoted: int = 0
     sign_in_student: str | None = None  # a busy demo student, to sign in as
+    messages_sent: int = 0
+    messages_read: int = 0
+    messages_clicked: int = 0
+    messages_converted: int = 0
 
 
 Progress = Callable[[str, int, int], None]
@@ -308,6 +313,7 @@ def demo_seed(
     step("scoring", run.processed, run.total)
     alerts = alerts_evaluate()
     profiles_refresh()
+    messages = demo_interventions_send(sorted(student_ids.values()), now=now, seed=seed)
     return DemoSummary(
         instructors=len(instructors),
         courses=len(courses),
@@ -320,6 +326,10 @@ def demo_seed(
         alerts=alerts,
         model_version=model_version,
         **_gamification_figures(student_ids),
+        messages_sent=messages["sent"],
+        messages_read=messages["read"],
+        messages_clicked=messages["clicked"],
+        messages_converted=messages["converted"],
     )
 
 

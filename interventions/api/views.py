@@ -21,7 +21,8 @@ from accounts.models import ApiKey, User
 from core.api import JSONInputSerializer
 from core.errors import DomainValidationError
 from core.parsers import StrideJSONParser
-from interventions.models import Channel, Delivery, MessageTemplate
+from interventions.models import Channel, Delivery
+from interventions.selectors.templates import template_get
 from interventions.services.deliveries import deliveries_queue
 
 MAX_USERS = 1000
@@ -113,7 +114,7 @@ class InterventionView(APIView):
         key = request.headers.get(KEY_HEADER, "").strip()
         if len(key) > KEY_MAX:
             raise DomainValidationError({KEY_HEADER: [f"At most {KEY_MAX} characters."]})
-        template = MessageTemplate.objects.filter(slug=data["template"]).first()
+        template = template_get(slug=data["template"])
         if template is None:
             raise DomainValidationError(
                 {"template": [f"No template has the slug '{data['template']}'."]}

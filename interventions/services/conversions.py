@@ -76,3 +76,15 @@ def conversions_record(events: Sequence[EventRecord]) -> int:
             conversion_event_id=evidence.id,
         )
     return converted
+
+
+def delivery_conversion_record(
+    *, delivery_id: int, at: datetime.datetime, event_id: int | None = None
+) -> bool:
+    """Mark a sent delivery converted at `at` (an explicit conversion, e.g. a purchase the
+    platform reports); False when it was not sent or is converted already."""
+    return bool(
+        Delivery.objects.filter(pk=delivery_id, status__in=CONVERTIBLE).update(
+            status=Delivery.Status.CONVERTED, converted_at=at, conversion_event_id=event_id
+        )
+    )

@@ -74,14 +74,24 @@ def delivery_open_record(*, token: str) -> None:
 def delivery_click_record(*, token: str) -> str:
     """Count a click and return where it goes: the stored URL of that delivery's link.
 
-    A click implies an open (images blocked): `opened_at` is stamped too if it was not.
     Raises BadToken for a forged token or a link that does not exist.
     """
     raw = _unsign(_CLICK, token)
     delivery_id, _, position = raw.partition("-")
-    link = DeliveryLink.objects.filter(delivery_id=int(delivery_id), position=int(position)).first()
-    if link is None:
+    url = delivery_link_click(delivery_id=int(delivery_id), position=int(position))
+    if url is None:
         raise BadToken(token)
+    return url
+
+
+def delivery_link_click(*, delivery_id: int, position: int) -> str | None:
+    """Count a click on a delivery's link; return its stored URL (None: no such link).
+
+    A click implies an open (images blocked): `opened_at` is stamped too if it was not.
+    """
+    link = DeliveryLink.objects.filter(delivery_id=delivery_id, position=position).first()
+    if link is None:
+        return None
     now = timezone.now()
     Delivery.objects.filter(pk=link.delivery_id).update(
         clicks=F("clicks") + 1,

@@ -23,6 +23,7 @@ from gamification.models import (
 from gamification.selectors.leaderboards import key_prefix, redis_client
 from gamification.selectors.leagues import week_closes_at, week_start
 from gamification.selectors.summary import learner_gamification_summary
+from interventions.models import Delivery
 from learning.models import Course, Enrollment, Lesson, LessonProgress
 
 pytestmark = pytest.mark.django_db
@@ -91,6 +92,7 @@ def test_seed_demo_is_idempotent_and_brings_every_page_to_life(
     out = capsys.readouterr().out
     assert "Demo ready" in out
     _assert_gamification(students, out)
+    _assert_interventions(out)
 
 
 def _assert_gamification(students, out: str) -> None:
@@ -151,3 +153,14 @@ def _assert_gamification(students, out: str) -> None:
     browser = Client()
     assert browser.get(link.group(1))["Location"] == "/me/"
     assert browser.session["_auth_user_id"] == str(student.pk)
+
+
+def _assert_interventions(out: str) -> None:
+    """Two weeks of in-app messages, sent once although the demo was seeded twice, some read,
+    clicked and converted, as the delivery admin and the students' Messages pages show."""
+    delivered = Delivery.objects.filter(channel="in_app").exclude(sent_at=None)
+    assert delivered.count() >= 50
+    assert delivered.values("user", "source").distinct().count() == delivered.count()
+    statuses = set(delivered.values_list("status", flat=True))
+    assert {"opened", "clicked", "converted"} <= statuses
+    assert "Interventions:" in out and "in-app messages sent" in out

@@ -50,6 +50,7 @@ def test_without_a_key_each_request_is_its_own_and_caps_apply(make_key):
         ({"template": "gentle-reminder", "users": []}, "users"),
         ({"template": "gentle-reminder", "users": ["x"], "channel": "fax"}, "channel"),
         ({"users": ["x"]}, "template"),
+        ({"template": "gentle-reminder", "users": [7]}, "users"),
     ],
 )
 def test_bad_input_is_a_400_naming_the_field(make_key, body, field):

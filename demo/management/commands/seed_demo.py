@@ -56,6 +56,11 @@ class Command(BaseCommand):
             f"streak freezes used, {summary.league_weeks_closed} league weeks closed "
             f"({summary.promoted} promotions)."
         )
+        self.stdout.write(
+            f"Interventions: {summary.messages_sent} in-app messages sent over two weeks, "
+            f"{summary.messages_read} read, {summary.messages_clicked} clicked, "
+            f"{summary.messages_converted} converted."
+        )
         if summary.sign_in_student:
             self.stdout.write(
                 "Sign in as a demo student with a one-time link: "
