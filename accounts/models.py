@@ -99,6 +99,7 @@ class ApiKey(models.Model):
         ALERTS_WRITE = "alerts:write", "Acknowledge and resolve alerts"
         GAMIFICATION_READ = "gamification:read", "Read XP, levels and leaderboards"
         GAMIFICATION_WRITE = "gamification:write", "Award XP and achievements"
+        INTERVENTIONS_READ = "interventions:read", "Read intervention statistics"
         INTERVENTIONS_WRITE = "interventions:write", "Send and schedule interventions"
         USERS_SIGN_IN = "users:sign_in", "Request one-time sign-in links for students"
 

@@ -25,6 +25,7 @@ RESOURCES: dict[str, str] = {
     "me/gamification": "me-gamification",
     "xp/awards": "xp-award",
     "interventions": "interventions",
+    "interventions/stats": "intervention-stats",
     "me/notifications": "me-notifications",
     "me/notifications/read": "me-notifications-read",
 }

@@ -48,11 +48,14 @@ _CONFIG = {
 }
 
 
-def _axis(**extra: Any) -> dict[str, Any]:
+def chart_axis(**extra: Any) -> dict[str, Any]:
+    """An axis in the house style (light grid), with `extra` properties."""
     return {**_GRID, **extra}
 
 
-def _figure(data: list[dict[str, Any]], *, height: int = 300, **layout: Any) -> Figure:
+def base_figure(data: list[dict[str, Any]], *, height: int = 300, **layout: Any) -> Figure:
+    """A figure of `data` traces in the house style (font, margins, transparent background);
+    other apps' dashboards build on it so that every chart looks alike."""
     base: dict[str, Any] = {
         "height": height,
         "margin": {"l": 48, "r": 16, "t": 16, "b": 40},
@@ -60,8 +63,8 @@ def _figure(data: list[dict[str, Any]], *, height: int = 300, **layout: Any) -> 
         "plot_bgcolor": "rgba(0,0,0,0)",
         "font": _FONT,
         "hoverlabel": {"font": {"family": _FONT["family"]}},
-        "xaxis": _axis(),
-        "yaxis": _axis(),
+        "xaxis": chart_axis(),
+        "yaxis": chart_axis(),
     }
     return {"data": data, "layout": {**base, **layout}}
 
@@ -86,11 +89,11 @@ def risk_histogram_figure(buckets: Sequence[HistogramBucket]) -> Figure:
         "marker": {"color": [_band_colour(b.low) for b in buckets]},
         "hovertemplate": "Risk %{x}: %{y} enrolments<extra></extra>",
     }
-    return _figure(
+    return base_figure(
         [bars],
         # Plotly turns the labels only when they would overlap (a phone), not on a desktop.
-        xaxis=_axis(title={"text": "Drop-off risk"}, automargin=True),
-        yaxis=_axis(title={"text": "Enrolments"}, rangemode="nonnegative"),
+        xaxis=chart_axis(title={"text": "Drop-off risk"}, automargin=True),
+        yaxis=chart_axis(title={"text": "Enrolments"}, rangemode="nonnegative"),
         bargap=0.08,
     )
 
@@ -126,12 +129,12 @@ def risk_trend_figure(summaries: Sequence[RunSummary]) -> Figure:
             "hovertemplate": "Average risk: %{y}<extra></extra>",
         }
     )
-    return _figure(
+    return base_figure(
         data,
         height=320,
         barmode="stack",
-        xaxis=_axis(type="category", title={"text": "Scoring run (as of)"}, automargin=True),
-        yaxis=_axis(title={"text": "Enrolments"}, rangemode="nonnegative"),
+        xaxis=chart_axis(type="category", title={"text": "Scoring run (as of)"}, automargin=True),
+        yaxis=chart_axis(title={"text": "Enrolments"}, rangemode="nonnegative"),
         yaxis2={
             "title": {"text": "Average risk"},
             "overlaying": "y",
@@ -183,7 +186,7 @@ def score_history_figure(history: Sequence[Any]) -> Figure:
                 "hovertemplate": "Learner risk: %{y}<extra>%{x|%d %b %Y}</extra>",
             }
         )
-    xaxis = _axis(title={"text": "As of"}, type="date", tickformat="%d %b", dtick=DAY_MS)
+    xaxis = chart_axis(title={"text": "As of"}, type="date", tickformat="%d %b", dtick=DAY_MS)
     if history:
         # Whole days at least: with one or two scores Plotly would zoom in to hours.
         first = min(s.as_of for s in history)
@@ -195,10 +198,10 @@ def score_history_figure(history: Sequence[Any]) -> Figure:
         xaxis["dtick"] = step * DAY_MS
         # Ticks on midnights, so each label names the day of the points above it.
         xaxis["tick0"] = first.isoformat()
-    return _figure(
+    return base_figure(
         data,
         xaxis=xaxis,
-        yaxis=_axis(title={"text": "Risk"}, range=[0, 100]),
+        yaxis=chart_axis(title={"text": "Risk"}, range=[0, 100]),
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
         margin={"l": 48, "r": 16, "t": 32, "b": 40},
     )

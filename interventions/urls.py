@@ -11,5 +11,6 @@ urlpatterns = [
     path("t/c/<str:token>/", views.click, name="click"),
     path("unsubscribe/<str:token>/", views.unsubscribe_page, name="unsubscribe"),
     path("me/messages/", views.messages_page, name="messages"),
+    path("dashboard/interventions/", views.dashboard, name="dashboard"),
     path("me/messages/read/", views.messages_read, name="messages_read"),
 ]

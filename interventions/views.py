@@ -16,8 +16,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.views import staff_required
+from engagement.charts import figure_html
+from interventions import charts
 from interventions.models import Channel
 from interventions.selectors.notifications import notification_list
+from interventions.selectors.stats import GROUPINGS, delivery_stats, delivery_trend
 from interventions.services.notifications import notifications_mark_read
 from interventions.services.tracking import (
     BadToken,
@@ -103,3 +107,48 @@ def messages_read(request: HttpRequest) -> HttpResponse:
     ids = [int(wanted)] if wanted and wanted.isdigit() else None
     notifications_mark_read(user_id=request.user.pk, delivery_ids=ids)
     return redirect("interventions:messages")
+
+
+DASHBOARD_DAYS = (7, 30, 90)
+
+
+@require_GET
+@staff_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """Sent, open, click and conversion figures per template (or variant, channel, type)
+    over the last 7, 30 or 90 days, with the day-by-day trend."""
+    by = request.GET.get("by", "template")
+    if by not in GROUPINGS:
+        by = "template"
+    try:
+        days = int(request.GET.get("days", "30"))
+    except ValueError:
+        days = 30
+    if days not in DASHBOARD_DAYS:
+        days = 30
+    stats = delivery_stats(by=by, days=days)
+    trend = delivery_trend(days=days)
+    totals = {
+        "sent": sum(s.sent for s in stats),
+        "opened": sum(s.opened for s in stats),
+        "clicked": sum(s.clicked for s in stats),
+        "converted": sum(s.converted for s in stats),
+    }
+    return render(
+        request,
+        "interventions/dashboard.html",
+        {
+            "by": by,
+            "days": days,
+            "groupings": list(GROUPINGS),
+            "day_choices": DASHBOARD_DAYS,
+            "stats": stats,
+            "totals": totals,
+            "trend_html": figure_html(charts.delivery_trend_figure(trend), div_id="trend-chart")
+            if totals["sent"]
+            else "",
+            "rates_html": figure_html(charts.rates_figure(stats), div_id="rates-chart")
+            if stats
+            else "",
+        },
+    )

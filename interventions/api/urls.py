@@ -3,10 +3,12 @@
 from django.urls import path
 
 from interventions.api.notifications import MyNotificationsReadView, MyNotificationsView
+from interventions.api.stats import InterventionStatsView
 from interventions.api.views import InterventionView
 
 urlpatterns: list = [
     path("interventions/", InterventionView.as_view(), name="interventions"),
+    path("interventions/stats/", InterventionStatsView.as_view(), name="intervention-stats"),
     path("me/notifications/", MyNotificationsView.as_view(), name="me-notifications"),
     path("me/notifications/read/", MyNotificationsReadView.as_view(), name="me-notifications-read"),
 ]

@@ -11,6 +11,7 @@ from django.core import mail
 from django.db import connection
 from django.test import override_settings
 
+from engagement.models import PersonalizationProfile
 from interventions.models import ChannelOptOut, Delivery, Suppression
 from interventions.services.deliveries import (
     MAX_ATTEMPTS,
@@ -75,7 +76,8 @@ def test_a_replayed_source_queues_nothing_more_and_answers_the_same_deliveries()
     assert Delivery.objects.count() == 3
 
 
-def test_a_message_due_in_quiet_hours_waits_for_the_learners_morning():
+def test_a_message_due_in_quiet_hours_waits_for_the_learners_morning(settings):
+    settings.STRIDE_QUIET_HOURS = (21, 8)
     template = MessageTemplateFactory()
     tokyo = UserFactory(timezone="Asia/Tokyo")  # noon UTC is 21:00 in Tokyo: quiet
     result = queue(template, [tokyo])
@@ -86,6 +88,16 @@ def test_a_message_due_in_quiet_hours_waits_for_the_learners_morning():
     assert delivery.due_at == datetime.datetime(2026, 12, 1, 23, 0, tzinfo=datetime.UTC)
     assert deliveries_send_due(now=NOON) == 0
     assert deliveries_send_due(now=delivery.due_at) == 1
+
+
+def test_the_learners_best_send_hour_is_used_when_it_is_outside_the_quiet_hours(settings):
+    settings.STRIDE_QUIET_HOURS = (21, 8)
+    tokyo = UserFactory(timezone="Asia/Tokyo")
+    PersonalizationProfile.objects.create(user=tokyo, best_send_hour=19)
+    delivery_id = queue(MessageTemplateFactory(), [tokyo]).queued[tokyo.pk]
+    # 19:00 the next day in Tokyo (UTC+9) is 10:00 UTC on 2 December.
+    due = Delivery.objects.get(pk=delivery_id).due_at
+    assert due == datetime.datetime(2026, 12, 2, 10, 0, tzinfo=datetime.UTC)
 
 
 def test_an_email_leaves_once_with_tracked_links_and_one_click_unsubscribe_headers():
