@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
@@ -21,6 +22,8 @@ from interventions.models import (
     Delivery,
     DeliveryLink,
     MessageTemplate,
+    OutreachTask,
+    Rule,
     Suppression,
     Variant,
 )
@@ -144,3 +147,52 @@ class SuppressionAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Suppression, form: Any, change: bool) -> None:
         obj.address = obj.address.strip().lower()
         super().save_model(request, obj, form, change)
+
+
+class RuleForm(forms.ModelForm):
+    levels = forms.MultipleChoiceField(
+        choices=[(level, level.capitalize()) for level in ("low", "medium", "high", "critical")],
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = Rule
+        fields = (
+            "name",
+            "is_active",
+            "levels",
+            "intervention_type",
+            "template",
+            "channel",
+            "cooldown_days",
+            "creates_outreach_task",
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not data.get("creates_outreach_task") and not data.get("template"):
+            self.add_error("template", "Choose the template to send, or create outreach tasks.")
+        return data
+
+
+@admin.register(Rule)
+class RuleAdmin(admin.ModelAdmin):
+    form = RuleForm
+    list_display = ("name", "is_active", "intervention_type", "template", "cooldown_days")
+    list_filter = ("is_active", "intervention_type")
+    search_fields = ("name",)
+
+
+@admin.register(OutreachTask)
+class OutreachTaskAdmin(admin.ModelAdmin):
+    """Staff work the tasks here: assignee, due date, notes and outcome are theirs to edit."""
+
+    list_display = ("due_on", "user", "course", "risk", "assignee", "outcome")
+    list_filter = ("outcome", "due_on")
+    search_fields = ("user__email", "user__external_id", "notes")
+    list_select_related = ("user", "course", "assignee")
+    readonly_fields = ("user", "course", "rule", "source", "risk", "reason", "created_at")
+    fields = (*readonly_fields, "assignee", "due_on", "notes", "outcome")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

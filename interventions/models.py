@@ -220,3 +220,73 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.address} ({self.reason})"
+
+
+class Rule(models.Model):
+    """After each scoring run: learners whose enrolment is at one of `levels` and for whom
+    engagement recommends `intervention_type` get `template`, at most once per
+    `cooldown_days` per learner from this rule. "Human outreach" at critical risk becomes an
+    outreach task for staff instead (`creates_outreach_task`)."""
+
+    name = models.CharField(max_length=120)
+    is_active = models.BooleanField(default=True)
+    levels = models.JSONField(default=list, help_text='Risk levels, e.g. ["high", "critical"].')
+    intervention_type = models.CharField(max_length=32, choices=InterventionType.choices)
+    template = models.ForeignKey(
+        MessageTemplate, null=True, blank=True, on_delete=models.PROTECT, related_name="rules"
+    )
+    channel = models.CharField(
+        max_length=16, choices=Channel.choices, blank=True, help_text="Blank: the template's."
+    )
+    cooldown_days = models.PositiveIntegerField(default=7)
+    creates_outreach_task = models.BooleanField(
+        default=False, help_text="Create a task for staff instead of sending a message."
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OutreachTask(models.Model):
+    """A person should contact this learner: the critical-risk "human outreach"."""
+
+    class Outcome(models.TextChoices):
+        OPEN = "open", "Open"
+        REACHED = "reached", "Reached the learner"
+        NO_ANSWER = "no_answer", "No answer"
+        CLOSED = "closed", "Closed without contact"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="outreach_tasks"
+    )
+    course = models.ForeignKey(
+        "learning.Course", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rule = models.ForeignKey(Rule, null=True, blank=True, on_delete=models.SET_NULL)
+    source = models.CharField(max_length=200)
+    risk = models.PositiveSmallIntegerField(default=0)
+    reason = models.CharField(max_length=300, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_outreach",
+        limit_choices_to={"is_staff": True},
+    )
+    due_on = models.DateField()
+    notes = models.TextField(blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.OPEN)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["outcome", "due_on", "-risk"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "source"], name="outreach_unique_user_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Contact {self.user} by {self.due_on}"

@@ -21,7 +21,12 @@ from engagement.charts import figure_html
 from interventions import charts
 from interventions.models import Channel
 from interventions.selectors.notifications import notification_list
-from interventions.selectors.stats import GROUPINGS, delivery_stats, delivery_trend
+from interventions.selectors.stats import (
+    GROUPINGS,
+    delivery_stats,
+    delivery_trend,
+    open_outreach_tasks,
+)
 from interventions.services.notifications import notifications_mark_read
 from interventions.services.tracking import (
     BadToken,
@@ -144,6 +149,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "day_choices": DASHBOARD_DAYS,
             "stats": stats,
             "totals": totals,
+            "tasks": open_outreach_tasks(),
             "trend_html": figure_html(charts.delivery_trend_figure(trend), div_id="trend-chart")
             if totals["sent"]
             else "",

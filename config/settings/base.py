@@ -343,7 +343,7 @@ STRIDE_DEMO_ADMIN_EMAIL = os.environ.get("STRIDE_DEMO_ADMIN_EMAIL", "admin@strid
 # batch of events (see engagement.services.ingestion). Later apps append theirs.
 STRIDE_EVENT_HANDLERS: list[str] = ["interventions.services.conversions.conversions_record"]
 # Follow-ups of a finished scoring run (e.g. risk-triggered interventions), called with the run.
-STRIDE_SCORING_HANDLERS: list[str] = []
+STRIDE_SCORING_HANDLERS: list[str] = ["interventions.services.rules.rules_apply_to_run"]
 STRIDE_EVENTS_MAX_BATCH = int(os.environ.get("STRIDE_EVENTS_MAX_BATCH", "1000"))
 # The largest request body Django reads; a larger one gets a JSON 413 (`too_large`) on the API.
 # It follows from the two limits above, so that the largest request the README allows fits:

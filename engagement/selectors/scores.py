@@ -42,3 +42,18 @@ def score_list(
         scores = scores.filter(never_started=never_started)
     scores = course_scores(scores, course)
     return scores.order_by("-drop_off_risk", "user_id", "course_id")
+
+
+def run_recommendations(*, run_id: int) -> list[tuple[int, int | None, str, int, list[str]]]:
+    """Every enrolment score of a run that recommends something, as (user id, course id,
+    level, drop-off risk, recommended intervention codes), riskiest first (one query)."""
+    rows = (
+        EngagementScore.objects.filter(run_id=run_id)
+        .exclude(recommendations=[])
+        .order_by("-drop_off_risk", "user_id", "course_id")
+        .values_list("user_id", "course_id", "level", "drop_off_risk", "recommendations")
+    )
+    return [
+        (user_id, course_id, level, risk, [r["code"] for r in recs])
+        for user_id, course_id, level, risk, recs in rows
+    ]

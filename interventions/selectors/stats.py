@@ -12,12 +12,13 @@ import datetime
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Count, F, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from interventions.models import Channel, Delivery, InterventionType
+from interventions.models import Channel, Delivery, InterventionType, OutreachTask
 
 GROUPINGS = {
     "template": ("template__slug", "template__name"),
@@ -149,3 +150,12 @@ def delivery_trend(*, days: int = 30) -> list[TrendDay]:
             )
         )
     return out
+
+
+def open_outreach_tasks(*, limit: int = 10) -> list[Any]:
+    """The open outreach tasks, soonest due and riskiest first, with learner and course."""
+    return list(
+        OutreachTask.objects.filter(outcome=OutreachTask.Outcome.OPEN)
+        .select_related("user", "course", "assignee")
+        .order_by("due_on", "-risk", "id")[:limit]
+    )

@@ -1,0 +1,108 @@
+"""Risk-triggered interventions: after a scoring run, the rules queue messages or create
+outreach tasks, once per run and learner, within their cooldown."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from engagement.models import EngagementScore
+from interventions.models import Delivery, OutreachTask, Rule
+from interventions.services.rules import rules_apply_to_run
+from tests.accounts.factories import UserFactory
+from tests.engagement.factories import make_run, make_score
+from tests.interventions.factories import default_template
+from tests.learning.factories import CourseFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def recommend(score: EngagementScore, *codes: str) -> None:
+    score.recommendations = [{"code": c, "label": c, "reason": "test"} for c in codes]
+    score.save(update_fields=["recommendations"])
+
+
+@pytest.fixture
+def run():
+    course, other = CourseFactory(title="Python"), CourseFactory(title="SQL")
+    run = make_run(timezone.localdate())
+    slipping, critical, fine = UserFactory(), UserFactory(), UserFactory()
+    recommend(make_score(run, slipping, 55, course=course), "gentle_reminder")
+    recommend(make_score(run, slipping, 45, course=other), "gentle_reminder")
+    recommend(make_score(run, critical, 91, course=course), "human_outreach", "gentle_reminder")
+    recommend(make_score(run, fine, 10, course=course), "achievement_notification")
+    run.people = {"slipping": slipping, "critical": critical, "fine": fine, "course": course}
+    return run
+
+
+def test_a_reminder_rule_queues_one_message_per_learner_about_their_riskiest_course(run):
+    rule = Rule.objects.create(
+        name="Remind",
+        levels=["medium", "high"],
+        intervention_type="gentle_reminder",
+        template=default_template("gentle-reminder"),
+    )
+    assert rules_apply_to_run(run) == {rule.pk: 1}
+    (delivery,) = Delivery.objects.all()
+    assert delivery.user == run.people["slipping"] and delivery.course == run.people["course"]
+    # The handler running again (a retried task) or the next run within the cooldown: nothing.
+    assert rules_apply_to_run(run) == {rule.pk: 0}
+    later = make_run(timezone.localdate() + datetime.timedelta(days=1))
+    recommend(make_score(later, run.people["slipping"], 60), "gentle_reminder")
+    assert rules_apply_to_run(later) == {rule.pk: 0}
+    assert Delivery.objects.count() == 1
+
+
+def test_critical_human_outreach_becomes_a_task_for_staff_not_a_message(run):
+    rule = Rule.objects.create(
+        name="Call",
+        levels=["critical"],
+        intervention_type="human_outreach",
+        creates_outreach_task=True,
+    )
+    assert rules_apply_to_run(run) == {rule.pk: 1}
+    task = OutreachTask.objects.get()
+    assert task.user == run.people["critical"] and task.risk == 91
+    assert task.due_on == timezone.localdate() + datetime.timedelta(days=2)
+    assert not Delivery.objects.exists()
+    assert rules_apply_to_run(run) == {rule.pk: 0}
+
+
+def test_switched_off_rules_do_nothing(run):
+    Rule.objects.create(
+        name="Off",
+        is_active=False,
+        levels=["critical"],
+        intervention_type="human_outreach",
+        creates_outreach_task=True,
+    )
+    assert rules_apply_to_run(run) == {}
+
+
+def test_the_dashboard_lists_open_outreach_tasks(admin_client, run):
+    Rule.objects.create(
+        name="Call",
+        levels=["critical"],
+        intervention_type="human_outreach",
+        creates_outreach_task=True,
+    )
+    rules_apply_to_run(run)
+    html = admin_client.get("/dashboard/interventions/").content.decode()
+    assert f'data-task="{OutreachTask.objects.get().pk}"' in html
+
+
+def test_a_rule_without_template_or_task_is_refused_in_the_admin(admin_client):
+    response = admin_client.post(
+        "/admin/interventions/rule/add/",
+        {
+            "name": "Broken",
+            "levels": ["high"],
+            "intervention_type": "gentle_reminder",
+            "cooldown_days": 7,
+            "is_active": "on",
+        },
+    )
+    assert "Choose the template to send" in response.content.decode()
+    assert not Rule.objects.filter(name="Broken").exists()
