@@ -37,6 +37,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("healthz", healthz, name="healthz"),
+    # ESP tracking webhooks (anymail; HTTP basic auth from ANYMAIL_WEBHOOK_SECRET), e.g.
+    # /webhooks/anymail/amazon_ses/tracking/ for SES events over SNS.
+    path("webhooks/anymail/", include("anymail.urls")),
 ]
 
 # Errors that never reach a view's own handling: JSON under /api/, styled pages elsewhere.
