@@ -12,5 +12,6 @@ urlpatterns = [
     path("unsubscribe/<str:token>/", views.unsubscribe_page, name="unsubscribe"),
     path("me/messages/", views.messages_page, name="messages"),
     path("dashboard/interventions/", views.dashboard, name="dashboard"),
+    path("dashboard/interventions/send/", views.send, name="send"),
     path("me/messages/read/", views.messages_read, name="messages_read"),
 ]

@@ -7,7 +7,11 @@ that says nothing more.
 from __future__ import annotations
 
 import base64
+import uuid
+from collections import Counter
+from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -16,18 +20,25 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.models import User
+from core.errors import DomainValidationError
 from core.views import staff_required
 from engagement.charts import figure_html
 from interventions import charts
 from interventions.models import Channel
+from interventions.selectors.context import learner_context
 from interventions.selectors.notifications import notification_list
+from interventions.selectors.recipients import Recipients, recipients_for
 from interventions.selectors.stats import (
     GROUPINGS,
     delivery_stats,
     delivery_trend,
     open_outreach_tasks,
 )
+from interventions.selectors.templates import template_get, template_list
+from interventions.services.deliveries import deliveries_queue
 from interventions.services.notifications import notifications_mark_read
+from interventions.services.rendering import message_render
 from interventions.services.tracking import (
     BadToken,
     click_url,
@@ -158,3 +169,82 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             else "",
         },
     )
+
+
+SEND_FILTERS = ("user", "threshold", "level", "course", "started")
+
+
+def _recipients(params: Any) -> Recipients:
+    user = params.get("user", "")
+    threshold = params.get("threshold", "")
+    return recipients_for(
+        user_id=int(user) if user.isdigit() else None,
+        threshold=int(threshold) if threshold.isdigit() else 60,
+        level=params.get("level") or None,
+        course=params.get("course") or None,
+        started=params.get("started") or None,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required
+def send(request: HttpRequest) -> HttpResponse:
+    """Send a template to one learner or to the at-risk list's learners: pick the template
+    and channel, see how many would get it (and who is skipped, why) and the message as the
+    first of them reads it, then send. The batch id makes a double submit send once."""
+    params = request.POST if request.method == "POST" else request.GET
+    recipients = _recipients(params)
+    templates = [t for t in template_list() if t.is_active]
+    template = template_get(slug=params.get("template", "")) if params.get("template") else None
+    channel = params.get("channel") or (template.channel if template else "")
+    batch = params.get("batch") or uuid.uuid4().hex
+    filters = {name: params.get(name, "") for name in SEND_FILTERS}
+    context: dict[str, Any] = {
+        "recipients": recipients,
+        "templates": templates,
+        "template": template,
+        "channel": channel,
+        "channels": [(Channel.EMAIL, "Email"), (Channel.IN_APP, "In-app")],
+        "batch": batch,
+        "filters": filters,
+    }
+    if template is None:
+        return render(request, "interventions/send.html", context)
+    by_course: dict[int | None, list[int]] = {}
+    for user_id, course_id in recipients.course_of.items():
+        by_course.setdefault(course_id, []).append(user_id)
+    dry_run = request.method != "POST"
+    queued, skipped, deferred = 0, Counter(), 0
+    try:
+        for course_id, user_ids in by_course.items():
+            result = deliveries_queue(
+                template=template,
+                user_ids=user_ids,
+                source=f"manual:{request.user.pk}:{batch}",
+                channel=channel,
+                course_id=course_id,
+                dry_run=dry_run,
+            )
+            queued += len(result.planned if dry_run else result.queued)
+            deferred += len(result.deferred)
+            skipped.update(result.skipped.values())
+    except DomainValidationError as exc:
+        context["error"] = str(exc)
+        return render(request, "interventions/send.html", context, status=400)
+    if not dry_run:
+        messages.success(
+            request,
+            f"Queued {queued} message{'s' if queued != 1 else ''} ({deferred} waiting for the "
+            f"learners' quiet hours to end); skipped {sum(skipped.values())}.",
+        )
+        return redirect("interventions:dashboard")
+    first = next(iter(recipients.course_of.items()), None)
+    if first is not None:
+        learner = User.objects.get(pk=first[0])
+        sample = learner_context(user=learner, course_id=first[1])
+        sample["cta_url"] = "https://stride.example/t/c/preview/"
+        sample["unsubscribe_url"] = "https://stride.example/unsubscribe/preview/"
+        context["preview"] = message_render(template, None, sample)
+        context["preview_learner"] = learner
+    context.update(would_queue=queued, deferred=deferred, skipped=sorted(skipped.items()))
+    return render(request, "interventions/send.html", context)

@@ -86,6 +86,7 @@ class QueueResult:
     queued: dict[int, int] = field(default_factory=dict)  # user id -> delivery id
     deferred: set[int] = field(default_factory=set)  # of those, user ids waiting quiet hours
     skipped: dict[int, str] = field(default_factory=dict)  # user id -> Skip reason
+    planned: list[int] = field(default_factory=list)  # a dry run: who would be queued
 
 
 def _quiet_until(now: datetime.datetime, tz_name: str, send_hour: int | None) -> datetime.datetime:
@@ -135,10 +136,12 @@ def deliveries_queue(
     channel: str | None = None,
     course_id: int | None = None,
     now: datetime.datetime | None = None,
+    dry_run: bool = False,
 ) -> QueueResult:
     """Queue `template` for the learners on `channel` (the template's by default); return
     what was queued, deferred and skipped. A fixed number of queries, whatever the count.
-    Sending starts after the commit."""
+    Sending starts after the commit. A dry run writes nothing: `planned` lists who would be
+    queued (the preview before a bulk send)."""
     channel = channel or template.channel
     if not channel_supported(channel):
         raise DomainValidationError(
@@ -203,6 +206,10 @@ def deliveries_queue(
                     due_at=due,
                 )
             )
+    if dry_run:
+        result.planned = [row.user_id for row in rows]
+        result.deferred = {row.user_id for row in rows if row.status == Delivery.Status.DEFERRED}
+        return result
     Delivery.objects.bulk_create(rows, ignore_conflicts=True)
     made = dict(
         Delivery.objects.filter(
