@@ -27,6 +27,7 @@ class MessageTemplateForm(forms.ModelForm):
             "cta_path",
             "goal_event",
             "attribution_hours",
+            "ai_personalise",
             "is_active",
         )
         help_texts = {"body": _HELP}

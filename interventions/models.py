@@ -57,6 +57,12 @@ class MessageTemplate(models.Model):
     attribution_hours = models.PositiveIntegerField(
         default=72, validators=[MinValueValidator(1)], help_text="Conversion window after a send."
     )
+    ai_personalise = models.BooleanField(
+        "personalise with AI",
+        default=False,
+        help_text="Rewrite the body for each learner from their behaviour (Claude when "
+        "ANTHROPIC_API_KEY is set, else the built-in writer); the CTA link is never touched.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -142,6 +148,12 @@ class Delivery(models.Model):
     converted_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True, help_text="In-app: when it was read.")
+    personalised_by = models.CharField(
+        max_length=16, blank=True, help_text='"ai", "builtin", or empty (the template as is).'
+    )
+    ai_cost_usd = models.DecimalField(max_digits=10, decimal_places=6, null=True, blank=True)
+    ai_latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    ai_error = models.CharField(max_length=300, blank=True)
     conversion_event_id = models.BigIntegerField(
         null=True, blank=True, help_text="The stored event that counted as the conversion."
     )

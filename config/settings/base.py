@@ -408,3 +408,12 @@ STRIDE_MOMENT_HANDLERS: list[str] = ["interventions.services.moments.moments_to_
 STRIDE_INTERVENTION_DAILY_CAP = int(os.environ.get("STRIDE_INTERVENTION_DAILY_CAP", "1"))
 STRIDE_INTERVENTION_WEEKLY_CAP = int(os.environ.get("STRIDE_INTERVENTION_WEEKLY_CAP", "3"))
 STRIDE_QUIET_HOURS = (21, 8)
+# AI personalisation of templates marked for it (the anthropic SDK): off without a key.
+ANTHROPIC_API_KEY = os.environ.get("ANTHROPIC_API_KEY", "")
+STRIDE_AI_MODEL = os.environ.get("STRIDE_AI_MODEL", "claude-sonnet-4-5")
+STRIDE_AI_TIMEOUT_SECONDS = float(os.environ.get("STRIDE_AI_TIMEOUT_SECONDS", "8"))
+# US dollars per million input and output tokens, for the cost kept on each delivery.
+STRIDE_AI_PRICE_PER_MTOK = (
+    float(os.environ.get("STRIDE_AI_INPUT_PRICE", "3")),
+    float(os.environ.get("STRIDE_AI_OUTPUT_PRICE", "15")),
+)

@@ -50,7 +50,13 @@ from interventions.models import (
     Suppression,
 )
 from interventions.selectors.context import learner_context
-from interventions.services.rendering import link_render, message_render, variant_choose
+from interventions.services.personalise import personalise
+from interventions.services.rendering import (
+    link_render,
+    message_compose,
+    message_render,
+    variant_choose,
+)
 from interventions.services.tracking import click_url, open_url, site_url, unsubscribe_url
 
 SEND_DUE_TASK = "interventions.send_due"
@@ -301,6 +307,16 @@ def _send_one(delivery: Delivery, now: datetime.datetime) -> int:
         context["cta_url"] = click_url(delivery.pk, 0)
         context["unsubscribe_url"] = unsubscribe_url(delivery.user_id, delivery.channel)
         message = message_render(delivery.template, delivery.variant, context)
+        personalised = None
+        if delivery.template.ai_personalise:
+            personalised = personalise(message.subject, message.body, context)
+            message = message_compose(
+                subject=personalised.subject,
+                body=personalised.body,
+                cta_label=message.cta_label,
+                cta_url=message.cta_url,
+                unsubscribe_url=context["unsubscribe_url"],
+            )
         html = message.html
         if delivery.channel == Channel.EMAIL:
             html += f'\n<img src="{open_url(delivery.pk)}" width="1" height="1" alt="">'
@@ -308,6 +324,10 @@ def _send_one(delivery: Delivery, now: datetime.datetime) -> int:
             subject=message.subject,
             body=message.text if delivery.channel == Channel.EMAIL else message.body,
             html=html,
+            personalised_by=personalised.by if personalised else "",
+            ai_cost_usd=personalised.cost_usd if personalised else None,
+            ai_latency_ms=personalised.latency_ms if personalised else None,
+            ai_error=personalised.error if personalised else "",
         )
         provider_id = ""
         status = Delivery.Status.DELIVERED

@@ -90,26 +90,35 @@ def message_render(
     subject = (variant.subject if variant and variant.subject else template.subject) or ""
     body = (variant.body if variant and variant.body else template.body) or ""
     cta_label = (variant.cta_label if variant and variant.cta_label else template.cta_label) or ""
-    text = _render(body, context)
-    cta_url = str(context.get("cta_url") or "")
-    unsubscribe_url = str(context.get("unsubscribe_url") or "")
-    parts = [linebreaks(escape(text))]
+    return message_compose(
+        subject=" ".join(_render(subject, context).split()),
+        body=_render(body, context),
+        cta_label=cta_label,
+        cta_url=str(context.get("cta_url") or ""),
+        unsubscribe_url=str(context.get("unsubscribe_url") or ""),
+    )
+
+
+def message_compose(
+    *, subject: str, body: str, cta_label: str, cta_url: str, unsubscribe_url: str
+) -> RenderedMessage:
+    """A message from its final subject and body text: the text part with the CTA and
+    unsubscribe links after the body, the HTML part escaped from the same text."""
+    parts = [linebreaks(escape(body))]
+    text = body
     if cta_label and cta_url:
         parts.append(f'<p><a href="{escape(cta_url)}">{escape(cta_label)}</a></p>')
+        text += f"\n\n{cta_label}: {cta_url}"
     if unsubscribe_url:
         parts.append(f'<p><small><a href="{escape(unsubscribe_url)}">Unsubscribe</a></small></p>')
-    full_text = text
-    if cta_label and cta_url:
-        full_text += f"\n\n{cta_label}: {cta_url}"
-    if unsubscribe_url:
-        full_text += f"\n\nUnsubscribe: {unsubscribe_url}"
+        text += f"\n\nUnsubscribe: {unsubscribe_url}"
     return RenderedMessage(
-        subject=" ".join(_render(subject, context).split()),
-        text=full_text,
+        subject=subject,
+        text=text,
         html="\n".join(parts),
         cta_label=cta_label,
         cta_url=cta_url,
-        body=text,
+        body=body,
     )
 
 
