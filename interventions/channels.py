@@ -4,6 +4,8 @@ transport, the student pages read them from the deliveries."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
@@ -15,7 +17,14 @@ class ChannelUnavailable(Exception):
 
 
 def send_email(
-    *, to: str, subject: str, text: str, html: str, unsubscribe: str, delivery_id: int
+    *,
+    to: str,
+    subject: str,
+    text: str,
+    html: str,
+    unsubscribe: str,
+    delivery_id: int,
+    connection: Any = None,
 ) -> str:
     """Send one email with text and HTML parts and the RFC 8058 one-click unsubscribe headers;
     return the provider's message id (anymail's, else our own Message-ID)."""
@@ -28,6 +37,7 @@ def send_email(
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[to],
+        connection=connection,
         headers={
             "Message-ID": message_id,
             "List-Unsubscribe": f"<{unsubscribe}>",

@@ -3,7 +3,7 @@
 from django.db.models import Count, QuerySet
 
 from accounts.models import User
-from learning.models import Course, Enrollment, Lesson
+from learning.models import Course, Enrollment, Lesson, LessonProgress
 
 
 def course_list() -> QuerySet[Course]:
@@ -22,3 +22,16 @@ def enrollment_list(*, viewer: User | None = None) -> QuerySet[Enrollment]:
     if viewer is not None and not viewer.is_staff:
         enrollments = enrollments.filter(user=viewer)
     return enrollments
+
+
+def lesson_progress_completed(
+    *, user_ids: list[int], lesson_ids: list[int]
+) -> list[tuple[int, int]]:
+    """(user id, lesson id) of the completed lessons among these learners and lessons."""
+    if not user_ids or not lesson_ids:
+        return []
+    return list(
+        LessonProgress.objects.filter(
+            user_id__in=user_ids, lesson_id__in=lesson_ids, completed_at__isnull=False
+        ).values_list("user_id", "lesson_id")
+    )

@@ -57,3 +57,20 @@ def run_recommendations(*, run_id: int) -> list[tuple[int, int | None, str, int,
         (user_id, course_id, level, risk, [r["code"] for r in recs])
         for user_id, course_id, level, risk, recs in rows
     ]
+
+
+def current_scores_of(*, user_ids: list[int]) -> dict[int, list[EngagementScore]]:
+    """The learners' enrolment scores in the current run, riskiest first, with their course
+    (one query after the run's; signals deferred)."""
+    run = scoring_run_current()
+    out: dict[int, list[EngagementScore]] = {}
+    if run is None or not user_ids:
+        return out
+    for score in (
+        EngagementScore.objects.filter(run=run, user_id__in=user_ids)
+        .select_related("course")
+        .defer("signals")
+        .order_by("user_id", "-drop_off_risk", "course_id")
+    ):
+        out.setdefault(score.user_id, []).append(score)
+    return out

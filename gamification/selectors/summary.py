@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -20,8 +21,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.localtime import local_date
-from gamification.models import Achievement, LearnerGameProfile, XpTransaction
-from gamification.selectors.achievements import achievement_progress
+from gamification.models import Achievement, AchievementUnlock, LearnerGameProfile, XpTransaction
+from gamification.selectors.achievements import achievement_progress, achievement_values
 from gamification.selectors.leaderboards import (
     LeaderboardPage,
     LeaderboardRank,
@@ -658,3 +659,52 @@ def learner_gamification_summary(
         recent_moments=tuple(moment_list(user_id=user_id, limit=RECENT_MOMENTS)),
         show_on_leaderboards=header.show_on_leaderboards,
     )
+
+
+# --- for many learners at once (messages) -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerStanding:
+    """A learner's XP, level and nearest achievement, as a message speaks of them."""
+
+    total_xp: int
+    level: LevelStanding
+    next_achievement: str  # the locked achievement nearest to unlocking ("" when none)
+    achievement_percent: int
+
+
+def learner_standings(*, user_ids: Iterable[int]) -> dict[int, LearnerStanding]:
+    """XP, level and nearest locked achievement of each learner, in a fixed number of queries
+    whatever their number (profiles, levels, achievements, unlocks, one per value source)."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    totals = dict(
+        LearnerGameProfile.objects.filter(user_id__in=ids).values_list("user_id", "total_xp")
+    )
+    table = level_table()
+    achievements = list(Achievement.objects.filter(is_active=True))
+    held: dict[int, set[int]] = defaultdict(set)
+    for user_id, achievement_id in AchievementUnlock.objects.filter(user_id__in=ids).values_list(
+        "user_id", "achievement_id"
+    ):
+        held[user_id].add(achievement_id)
+    values = achievement_values(user_ids=ids, achievements=achievements)
+    out = {}
+    for user_id in ids:
+        mine = values.get(user_id, {})
+        locked = [
+            (min(99, int(100 * mine.get(a.pk, 0) / a.threshold)) if a.threshold else 0, a)
+            for a in achievements
+            if a.pk not in held[user_id]
+        ]
+        locked.sort(key=lambda pair: (-pair[0], pair[1].threshold, pair[1].name))
+        total = totals.get(user_id, 0)
+        out[user_id] = LearnerStanding(
+            total_xp=total,
+            level=LevelStanding.of(level_progress(total, table=table)),
+            next_achievement=locked[0][1].name if locked else "",
+            achievement_percent=locked[0][0] if locked else 0,
+        )
+    return out

@@ -27,13 +27,14 @@ Documented keys (the admin's help and the preview list them):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from accounts.models import User
-from engagement.selectors.learners import learner_detail
-from gamification.selectors.streaks import streak_state
-from gamification.selectors.summary import closest_first, learner_achievements, learner_header
-from learning.selectors import course_list, lesson_list
+from engagement.selectors.scores import current_scores_of
+from gamification.selectors.streaks import streak_states
+from gamification.selectors.summary import learner_standings
+from learning.selectors import course_list, lesson_list, lesson_progress_completed
 
 CONTEXT_KEYS: tuple[str, ...] = (
     "first_name",
@@ -80,52 +81,86 @@ def sample_context() -> dict[str, Any]:
 
 
 def learner_context(*, user: User, course_id: int | None = None) -> dict[str, Any]:
-    """The context of one learner, about `course_id` or else the course driving their risk.
-
-    About ten queries, whatever the learner's history: the risk (engagement's learner page
-    data), the lesson to resume, the streak, XP and level, achievements.
-    """
-    detail = learner_detail(user=user)
-    score = detail.score
-    if course_id is not None:
-        score = next((s for s in detail.scores if s.course_id == course_id), None)
-    course = score.course if score is not None and score.course_id else None
-    if course is None and course_id is not None:
-        course = _course(course_id)
-    header = learner_header(user_id=user.pk)
-    streak = streak_state(user_id=user.pk)
-    nearest = closest_first(learner_achievements(user_id=user.pk))
-    return {
-        "first_name": user.first_name or "there",
-        "course": course.title if course else "",
-        "lesson": _lesson_to_resume(user.pk, course.pk) if course else "",
-        "streak_days": streak.current,
-        "freezes": streak.freezes_held,
-        "at_risk_today": streak.at_risk_today,
-        "xp": header.total_xp,
-        "level": header.level.name,
-        "xp_to_next": header.level.xp_to_next,
-        "next_level": header.level.next_name or "",
-        "next_achievement": nearest[0].name if nearest else "",
-        "achievement_percent": nearest[0].percent if nearest else 0,
-        "risk": score.drop_off_risk if score else None,
-        "risk_level": score.level if score else "",
-        "drivers": [d.get("text", "") for d in (score.raising_drivers if score else [])][:3],
-    }
+    """The context of one learner, about `course_id` or else the course driving their risk."""
+    return learner_contexts({user.pk: course_id})[user.pk]
 
 
-def _course(course_id: int) -> Any:
-    return course_list().filter(pk=course_id).first()
+def learner_contexts(course_of: Mapping[int, int | None]) -> dict[int, dict[str, Any]]:
+    """The contexts of many learners at once (user id -> the course the message is about, or
+    None for the course driving their risk), in a fixed number of queries whatever their
+    number: users, current scores, lessons and progress, streaks, XP and achievements."""
+    ids = sorted(course_of)
+    if not ids:
+        return {}
+    users = {row["id"]: row for row in User.objects.filter(pk__in=ids).values("id", "first_name")}
+    scores = current_scores_of(user_ids=ids)
+    chosen: dict[int, Any] = {}
+    courses: dict[int, Any] = {}
+    for user_id in ids:
+        mine = scores.get(user_id, [])
+        wanted = course_of[user_id]
+        score = next((s for s in mine if s.course_id == wanted), None) if wanted else None
+        if score is None and wanted is None and mine:
+            score = mine[0]  # riskiest first: the course driving the risk
+        chosen[user_id] = score
+        if score is not None and score.course_id:
+            courses[user_id] = score.course
+    missing = {course_of[u] for u in ids if u not in courses and course_of[u]}
+    if missing:
+        by_id = {c.pk: c for c in course_list().filter(pk__in=missing)}
+        for user_id in ids:
+            if user_id not in courses and course_of[user_id] in by_id:
+                courses[user_id] = by_id[course_of[user_id]]
+    resume = _lessons_to_resume({u: c.pk for u, c in courses.items()})
+    streaks = streak_states(user_ids=ids)
+    standings = learner_standings(user_ids=ids)
+    out = {}
+    for user_id in ids:
+        score, course, streak = chosen[user_id], courses.get(user_id), streaks.get(user_id)
+        standing = standings[user_id]
+        out[user_id] = {
+            "first_name": (users.get(user_id) or {}).get("first_name") or "there",
+            "course": course.title if course else "",
+            "lesson": resume.get(user_id, ""),
+            "streak_days": streak.current if streak else 0,
+            "freezes": streak.freezes_held if streak else 0,
+            "at_risk_today": streak.at_risk_today if streak else False,
+            "xp": standing.total_xp,
+            "level": standing.level.name,
+            "xp_to_next": standing.level.xp_to_next,
+            "next_level": standing.level.next_name or "",
+            "next_achievement": standing.next_achievement,
+            "achievement_percent": standing.achievement_percent,
+            "risk": score.drop_off_risk if score else None,
+            "risk_level": score.level if score else "",
+            "drivers": [d.get("text", "") for d in (score.raising_drivers if score else [])][:3],
+        }
+    return out
 
 
-def _lesson_to_resume(user_id: int, course_id: int) -> str:
-    """The first lesson of the course (by position) the learner has not completed."""
-    lesson = (
+def _lessons_to_resume(course_of: Mapping[int, int]) -> dict[int, str]:
+    """Per learner, the first lesson (by position) of their course they have not completed
+    (two queries)."""
+    if not course_of:
+        return {}
+    lessons: dict[int, list[tuple[int, str]]] = {}
+    for course_id, lesson_id, title in (
         lesson_list()
-        .filter(course_id=course_id)
-        .exclude(progress__user_id=user_id, progress__completed_at__isnull=False)
-        .order_by("position", "id")
-        .values_list("title", flat=True)
-        .first()
+        .filter(course_id__in=set(course_of.values()))
+        .order_by("course_id", "position", "id")
+        .values_list("course_id", "id", "title")
+    ):
+        lessons.setdefault(course_id, []).append((lesson_id, title))
+    done = set(
+        lesson_progress_completed(
+            user_ids=list(course_of),
+            lesson_ids=[lesson_id for rows in lessons.values() for lesson_id, _ in rows],
+        )
     )
-    return lesson or ""
+    out = {}
+    for user_id, course_id in course_of.items():
+        for lesson_id, title in lessons.get(course_id, []):
+            if (user_id, lesson_id) not in done:
+                out[user_id] = title
+                break
+    return out

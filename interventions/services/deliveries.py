@@ -31,11 +31,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.core.mail import get_connection
 from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from accounts.models import User
+from core.bulk import rows_insert, rows_update
 from core.errors import DomainValidationError
 from core.jobs import task_enqueue
 from core.localtime import zone
@@ -49,7 +51,7 @@ from interventions.models import (
     MessageTemplate,
     Suppression,
 )
-from interventions.selectors.context import learner_context
+from interventions.selectors.context import learner_contexts
 from interventions.services.personalise import personalise
 from interventions.services.rendering import (
     link_render,
@@ -60,6 +62,44 @@ from interventions.services.rendering import (
 from interventions.services.tracking import click_url, open_url, site_url, unsubscribe_url
 
 SEND_DUE_TASK = "interventions.send_due"
+# A queued row's columns (core.bulk.rows_insert: every NOT NULL column, its default too).
+_TEXT_COLUMNS = ("subject", "body", "html", "error", "provider_message_id", "personalised_by")
+QUEUE_COLUMNS = (
+    ("user_id", "bigint"),
+    ("template_id", "bigint"),
+    ("variant_id", "bigint"),
+    ("channel", "varchar"),
+    ("source", "varchar"),
+    ("course_id", "bigint"),
+    ("status", "varchar"),
+    ("created_at", "timestamptz"),
+    ("due_at", "timestamptz"),
+    *((name, "text") for name in _TEXT_COLUMNS),
+    ("ai_error", "varchar"),
+    ("attempts", "integer"),
+    ("opens", "integer"),
+    ("clicks", "integer"),
+)
+_EMPTY_TEXT = ("",) * (len(_TEXT_COLUMNS) + 1)
+# What a batch writes back, in one UPDATE each (core.bulk.rows_update).
+RENDERED_COLUMNS = (
+    ("id", "bigint"),
+    ("subject", "varchar"),
+    ("body", "text"),
+    ("html", "text"),
+    ("personalised_by", "varchar"),
+    ("ai_cost_usd", "numeric"),
+    ("ai_latency_ms", "integer"),
+    ("ai_error", "varchar"),
+)
+SENT_COLUMNS = (
+    ("id", "bigint"),
+    ("status", "varchar"),
+    ("sent_at", "timestamptz"),
+    ("delivered_at", "timestamptz"),
+    ("provider_message_id", "varchar"),
+    ("error", "text"),
+)
 MAX_ATTEMPTS = 4
 STALE_CLAIM = datetime.timedelta(minutes=10)
 SEND_BATCH = 200
@@ -199,39 +239,49 @@ def deliveries_queue(
             result.skipped[user_id] = Skip.CAPPED
         else:
             due = _quiet_until(now, user["timezone"], hours.get(user_id))
+            variant = variant_choose(variants, user_id=user_id, template_id=template.pk)
+            status = Delivery.Status.QUEUED if due == now else Delivery.Status.DEFERRED
+            # The row as QUEUE_COLUMNS lists it (plain tuples: thousands of model instances
+            # would cost more than the insert).
             rows.append(
-                Delivery(
-                    user_id=user_id,
-                    template=template,
-                    variant=variant_choose(variants, user_id=user_id, template_id=template.pk),
-                    channel=channel,
-                    source=source[:200],
-                    course_id=course_id,
-                    status=Delivery.Status.QUEUED if due == now else Delivery.Status.DEFERRED,
-                    created_at=now,
-                    due_at=due,
+                (
+                    user_id,
+                    template.pk,
+                    variant.pk if variant else None,
+                    channel,
+                    source[:200],
+                    course_id,
+                    status,
+                    now,
+                    due,
+                    *_EMPTY_TEXT,
+                    0,
+                    0,
+                    0,
                 )
             )
+    deferred = {row[0] for row in rows if row[6] == Delivery.Status.DEFERRED}
     if dry_run:
-        result.planned = [row.user_id for row in rows]
-        result.deferred = {row.user_id for row in rows if row.status == Delivery.Status.DEFERRED}
+        result.planned = [row[0] for row in rows]
+        result.deferred = deferred
         return result
-    Delivery.objects.bulk_create(rows, ignore_conflicts=True)
     made = dict(
-        Delivery.objects.filter(
-            user_id__in=[r.user_id for r in rows],
-            source=source[:200],
-            channel=channel,
-            created_at=now,
-        ).values_list("user_id", "id")
+        rows_insert(
+            Delivery,
+            QUEUE_COLUMNS,
+            rows,
+            conflict=("user_id", "source", "channel"),
+            returning=("user_id", "id"),
+        )
     )
     for row in rows:
-        if row.user_id in made:
-            result.queued[row.user_id] = made[row.user_id]
-            if row.status == Delivery.Status.DEFERRED:
-                result.deferred.add(row.user_id)
+        user_id = row[0]
+        if user_id in made:
+            result.queued[user_id] = made[user_id]
+            if user_id in deferred:
+                result.deferred.add(user_id)
         else:
-            result.skipped[row.user_id] = Skip.DUPLICATE
+            result.skipped[user_id] = Skip.DUPLICATE
     if result.queued:
         transaction.on_commit(lambda: task_enqueue(SEND_DUE_TASK))
     return result
@@ -250,10 +300,9 @@ def _claim(now: datetime.datetime, limit: int) -> list[int]:
             .order_by("due_at", "id")
             .values_list("id", flat=True)[:limit]
         )
-        for delivery_id in ids:
-            Delivery.objects.filter(pk=delivery_id).update(
-                status=Delivery.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
-            )
+        Delivery.objects.filter(pk__in=ids).update(
+            status=Delivery.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
+        )
     return ids
 
 
@@ -271,15 +320,20 @@ def deliveries_reconcile_stale(*, now: datetime.datetime | None = None) -> int:
 
 
 def deliveries_send_due(*, now: datetime.datetime | None = None, limit: int = SEND_BATCH) -> int:
-    """Send the deliveries that are due, a claimed batch at a time; return how many were sent."""
+    """Send the deliveries that are due, a claimed batch at a time; return how many were sent.
+
+    Per batch, a fixed number of queries: the contexts of all its learners at once, one insert
+    of the tracked links, one update of what was rendered, one of what was sent; email goes
+    through one connection of the email backend.
+    """
     now = now or timezone.now()
     deliveries_reconcile_stale(now=now)
     sent = 0
     while ids := _claim(now, limit):
-        for delivery in Delivery.objects.filter(pk__in=ids).select_related(
-            "template", "variant", "user"
-        ):
-            sent += _send_one(delivery, now)
+        batch = list(
+            Delivery.objects.filter(pk__in=ids).select_related("template", "variant", "user")
+        )
+        sent += _send_batch(batch, now)
         if len(ids) < limit:
             break
     return sent
@@ -296,66 +350,109 @@ def _cta_url(template: MessageTemplate, context: dict[str, Any]) -> str:
     return site_url("/me/")
 
 
-def _send_one(delivery: Delivery, now: datetime.datetime) -> int:
-    """Render, store and send one claimed delivery; 1 if it left, else 0."""
-    try:
-        context = learner_context(user=delivery.user, course_id=delivery.course_id)
-        destination = _cta_url(delivery.template, context)
-        DeliveryLink.objects.get_or_create(
-            delivery=delivery, position=0, defaults={"url": destination}
+def _render(delivery: Delivery, context: dict[str, Any]) -> tuple[Any, Any, str]:
+    """The delivery's message for its learner's context: (message, personalisation, link)."""
+    destination = _cta_url(delivery.template, context)
+    context["cta_url"] = click_url(delivery.pk, 0)
+    context["unsubscribe_url"] = unsubscribe_url(delivery.user_id, delivery.channel)
+    message = message_render(delivery.template, delivery.variant, context)
+    personalised = None
+    if delivery.template.ai_personalise:
+        personalised = personalise(message.subject, message.body, context)
+        message = message_compose(
+            subject=personalised.subject,
+            body=personalised.body,
+            cta_label=message.cta_label,
+            cta_url=message.cta_url,
+            unsubscribe_url=context["unsubscribe_url"],
         )
-        context["cta_url"] = click_url(delivery.pk, 0)
-        context["unsubscribe_url"] = unsubscribe_url(delivery.user_id, delivery.channel)
-        message = message_render(delivery.template, delivery.variant, context)
-        personalised = None
-        if delivery.template.ai_personalise:
-            personalised = personalise(message.subject, message.body, context)
-            message = message_compose(
-                subject=personalised.subject,
-                body=personalised.body,
-                cta_label=message.cta_label,
-                cta_url=message.cta_url,
-                unsubscribe_url=context["unsubscribe_url"],
-            )
+    return message, personalised, destination
+
+
+def _send_batch(batch: list[Delivery], now: datetime.datetime) -> int:
+    """Render, store and send a claimed batch; return how many left."""
+    contexts = learner_contexts({d.user_id: d.course_id for d in batch})
+    rendered: list[tuple[Delivery, Any]] = []
+    links = []
+    for delivery in batch:
+        try:
+            message, personalised, destination = _render(delivery, dict(contexts[delivery.user_id]))
+        except Exception as exc:  # a template that fails for this learner: recorded, retried
+            _fail(delivery, now, f"{type(exc).__name__}: {exc}", final=False)
+            continue
         html = message.html
         if delivery.channel == Channel.EMAIL:
             html += f'\n<img src="{open_url(delivery.pk)}" width="1" height="1" alt="">'
-        Delivery.objects.filter(pk=delivery.pk).update(
-            subject=message.subject,
-            body=message.text if delivery.channel == Channel.EMAIL else message.body,
-            html=html,
-            personalised_by=personalised.by if personalised else "",
-            ai_cost_usd=personalised.cost_usd if personalised else None,
-            ai_latency_ms=personalised.latency_ms if personalised else None,
-            ai_error=personalised.error if personalised else "",
-        )
-        provider_id = ""
-        status = Delivery.Status.DELIVERED
-        if delivery.channel == Channel.EMAIL:
-            provider_id = send_email(
-                to=delivery.user.email,
-                subject=message.subject,
-                text=message.text,
-                html=html,
-                unsubscribe=context["unsubscribe_url"],
-                delivery_id=delivery.pk,
-            )
-            status = Delivery.Status.SENT
-    except ChannelUnavailable as exc:
-        _fail(delivery, now, str(exc), final=True)
-        return 0
-    except Exception as exc:  # any channel error: recorded, then retried with backoff
-        _fail(delivery, now, f"{type(exc).__name__}: {exc}", final=False)
-        return 0
-    sent_at = now  # the run's clock (a batch takes seconds)
-    Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.SENDING).update(
-        status=status,
-        sent_at=sent_at,
-        delivered_at=sent_at if status == Delivery.Status.DELIVERED else None,
-        provider_message_id=provider_id,
-        error="",
+        delivery.subject = message.subject
+        delivery.body = message.text if delivery.channel == Channel.EMAIL else message.body
+        delivery.html = html
+        delivery.personalised_by = personalised.by if personalised else ""
+        delivery.ai_cost_usd = personalised.cost_usd if personalised else None
+        delivery.ai_latency_ms = personalised.latency_ms if personalised else None
+        delivery.ai_error = personalised.error if personalised else ""
+        links.append(DeliveryLink(delivery=delivery, position=0, url=destination))
+        rendered.append((delivery, message))
+    # What is about to leave is stored before it leaves (a worker lost mid-batch leaves
+    # "sending" rows with their text, reconciled as interrupted, never sent twice).
+    rows_insert(
+        DeliveryLink,
+        (("delivery_id", "bigint"), ("position", "integer"), ("url", "varchar")),
+        [(link.delivery_id, link.position, link.url) for link in links],
+        conflict=("delivery_id", "position"),
     )
-    return 1
+    rows_update(
+        Delivery,
+        RENDERED_COLUMNS,
+        [
+            (
+                d.pk,
+                d.subject,
+                d.body,
+                d.html,
+                d.personalised_by,
+                d.ai_cost_usd,
+                d.ai_latency_ms,
+                d.ai_error,
+            )
+            for d, _ in rendered
+        ],
+    )
+    done: list[Delivery] = []
+    connection = get_connection()
+    with connection:
+        for delivery, message in rendered:
+            try:
+                provider_id = ""
+                status = Delivery.Status.DELIVERED
+                if delivery.channel == Channel.EMAIL:
+                    provider_id = send_email(
+                        to=delivery.user.email,
+                        subject=message.subject,
+                        text=message.text,
+                        html=delivery.html,
+                        unsubscribe=unsubscribe_url(delivery.user_id, delivery.channel),
+                        delivery_id=delivery.pk,
+                        connection=connection,
+                    )
+                    status = Delivery.Status.SENT
+            except ChannelUnavailable as exc:
+                _fail(delivery, now, str(exc), final=True)
+                continue
+            except Exception as exc:  # any channel error: recorded, then retried with backoff
+                _fail(delivery, now, f"{type(exc).__name__}: {exc}", final=False)
+                continue
+            delivery.status = status
+            delivery.sent_at = now  # the run's clock (a batch takes seconds)
+            delivery.delivered_at = now if status == Delivery.Status.DELIVERED else None
+            delivery.provider_message_id = provider_id
+            delivery.error = ""
+            done.append(delivery)
+    rows_update(
+        Delivery,
+        SENT_COLUMNS,
+        [(d.pk, d.status, d.sent_at, d.delivered_at, d.provider_message_id, d.error) for d in done],
+    )
+    return len(done)
 
 
 def _fail(delivery: Delivery, now: datetime.datetime, error: str, *, final: bool) -> None:

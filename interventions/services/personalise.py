@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import anthropic
 from django.conf import settings
 
 SUBJECT_MAX = 120
@@ -64,7 +63,9 @@ def builtin_personalise(subject: str, body: str, context: Mapping[str, Any]) -> 
     return Personalised(subject, f"{opening}\n\n{body}"[:BODY_MAX], "builtin")
 
 
-def _client() -> anthropic.Anthropic:
+def _client() -> Any:
+    import anthropic  # a second and a half to import: only when a key is set
+
     return anthropic.Anthropic(
         api_key=settings.ANTHROPIC_API_KEY,
         max_retries=0,
@@ -77,11 +78,13 @@ def personalise(
     body: str,
     context: Mapping[str, Any],
     *,
-    client: anthropic.Anthropic | None = None,
+    client: Any = None,
 ) -> Personalised:
     """Personalise a rendered subject and body (see the module docstring); never raises."""
     if client is None and not settings.ANTHROPIC_API_KEY:
         return builtin_personalise(subject, body, context)
+    import anthropic  # see _client
+
     client = client or _client()
     prompt = json.dumps(
         {"template": {"subject": subject, "body": body}, "learner": learner_summary(context)},

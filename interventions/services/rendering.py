@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.template import Context, Engine, TemplateSyntaxError
@@ -59,8 +60,15 @@ def template_errors(fields: Mapping[str, str]) -> dict[str, str]:
     return errors
 
 
+@lru_cache(maxsize=512)
+def _compiled(source: str) -> Any:
+    """A template source compiled once per process (a batch renders the same few thousands of
+    times)."""
+    return _STRICT.from_string(source)
+
+
 def _render(source: str, context: Mapping[str, Any]) -> str:
-    return _STRICT.from_string(source).render(Context(dict(context), autoescape=False)).strip()
+    return _compiled(source).render(Context(dict(context), autoescape=False)).strip()
 
 
 def variant_choose(
