@@ -7,7 +7,7 @@ from django.db import connection
 from django.utils import timezone as django_timezone
 
 from accounts.services import users_ensure_provisional
-from core.bulk import VALUES_MAX_ROWS, fetch_rows, rows_insert
+from core.bulk import VALUES_MAX_ROWS, fetch_rows, rows_insert, rows_update
 from learning.models import Course, Enrollment
 from learning.services import courses_ensure_provisional, enrollments_ensure_provisional
 
@@ -92,3 +92,20 @@ def test_fetch_rows_reads_the_datetimes_the_orm_reads():
     stored = Enrollment.objects.order_by("user_id").values_list("user_id", "enrolled_at")
     assert rows == list(stored)
     assert all(at.utcoffset() == timedelta(0) for _, at in rows)
+
+
+def test_rows_update_sets_the_named_columns_of_the_rows_by_primary_key_only():
+    courses_ensure_provisional(external_ids=["u1", "u2", "u3"])
+    ids = dict(Course.objects.values_list("external_id", "pk"))
+
+    rows_update(
+        Course,
+        (("id", "bigint"), ("title", "varchar"), ("description", "text")),
+        [(ids["u1"], "First", "one"), (ids["u3"], "Third", "")],
+    )
+
+    got = {
+        c: (t, d) for c, t, d in Course.objects.values_list("external_id", "title", "description")
+    }
+    assert got == {"u1": ("First", "one"), "u2": ("u2", ""), "u3": ("Third", "")}
+    rows_update(Course, (("id", "bigint"), ("title", "varchar")), [])  # nothing to do
