@@ -28,9 +28,9 @@ def demo_interventions_send(
     made = {"sent": 0, "read": 0, "clicked": 0, "converted": 0}
     if not templates or not student_ids:
         return made
-    for days in DAYS_BACK:
+    for index, days in enumerate(DAYS_BACK):
         at = (now - datetime.timedelta(days=days)).replace(hour=10, minute=0, second=0)
-        template = templates[days % len(templates)]
+        template = templates[index % len(templates)]
         chosen = rng.sample(student_ids, min(PER_DAY, len(student_ids)))
         queued = deliveries_queue(
             template=template,
@@ -49,15 +49,20 @@ def demo_interventions_send(
             if delivery["status"] != Delivery.Status.DELIVERED:
                 continue
             roll = rng.random()
+            # Read some hours after it arrived (the next morning at most), clicked on reading.
+            read_at = at + datetime.timedelta(hours=14, minutes=rng.randint(5, 20 * 60))
             if roll < 0.6:
-                notifications_mark_read(user_id=delivery["user_id"], delivery_ids=[delivery_id])
+                notifications_mark_read(
+                    user_id=delivery["user_id"], delivery_ids=[delivery_id], now=read_at
+                )
                 made["read"] += 1
             if roll < 0.3:
-                delivery_link_click(delivery_id=delivery_id, position=0)
+                delivery_link_click(delivery_id=delivery_id, position=0, now=read_at)
                 made["clicked"] += 1
             if roll < 0.12:
                 delivery_conversion_record(
-                    delivery_id=delivery_id, at=at + datetime.timedelta(hours=rng.randint(1, 40))
+                    delivery_id=delivery_id,
+                    at=read_at + datetime.timedelta(minutes=rng.randint(2, 90)),
                 )
                 made["converted"] += 1
     return made

@@ -71,8 +71,8 @@ def rates_figure(stats: Sequence[DeliveryStats]) -> Figure:
     return base_figure(
         data,
         height=max(220, 70 * len(stats) + 80),
-        xaxis=chart_axis(title={"text": "% of sent"}, range=[0, 100]),
+        xaxis=chart_axis(ticksuffix="%", range=[0, 100]),
         yaxis=chart_axis(automargin=True, autorange="reversed"),
-        legend={"orientation": "h", "y": -0.25},
+        legend={"orientation": "h", "y": 1.12, "x": 0},
         barmode="group",
     )

@@ -1,7 +1,8 @@
 """Delivery statistics: counts and rates per template, variant, channel or type, and a daily
 trend. Numbers come from the deliveries themselves, never estimates.
 
-Rates are over sent messages: open rate = opened / sent, click rate = clicked / sent,
+Gamification's moments are left out (they are notices, not interventions). Rates are over
+sent messages: open rate = opened / sent, click rate = clicked / sent,
 conversion rate = converted / sent (a clicked message counts as opened; a converted one need
 not have been opened). "Opened" for email is the tracking pixel (or a click), for in-app a read.
 """
@@ -19,6 +20,8 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from interventions.models import Channel, Delivery, InterventionType, OutreachTask
+
+MOMENT_TEMPLATE = "gamification-moment"  # interventions.services.moments owns its rows
 
 GROUPINGS = {
     "template": ("template__slug", "template__name"),
@@ -65,6 +68,12 @@ class TrendDay:
     converted: int
 
 
+def _interventions() -> Any:
+    """Deliveries of interventions: gamification's moments (notices of what happened, sent as
+    in-app messages by the system template) are not counted."""
+    return Delivery.objects.exclude(template__slug=MOMENT_TEMPLATE)
+
+
 def _labels(by: str, key: str | None, name: str | None) -> tuple[str, str]:
     if by == "channel":
         return key or "", Channel(key).label if key in Channel.values else (key or "")
@@ -81,7 +90,7 @@ def delivery_stats(*, by: str = "template", days: int = 30) -> list[DeliveryStat
     days: counts, rates and the median time to open. Two queries."""
     key_field, label_field = GROUPINGS[by]
     since = timezone.now() - datetime.timedelta(days=days)
-    sent = Delivery.objects.filter(sent_at__gte=since)
+    sent = _interventions().filter(sent_at__gte=since)
     rows = (
         sent.values(k=F(key_field), n=F(label_field))
         .annotate(
@@ -126,7 +135,8 @@ def delivery_trend(*, days: int = 30) -> list[TrendDay]:
     first = today - datetime.timedelta(days=days - 1)
     rows = {
         row["day"]: row
-        for row in Delivery.objects.filter(sent_at__date__gte=first)
+        for row in _interventions()
+        .filter(sent_at__date__gte=first)
         .annotate(day=TruncDate("sent_at", tzinfo=datetime.UTC))
         .values("day")
         .annotate(

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 from core.records import MomentRecord
 from interventions.models import Channel, Delivery, InterventionType, MessageTemplate
+from interventions.selectors.stats import MOMENT_TEMPLATE
 
-MOMENT_TEMPLATE = "gamification-moment"
 SHOWN_KINDS = frozenset(
     {"level_up", "achievement_unlocked", "streak_milestone", "league_result", "reward_granted"}
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 
 from django.db.models.functions import Coalesce
@@ -12,10 +13,15 @@ from interventions.models import Channel, Delivery
 _UNOPENED = (Delivery.Status.DELIVERED,)
 
 
-def notifications_mark_read(*, user_id: int, delivery_ids: Iterable[int] | None = None) -> int:
+def notifications_mark_read(
+    *,
+    user_id: int,
+    delivery_ids: Iterable[int] | None = None,
+    now: datetime.datetime | None = None,
+) -> int:
     """Mark the learner's in-app messages read (these ids, or all); return how many changed.
     Only the learner's own messages are touched, whatever ids are given."""
-    now = timezone.now()
+    now = now or timezone.now()
     mine = Delivery.objects.filter(user_id=user_id, channel=Channel.IN_APP, read_at=None)
     if delivery_ids is not None:
         mine = mine.filter(pk__in=list(delivery_ids))

@@ -7,6 +7,7 @@ that delivery and link position: never to a URL the token or the query string ca
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from functools import cache
 
@@ -96,7 +97,9 @@ def delivery_click_record(*, token: str) -> str:
     return url
 
 
-def delivery_link_click(*, delivery_id: int, position: int) -> str | None:
+def delivery_link_click(
+    *, delivery_id: int, position: int, now: datetime.datetime | None = None
+) -> str | None:
     """Count a click on a delivery's link; return its stored URL (None: no such link).
 
     A click implies an open (images blocked): `opened_at` is stamped too if it was not.
@@ -104,7 +107,7 @@ def delivery_link_click(*, delivery_id: int, position: int) -> str | None:
     link = DeliveryLink.objects.filter(delivery_id=delivery_id, position=position).first()
     if link is None:
         return None
-    now = timezone.now()
+    now = now or timezone.now()
     Delivery.objects.filter(pk=link.delivery_id).update(
         clicks=F("clicks") + 1,
         clicked_at=Coalesce(F("clicked_at"), now),

@@ -92,3 +92,16 @@ def test_the_stats_api_needs_its_scope_and_names_bad_parameters(make_key, histor
     assert bad.status_code == 400 and "by" in bad.json()["fields"]
     assert reader.get("/api/v1/interventions/stats/", {"days": "0"}).status_code == 400
     assert make_key("users:read").get("/api/v1/interventions/stats/").status_code == 403
+
+
+def test_gamification_notices_are_not_counted_as_interventions(
+    history, django_capture_on_commit_callbacks
+):
+    from gamification.services.moments import moment_record
+
+    learner = UserFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        moment_record(user_id=learner.pk, kind="level_up", title="Level 2", dedupe_key="l2")
+    assert Delivery.objects.filter(template__slug="gamification-moment").count() == 1
+    assert sum(row.sent for row in delivery_stats(days=7)) == 15
+    assert sum(day.sent for day in delivery_trend(days=7)) == 15
