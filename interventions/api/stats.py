@@ -61,15 +61,20 @@ class InterventionStatsView(APIView):
         ),
         parameters=[
             OpenApiParameter("by", str, enum=list(GROUPINGS), required=False),
-            OpenApiParameter("days", int, required=False),
+            OpenApiParameter(
+                "days",
+                {"type": "integer", "minimum": 1, "maximum": MAX_DAYS, "default": 30},
+                required=False,
+                description=f"The period: the last 1 to {MAX_DAYS} days.",
+            ),
         ],
         responses={200: StatsSerializer},
     )
     def get(self, request: Request) -> Response:
-        by = request.query_params.get("by", "template")
+        by = request.query_params.get("by") or "template"
         if by not in GROUPINGS:
             raise DomainValidationError({"by": [f"Choose one of: {', '.join(GROUPINGS)}."]})
-        raw = request.query_params.get("days", "30")
+        raw = request.query_params.get("days") or "30"
         if not raw.isdigit() or not 1 <= int(raw) <= MAX_DAYS:
             raise DomainValidationError({"days": [f"A whole number of days, 1 to {MAX_DAYS}."]})
         days = int(raw)
