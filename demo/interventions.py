@@ -38,16 +38,22 @@ def demo_interventions_send(
             source=f"demo:{at.date().isoformat()}:{template.slug}",
             now=at,
         )
-        fresh = [
-            delivery_id
-            for delivery_id in queued.queued.values()
-            if Delivery.objects.filter(pk=delivery_id, sent_at=None).exists()
-        ]
+        # Only what this run queued (a rerun finds the day's deliveries sent already).
+        fresh = list(
+            Delivery.objects.filter(pk__in=queued.queued.values(), sent_at=None)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
         made["sent"] += deliveries_send_due(now=at + datetime.timedelta(hours=14))
+        delivered = dict(
+            Delivery.objects.filter(pk__in=fresh, status=Delivery.Status.DELIVERED).values_list(
+                "pk", "user_id"
+            )
+        )
         for delivery_id in fresh:
-            delivery = Delivery.objects.filter(pk=delivery_id).values("user_id", "status").get()
-            if delivery["status"] != Delivery.Status.DELIVERED:
+            if delivery_id not in delivered:
                 continue
+            delivery = {"user_id": delivered[delivery_id]}
             roll = rng.random()
             # Read some hours after it arrived (the next morning at most), clicked on reading.
             read_at = at + datetime.timedelta(hours=14, minutes=rng.randint(5, 20 * 60))

@@ -7,15 +7,15 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from accounts.models import User
 from core.admin import ReadOnlyAdmin
+from engagement.selectors.learners import learner_user_get
+from gamification.selectors.rewards import learners_find
 from interventions.forms import MessageTemplateForm, PreviewForm, VariantForm
 from interventions.models import (
     ChannelOptOut,
@@ -27,8 +27,8 @@ from interventions.models import (
     Suppression,
     Variant,
 )
-from interventions.selectors.context import learner_context
-from interventions.services.rendering import message_render, variant_choose
+from interventions.services.previews import message_preview
+from interventions.services.rendering import variant_choose
 
 
 class VariantInline(admin.TabularInline):
@@ -69,23 +69,23 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         learner = None
         if form.is_valid():
             wanted = form.cleaned_data["learner"].strip()
-            learner = User.objects.filter(Q(external_id=wanted) | Q(email__iexact=wanted)).first()
+            found, _ = learners_find(identifiers=[wanted])
+            learner = learner_user_get(user_id=next(iter(found.values()))) if found else None
             if learner is None:
                 form.add_error("learner", "No learner has that external id or email.")
             else:
-                context = learner_context(user=learner)
-                context["cta_url"] = "https://stride.example/t/c/preview/"
-                context["unsubscribe_url"] = "https://stride.example/unsubscribe/preview/"
                 variants = list(template.variants.all())
                 chosen = variant_choose(variants, user_id=learner.pk, template_id=template.pk)
-                for variant in [None, *variants]:
-                    previews.append(
-                        {
-                            "name": variant.name if variant else "Template",
-                            "chosen": variant == chosen,
-                            "message": message_render(template, variant, context),
-                        }
-                    )
+                shown = [None, *variants]
+                messages = message_preview(template, learner, variants=shown)
+                previews = [
+                    {
+                        "name": variant.name if variant else "Template",
+                        "chosen": variant == chosen,
+                        "message": message,
+                    }
+                    for variant, message in zip(shown, messages, strict=True)
+                ]
         return TemplateResponse(
             request,
             "admin/interventions/preview.html",

@@ -26,7 +26,6 @@ from core.views import staff_required
 from engagement.charts import figure_html
 from interventions import charts
 from interventions.models import Channel
-from interventions.selectors.context import learner_context
 from interventions.selectors.notifications import notification_list
 from interventions.selectors.recipients import Recipients, recipients_for
 from interventions.selectors.stats import (
@@ -38,7 +37,7 @@ from interventions.selectors.stats import (
 from interventions.selectors.templates import template_get, template_list
 from interventions.services.deliveries import deliveries_queue
 from interventions.services.notifications import notifications_mark_read
-from interventions.services.rendering import message_render
+from interventions.services.previews import message_preview
 from interventions.services.tracking import (
     BadToken,
     click_url,
@@ -210,27 +209,22 @@ def send(request: HttpRequest) -> HttpResponse:
     }
     if template is None:
         return render(request, "interventions/send.html", context)
-    by_course: dict[int | None, list[int]] = {}
-    for user_id, course_id in recipients.course_of.items():
-        by_course.setdefault(course_id, []).append(user_id)
     dry_run = request.method != "POST"
-    queued, skipped, deferred = 0, Counter(), 0
     try:
-        for course_id, user_ids in by_course.items():
-            result = deliveries_queue(
-                template=template,
-                user_ids=user_ids,
-                source=f"manual:{request.user.pk}:{batch}",
-                channel=channel,
-                course_id=course_id,
-                dry_run=dry_run,
-            )
-            queued += len(result.planned if dry_run else result.queued)
-            deferred += len(result.deferred)
-            skipped.update(result.skipped.values())
+        result = deliveries_queue(
+            template=template,
+            user_ids=recipients.user_ids,
+            source=f"manual:{request.user.pk}:{batch}",
+            channel=channel,
+            course_of=recipients.course_of,
+            dry_run=dry_run,
+        )
     except DomainValidationError as exc:
         context["error"] = str(exc)
         return render(request, "interventions/send.html", context, status=400)
+    queued = len(result.planned if dry_run else result.queued)
+    deferred = len(result.deferred)
+    skipped = Counter(result.skipped.values())
     if not dry_run:
         messages.success(
             request,
@@ -241,10 +235,7 @@ def send(request: HttpRequest) -> HttpResponse:
     first = next(iter(recipients.course_of.items()), None)
     if first is not None:
         learner = User.objects.get(pk=first[0])
-        sample = learner_context(user=learner, course_id=first[1])
-        sample["cta_url"] = "https://stride.example/t/c/preview/"
-        sample["unsubscribe_url"] = "https://stride.example/unsubscribe/preview/"
-        context["preview"] = message_render(template, None, sample)
+        context["preview"] = message_preview(template, learner, course_id=first[1])[0]
         context["preview_learner"] = learner
     context.update(would_queue=queued, deferred=deferred, skipped=sorted(skipped.items()))
     return render(request, "interventions/send.html", context)

@@ -17,11 +17,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import ApiKey, User
+from accounts.models import ApiKey
+from accounts.selectors import user_ids_by_external_id
 from core.api import JSONInputSerializer
 from core.errors import DomainValidationError
 from core.parsers import StrideJSONParser
-from interventions.models import Channel, Delivery
+from interventions.models import Channel
+from interventions.selectors.deliveries import deliveries_by_id
 from interventions.selectors.templates import template_get
 from interventions.services.deliveries import deliveries_queue
 
@@ -120,9 +122,7 @@ class InterventionView(APIView):
                 {"template": [f"No template has the slug '{data['template']}'."]}
             )
         wanted = list(dict.fromkeys(data["users"]))
-        by_external = dict(
-            User.objects.filter(external_id__in=wanted).values_list("external_id", "id")
-        )
+        by_external = user_ids_by_external_id(external_ids=wanted)
         api_source = request.auth.source if isinstance(request.auth, ApiKey) else WEB_SOURCE
         source = f"api:{api_source}:{key or uuid.uuid4().hex}"
         result = deliveries_queue(
@@ -132,12 +132,7 @@ class InterventionView(APIView):
             channel=data.get("channel"),
         )
         external_of = {pk: ext for ext, pk in by_external.items()}
-        deliveries = {
-            d.pk: d
-            for d in Delivery.objects.filter(pk__in=result.queued.values()).only(
-                "id", "status", "due_at"
-            )
-        }
+        deliveries = deliveries_by_id(ids=result.queued.values())
         queued = [
             {
                 "user": external_of[user_id],

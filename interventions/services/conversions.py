@@ -42,7 +42,7 @@ def conversions_record(events: Sequence[EventRecord]) -> int:
     if not goals:
         return 0
     by_user: dict[int, list[EventRecord]] = defaultdict(list)
-    for event in goals:
+    for event in sorted(goals, key=lambda e: e.occurred_at):  # earliest evidence first
         by_user[event.user_id].append(event)
     earliest = min(e.occurred_at for e in goals) - datetime.timedelta(hours=max(windows.values()))
     candidates = (
@@ -62,7 +62,7 @@ def conversions_record(events: Sequence[EventRecord]) -> int:
         evidence = next(
             (
                 e
-                for e in sorted(by_user[delivery.user_id], key=lambda e: e.occurred_at)
+                for e in by_user[delivery.user_id]
                 if e.type == delivery.goal
                 and delivery.sent_at <= e.occurred_at <= delivery.sent_at + window
             ),

@@ -26,7 +26,7 @@ Sending (`deliveries_send_due`, by Celery)
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,11 +181,14 @@ def deliveries_queue(
     source: str,
     channel: str | None = None,
     course_id: int | None = None,
+    course_of: Mapping[int, int | None] | None = None,
     now: datetime.datetime | None = None,
     dry_run: bool = False,
 ) -> QueueResult:
     """Queue `template` for the learners on `channel` (the template's by default); return
     what was queued, deferred and skipped. A fixed number of queries, whatever the count.
+    Each message is about `course_of[learner]` if given, else `course_id` (None: the course
+    driving the learner's risk).
     Sending starts after the commit. A dry run writes nothing: `planned` lists who would be
     queued (the preview before a bulk send)."""
     channel = channel or template.channel
@@ -250,7 +253,7 @@ def deliveries_queue(
                     variant.pk if variant else None,
                     channel,
                     source[:200],
-                    course_id,
+                    course_of.get(user_id, course_id) if course_of else course_id,
                     status,
                     now,
                     due,

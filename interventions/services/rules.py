@@ -59,21 +59,15 @@ def _apply(rule: Rule, run_id: int, rows: list[tuple[Any, ...]]) -> int:
         return _tasks(rule, source, due)
     if rule.template is None or not due:
         return 0
-    made = 0
-    # One course per queue call: a message is about the learner's riskiest enrolment.
-    by_course: dict[int | None, list[int]] = {}
-    for user_id, (course_id, _) in due.items():
-        by_course.setdefault(course_id, []).append(user_id)
-    for course_id, user_ids in by_course.items():
-        result = deliveries_queue(
-            template=rule.template,
-            user_ids=user_ids,
-            source=source,
-            channel=rule.channel or None,
-            course_id=course_id,
-        )
-        made += len(result.queued)
-    return made
+    # Each message is about the learner's riskiest matching enrolment.
+    result = deliveries_queue(
+        template=rule.template,
+        user_ids=list(due),
+        source=source,
+        channel=rule.channel or None,
+        course_of={user_id: course_id for user_id, (course_id, _) in due.items()},
+    )
+    return len(result.queued)
 
 
 def _tasks(rule: Rule, source: str, due: Mapping[int, tuple[Any, ...]]) -> int:
