@@ -73,6 +73,8 @@ def rates_figure(stats: Sequence[DeliveryStats]) -> Figure:
         height=max(220, 70 * len(stats) + 80),
         xaxis=chart_axis(ticksuffix="%", range=[0, 100]),
         yaxis=chart_axis(automargin=True, autorange="reversed"),
-        legend={"orientation": "h", "y": 1.12, "x": 0},
+        # Below the plot (the axis has no title there): on a phone the legend wraps, and above
+        # the plot it would cover the first bars.
+        legend={"orientation": "h", "x": 0, "y": -0.08, "yanchor": "top"},
         barmode="group",
     )
