@@ -28,6 +28,8 @@ RESOURCES: dict[str, str] = {
     "interventions/stats": "intervention-stats",
     "me/notifications": "me-notifications",
     "me/notifications/read": "me-notifications-read",
+    "me/push-subscriptions": "me-push-subscriptions",
+    "me/push-subscriptions/remove": "me-push-subscriptions-remove",
 }
 
 

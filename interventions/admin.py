@@ -1,5 +1,6 @@
 """Admin: templates (validated, with a preview for a chosen learner), their variants, and the
-deliveries, opt-outs and suppressions (deliveries are written by the services only)."""
+deliveries, opt-outs and suppressions (deliveries are written by the services only); push
+subscriptions and SMS contacts; and "Send a message" among the user list's actions."""
 
 from __future__ import annotations
 
@@ -7,28 +8,33 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from accounts.admin import UserAdmin
 from core.admin import ReadOnlyAdmin
 from engagement.selectors.learners import learner_user_get
 from gamification.selectors.rewards import learners_find
 from interventions.forms import MessageTemplateForm, PreviewForm, VariantForm
 from interventions.models import (
+    Channel,
     ChannelOptOut,
     Delivery,
     DeliveryLink,
     MessageTemplate,
     OutreachTask,
+    PushSubscription,
     Rule,
+    SmsContact,
     Suppression,
     Variant,
 )
 from interventions.services.previews import message_preview
 from interventions.services.rendering import variant_choose
+from interventions.services.selections import selection_keep
 
 
 class VariantInline(admin.TabularInline):
@@ -166,7 +172,16 @@ class RuleForm(forms.ModelForm):
             "channel",
             "cooldown_days",
             "creates_outreach_task",
+            "urgent_channels",
         )
+
+    urgent_channels = forms.MultipleChoiceField(
+        choices=[(Channel.PUSH, "Web Push"), (Channel.SMS, "SMS"), (Channel.EMAIL, "Email")],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="At critical risk, the message also goes out on these channels, where the "
+        "learner can be reached there (one message for the frequency caps).",
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -196,3 +211,40 @@ class OutreachTaskAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(PushSubscription)
+class PushSubscriptionAdmin(admin.ModelAdmin):
+    """Browsers subscribe themselves (the student's message settings); staff may remove one."""
+
+    list_display = ("created_at", "user", "endpoint_host", "user_agent", "last_sent_at")
+    search_fields = ("user__email", "user__external_id", "endpoint")
+    list_select_related = ("user",)
+    readonly_fields = ("user", "endpoint", "p256dh", "auth", "user_agent", "created_at")
+
+    @admin.display(description="Push service")
+    def endpoint_host(self, obj: PushSubscription) -> str:
+        return obj.endpoint.split("/")[2] if obj.endpoint.count("/") >= 2 else obj.endpoint
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(SmsContact)
+class SmsContactAdmin(admin.ModelAdmin):
+    list_display = ("user", "number", "consented_at")
+    search_fields = ("user__email", "user__external_id", "number")
+    list_select_related = ("user",)
+    raw_id_fields = ("user",)
+    list_filter = (("consented_at", admin.EmptyFieldListFilter),)
+
+
+@admin.action(description="Send a message to the selected learners")
+def send_message(modeladmin: Any, request: HttpRequest, queryset: Any) -> HttpResponse:
+    """To the send page, which shows the count, who would be skipped and a preview first."""
+    key = selection_keep(request.session, queryset.values_list("pk", flat=True))
+    return HttpResponseRedirect(f"{reverse('interventions:send')}?selection={key}")
+
+
+# The user list is accounts'; interventions, above it, adds its action to that list.
+UserAdmin.actions = [*(UserAdmin.actions or ()), send_message]

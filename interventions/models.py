@@ -4,7 +4,7 @@ tracked links, and the opt-outs and suppressions every send checks."""
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
@@ -254,6 +254,12 @@ class Rule(models.Model):
     creates_outreach_task = models.BooleanField(
         default=False, help_text="Create a task for staff instead of sending a message."
     )
+    urgent_channels = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='At critical risk, also send on these channels, e.g. ["push", "sms"] '
+        "(each where the learner can be reached there).",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -302,3 +308,54 @@ class OutreachTask(models.Model):
 
     def __str__(self) -> str:
         return f"Contact {self.user} by {self.due_on}"
+
+
+class PushSubscription(models.Model):
+    """A browser's Web Push subscription (one per device): where the push service takes our
+    messages for this learner, and the keys that encrypt them (RFC 8291)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_subscriptions"
+    )
+    endpoint = models.URLField(max_length=1000, unique=True)
+    p256dh = models.CharField("public key", max_length=120)
+    auth = models.CharField("auth secret", max_length=40)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "push subscription"
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.endpoint[:60]}"
+
+
+class SmsContact(models.Model):
+    """A learner's mobile number for SMS, kept only with their consent (``consented_at``)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sms_contact"
+    )
+    number = models.CharField(
+        max_length=16,
+        validators=[
+            RegexValidator(
+                r"^\+[1-9]\d{6,14}$",
+                "Enter the number in international form: + then 7 to 15 digits, e.g. "
+                "+447700900123.",
+            )
+        ],
+        help_text="E.164, e.g. +447700900123.",
+    )
+    consented_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the learner agreed to texts; empty: no texts."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "SMS contact"
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.number}"

@@ -14,4 +14,6 @@ urlpatterns = [
     path("dashboard/interventions/", views.dashboard, name="dashboard"),
     path("dashboard/interventions/send/", views.send, name="send"),
     path("me/messages/read/", views.messages_read, name="messages_read"),
+    path("me/messages/settings/", views.message_settings, name="message_settings"),
+    path("me/sw.js", views.service_worker, name="service_worker"),
 ]

@@ -25,7 +25,9 @@ from core.errors import DomainValidationError
 from core.views import staff_required
 from engagement.charts import figure_html
 from interventions import charts
+from interventions.channels.push import vapid_public_key
 from interventions.models import Channel
+from interventions.selectors.contacts import message_settings_of
 from interventions.selectors.notifications import notification_list
 from interventions.selectors.recipients import Recipients, recipients_for
 from interventions.selectors.stats import (
@@ -35,9 +37,14 @@ from interventions.selectors.stats import (
     open_outreach_tasks,
 )
 from interventions.selectors.templates import template_get, template_list
+from interventions.services.contacts import (
+    OPTIONAL_CHANNELS,
+    message_settings_save,
+)
 from interventions.services.deliveries import deliveries_queue
 from interventions.services.notifications import notifications_mark_read
 from interventions.services.previews import message_preview
+from interventions.services.selections import selection_get
 from interventions.services.tracking import (
     BadToken,
     click_url,
@@ -170,14 +177,18 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
-SEND_FILTERS = ("user", "threshold", "level", "course", "started")
+SEND_FILTERS = ("user", "selection", "threshold", "level", "course", "started")
 
 
-def _recipients(params: Any) -> Recipients:
+def _recipients(params: Any, session: Any) -> Recipients:
     user = params.get("user", "")
     threshold = params.get("threshold", "")
+    chosen = selection_get(session, params.get("selection", ""))
+    if params.get("selection") and chosen is None:
+        chosen = []  # not this session's (or expired): nobody, never the whole at-risk list
     return recipients_for(
         user_id=int(user) if user.isdigit() else None,
+        user_ids=chosen,
         threshold=int(threshold) if threshold.isdigit() else 60,
         level=params.get("level") or None,
         course=params.get("course") or None,
@@ -192,7 +203,7 @@ def send(request: HttpRequest) -> HttpResponse:
     and channel, see how many would get it (and who is skipped, why) and the message as the
     first of them reads it, then send. The batch id makes a double submit send once."""
     params = request.POST if request.method == "POST" else request.GET
-    recipients = _recipients(params)
+    recipients = _recipients(params, request.session)
     templates = [t for t in template_list() if t.is_active]
     template = template_get(slug=params.get("template", "")) if params.get("template") else None
     channel = params.get("channel") or (template.channel if template else "")
@@ -203,7 +214,7 @@ def send(request: HttpRequest) -> HttpResponse:
         "templates": templates,
         "template": template,
         "channel": channel,
-        "channels": [(Channel.EMAIL, "Email"), (Channel.IN_APP, "In-app")],
+        "channels": Channel.choices,
         "batch": batch,
         "filters": filters,
     }
@@ -239,3 +250,49 @@ def send(request: HttpRequest) -> HttpResponse:
         context["preview_learner"] = learner
     context.update(would_queue=queued, deferred=deferred, skipped=sorted(skipped.items()))
     return render(request, "interventions/send.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def message_settings(request: HttpRequest) -> HttpResponse:
+    """How the learner wants to be reached: channels on or off, a number for texts (with
+    consent), and Web Push on this device (the button is the page's script)."""
+    user_id = request.user.pk
+    error: DomainValidationError | None = None
+    if request.method == "POST":
+        try:
+            message_settings_save(
+                user_id=user_id,
+                off=[c for c in OPTIONAL_CHANNELS if request.POST.get(f"on_{c}") != "on"],
+                sms_number=request.POST.get("sms_number", ""),
+                sms_consent=request.POST.get("sms_consent") == "on",
+            )
+        except DomainValidationError as exc:
+            error = exc
+        else:
+            messages.success(request, "Your message settings are saved.")
+            return redirect("interventions:message_settings")
+    settings_now = message_settings_of(user_id=user_id)
+    return render(
+        request,
+        "interventions/message_settings.html",
+        {
+            "settings": settings_now,
+            "error": error.messages_text() if error else "",
+            "sms_number": request.POST.get("sms_number", "") if error else settings_now.sms_number,
+            "vapid_public_key": vapid_public_key(),
+        },
+        status=400 if error else 200,
+    )
+
+
+@never_cache
+@require_GET
+def service_worker(request: HttpRequest) -> HttpResponse:
+    """The Web Push service worker, served from /me/ so that its scope covers the student
+    pages (a script under /static/ could only control /static/)."""
+    return render(
+        request,
+        "interventions/sw.js",
+        content_type="application/javascript; charset=utf-8",
+    )

@@ -9,6 +9,11 @@ PORT="${PORT:-8000}"
 mkdir -p var/log
 
 $PY manage.py migrate --noinput -v0  # also creates the database cache's table
+# Web Push needs a VAPID key pair: made once for this checkout, kept in var/ (not in git).
+if [ -z "${STRIDE_VAPID_PRIVATE_KEY:-}" ]; then
+  [ -f var/vapid.env ] || $PY manage.py vapid_keys >var/vapid.env
+  set -a; source var/vapid.env; set +a
+fi
 if [ ! -f var/.demo-seeded ]; then
   echo "Seeding demo data (first run)…"
   $PY manage.py seed_demo && touch var/.demo-seeded

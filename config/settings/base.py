@@ -408,6 +408,32 @@ STRIDE_MOMENT_HANDLERS: list[str] = ["interventions.services.moments.moments_to_
 STRIDE_INTERVENTION_DAILY_CAP = int(os.environ.get("STRIDE_INTERVENTION_DAILY_CAP", "1"))
 STRIDE_INTERVENTION_WEEKLY_CAP = int(os.environ.get("STRIDE_INTERVENTION_WEEKLY_CAP", "3"))
 STRIDE_QUIET_HOURS = (21, 8)
+# Caps of one intervention type, (per 24 hours, per 7 days), in place of the two above, e.g.
+# {"achievement_notification": (2, 5)}. A learner at critical risk may get one more than a cap.
+STRIDE_INTERVENTION_TYPE_CAPS: dict[str, tuple[int, int]] = {}
+# Web Push: the server's VAPID key (raw P-256 private key, base64url: `manage.py vapid_keys`);
+# without one the push channel is off. The subject is who push services contact.
+STRIDE_PUSH_BACKEND = os.environ.get(
+    "STRIDE_PUSH_BACKEND", "interventions.channels.push.WebPushBackend"
+)
+STRIDE_VAPID_PRIVATE_KEY = os.environ.get("STRIDE_VAPID_PRIVATE_KEY", "")
+STRIDE_VAPID_SUBJECT = os.environ.get("STRIDE_VAPID_SUBJECT", "mailto:support@stride.local")
+STRIDE_PUSH_TTL_SECONDS = int(os.environ.get("STRIDE_PUSH_TTL_SECONDS", str(60 * 60 * 24)))
+STRIDE_PUSH_TIMEOUT_SECONDS = float(os.environ.get("STRIDE_PUSH_TIMEOUT_SECONDS", "10"))
+# The push services a subscription may point at (a host or a parent domain). Stride POSTs to
+# a subscription's endpoint, so any other URL would let a student make the server call it.
+STRIDE_PUSH_SERVICE_HOSTS = env_list(
+    "STRIDE_PUSH_SERVICE_HOSTS",
+    "fcm.googleapis.com,updates.push.services.mozilla.com,push.apple.com,notify.windows.com",
+)
+# SMS: the console by default; interventions.channels.sms.SnsBackend for Amazon SNS (AWS
+# credentials from the environment). Texts only at these risk levels, and only with consent.
+STRIDE_SMS_BACKEND = os.environ.get(
+    "STRIDE_SMS_BACKEND", "interventions.channels.sms.ConsoleBackend"
+)
+AWS_SNS_REGION = os.environ.get("AWS_SNS_REGION", "eu-west-1")
+STRIDE_SMS_SENDER_ID = os.environ.get("STRIDE_SMS_SENDER_ID", "")
+STRIDE_SMS_RISK_LEVELS = env_list("STRIDE_SMS_RISK_LEVELS", "critical")
 # AI personalisation of templates marked for it (the anthropic SDK): off without a key.
 ANTHROPIC_API_KEY = os.environ.get("ANTHROPIC_API_KEY", "")
 STRIDE_AI_MODEL = os.environ.get("STRIDE_AI_MODEL", "claude-sonnet-4-5")

@@ -42,9 +42,10 @@ class InterventionInputSerializer(JSONInputSerializer):
         help_text=f"External ids of the learners (1 to {MAX_USERS}).",
     )
     channel = serializers.ChoiceField(
-        choices=[Channel.EMAIL, Channel.IN_APP],
+        choices=Channel.values,
         required=False,
-        help_text="email or in_app; the template's own channel when absent.",
+        help_text="email, in_app, push (browsers the learner subscribed) or sms (a number "
+        "with consent, at critical risk only by default); the template's own when absent.",
     )
 
 

@@ -1,4 +1,5 @@
-"""Who a manual send reaches: one learner, or the learners of the at-risk list's filters."""
+"""Who a manual send reaches: one learner, chosen learners, or the learners of the at-risk
+list's filters."""
 
 from __future__ import annotations
 
@@ -23,13 +24,26 @@ class Recipients:
 def recipients_for(
     *,
     user_id: int | None = None,
+    user_ids: list[int] | None = None,
     threshold: int = 60,
     level: str | None = None,
     course: str | None = None,
     started: str | None = None,
 ) -> Recipients:
     """One learner (`user_id`), else everyone on the current run's at-risk list with these
-    filters: one message per learner, about their riskiest enrolment (one query)."""
+    filters: one message per learner, about their riskiest enrolment (one query). Chosen
+    learners (`user_ids`, e.g. from the admin's list) get a message each, about the course
+    driving their risk."""
+    if user_ids is not None:
+        if not user_ids:
+            return Recipients({}, "nobody (the selection has expired; choose the learners again)")
+        found = list(
+            User.objects.filter(pk__in=user_ids).order_by("pk").values_list("pk", flat=True)
+        )
+        count = len(found)
+        return Recipients(
+            dict.fromkeys(found), f"{count} chosen learner{'s' if count != 1 else ''}"
+        )
     if user_id is not None:
         user = User.objects.filter(pk=user_id).first()
         if user is None:

@@ -5,13 +5,16 @@ delivery twice.
 Queueing
     One row per (learner, source, channel), inserted with ON CONFLICT DO NOTHING on that
     unique constraint: the same request, retried or replayed, queues nothing more. A learner
-    is skipped, with the reason, when inactive, opted out of the channel, suppressed
-    (address bounced or complained), or over a frequency cap: at most
-    STRIDE_INTERVENTION_DAILY_CAP messages in 24 hours and STRIDE_INTERVENTION_WEEKLY_CAP in
-    7 days across all channels (rolling windows; queued, deferred and sent ones count). A
-    message due in the learner's quiet hours (STRIDE_QUIET_HOURS, their own timezone) is
-    deferred to their best send hour from the study profile, else to the end of the quiet
-    hours.
+    is skipped, with the reason, when inactive, opted out of the channel, unreachable on it
+    (no email address, no push subscription, no SMS number with consent), suppressed
+    (address bounced or complained), for SMS below STRIDE_SMS_RISK_LEVELS, or over a
+    frequency cap: at most STRIDE_INTERVENTION_DAILY_CAP messages in 24 hours and
+    STRIDE_INTERVENTION_WEEKLY_CAP in 7 days (or the type's STRIDE_INTERVENTION_TYPE_CAPS),
+    across all channels and gamification's notices. Caps count messages, not rows: one
+    message (one source) on several channels counts once. A learner at critical risk may get
+    one message more than a cap. A message due in the learner's quiet hours
+    (STRIDE_QUIET_HOURS, their own timezone) is deferred to their best send hour from the
+    study profile, else to the end of the quiet hours.
 
 Sending (`deliveries_send_due`, by Celery)
     Due rows are claimed with SELECT ... FOR UPDATE SKIP LOCKED and marked "sending" (with the
@@ -41,17 +44,25 @@ from core.bulk import rows_insert, rows_update
 from core.errors import DomainValidationError
 from core.jobs import task_enqueue
 from core.localtime import zone
+from engagement.selectors.dashboard import scoring_run_current
+from engagement.selectors.learners import learner_risks
 from engagement.selectors.send_hours import best_send_hours
-from interventions.channels import ChannelUnavailable, channel_supported, send_email
+from interventions.channels import ChannelUnavailable
+from interventions.channels.email import send_email
+from interventions.channels.push import PushPayload, push_backend
+from interventions.channels.sms import sms_backend
 from interventions.models import (
     Channel,
     ChannelOptOut,
     Delivery,
     DeliveryLink,
     MessageTemplate,
+    PushSubscription,
+    SmsContact,
     Suppression,
 )
 from interventions.selectors.context import learner_contexts
+from interventions.services.contacts import push_subscriptions_expire
 from interventions.services.personalise import personalise
 from interventions.services.rendering import (
     link_render,
@@ -122,7 +133,8 @@ class Skip:
     SUPPRESSED = "suppressed"
     CAPPED = "capped"
     DUPLICATE = "already_queued"
-    NO_ADDRESS = "no_address"
+    NO_ADDRESS = "no_address"  # no email, no push subscription, or no SMS number with consent
+    NOT_URGENT = "not_urgent"  # SMS: the learner's risk is below STRIDE_SMS_RISK_LEVELS
 
 
 @dataclass
@@ -157,20 +169,68 @@ def _is_quiet(hour: int) -> bool:
     return (hour >= start or hour < end) if start > end else (start <= hour < end)
 
 
-def _over_caps(user_ids: Sequence[int], now: datetime.datetime) -> set[int]:
-    """The learners already at a frequency cap (one query)."""
-    day, week = now - datetime.timedelta(days=1), now - datetime.timedelta(days=7)
-    counts = (
-        Delivery.objects.filter(user_id__in=user_ids, status__in=_COUNTED, due_at__gte=week)
-        .values("user_id")
-        .annotate(week=Count("id"), day=Count("id", filter=Q(due_at__gte=day)))
+def caps_for(intervention_type: str) -> tuple[int, int]:
+    """(per 24 hours, per 7 days) for messages of this type."""
+    return settings.STRIDE_INTERVENTION_TYPE_CAPS.get(
+        intervention_type,
+        (settings.STRIDE_INTERVENTION_DAILY_CAP, settings.STRIDE_INTERVENTION_WEEKLY_CAP),
     )
-    return {
-        row["user_id"]
-        for row in counts
-        if row["day"] >= settings.STRIDE_INTERVENTION_DAILY_CAP
-        or row["week"] >= settings.STRIDE_INTERVENTION_WEEKLY_CAP
+
+
+def _risk_levels(user_ids: Sequence[int]) -> dict[int, str]:
+    """The learners' current risk level (learner-level: their riskiest enrolment)."""
+    run = scoring_run_current()
+    if run is None or not user_ids:
+        return {}
+    return {u: r.level for u, r in learner_risks(run=run, user_ids=user_ids).items()}
+
+
+def _over_caps(
+    user_ids: Sequence[int], now: datetime.datetime, *, source: str, caps: tuple[int, int]
+) -> set[int]:
+    """The learners already at a frequency cap: messages (distinct sources other than this
+    one) in the last 24 hours and 7 days; one more for those at critical risk. Two queries."""
+    daily, weekly = caps
+    day, week = now - datetime.timedelta(days=1), now - datetime.timedelta(days=7)
+    counts = {
+        row["user_id"]: (row["day"], row["week"])
+        for row in Delivery.objects.filter(
+            user_id__in=user_ids, status__in=_COUNTED, due_at__gte=week
+        )
+        .exclude(source=source)
+        .values("user_id")
+        .annotate(
+            week=Count("source", distinct=True),
+            day=Count("source", distinct=True, filter=Q(due_at__gte=day)),
+        )
     }
+    over = {u for u, (d, w) in counts.items() if d >= daily or w >= weekly}
+    if not over:
+        return over
+    levels = _risk_levels(sorted(over))
+    return {
+        u
+        for u in over
+        if levels.get(u) != "critical" or counts[u][0] > daily or counts[u][1] > weekly
+    }
+
+
+def _reachable(channel: str, users: Mapping[int, Mapping[str, Any]]) -> set[int]:
+    """The learners Stride has an address for on `channel` (one query, or none)."""
+    ids = list(users)
+    if channel == Channel.EMAIL:
+        return {u for u, row in users.items() if row["email"]}
+    if channel == Channel.PUSH:
+        return set(
+            PushSubscription.objects.filter(user_id__in=ids).values_list("user_id", flat=True)
+        )
+    if channel == Channel.SMS:
+        return set(
+            SmsContact.objects.filter(user_id__in=ids, consented_at__isnull=False).values_list(
+                "user_id", flat=True
+            )
+        )
+    return set(ids)
 
 
 @transaction.atomic
@@ -192,9 +252,9 @@ def deliveries_queue(
     Sending starts after the commit. A dry run writes nothing: `planned` lists who would be
     queued (the preview before a bulk send)."""
     channel = channel or template.channel
-    if not channel_supported(channel):
+    if channel not in Channel.values:
         raise DomainValidationError(
-            {"channel": f"Stride cannot send on {channel!r} yet; use email or in_app."}
+            {"channel": f"Unknown channel {channel!r}; use one of {', '.join(Channel.values)}."}
         )
     if not template.is_active:
         raise DomainValidationError({"template": "This template is switched off."})
@@ -224,7 +284,9 @@ def deliveries_queue(
     )
     result.queued.update(existing)
     ids = [user_id for user_id in ids if user_id not in existing]
-    capped = _over_caps(ids, now)
+    reachable = _reachable(channel, {u: users[u] for u in ids if u in users})
+    levels = _risk_levels(ids) if channel == Channel.SMS else {}
+    capped = _over_caps(ids, now, source=source[:200], caps=caps_for(template.intervention_type))
     hours = best_send_hours(user_ids=ids)
     variants = list(template.variants.all())
     rows = []
@@ -234,10 +296,12 @@ def deliveries_queue(
             result.skipped[user_id] = Skip.INACTIVE
         elif user_id in opted:
             result.skipped[user_id] = Skip.OPTED_OUT
-        elif channel == Channel.EMAIL and not user["email"]:
+        elif user_id not in reachable:
             result.skipped[user_id] = Skip.NO_ADDRESS
         elif channel == Channel.EMAIL and user["email"].lower() in suppressed:
             result.skipped[user_id] = Skip.SUPPRESSED
+        elif channel == Channel.SMS and levels.get(user_id) not in settings.STRIDE_SMS_RISK_LEVELS:
+            result.skipped[user_id] = Skip.NOT_URGENT
         elif user_id in capped:
             result.skipped[user_id] = Skip.CAPPED
         else:
@@ -372,6 +436,18 @@ def _render(delivery: Delivery, context: dict[str, Any]) -> tuple[Any, Any, str]
     return message, personalised, destination
 
 
+def _channel_body(channel: str, message: Any) -> str:
+    """The text as it leaves on `channel`: email's text part, a text message's whole text
+    (subject and link), a push notification's short body, or the in-app body."""
+    if channel == Channel.EMAIL:
+        return message.text
+    if channel == Channel.SMS:
+        return f"{_shorten(message.subject, SMS_SUBJECT_CHARS)} {message.cta_url}".strip()
+    if channel == Channel.PUSH:
+        return _shorten(message.body, PUSH_BODY_CHARS)
+    return message.body
+
+
 def _send_batch(batch: list[Delivery], now: datetime.datetime) -> int:
     """Render, store and send a claimed batch; return how many left."""
     contexts = learner_contexts({d.user_id: d.course_id for d in batch})
@@ -387,7 +463,7 @@ def _send_batch(batch: list[Delivery], now: datetime.datetime) -> int:
         if delivery.channel == Channel.EMAIL:
             html += f'\n<img src="{open_url(delivery.pk)}" width="1" height="1" alt="">'
         delivery.subject = message.subject
-        delivery.body = message.text if delivery.channel == Channel.EMAIL else message.body
+        delivery.body = _channel_body(delivery.channel, message)
         delivery.html = html
         delivery.personalised_by = personalised.by if personalised else ""
         delivery.ai_cost_usd = personalised.cost_usd if personalised else None
@@ -421,23 +497,10 @@ def _send_batch(batch: list[Delivery], now: datetime.datetime) -> int:
         ],
     )
     done: list[Delivery] = []
-    connection = get_connection()
-    with connection:
+    with _Outbox([d for d, _ in rendered]) as outbox:
         for delivery, message in rendered:
             try:
-                provider_id = ""
-                status = Delivery.Status.DELIVERED
-                if delivery.channel == Channel.EMAIL:
-                    provider_id = send_email(
-                        to=delivery.user.email,
-                        subject=message.subject,
-                        text=message.text,
-                        html=delivery.html,
-                        unsubscribe=unsubscribe_url(delivery.user_id, delivery.channel),
-                        delivery_id=delivery.pk,
-                        connection=connection,
-                    )
-                    status = Delivery.Status.SENT
+                status, provider_id = outbox.send(delivery, message)
             except ChannelUnavailable as exc:
                 _fail(delivery, now, str(exc), final=True)
                 continue
@@ -456,6 +519,98 @@ def _send_batch(batch: list[Delivery], now: datetime.datetime) -> int:
         [(d.pk, d.status, d.sent_at, d.delivered_at, d.provider_message_id, d.error) for d in done],
     )
     return len(done)
+
+
+SMS_SUBJECT_CHARS = 120
+PUSH_BODY_CHARS = 180
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+class _Outbox:
+    """A batch's way out on each channel: one email connection, one push and one SMS backend
+    (made when first needed), and the learners' push subscriptions and numbers, read at once.
+    Push subscriptions their service says are gone are deleted when the batch closes."""
+
+    def __init__(self, deliveries: Sequence[Delivery]) -> None:
+        by_channel: dict[str, list[int]] = {}
+        for d in deliveries:
+            by_channel.setdefault(d.channel, []).append(d.user_id)
+        self.subscriptions: dict[int, list[PushSubscription]] = {}
+        for sub in PushSubscription.objects.filter(user_id__in=by_channel.get(Channel.PUSH, [])):
+            self.subscriptions.setdefault(sub.user_id, []).append(sub)
+        self.numbers = dict(
+            SmsContact.objects.filter(
+                user_id__in=by_channel.get(Channel.SMS, []), consented_at__isnull=False
+            ).values_list("user_id", "number")
+        )
+        self.email = get_connection() if Channel.EMAIL in by_channel else None
+        self._push: Any = None
+        self._sms: Any = None
+        self.gone: list[int] = []
+
+    def __enter__(self) -> _Outbox:
+        if self.email is not None:
+            self.email.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.email is not None:
+            self.email.close()
+        for backend in (self._push, self._sms):
+            if backend is not None:
+                backend.close()
+        if self.gone:
+            push_subscriptions_expire(self.gone)
+
+    def send(self, delivery: Delivery, message: Any) -> tuple[str, str]:
+        """Hand one delivery to its channel; return (status, the provider's message id)."""
+        if delivery.channel == Channel.EMAIL:
+            provider_id = send_email(
+                to=delivery.user.email,
+                subject=message.subject,
+                text=message.text,
+                html=delivery.html,
+                unsubscribe=unsubscribe_url(delivery.user_id, delivery.channel),
+                delivery_id=delivery.pk,
+                connection=self.email,
+            )
+            return Delivery.Status.SENT, provider_id
+        if delivery.channel == Channel.PUSH:
+            return Delivery.Status.SENT, self._send_push(delivery, message)
+        if delivery.channel == Channel.SMS:
+            number = self.numbers.get(delivery.user_id)
+            if not number:
+                raise ChannelUnavailable("The learner has no SMS number with consent.")
+            if self._sms is None:
+                self._sms = sms_backend()
+            return Delivery.Status.SENT, self._sms.send(to=number, text=delivery.body)
+        return Delivery.Status.DELIVERED, ""  # in-app: the student pages show it
+
+    def _send_push(self, delivery: Delivery, message: Any) -> str:
+        subscriptions = self.subscriptions.get(delivery.user_id, [])
+        if not subscriptions:
+            raise ChannelUnavailable("The learner has no push subscription.")
+        if self._push is None:
+            self._push = push_backend()
+        outcome = self._push.send(
+            subscriptions,
+            PushPayload(
+                title=message.subject,
+                body=delivery.body,
+                url=message.cta_url or site_url("/me/"),
+                tag=f"stride-{delivery.pk}",
+            ),
+        )
+        self.gone.extend(outcome.gone)
+        if outcome.accepted:
+            return outcome.message_id[:200]
+        if outcome.errors:
+            raise RuntimeError("; ".join(outcome.errors))  # retried with backoff
+        raise ChannelUnavailable("Every push subscription of the learner has expired.")
 
 
 def _fail(delivery: Delivery, now: datetime.datetime, error: str, *, final: bool) -> None:

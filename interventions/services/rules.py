@@ -5,7 +5,9 @@ For each active rule, the run's enrolments at one of its levels whose recommenda
 its type are its candidates, one per learner (their riskiest enrolment). Learners who got a
 delivery or a task from the rule within its cooldown are left out; the rest get the template
 (source ``rule:<rule>:run:<run>``, so a rerun of the handler queues nothing twice) or, for an
-outreach rule, a task for staff due in two days.
+outreach rule, a task for staff due in two days. Urgency: learners at critical risk also get
+the message on the rule's `urgent_channels` (Web Push, SMS), as one message on several
+channels, which the frequency caps count once.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def _apply(rule: Rule, run_id: int, rows: list[tuple[Any, ...]]) -> int:
     candidates: dict[int, tuple[Any, ...]] = {}
     for user_id, course_id, level, risk, codes in rows:  # riskiest first
         if level in levels and rule.intervention_type in codes and user_id not in candidates:
-            candidates[user_id] = (course_id, risk)
+            candidates[user_id] = (course_id, risk, level)
     if not candidates:
         return 0
     since = timezone.now() - datetime.timedelta(days=rule.cooldown_days)
@@ -60,13 +62,25 @@ def _apply(rule: Rule, run_id: int, rows: list[tuple[Any, ...]]) -> int:
     if rule.template is None or not due:
         return 0
     # Each message is about the learner's riskiest matching enrolment.
+    course_of = {user_id: course_id for user_id, (course_id, _, _) in due.items()}
+    channel = rule.channel or rule.template.channel
     result = deliveries_queue(
         template=rule.template,
         user_ids=list(due),
         source=source,
-        channel=rule.channel or None,
-        course_of={user_id: course_id for user_id, (course_id, _) in due.items()},
+        channel=channel,
+        course_of=course_of,
     )
+    critical = [u for u, (_, _, level) in due.items() if level == "critical"]
+    for urgent in rule.urgent_channels if critical else ():
+        if urgent != channel:
+            deliveries_queue(
+                template=rule.template,
+                user_ids=critical,
+                source=source,
+                channel=urgent,
+                course_of=course_of,
+            )
     return len(result.queued)
 
 
@@ -82,7 +96,7 @@ def _tasks(rule: Rule, source: str, due: Mapping[int, tuple[Any, ...]]) -> int:
             reason=f"{rule.name}: drop-off risk {risk}",
             due_on=today + datetime.timedelta(days=OUTREACH_DUE_DAYS),
         )
-        for user_id, (course_id, risk) in due.items()
+        for user_id, (course_id, risk, _) in due.items()
     ]
     before = OutreachTask.objects.filter(source=source).count()
     OutreachTask.objects.bulk_create(tasks, ignore_conflicts=True)  # a rerun adds none

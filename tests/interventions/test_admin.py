@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from interventions.models import MessageTemplate
+from interventions.models import Delivery, MessageTemplate
 from tests.accounts.factories import UserFactory
 from tests.interventions.factories import VariantFactory, default_template
 
@@ -63,3 +63,39 @@ def test_the_preview_renders_the_template_for_a_chosen_learner(admin_client):
 def test_deliveries_are_read_only_in_the_admin(admin_client):
     assert admin_client.get(reverse("admin:interventions_delivery_changelist")).status_code == 200
     assert admin_client.get(reverse("admin:interventions_delivery_add")).status_code == 403
+
+
+def test_selected_learners_in_the_user_list_get_a_message_after_a_preview(admin_client):
+    from tests.accounts.factories import UserFactory
+
+    chosen = UserFactory.create_batch(3, role="student")
+    UserFactory(role="student")  # not selected
+    answer = admin_client.post(
+        "/admin/accounts/user/",
+        {"action": "send_message", "_selected_action": [u.pk for u in chosen]},
+    )
+    assert answer.status_code == 302 and "/dashboard/interventions/send/?selection=" in answer.url
+    key = answer.url.rsplit("=", 1)[1]
+    preview = admin_client.get(answer.url + "&template=gentle-reminder&channel=in_app")
+    assert preview.status_code == 200
+    assert "3 chosen learners" in preview.content.decode()
+    assert preview.context["would_queue"] == 3
+    admin_client.post(
+        "/dashboard/interventions/send/",
+        {"selection": key, "template": "gentle-reminder", "channel": "in_app", "batch": "b1"},
+    )
+    assert set(Delivery.objects.values_list("user_id", flat=True)) == {u.pk for u in chosen}
+
+
+def test_a_selection_is_only_the_staff_members_own(admin_client, client):
+    from tests.accounts.factories import UserFactory
+
+    answer = admin_client.post(
+        "/admin/accounts/user/",
+        {"action": "send_message", "_selected_action": [UserFactory(role="student").pk]},
+    )
+    other_staff = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(other_staff)
+    page = client.get(answer.url + "&template=gentle-reminder")
+    assert page.context["recipients"].user_ids == []  # another session holds no such selection
+    assert "the selection has expired" in page.content.decode()

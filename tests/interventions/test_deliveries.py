@@ -67,6 +67,45 @@ def test_the_weekly_cap_counts_every_channel():
     assert list(later.queued) == [learner.pk]  # the oldest left the 7-day window
 
 
+def test_a_learner_at_critical_risk_may_get_one_message_more_than_the_cap():
+    from django.utils import timezone
+
+    from tests.engagement.factories import make_run, make_score
+    from tests.learning.factories import CourseFactory
+
+    template = MessageTemplateFactory()
+    critical, high = UserFactory(), UserFactory()
+    run, course = make_run(timezone.localdate()), CourseFactory()
+    make_score(run, critical, 93, course=course)
+    make_score(run, high, 75, course=course)
+    queue(template, [critical, high], source="morning", now=NOON - datetime.timedelta(hours=4))
+    second = queue(template, [critical, high], source="noon")
+    assert list(second.queued) == [critical.pk] and second.skipped == {high.pk: Skip.CAPPED}
+    third = queue(template, [critical], source="evening", now=NOON + datetime.timedelta(hours=2))
+    assert third.skipped == {critical.pk: Skip.CAPPED}  # by one, not more
+
+
+def test_one_message_on_several_channels_counts_once_towards_the_caps():
+    template = MessageTemplateFactory()
+    learner = UserFactory()
+    assert list(queue(template, [learner], source="urgent").queued) == [learner.pk]
+    # The same message (source) on a second channel is not a second message ...
+    assert list(queue(template, [learner], source="urgent", channel="in_app").queued)
+    # ... but another message the same day is.
+    assert queue(template, [learner], source="other").skipped == {learner.pk: Skip.CAPPED}
+
+
+def test_a_type_may_have_caps_of_its_own(settings):
+    settings.STRIDE_INTERVENTION_TYPE_CAPS = {"achievement_notification": (2, 5)}
+    news = MessageTemplateFactory(intervention_type="achievement_notification")
+    reminder = MessageTemplateFactory(intervention_type="gentle_reminder")
+    learner = UserFactory()
+    assert list(queue(news, [learner], source="a").queued)
+    assert list(queue(news, [learner], source="b").queued)  # two a day for this type
+    assert queue(news, [learner], source="c").skipped == {learner.pk: Skip.CAPPED}
+    assert queue(reminder, [learner], source="d").skipped == {learner.pk: Skip.CAPPED}
+
+
 def test_a_replayed_source_queues_nothing_more_and_answers_the_same_deliveries():
     template = MessageTemplateFactory()
     learners = UserFactory.create_batch(3)

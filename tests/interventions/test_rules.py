@@ -106,3 +106,32 @@ def test_a_rule_without_template_or_task_is_refused_in_the_admin(admin_client):
     )
     assert "Choose the template to send" in response.content.decode()
     assert not Rule.objects.filter(name="Broken").exists()
+
+
+def test_at_critical_risk_the_message_also_goes_out_on_the_urgent_channels(run, push_service):
+    from interventions.models import PushSubscription
+    from interventions.services.contacts import sms_contact_set
+
+    critical, slipping = run.people["critical"], run.people["slipping"]
+    for person in (critical, slipping):
+        sub = push_service.subscriber()
+        PushSubscription.objects.create(
+            user=person, endpoint=sub.endpoint, p256dh=sub.p256dh, auth=sub.auth_b64
+        )
+        sms_contact_set(user_id=person.pk, number="+447700900123", consent=True)
+    rule = Rule.objects.create(
+        name="Remind, louder when critical",
+        levels=["medium", "high", "critical"],
+        intervention_type="gentle_reminder",
+        template=default_template("gentle-reminder"),
+        urgent_channels=["push", "sms"],
+    )
+    assert rules_apply_to_run(run) == {rule.pk: 2}
+    channels = {(d.user_id, d.channel) for d in Delivery.objects.all()}
+    assert channels == {
+        (slipping.pk, "email"),
+        (critical.pk, "email"),
+        (critical.pk, "push"),
+        (critical.pk, "sms"),
+    }
+    assert len(set(Delivery.objects.filter(user=critical).values_list("source", flat=True))) == 1

@@ -1,6 +1,5 @@
-"""Channel backends: how a rendered delivery leaves Stride. Email goes through Django's email
-API (EMAIL_BACKEND: console by default, anymail in production); in-app messages need no
-transport, the student pages read them from the deliveries."""
+"""Email through Django's email API (EMAIL_BACKEND: console by default, anymail in
+production), with text and HTML parts and RFC 8058 one-click unsubscribe headers."""
 
 from __future__ import annotations
 
@@ -9,11 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
-from interventions.models import Channel
-
-
-class ChannelUnavailable(Exception):
-    """The channel cannot take this delivery (no address, no backend yet)."""
+from interventions.channels import ChannelUnavailable
 
 
 def send_email(
@@ -48,8 +43,3 @@ def send_email(
     message.send()
     status = getattr(message, "anymail_status", None)
     return (getattr(status, "message_id", None) or message_id)[:200]
-
-
-def channel_supported(channel: str) -> bool:
-    """Whether Stride can send on this channel yet (Web Push and SMS are not built)."""
-    return channel in (Channel.EMAIL, Channel.IN_APP)
