@@ -26,6 +26,7 @@ RESOURCES: dict[str, str] = {
     "xp/awards": "xp-award",
     "interventions": "interventions",
     "interventions/stats": "intervention-stats",
+    "interventions/conversions": "intervention-conversions",
     "me/notifications": "me-notifications",
     "me/notifications/read": "me-notifications-read",
     "me/push-subscriptions": "me-push-subscriptions",

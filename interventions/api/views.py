@@ -59,8 +59,9 @@ class QueuedSerializer(serializers.Serializer):
 class SkippedSerializer(serializers.Serializer):
     user = serializers.CharField()
     reason = serializers.CharField(
-        help_text="unknown_user, inactive, opted_out, no_address, suppressed, capped or "
-        "already_queued."
+        help_text="unknown_user, inactive, opted_out, no_address (no email, push "
+        "subscription or SMS number with consent), suppressed, not_urgent (SMS below the "
+        "risk levels that allow texts), capped or already_queued."
     )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from django.db.models import F
 
+from core.errors import DomainValidationError
 from core.records import EventRecord
 from interventions.models import Delivery, MessageTemplate
 
@@ -80,11 +81,18 @@ def conversions_record(events: Sequence[EventRecord]) -> int:
 
 def delivery_conversion_record(
     *, delivery_id: int, at: datetime.datetime, event_id: int | None = None
-) -> bool:
+) -> Delivery:
     """Mark a sent delivery converted at `at` (an explicit conversion, e.g. a purchase the
-    platform reports); False when it was not sent or is converted already."""
-    return bool(
-        Delivery.objects.filter(pk=delivery_id, status__in=CONVERTIBLE).update(
-            status=Delivery.Status.CONVERTED, converted_at=at, conversion_event_id=event_id
+    platform reports) and return it. A delivery not sent yet, or converted already, is left
+    as it is (a retried report changes nothing); a conversion before the send is refused."""
+    delivery = Delivery.objects.filter(pk=delivery_id).only("id", "status", "sent_at").first()
+    if delivery is None:
+        raise DomainValidationError({"delivery": f"No delivery has the id {delivery_id}."})
+    if delivery.sent_at and at < delivery.sent_at:
+        raise DomainValidationError(
+            {"occurred_at": "The conversion is dated before the message was sent."}
         )
+    Delivery.objects.filter(pk=delivery_id, status__in=CONVERTIBLE).update(
+        status=Delivery.Status.CONVERTED, converted_at=at, conversion_event_id=event_id
     )
+    return Delivery.objects.only("id", "status", "converted_at").get(pk=delivery_id)

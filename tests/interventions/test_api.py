@@ -65,3 +65,39 @@ def test_the_scope_is_needed(make_key):
         URL, {"template": "gentle-reminder", "users": ["x"]}, format="json"
     )
     assert response.status_code == 403
+
+
+def test_an_explicit_conversion_marks_a_sent_delivery_once(make_key):
+    import datetime
+
+    from django.utils import timezone
+
+    from interventions.services.deliveries import deliveries_send_due
+
+    client = make_key("interventions:write")
+    default_template("gentle-reminder")
+    ada = UserFactory()
+    queued = client.post(
+        URL, {"template": "gentle-reminder", "users": [ada.external_id]}, format="json"
+    ).json()["queued"][0]["delivery"]
+    url = "/api/v1/interventions/conversions/"
+    early = client.post(url, {"delivery": queued}, format="json")
+    assert early.json()["status"] == "queued"  # not sent yet: nothing changes
+    deliveries_send_due()
+    when = timezone.now() + datetime.timedelta(hours=2)
+    first = client.post(url, {"delivery": queued, "occurred_at": when.isoformat()}, format="json")
+    assert first.status_code == 200 and first.json()["status"] == "converted"
+    later = when + datetime.timedelta(days=1)
+    again = client.post(url, {"delivery": queued, "occurred_at": later.isoformat()}, format="json")
+    assert again.json()["converted_at"] == first.json()["converted_at"]  # the first counts
+    before = (timezone.now() - datetime.timedelta(days=3)).isoformat()
+    refused = client.post(url, {"delivery": queued, "occurred_at": before}, format="json")
+    assert refused.status_code == 400 and "occurred_at" in refused.json()["fields"]
+    missing = client.post(url, {"delivery": 999999}, format="json")
+    assert missing.status_code == 400 and "delivery" in missing.json()["fields"]
+
+
+def test_conversions_need_the_write_scope(make_key):
+    reader = make_key("interventions:read")
+    answer = reader.post("/api/v1/interventions/conversions/", {"delivery": 1}, format="json")
+    assert answer.status_code == 403
