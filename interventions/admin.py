@@ -17,6 +17,8 @@ from django.utils.html import format_html
 from accounts.admin import UserAdmin
 from core.admin import ReadOnlyAdmin
 from engagement.selectors.learners import learner_user_get
+from engagement.selectors.signals import SIGNAL_LABELS
+from gamification.models import Moment
 from gamification.selectors.rewards import learners_find
 from interventions.forms import MessageTemplateForm, PreviewForm, VariantForm
 from interventions.models import (
@@ -159,6 +161,20 @@ class RuleForm(forms.ModelForm):
     levels = forms.MultipleChoiceField(
         choices=[(level, level.capitalize()) for level in ("low", "medium", "high", "critical")],
         widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Scoring rules: at least one. Moment rules: none means any learner.",
+    )
+    moment_kinds = forms.MultipleChoiceField(
+        choices=Moment.Kind.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Moment rules: the moments that trigger the message.",
+    )
+    drivers = forms.MultipleChoiceField(
+        choices=sorted(SIGNAL_LABELS.items(), key=lambda item: item[1]),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+        help_text="Only learners for whom one of these raises the risk; none selected: any.",
     )
 
     class Meta:
@@ -166,7 +182,10 @@ class RuleForm(forms.ModelForm):
         fields = (
             "name",
             "is_active",
+            "trigger",
             "levels",
+            "moment_kinds",
+            "drivers",
             "intervention_type",
             "template",
             "channel",
@@ -187,14 +206,25 @@ class RuleForm(forms.ModelForm):
         data = super().clean()
         if not data.get("creates_outreach_task") and not data.get("template"):
             self.add_error("template", "Choose the template to send, or create outreach tasks.")
+        if data.get("trigger") == Rule.Trigger.SCORING and not data.get("levels"):
+            self.add_error("levels", "Choose the risk levels this rule acts on.")
+        if data.get("trigger") == Rule.Trigger.MOMENT and not data.get("moment_kinds"):
+            self.add_error("moment_kinds", "Choose the moments that trigger this rule.")
         return data
 
 
 @admin.register(Rule)
 class RuleAdmin(admin.ModelAdmin):
     form = RuleForm
-    list_display = ("name", "is_active", "intervention_type", "template", "cooldown_days")
-    list_filter = ("is_active", "intervention_type")
+    list_display = (
+        "name",
+        "is_active",
+        "trigger",
+        "intervention_type",
+        "template",
+        "cooldown_days",
+    )
+    list_filter = ("is_active", "trigger", "intervention_type")
     search_fields = ("name",)
 
 

@@ -235,14 +235,34 @@ class Suppression(models.Model):
 
 
 class Rule(models.Model):
-    """After each scoring run: learners whose enrolment is at one of `levels` and for whom
-    engagement recommends `intervention_type` get `template`, at most once per
-    `cooldown_days` per learner from this rule. "Human outreach" at critical risk becomes an
-    outreach task for staff instead (`creates_outreach_task`)."""
+    """When to send what by itself. After each scoring run (`trigger` "scoring"): learners
+    whose enrolment is at one of `levels` and for whom engagement recommends
+    `intervention_type` get `template`. On a gamification moment (`trigger` "moment"):
+    learners who just had one of `moment_kinds` (e.g. a streak at risk) get it, if at one of
+    `levels` (empty: any). Either way only where one of `drivers` raises their risk (empty:
+    any), at most once per `cooldown_days` per learner from this rule. "Human outreach" at
+    critical risk becomes an outreach task for staff instead (`creates_outreach_task`)."""
+
+    class Trigger(models.TextChoices):
+        SCORING = "scoring", "After each scoring run"
+        MOMENT = "moment", "On a gamification moment"
 
     name = models.CharField(max_length=120)
     is_active = models.BooleanField(default=True)
-    levels = models.JSONField(default=list, help_text='Risk levels, e.g. ["high", "critical"].')
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.SCORING)
+    levels = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Risk levels, e.g. ["high", "critical"] (moment rules: empty means any).',
+    )
+    moment_kinds = models.JSONField(
+        default=list, blank=True, help_text='Moment rules: e.g. ["streak_at_risk"].'
+    )
+    drivers = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Only learners for whom one of these signals raises the risk (empty: any).",
+    )
     intervention_type = models.CharField(max_length=32, choices=InterventionType.choices)
     template = models.ForeignKey(
         MessageTemplate, null=True, blank=True, on_delete=models.PROTECT, related_name="rules"

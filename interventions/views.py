@@ -41,7 +41,7 @@ from interventions.services.contacts import (
     OPTIONAL_CHANNELS,
     message_settings_save,
 )
-from interventions.services.deliveries import deliveries_queue
+from interventions.services.deliveries import Skip, deliveries_queue
 from interventions.services.notifications import notifications_mark_read
 from interventions.services.previews import message_preview
 from interventions.services.selections import selection_get
@@ -248,7 +248,11 @@ def send(request: HttpRequest) -> HttpResponse:
         learner = User.objects.get(pk=first[0])
         context["preview"] = message_preview(template, learner, course_id=first[1])[0]
         context["preview_learner"] = learner
-    context.update(would_queue=queued, deferred=deferred, skipped=sorted(skipped.items()))
+    context.update(
+        would_queue=queued,
+        deferred=deferred,
+        skipped=[(Skip.LABELS.get(reason, reason), n) for reason, n in sorted(skipped.items())],
+    )
     return render(request, "interventions/send.html", context)
 
 

@@ -401,7 +401,10 @@ STRIDE_GAMIFICATION_ENABLED = env_bool("STRIDE_GAMIFICATION_ENABLED", True)
 # Follow-ups of newly recorded moments (level-ups, unlocks, milestones, ...) owned by apps above
 # gamification (e.g. interventions turning them into in-app messages): dotted paths of
 # functions called in order, after the commit, with the list of core.records.MomentRecord.
-STRIDE_MOMENT_HANDLERS: list[str] = ["interventions.services.moments.moments_to_messages"]
+STRIDE_MOMENT_HANDLERS: list[str] = [
+    "interventions.services.moments.moments_to_messages",
+    "interventions.services.rules.moments_to_rules",
+]
 
 # Interventions: frequency caps across channels (rolling 24 hours and 7 days) and quiet hours
 # in the learner's own timezone, [start, end) as local hours; a message due in them waits.

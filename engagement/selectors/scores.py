@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.db.models import QuerySet
 
@@ -44,19 +45,26 @@ def score_list(
     return scores.order_by("-drop_off_risk", "user_id", "course_id")
 
 
-def run_recommendations(*, run_id: int) -> list[tuple[int, int | None, str, int, list[str]]]:
+def run_recommendations(
+    *, run_id: int
+) -> list[tuple[int, int | None, str, int, list[str], set[str]]]:
     """Every enrolment score of a run that recommends something, as (user id, course id,
-    level, drop-off risk, recommended intervention codes), riskiest first (one query)."""
+    level, drop-off risk, recommended intervention codes, the signals that raise its risk),
+    riskiest first (one query)."""
     rows = (
         EngagementScore.objects.filter(run_id=run_id)
         .exclude(recommendations=[])
         .order_by("-drop_off_risk", "user_id", "course_id")
-        .values_list("user_id", "course_id", "level", "drop_off_risk", "recommendations")
+        .values_list("user_id", "course_id", "level", "drop_off_risk", "recommendations", "drivers")
     )
     return [
-        (user_id, course_id, level, risk, [r["code"] for r in recs])
-        for user_id, course_id, level, risk, recs in rows
+        (user_id, course_id, level, risk, [r["code"] for r in recs], _raising(drivers))
+        for user_id, course_id, level, risk, recs, drivers in rows
     ]
+
+
+def _raising(drivers: list[dict[str, Any]] | None) -> set[str]:
+    return {d["signal"] for d in drivers or () if (d.get("contribution") or 0) > 0}
 
 
 def current_scores_of(*, user_ids: list[int]) -> dict[int, list[EngagementScore]]:

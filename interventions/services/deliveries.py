@@ -136,6 +136,16 @@ class Skip:
     NO_ADDRESS = "no_address"  # no email, no push subscription, or no SMS number with consent
     NOT_URGENT = "not_urgent"  # SMS: the learner's risk is below STRIDE_SMS_RISK_LEVELS
 
+    LABELS = {
+        INACTIVE: "inactive account",
+        OPTED_OUT: "turned this channel off",
+        SUPPRESSED: "address bounced or complained",
+        CAPPED: "had enough messages this day or week",
+        DUPLICATE: "already queued",
+        NO_ADDRESS: "cannot be reached on this channel",
+        NOT_URGENT: "texts only at critical risk",
+    }
+
 
 @dataclass
 class QueueResult:
@@ -145,6 +155,12 @@ class QueueResult:
     deferred: set[int] = field(default_factory=set)  # of those, user ids waiting quiet hours
     skipped: dict[int, str] = field(default_factory=dict)  # user id -> Skip reason
     planned: list[int] = field(default_factory=list)  # a dry run: who would be queued
+    replayed: set[int] = field(default_factory=set)  # of `queued`, those queued by an earlier call
+
+    @property
+    def new(self) -> int:
+        """How many learners this call queued (not a replay's earlier deliveries)."""
+        return len(self.queued) - len(self.replayed)
 
 
 def _quiet_until(now: datetime.datetime, tz_name: str, send_hour: int | None) -> datetime.datetime:
@@ -283,6 +299,7 @@ def deliveries_queue(
         )
     )
     result.queued.update(existing)
+    result.replayed.update(existing)
     ids = [user_id for user_id in ids if user_id not in existing]
     reachable = _reachable(channel, {u: users[u] for u in ids if u in users})
     levels = _risk_levels(ids) if channel == Channel.SMS else {}

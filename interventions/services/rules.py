@@ -1,51 +1,118 @@
-"""Risk-triggered interventions: the rules run after each scoring run (a handler of
-STRIDE_SCORING_HANDLERS), so a triggered message is queued minutes after the score.
+"""Interventions that start by themselves: the rules.
 
-For each active rule, the run's enrolments at one of its levels whose recommendations hold
-its type are its candidates, one per learner (their riskiest enrolment). Learners who got a
-delivery or a task from the rule within its cooldown are left out; the rest get the template
-(source ``rule:<rule>:run:<run>``, so a rerun of the handler queues nothing twice) or, for an
-outreach rule, a task for staff due in two days. Urgency: learners at critical risk also get
-the message on the rule's `urgent_channels` (Web Push, SMS), as one message on several
-channels, which the frequency caps count once.
+After each scoring run (a handler of STRIDE_SCORING_HANDLERS) the "scoring" rules run: for
+each, the run's enrolments at one of its levels whose recommendations hold its type are its
+candidates, one per learner (their riskiest enrolment). On newly recorded gamification
+moments (a handler of STRIDE_MOMENT_HANDLERS) the "moment" rules run: the learners who just
+had one of the rule's moment kinds, at one of its levels if it names any (their current risk).
+Either way a rule with `drivers` keeps only learners for whom one of those signals raises the
+risk. So a triggered message is queued moments after the score or the event behind it.
+
+Learners who got a delivery or a task from the rule within its cooldown are left out; the
+rest get the template (source ``rule:<rule>:run:<run>``, or ``rule:<rule>:moment:<kind>:<day>``
+for moments, so a rerun of a handler queues nothing twice) or, for an outreach rule, a task
+for staff due in two days. Urgency: learners at critical risk also get the message on the
+rule's `urgent_channels` (Web Push, SMS), as one message on several channels, which the
+frequency caps count once.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from engagement.selectors.scores import run_recommendations
+from core.records import MomentRecord
+from engagement.selectors.scores import current_scores_of, run_recommendations
 from interventions.models import Delivery, OutreachTask, Rule
 from interventions.services.deliveries import deliveries_queue
 
 OUTREACH_DUE_DAYS = 2
 
 
+@dataclass(frozen=True)
+class Candidate:
+    course_id: int | None
+    risk: int
+    level: str
+
+
 def rules_apply_to_run(run: Any) -> dict[int, int]:
-    """Apply every active rule to a finished scoring run; return {rule id: learners reached}."""
+    """Apply every active scoring rule to a finished scoring run; return {rule id: learners
+    reached}."""
     rows = run_recommendations(run_id=run.pk)
     reached: dict[int, int] = {}
-    for rule in Rule.objects.filter(is_active=True).select_related("template"):
-        reached[rule.pk] = _apply(rule, run.pk, rows)
+    for rule in Rule.objects.filter(is_active=True, trigger=Rule.Trigger.SCORING).select_related(
+        "template"
+    ):
+        candidates: dict[int, Candidate] = {}
+        for user_id, course_id, level, risk, codes, raising in rows:  # riskiest first
+            if (
+                level in rule.levels
+                and rule.intervention_type in codes
+                and (not rule.drivers or raising & set(rule.drivers))
+                and user_id not in candidates
+            ):
+                candidates[user_id] = Candidate(course_id, risk, level)
+        reached[rule.pk] = _apply(rule, f"run:{run.pk}", candidates)
     return reached
 
 
+def rules_apply_to_moments(records: Sequence[MomentRecord]) -> dict[int, int]:
+    """Apply every active moment rule to newly recorded moments; return {rule id: learners
+    reached}. One message per rule, learner, kind and day, however often the moment recurs."""
+    rules = list(
+        Rule.objects.filter(is_active=True, trigger=Rule.Trigger.MOMENT).select_related("template")
+    )
+    wanted = {kind for rule in rules for kind in rule.moment_kinds}
+    shown = [r for r in records if r.kind in wanted]
+    if not shown:
+        return {}
+    facts = {
+        user_id: scores[0]
+        for user_id, scores in current_scores_of(
+            user_ids=sorted({r.user_id for r in shown})
+        ).items()
+    }
+    reached: dict[int, int] = defaultdict(int)
+    for rule in rules:
+        groups: dict[str, dict[int, Candidate]] = defaultdict(dict)
+        for record in shown:
+            if record.kind not in rule.moment_kinds:
+                continue
+            score = facts.get(record.user_id)
+            level = score.level if score else ""
+            raising = {d["signal"] for d in score.raising_drivers} if score else set()
+            if rule.levels and level not in rule.levels:
+                continue
+            if rule.drivers and not raising & set(rule.drivers):
+                continue
+            key = f"moment:{record.kind}:{record.occurred_at.date().isoformat()}"
+            groups[key][record.user_id] = Candidate(
+                score.course_id if score else None, score.drop_off_risk if score else 0, level
+            )
+        for key, candidates in groups.items():
+            reached[rule.pk] += _apply(rule, key, candidates)
+    return dict(reached)
+
+
+def moments_to_rules(records: Sequence[MomentRecord]) -> int:
+    """The STRIDE_MOMENT_HANDLERS entry: how many learners the moment rules reached."""
+    return sum(rules_apply_to_moments(records).values())
+
+
 @transaction.atomic
-def _apply(rule: Rule, run_id: int, rows: list[tuple[Any, ...]]) -> int:
-    levels = set(rule.levels)
-    candidates: dict[int, tuple[Any, ...]] = {}
-    for user_id, course_id, level, risk, codes in rows:  # riskiest first
-        if level in levels and rule.intervention_type in codes and user_id not in candidates:
-            candidates[user_id] = (course_id, risk, level)
+def _apply(rule: Rule, occasion: str, candidates: Mapping[int, Candidate]) -> int:
     if not candidates:
         return 0
     since = timezone.now() - datetime.timedelta(days=rule.cooldown_days)
     prefix = f"rule:{rule.pk}:"
+    source = f"{prefix}{occasion}"
     recent = set(
         Delivery.objects.filter(
             user_id__in=list(candidates), source__startswith=prefix, created_at__gte=since
@@ -55,14 +122,13 @@ def _apply(rule: Rule, run_id: int, rows: list[tuple[Any, ...]]) -> int:
             user_id__in=list(candidates), rule=rule, created_at__gte=since
         ).values_list("user_id", flat=True)
     )
-    source = f"{prefix}run:{run_id}"
     due = {u: c for u, c in candidates.items() if u not in recent}
     if rule.creates_outreach_task:
         return _tasks(rule, source, due)
     if rule.template is None or not due:
         return 0
     # Each message is about the learner's riskiest matching enrolment.
-    course_of = {user_id: course_id for user_id, (course_id, _, _) in due.items()}
+    course_of = {user_id: c.course_id for user_id, c in due.items()}
     channel = rule.channel or rule.template.channel
     result = deliveries_queue(
         template=rule.template,
@@ -71,7 +137,7 @@ def _apply(rule: Rule, run_id: int, rows: list[tuple[Any, ...]]) -> int:
         channel=channel,
         course_of=course_of,
     )
-    critical = [u for u, (_, _, level) in due.items() if level == "critical"]
+    critical = [u for u, c in due.items() if c.level == "critical"]
     for urgent in rule.urgent_channels if critical else ():
         if urgent != channel:
             deliveries_queue(
@@ -81,22 +147,22 @@ def _apply(rule: Rule, run_id: int, rows: list[tuple[Any, ...]]) -> int:
                 channel=urgent,
                 course_of=course_of,
             )
-    return len(result.queued)
+    return result.new
 
 
-def _tasks(rule: Rule, source: str, due: Mapping[int, tuple[Any, ...]]) -> int:
+def _tasks(rule: Rule, source: str, due: Mapping[int, Candidate]) -> int:
     today = timezone.localdate()
     tasks = [
         OutreachTask(
             user_id=user_id,
-            course_id=course_id,
+            course_id=c.course_id,
             rule=rule,
             source=source,
-            risk=risk,
-            reason=f"{rule.name}: drop-off risk {risk}",
+            risk=c.risk,
+            reason=f"{rule.name}: drop-off risk {c.risk}",
             due_on=today + datetime.timedelta(days=OUTREACH_DUE_DAYS),
         )
-        for user_id, (course_id, risk, _) in due.items()
+        for user_id, c in due.items()
     ]
     before = OutreachTask.objects.filter(source=source).count()
     OutreachTask.objects.bulk_create(tasks, ignore_conflicts=True)  # a rerun adds none

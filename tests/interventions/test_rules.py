@@ -135,3 +135,63 @@ def test_at_critical_risk_the_message_also_goes_out_on_the_urgent_channels(run, 
         (critical.pk, "sms"),
     }
     assert len(set(Delivery.objects.filter(user=critical).values_list("source", flat=True))) == 1
+
+
+def test_a_rule_with_drivers_reaches_only_learners_whose_risk_those_signals_raise(run):
+    slipping = run.people["slipping"]
+    for score in EngagementScore.objects.filter(user=slipping):
+        score.drivers = [
+            {"signal": "days_since_last_activity", "contribution": 12.0},
+            {"signal": "quiz_pass_rate", "contribution": -3.0},
+        ]
+        score.save(update_fields=["drivers"])
+    template = default_template("gentle-reminder")
+    inactive = Rule.objects.create(
+        name="Gone quiet",
+        levels=["medium", "high", "critical"],
+        intervention_type="gentle_reminder",
+        template=template,
+        drivers=["days_since_last_activity"],
+    )
+    quizzes = Rule.objects.create(
+        name="Quizzes",
+        levels=["medium", "high", "critical"],
+        intervention_type="gentle_reminder",
+        template=template,
+        drivers=["quiz_pass_rate"],  # it lowers this learner's risk: not a reason to write
+    )
+    assert rules_apply_to_run(run) == {inactive.pk: 1, quizzes.pk: 0}
+    assert list(Delivery.objects.values_list("user_id", flat=True)) == [slipping.pk]
+
+
+def test_a_moment_rule_sends_on_the_moment_once_a_day_per_learner(run):
+    from core.records import MomentRecord
+    from interventions.services.rules import moments_to_rules
+
+    critical, fine = run.people["critical"], run.people["fine"]
+    rule = Rule.objects.create(
+        name="Streak about to break",
+        trigger="moment",
+        moment_kinds=["streak_at_risk"],
+        intervention_type="streak_warning",
+        template=default_template("streak-warning"),
+        channel="in_app",
+        cooldown_days=0,
+    )
+    now = timezone.now()
+
+    def moment(n, user, kind="streak_at_risk"):
+        return MomentRecord(n, user.pk, kind, "Streak at risk", "", {}, f"k{n}", now)
+
+    first = [moment(1, critical), moment(2, fine), moment(3, fine, "level_up")]
+    assert moments_to_rules(first) == 2
+    assert moments_to_rules([moment(4, critical)]) == 0  # the same day again: nothing more
+    assert set(Delivery.objects.values_list("user_id", "channel")) == {
+        (critical.pk, "in_app"),
+        (fine.pk, "in_app"),
+    }
+    # A level filter keeps the rule to learners at that risk now.
+    rule.levels = ["critical"]
+    rule.save()
+    Delivery.objects.all().delete()
+    assert moments_to_rules([moment(5, critical), moment(6, fine)]) == 1

@@ -39,7 +39,7 @@ def test_preview_counts_who_would_get_it_and_shows_the_message_then_sends_once(
     query = {"threshold": "60", "template": "gentle-reminder", "channel": "email", "batch": "b1"}
     preview = admin_client.get(URL, query).content.decode()
     assert "<strong data-would-queue>1</strong> learner would get" in preview
-    assert "1 skipped: opted_out" in preview
+    assert "1 skipped: turned this channel off" in preview
     assert "Ada, your next lesson is waiting" in preview
     assert not Delivery.objects.exists()  # a preview writes nothing
 
