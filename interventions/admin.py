@@ -171,7 +171,7 @@ class RuleForm(forms.ModelForm):
         help_text="Moment rules: the moments that trigger the message.",
     )
     drivers = forms.MultipleChoiceField(
-        choices=sorted(SIGNAL_LABELS.items(), key=lambda item: item[1]),
+        choices=[(name, f"{name}: {label}") for name, label in sorted(SIGNAL_LABELS.items())],
         required=False,
         widget=forms.SelectMultiple(attrs={"size": 8}),
         help_text="Only learners for whom one of these raises the risk; none selected: any.",
