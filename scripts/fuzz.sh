@@ -86,7 +86,8 @@ done
 # - at-risk: `course` must name a course Stride knows;
 # - XP awards: `user` and `action` must name a learner and an action Stride knows;
 # - leaderboards: `course` and `around` must name a course and a learner Stride knows;
-# - interventions: `template` must name a template Stride has.
+# - interventions: `template` must name a template Stride has;
+# - conversions: `delivery` must name a delivery, and a conversion is not dated before its send.
 #
 cat >"$VAR/schemathesis.toml" <<'TOML'
 [cache]
@@ -149,6 +150,10 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401",
 [[operations]]
 include-name-regex = "^POST /api/v1/interventions/$"
 parameters = { "body.template" = { dictionary = "templates", probability = 0.7 } }
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429"]
+
+[[operations]]
+include-name-regex = "^POST /api/v1/interventions/conversions/$"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429"]
 
 [[operations]]

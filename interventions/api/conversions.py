@@ -43,7 +43,9 @@ class ConversionView(APIView):
         summary="Report a conversion",
         description="Marks a sent delivery converted (at `occurred_at`, else now). Reporting "
         "it again changes nothing: the first conversion counts. A delivery that was not sent "
-        "is left as it is. Needs the `interventions:write` scope.",
+        "is left as it is. A 400 names the field when `delivery` is no delivery of Stride's "
+        "or `occurred_at` is before the message was sent. Needs the `interventions:write` "
+        "scope.",
         request=ConversionInputSerializer,
         responses={200: ConversionOutputSerializer},
     )
