@@ -550,7 +550,8 @@ def _shorten(text: str, limit: int) -> str:
 class _Outbox:
     """A batch's way out on each channel: one email connection, one push and one SMS backend
     (made when first needed), and the learners' push subscriptions and numbers, read at once.
-    Push subscriptions their service says are gone are deleted when the batch closes."""
+    When the batch closes, push subscriptions their service says are gone are deleted and
+    those that took a push are stamped, one query each."""
 
     def __init__(self, deliveries: Sequence[Delivery]) -> None:
         by_channel: dict[str, list[int]] = {}
@@ -568,6 +569,7 @@ class _Outbox:
         self._push: Any = None
         self._sms: Any = None
         self.gone: list[int] = []
+        self.pushed: list[int] = []  # subscriptions that took a push
 
     def __enter__(self) -> _Outbox:
         if self.email is not None:
@@ -582,6 +584,8 @@ class _Outbox:
                 backend.close()
         if self.gone:
             push_subscriptions_expire(self.gone)
+        if self.pushed:
+            PushSubscription.objects.filter(pk__in=self.pushed).update(last_sent_at=timezone.now())
 
     def send(self, delivery: Delivery, message: Any) -> tuple[str, str]:
         """Hand one delivery to its channel; return (status, the provider's message id)."""
@@ -623,6 +627,7 @@ class _Outbox:
             ),
         )
         self.gone.extend(outcome.gone)
+        self.pushed.extend(outcome.accepted)
         if outcome.accepted:
             return outcome.message_id[:200]
         if outcome.errors:

@@ -131,6 +131,7 @@ def test_an_expired_subscription_is_removed_and_the_others_still_get_the_message
     assert deliveries_send_due() == 1
     assert [r.token for r in push_service.received] == [current.token]
     assert list(PushSubscription.objects.values_list("endpoint", flat=True)) == [current.endpoint]
+    assert PushSubscription.objects.get().last_sent_at is not None
 
 
 def test_when_every_subscription_has_expired_the_delivery_fails_for_good(
