@@ -15,6 +15,7 @@ from celery.schedules import crontab  # noqa: F401  (used by the app schedules m
 from csp import constants as csp
 
 from accounts.schedule import BEAT_SCHEDULE as ACCOUNTS_BEAT_SCHEDULE
+from campaigns.schedule import BEAT_SCHEDULE as CAMPAIGNS_BEAT_SCHEDULE
 from engagement.catalogue import MAX_PROPERTIES_BYTES
 from engagement.schedule import BEAT_SCHEDULE as ENGAGEMENT_BEAT_SCHEDULE
 from gamification.schedule import BEAT_SCHEDULE as GAMIFICATION_BEAT_SCHEDULE
@@ -62,6 +63,7 @@ INSTALLED_APPS = [
     "gamification",
     "engagement",
     "interventions",
+    "campaigns",
     "demo",
 ]
 
@@ -277,6 +279,7 @@ CELERY_BEAT_SCHEDULE = {
     **ENGAGEMENT_BEAT_SCHEDULE,
     **GAMIFICATION_BEAT_SCHEDULE,
     **INTERVENTIONS_BEAT_SCHEDULE,
+    **CAMPAIGNS_BEAT_SCHEDULE,
 }
 
 # Django REST framework: one error shape, key or session auth, scoped permissions, throttles.

@@ -1,0 +1,13 @@
+"""Beat entries for campaigns, merged into CELERY_BEAT_SCHEDULE by the settings."""
+
+from celery.schedules import crontab
+
+BEAT_SCHEDULE = {
+    # Campaign schedules are rows staff edit at run time, so beat only asks every minute what
+    # is due (a one-time send, a recurrence, drip steps) and picks up chunks a dead worker left.
+    "campaigns.dispatch_due": {
+        "task": "campaigns.dispatch_due",
+        "schedule": crontab(),
+        "options": {"expire_seconds": 50},
+    },
+}

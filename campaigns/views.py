@@ -1,0 +1,1 @@
+"""Server-rendered campaign pages under /dashboard/campaigns/."""
