@@ -8,204 +8,537 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('interventions', '0007_rule_triggers_and_drivers'),
-        ('learning', '0001_initial'),
+        ("interventions", "0007_rule_triggers_and_drivers"),
+        ("learning", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Campaign',
+            name="Campaign",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('description', models.CharField(blank=True, max_length=300)),
-                ('kind', models.CharField(choices=[('one_time', 'One-time'), ('recurring', 'Recurring'), ('drip', 'Drip sequence')], max_length=16)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('scheduled', 'Scheduled'), ('active', 'Active'), ('paused', 'Paused'), ('completed', 'Completed'), ('cancelled', 'Cancelled')], default='draft', max_length=16)),
-                ('channel', models.CharField(choices=[('email', 'Email'), ('in_app', 'In-app'), ('push', 'Web Push'), ('sms', 'SMS')], default='email', max_length=16)),
-                ('filter', models.JSONField(blank=True, help_text='A custom audience, when no segment is chosen.', null=True)),
-                ('starts_at', models.DateTimeField(blank=True, null=True)),
-                ('rrule', models.CharField(blank=True, help_text='RFC 5545, e.g. FREQ=WEEKLY;BYDAY=MO,WE,FR (UNTIL or COUNT may end it).', max_length=300, verbose_name='recurrence rule')),
-                ('send_time', models.TimeField(blank=True, help_text='Recurring: the time of day.', null=True)),
-                ('timezone', models.CharField(default='UTC', max_length=64)),
-                ('learner_local_time', models.BooleanField(default=False, help_text="Send to each learner at the schedule's time in their own timezone.")),
-                ('anchor', models.CharField(blank=True, choices=[('signup', 'Signing up'), ('enrollment', 'Enrolling in a course'), ('audience', 'Joining the audience'), ('first_activity', 'First activity')], max_length=16)),
-                ('exit_conditions', models.JSONField(blank=True, default=list, help_text='Drip: any of "completed", "converted", "unsubscribed", "left_audience".')),
-                ('rate_per_minute', models.PositiveIntegerField(default=0, help_text='At most this many messages a minute (0: as fast as they go).')),
-                ('next_run_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('anchor_course', models.ForeignKey(blank=True, help_text='Drip anchored on enrolment: this course (empty: any).', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='learning.course')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('template', models.ForeignKey(blank=True, help_text='One-time and recurring campaigns: the message.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='interventions.messagetemplate')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                ("description", models.CharField(blank=True, max_length=300)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("one_time", "One-time"),
+                            ("recurring", "Recurring"),
+                            ("drip", "Drip sequence"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("scheduled", "Scheduled"),
+                            ("active", "Active"),
+                            ("paused", "Paused"),
+                            ("completed", "Completed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="draft",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("email", "Email"),
+                            ("in_app", "In-app"),
+                            ("push", "Web Push"),
+                            ("sms", "SMS"),
+                        ],
+                        default="email",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "filter",
+                    models.JSONField(
+                        blank=True,
+                        help_text="A custom audience, when no segment is chosen.",
+                        null=True,
+                    ),
+                ),
+                ("starts_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "rrule",
+                    models.CharField(
+                        blank=True,
+                        help_text="RFC 5545, e.g. FREQ=WEEKLY;BYDAY=MO,WE,FR (UNTIL or COUNT may end it).",
+                        max_length=300,
+                        verbose_name="recurrence rule",
+                    ),
+                ),
+                (
+                    "send_time",
+                    models.TimeField(
+                        blank=True, help_text="Recurring: the time of day.", null=True
+                    ),
+                ),
+                ("timezone", models.CharField(default="UTC", max_length=64)),
+                (
+                    "learner_local_time",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Send to each learner at the schedule's time in their own timezone.",
+                    ),
+                ),
+                (
+                    "anchor",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("signup", "Signing up"),
+                            ("enrollment", "Enrolling in a course"),
+                            ("audience", "Joining the audience"),
+                            ("first_activity", "First activity"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "exit_conditions",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text='Drip: any of "completed", "converted", "unsubscribed", "left_audience".',
+                    ),
+                ),
+                (
+                    "rate_per_minute",
+                    models.PositiveIntegerField(
+                        default=0,
+                        help_text="At most this many messages a minute (0: as fast as they go).",
+                    ),
+                ),
+                ("next_run_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "anchor_course",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Drip anchored on enrolment: this course (empty: any).",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="learning.course",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "template",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="One-time and recurring campaigns: the message.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="interventions.messagetemplate",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='CampaignLog',
+            name="CampaignLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(max_length=32)),
-                ('detail', models.CharField(blank=True, max_length=300)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='log', to='campaigns.campaign')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("action", models.CharField(max_length=32)),
+                ("detail", models.CharField(blank=True, max_length=300)),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="log",
+                        to="campaigns.campaign",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
+                "ordering": ["-at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='CampaignRun',
+            name="CampaignRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('occurrence', models.DateTimeField(help_text='The scheduled time this run is for.')),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='pending', max_length=16)),
-                ('targeted', models.PositiveIntegerField(default=0)),
-                ('queued', models.PositiveIntegerField(default=0)),
-                ('deferred', models.PositiveIntegerField(default=0, help_text='Of queued: held by quiet hours.')),
-                ('skipped', models.JSONField(blank=True, default=dict, help_text='Skip reason -> learners.')),
-                ('chunks_total', models.PositiveIntegerField(default=0)),
-                ('chunks_done', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('error', models.TextField(blank=True)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='campaigns.campaign')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "occurrence",
+                    models.DateTimeField(help_text="The scheduled time this run is for."),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("targeted", models.PositiveIntegerField(default=0)),
+                ("queued", models.PositiveIntegerField(default=0)),
+                (
+                    "deferred",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Of queued: held by quiet hours."
+                    ),
+                ),
+                (
+                    "skipped",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="Skip reason -> learners."
+                    ),
+                ),
+                ("chunks_total", models.PositiveIntegerField(default=0)),
+                ("chunks_done", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("error", models.TextField(blank=True)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="runs",
+                        to="campaigns.campaign",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-occurrence', '-id'],
+                "ordering": ["-occurrence", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='CampaignRecipient',
+            name="CampaignRecipient",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField()),
-                ('due_at', models.DateTimeField()),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='recipients', to='campaigns.campaignrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveIntegerField()),
+                ("due_at", models.DateTimeField()),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="recipients",
+                        to="campaigns.campaignrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['run', 'position'],
+                "ordering": ["run", "position"],
             },
         ),
         migrations.CreateModel(
-            name='DripProgress',
+            name="DripProgress",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('entered_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('anchor_at', models.DateTimeField(help_text="The anchor the delays count from (a late entrant's is moved up so that they start at the first step).")),
-                ('step', models.PositiveSmallIntegerField(default=0, help_text='The last step sent (0: none).')),
-                ('last_sent_at', models.DateTimeField(blank=True, null=True)),
-                ('next_due_at', models.DateTimeField(blank=True, null=True)),
-                ('exited_at', models.DateTimeField(blank=True, null=True)),
-                ('exit_reason', models.CharField(blank=True, choices=[('finished', 'Received every step'), ('completed', 'Completed the course'), ('converted', 'Converted'), ('unsubscribed', 'Unsubscribed'), ('left_audience', 'Left the audience'), ('cancelled', 'Campaign cancelled')], max_length=16)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='progress', to='campaigns.campaign')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("entered_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "anchor_at",
+                    models.DateTimeField(
+                        help_text="The anchor the delays count from (a late entrant's is moved up so that they start at the first step)."
+                    ),
+                ),
+                (
+                    "step",
+                    models.PositiveSmallIntegerField(
+                        default=0, help_text="The last step sent (0: none)."
+                    ),
+                ),
+                ("last_sent_at", models.DateTimeField(blank=True, null=True)),
+                ("next_due_at", models.DateTimeField(blank=True, null=True)),
+                ("exited_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "exit_reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("finished", "Received every step"),
+                            ("completed", "Completed the course"),
+                            ("converted", "Converted"),
+                            ("unsubscribed", "Unsubscribed"),
+                            ("left_audience", "Left the audience"),
+                            ("cancelled", "Campaign cancelled"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="progress",
+                        to="campaigns.campaign",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'drip progress',
-                'ordering': ['campaign', 'entered_at'],
+                "verbose_name_plural": "drip progress",
+                "ordering": ["campaign", "entered_at"],
             },
         ),
         migrations.CreateModel(
-            name='DripStep',
+            name="DripStep",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(validators=[django.core.validators.MinValueValidator(1)])),
-                ('delay_days', models.PositiveIntegerField(default=0)),
-                ('delay_hours', models.PositiveSmallIntegerField(default=0)),
-                ('after_previous', models.BooleanField(default=False, help_text='Count the delay from the previous step, not from the anchor.')),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='campaigns.campaign')),
-                ('template', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='interventions.messagetemplate')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "position",
+                    models.PositiveSmallIntegerField(
+                        validators=[django.core.validators.MinValueValidator(1)]
+                    ),
+                ),
+                ("delay_days", models.PositiveIntegerField(default=0)),
+                ("delay_hours", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "after_previous",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Count the delay from the previous step, not from the anchor.",
+                    ),
+                ),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="steps",
+                        to="campaigns.campaign",
+                    ),
+                ),
+                (
+                    "template",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="interventions.messagetemplate",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['campaign', 'position'],
+                "ordering": ["campaign", "position"],
             },
         ),
         migrations.CreateModel(
-            name='RunChunk',
+            name="RunChunk",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('index', models.PositiveIntegerField()),
-                ('first', models.PositiveIntegerField()),
-                ('last', models.PositiveIntegerField()),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('done', 'Done')], default='pending', max_length=16)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('queued', models.PositiveIntegerField(default=0)),
-                ('deferred', models.PositiveIntegerField(default=0)),
-                ('skipped', models.JSONField(blank=True, default=dict)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='chunks', to='campaigns.campaignrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("index", models.PositiveIntegerField()),
+                ("first", models.PositiveIntegerField()),
+                ("last", models.PositiveIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("running", "Running"), ("done", "Done")],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("queued", models.PositiveIntegerField(default=0)),
+                ("deferred", models.PositiveIntegerField(default=0)),
+                ("skipped", models.JSONField(blank=True, default=dict)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="chunks",
+                        to="campaigns.campaignrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['run', 'index'],
+                "ordering": ["run", "index"],
             },
         ),
         migrations.CreateModel(
-            name='Segment',
+            name="Segment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('slug', models.SlugField(max_length=80, unique=True)),
-                ('description', models.CharField(blank=True, max_length=300)),
-                ('filter', models.JSONField(help_text='A filter in the campaigns filter language.')),
-                ('is_predefined', models.BooleanField(default=False, help_text="One of Stride's own segments: not editable.")),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                ("slug", models.SlugField(max_length=80, unique=True)),
+                ("description", models.CharField(blank=True, max_length=300)),
+                (
+                    "filter",
+                    models.JSONField(help_text="A filter in the campaigns filter language."),
+                ),
+                (
+                    "is_predefined",
+                    models.BooleanField(
+                        default=False, help_text="One of Stride's own segments: not editable."
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-is_predefined', 'name'],
+                "ordering": ["-is_predefined", "name"],
             },
         ),
         migrations.AddField(
-            model_name='campaign',
-            name='segment',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='campaigns', to='campaigns.segment'),
+            model_name="campaign",
+            name="segment",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="campaigns",
+                to="campaigns.segment",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='campaignrun',
-            constraint=models.UniqueConstraint(fields=('campaign', 'occurrence'), name='run_unique_campaign_occurrence'),
+            model_name="campaignrun",
+            constraint=models.UniqueConstraint(
+                fields=("campaign", "occurrence"), name="run_unique_campaign_occurrence"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='campaignrecipient',
-            constraint=models.UniqueConstraint(fields=('run', 'user'), name='recipient_unique_run_user'),
+            model_name="campaignrecipient",
+            constraint=models.UniqueConstraint(
+                fields=("run", "user"), name="recipient_unique_run_user"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='campaignrecipient',
-            constraint=models.UniqueConstraint(fields=('run', 'position'), name='recipient_unique_position'),
+            model_name="campaignrecipient",
+            constraint=models.UniqueConstraint(
+                fields=("run", "position"), name="recipient_unique_position"
+            ),
         ),
         migrations.AddIndex(
-            model_name='dripprogress',
-            index=models.Index(fields=['campaign', 'next_due_at'], name='progress_due'),
+            model_name="dripprogress",
+            index=models.Index(fields=["campaign", "next_due_at"], name="progress_due"),
         ),
         migrations.AddConstraint(
-            model_name='dripprogress',
-            constraint=models.UniqueConstraint(fields=('campaign', 'user'), name='progress_unique_user'),
+            model_name="dripprogress",
+            constraint=models.UniqueConstraint(
+                fields=("campaign", "user"), name="progress_unique_user"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='dripstep',
-            constraint=models.UniqueConstraint(fields=('campaign', 'position'), name='step_unique_position'),
+            model_name="dripstep",
+            constraint=models.UniqueConstraint(
+                fields=("campaign", "position"), name="step_unique_position"
+            ),
         ),
         migrations.AddIndex(
-            model_name='runchunk',
-            index=models.Index(fields=['status', 'claimed_at'], name='chunk_status_claim'),
+            model_name="runchunk",
+            index=models.Index(fields=["status", "claimed_at"], name="chunk_status_claim"),
         ),
         migrations.AddConstraint(
-            model_name='runchunk',
-            constraint=models.UniqueConstraint(fields=('run', 'index'), name='chunk_unique_index'),
+            model_name="runchunk",
+            constraint=models.UniqueConstraint(fields=("run", "index"), name="chunk_unique_index"),
         ),
         migrations.AddIndex(
-            model_name='campaign',
-            index=models.Index(fields=['status', 'next_run_at'], name='campaign_status_next'),
+            model_name="campaign",
+            index=models.Index(fields=["status", "next_run_at"], name="campaign_status_next"),
         ),
     ]

@@ -259,12 +259,14 @@ def deliveries_queue(
     course_id: int | None = None,
     course_of: Mapping[int, int | None] | None = None,
     now: datetime.datetime | None = None,
+    due_of: Mapping[int, datetime.datetime] | None = None,
     dry_run: bool = False,
 ) -> QueueResult:
     """Queue `template` for the learners on `channel` (the template's by default); return
     what was queued, deferred and skipped. A fixed number of queries, whatever the count.
     Each message is about `course_of[learner]` if given, else `course_id` (None: the course
-    driving the learner's risk).
+    driving the learner's risk). A message is due `now`, or at `due_of[learner]` when given
+    (a campaign's learner-local time or rate limit), or after the quiet hours it falls in.
     Sending starts after the commit. A dry run writes nothing: `planned` lists who would be
     queued (the preview before a bulk send)."""
     channel = channel or template.channel
@@ -322,9 +324,10 @@ def deliveries_queue(
         elif user_id in capped:
             result.skipped[user_id] = Skip.CAPPED
         else:
-            due = _quiet_until(now, user["timezone"], hours.get(user_id))
+            wanted = max(due_of.get(user_id, now), now) if due_of else now
+            due = _quiet_until(wanted, user["timezone"], hours.get(user_id))
             variant = variant_choose(variants, user_id=user_id, template_id=template.pk)
-            status = Delivery.Status.QUEUED if due == now else Delivery.Status.DEFERRED
+            status = Delivery.Status.QUEUED if due == wanted else Delivery.Status.DEFERRED
             # The row as QUEUE_COLUMNS lists it (plain tuples: thousands of model instances
             # would cost more than the insert).
             rows.append(
