@@ -15,7 +15,6 @@ from celery.schedules import crontab  # noqa: F401  (used by the app schedules m
 from csp import constants as csp
 
 from accounts.schedule import BEAT_SCHEDULE as ACCOUNTS_BEAT_SCHEDULE
-from campaigns.schedule import BEAT_SCHEDULE as CAMPAIGNS_BEAT_SCHEDULE
 from engagement.catalogue import MAX_PROPERTIES_BYTES
 from engagement.schedule import BEAT_SCHEDULE as ENGAGEMENT_BEAT_SCHEDULE
 from gamification.schedule import BEAT_SCHEDULE as GAMIFICATION_BEAT_SCHEDULE
@@ -279,7 +278,6 @@ CELERY_BEAT_SCHEDULE = {
     **ENGAGEMENT_BEAT_SCHEDULE,
     **GAMIFICATION_BEAT_SCHEDULE,
     **INTERVENTIONS_BEAT_SCHEDULE,
-    **CAMPAIGNS_BEAT_SCHEDULE,
 }
 
 # Django REST framework: one error shape, key or session auth, scoped permissions, throttles.
