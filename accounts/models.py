@@ -101,6 +101,8 @@ class ApiKey(models.Model):
         GAMIFICATION_WRITE = "gamification:write", "Award XP and achievements"
         INTERVENTIONS_READ = "interventions:read", "Read intervention statistics"
         INTERVENTIONS_WRITE = "interventions:write", "Send and schedule interventions"
+        CAMPAIGNS_READ = "campaigns:read", "Read campaigns, their runs and segments"
+        CAMPAIGNS_WRITE = "campaigns:write", "Create, edit, activate and pause campaigns"
         USERS_SIGN_IN = "users:sign_in", "Request one-time sign-in links for students"
 
     name = models.CharField(max_length=100)

@@ -2,8 +2,6 @@
 
 from celery.schedules import crontab
 
-# Not merged into CELERY_BEAT_SCHEDULE yet: campaigns.dispatch_due is not registered until the
-# campaigns services are finished and tested (see the README).
 BEAT_SCHEDULE = {
     # Campaign schedules are rows staff edit at run time, so beat only asks every minute what
     # is due (a one-time send, a recurrence, drip steps) and picks up chunks a dead worker left.

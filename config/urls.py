@@ -19,6 +19,7 @@ api_v1 = [
     path("", include("gamification.api.urls")),
     path("", include("engagement.api.urls")),
     path("", include("interventions.api.urls")),
+    path("", include("campaigns.api.urls")),
 ]
 
 urlpatterns = [

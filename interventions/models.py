@@ -171,6 +171,11 @@ class Delivery(models.Model):
         indexes = [
             models.Index(fields=["status", "due_at"], name="delivery_status_due"),
             models.Index(fields=["user", "-created_at"], name="delivery_user_time"),
+            # Campaign figures group deliveries by source prefix ("campaign:<id>:"); the
+            # pattern operator class lets PostgreSQL answer LIKE 'prefix%' from the index.
+            models.Index(
+                fields=["source"], name="delivery_source", opclasses=["varchar_pattern_ops"]
+            ),
         ]
 
     def __str__(self) -> str:

@@ -29,6 +29,7 @@ from accounts.models import User
 from campaigns.filters import filter_validate
 from campaigns.models import Campaign, CampaignLog, DripProgress, DripStep, Segment
 from campaigns.schedules import Schedule, ScheduleError, rrule_parse, zone_get
+from campaigns.selectors.campaigns import campaign_schedule
 from core.errors import DomainValidationError, invalid_choice_message
 from interventions.models import Channel, MessageTemplate
 from interventions.services.rendering import template_errors
@@ -293,16 +294,7 @@ def campaign_update(*, campaign: Campaign, spec: Mapping[str, Any], actor: User 
 
 def schedule_of(campaign: Campaign) -> Schedule:
     """The campaign's one-time or recurring schedule as plain values."""
-    tz = zone_get(campaign.timezone)
-    return Schedule(
-        kind=campaign.kind,
-        timezone=campaign.timezone,
-        at=campaign.starts_at,
-        rule=campaign.rrule,
-        start_date=campaign.starts_at.astimezone(tz).date() if campaign.starts_at else None,
-        time=campaign.send_time,
-        learner_local=campaign.learner_local_time,
-    )
+    return campaign_schedule(campaign)
 
 
 def _next_run(campaign: Campaign, moment: datetime.datetime) -> datetime.datetime | None:

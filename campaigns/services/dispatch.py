@@ -24,6 +24,7 @@ import datetime
 from collections import Counter
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -37,7 +38,6 @@ from core.jobs import task_enqueue
 from interventions.services.deliveries import deliveries_queue
 
 RUN_CHUNK_TASK = "campaigns.run_chunk"
-CHUNK_SIZE = 1000
 # A chunk still pending this long after its run started lost its task (a broker restart):
 # the dispatch sends it again. Sending a chunk's task twice is harmless.
 CHUNK_RESEND_AFTER = datetime.timedelta(minutes=2)
@@ -134,9 +134,10 @@ def run_start(*, run_id: int, now: datetime.datetime | None = None) -> bool:
             ],
             conflict=("run_id", "user_id"),
         )
+        size = settings.STRIDE_CAMPAIGN_CHUNK_SIZE
         chunks = [
-            RunChunk(run=run, index=k, first=first, last=min(first + CHUNK_SIZE, len(users)) - 1)
-            for k, first in enumerate(range(0, len(users), CHUNK_SIZE))
+            RunChunk(run=run, index=k, first=first, last=min(first + size, len(users)) - 1)
+            for k, first in enumerate(range(0, len(users), size))
         ]
         RunChunk.objects.bulk_create(chunks)
         run.targeted = len(users)

@@ -15,6 +15,7 @@ from celery.schedules import crontab  # noqa: F401  (used by the app schedules m
 from csp import constants as csp
 
 from accounts.schedule import BEAT_SCHEDULE as ACCOUNTS_BEAT_SCHEDULE
+from campaigns.schedule import BEAT_SCHEDULE as CAMPAIGNS_BEAT_SCHEDULE
 from engagement.catalogue import MAX_PROPERTIES_BYTES
 from engagement.schedule import BEAT_SCHEDULE as ENGAGEMENT_BEAT_SCHEDULE
 from gamification.schedule import BEAT_SCHEDULE as GAMIFICATION_BEAT_SCHEDULE
@@ -275,6 +276,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     **ACCOUNTS_BEAT_SCHEDULE,
+    **CAMPAIGNS_BEAT_SCHEDULE,
     **ENGAGEMENT_BEAT_SCHEDULE,
     **GAMIFICATION_BEAT_SCHEDULE,
     **INTERVENTIONS_BEAT_SCHEDULE,
@@ -447,3 +449,7 @@ STRIDE_AI_PRICE_PER_MTOK = (
     float(os.environ.get("STRIDE_AI_INPUT_PRICE", "3")),
     float(os.environ.get("STRIDE_AI_OUTPUT_PRICE", "15")),
 )
+
+# Campaigns: a run's audience is cut into chunks of this many learners, each queued by its own
+# task (they run in parallel on the workers and show the run's progress).
+STRIDE_CAMPAIGN_CHUNK_SIZE = int(os.environ.get("STRIDE_CAMPAIGN_CHUNK_SIZE", "1000"))
