@@ -403,6 +403,19 @@ class _Compiler:
         return condition
 
 
+def _audience(filter: Any, compiler: _Compiler) -> QuerySet[User]:
+    errors = filter_errors(filter, check_references=False)
+    if errors:
+        raise DomainValidationError(errors)
+    learners = _learners()
+    if not filter:
+        return learners
+    condition = compiler.node(filter)
+    if compiler.aliases:
+        learners = learners.alias(**compiler.aliases)
+    return learners.filter(condition)
+
+
 def audience_users(*, filter: Any, now: datetime.datetime) -> QuerySet[User]:
     """The active students `filter` selects at `now` (None or {}: all of them), as one query.
 
@@ -410,17 +423,7 @@ def audience_users(*, filter: Any, now: datetime.datetime) -> QuerySet[User]:
     filter names that no longer exists matches nobody. One query first when the filter names
     risk, risk_level or a signal (the current scoring run).
     """
-    errors = filter_errors(filter, check_references=False)
-    if errors:
-        raise DomainValidationError(errors)
-    learners = _learners()
-    if not filter:
-        return learners
-    compiler = _Compiler(now)
-    condition = compiler.node(filter)
-    if compiler.aliases:
-        learners = learners.alias(**compiler.aliases)
-    return learners.filter(condition)
+    return _audience(filter, _Compiler(now))
 
 
 def audience_count(*, filter: Any, now: datetime.datetime) -> int:
@@ -434,14 +437,10 @@ def audience_preview(
     """The first `limit` learners `filter` selects, by id: id, external_id, name, email,
     timezone and risk (their current learner-level risk, None if not scored). Two queries:
     the current run, then the learners with their risk."""
-    run = scoring_run_current()
-    risk = Subquery(
-        EngagementScore.objects.filter(run_id=run.pk if run else 0, user_id=OuterRef("pk"))
-        .order_by("-drop_off_risk")
-        .values("drop_off_risk")[:1]
-    )
+    compiler = _Compiler(now)
+    risk = Subquery(compiler.scores().order_by("-drop_off_risk").values("drop_off_risk")[:1])
     rows = (
-        audience_users(filter=filter, now=now)
+        _audience(filter, compiler)
         .order_by("pk")
         .annotate(risk=risk)
         .values("pk", "external_id", "first_name", "last_name", "email", "timezone", "risk")[:limit]
