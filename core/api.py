@@ -278,7 +278,8 @@ def too_large_body() -> dict[str, Any]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Turn every API error into the common shape; domain errors become 400s."""
+    """Turn every API error into the common shape; domain errors become 400s, or 409s when
+    the object's state forbids the change (code "conflict")."""
     if isinstance(exc, RequestDataTooBig):
         # Raised by Django while DRF reads the body for the parser, inside the view: answer
         # here rather than let it escape as a "suspicious operation".
@@ -286,7 +287,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, DomainValidationError):
         return Response(
             error_body(exc.code, exc.summary(), _stringify(exc.fields)),
-            status=status.HTTP_400_BAD_REQUEST,
+            status=status.HTTP_409_CONFLICT
+            if exc.code == "conflict"
+            else status.HTTP_400_BAD_REQUEST,
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

@@ -17,6 +17,7 @@ from accounts.services import users_upsert
 from core.errors import DomainValidationError
 from core.records import XpEntryRecord
 from demo.behaviour import DemoLearner, archetype_pick, learner_events
+from demo.campaigns import demo_campaigns_run
 from demo.interventions import demo_interventions_send
 from engagement.selectors.dashboard import scoring_run_current
 from engagement.services.alerts import alerts_evaluate
@@ -152,6 +153,7 @@ class DemoSummary:
     messages_read: int = 0
     messages_clicked: int = 0
     messages_converted: int = 0
+    campaigns: int = 0  # demo campaigns made (0 on a rerun)
 
 
 Progress = Callable[[str, int, int], None]
@@ -314,6 +316,9 @@ def demo_seed(
     alerts = alerts_evaluate()
     profiles_refresh()
     messages = demo_interventions_send(sorted(student_ids.values()), now=now, seed=seed)
+    step("campaigns", 0, 1)
+    campaigns = demo_campaigns_run(now=now, seed=seed)
+    step("campaigns", 1, 1)
     return DemoSummary(
         instructors=len(instructors),
         courses=len(courses),
@@ -330,6 +335,7 @@ def demo_seed(
         messages_read=messages["read"],
         messages_clicked=messages["clicked"],
         messages_converted=messages["converted"],
+        campaigns=campaigns,
     )
 
 

@@ -193,7 +193,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def duplicate(self, request: Request, pk: str | None = None) -> Response:
         return self._state(request, "duplicate")
 
-    @action(detail=True, methods=["get"], filterset_class=None)
+    @action(detail=True, methods=["get"])
     def runs(self, request: Request, pk: str | None = None) -> Response:
         campaign = self.get_object()
         page = self.paginate_queryset(run_list(campaign=campaign))
@@ -327,7 +327,7 @@ class SegmentViewSet(
         sample = audience_preview(filter=body["filter"], now=now)
         return Response({"count": count, "sample": _sample(sample)})
 
-    @action(detail=False, methods=["get"], pagination_class=None, filterset_class=None)
+    @action(detail=False, methods=["get"], pagination_class=None)
     def fields(self, request: Request) -> Response:
         return Response(s.FieldSerializer(_fields(), many=True).data)
 

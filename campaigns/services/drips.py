@@ -95,10 +95,10 @@ def drip_enter(campaign: Campaign, steps: list[DripStep], now: datetime.datetime
     first = _delay(steps[0])
     rows = []
     for user_id, anchor_at in _anchors(campaign, new, now).items():
-        if anchor_at is None:
-            continue
+        if anchor_at is None or anchor_at > now:
+            continue  # not anchored yet (no enrolment, no activity so far)
         anchor_at = max(anchor_at, now - first)  # a late entrant starts at the first step now
-        rows.append((campaign.pk, user_id, now, anchor_at, 0, anchor_at + first))
+        rows.append((campaign.pk, user_id, now, anchor_at, 0, anchor_at + first, ""))
     made = rows_insert(
         DripProgress,
         (
@@ -108,6 +108,7 @@ def drip_enter(campaign: Campaign, steps: list[DripStep], now: datetime.datetime
             ("anchor_at", "timestamptz"),
             ("step", "integer"),
             ("next_due_at", "timestamptz"),
+            ("exit_reason", "text"),
         ),
         rows,
         conflict=("campaign_id", "user_id"),

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from accounts.models import User
+from campaigns.defaults import PREDEFINED_SEGMENTS
 from campaigns.filters import filter_validate
 from campaigns.models import Segment
 from core.errors import DomainValidationError
@@ -111,3 +112,20 @@ def segment_delete(*, segment: Segment) -> None:
             {"segment": "Campaigns use it: " + ", ".join(used) + "."}, code="conflict"
         )
     segment.delete()
+
+
+def segments_predefined_install() -> int:
+    """Make sure Stride's own segments exist as defined (idempotent); how many were missing."""
+    made = 0
+    for slug, name, description, filter_ in PREDEFINED_SEGMENTS:
+        _, created = Segment.objects.update_or_create(
+            slug=slug,
+            defaults={
+                "name": name,
+                "description": description,
+                "filter": filter_,
+                "is_predefined": True,
+            },
+        )
+        made += created
+    return made

@@ -61,6 +61,11 @@ class Command(BaseCommand):
             f"{summary.messages_read} read, {summary.messages_clicked} clicked, "
             f"{summary.messages_converted} converted."
         )
+        if summary.campaigns:
+            self.stdout.write(
+                "Campaigns: a weekly re-engagement campaign, an onboarding drip and a one-time "
+                "announcement, with their run history (/dashboard/campaigns/)."
+            )
         if summary.sign_in_student:
             self.stdout.write(
                 "Sign in as a demo student with a one-time link: "
