@@ -229,3 +229,21 @@ def test_a_drip_is_created_with_its_steps(writer):
     assert [s["template"] for s in schedule["steps"]] == ["day-1", "day-3"]
     assert schedule["exit"] == ["converted"]
     assert response.json()["next_runs"] == []
+
+
+def test_every_predefined_segment_is_a_valid_filter_and_selects(db):
+    from campaigns.defaults import PREDEFINED_SEGMENTS
+    from campaigns.filters import filter_validate
+    from campaigns.selectors.audience import audience_count
+    from campaigns.services.segments import segments_predefined_install
+
+    segments_predefined_install()
+    assert Segment.objects.filter(is_predefined=True).count() == len(PREDEFINED_SEGMENTS) == 8
+    UserFactory()
+    for segment in Segment.objects.filter(is_predefined=True):
+        filter_validate(segment.filter)
+        audience_count(filter=segment.filter, now=timezone.now())  # compiles and runs
+    assert (
+        audience_count(filter=Segment.objects.get(slug="all-learners").filter, now=timezone.now())
+        == 1
+    )

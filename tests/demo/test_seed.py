@@ -93,6 +93,7 @@ def test_seed_demo_is_idempotent_and_brings_every_page_to_life(
     assert "Demo ready" in out
     _assert_gamification(students, out)
     _assert_interventions(out)
+    _assert_campaigns(out)
 
 
 def _assert_gamification(students, out: str) -> None:
@@ -164,3 +165,21 @@ def _assert_interventions(out: str) -> None:
     statuses = set(delivered.values_list("status", flat=True))
     assert {"opened", "clicked", "converted"} <= statuses
     assert "Interventions:" in out and "in-app messages sent" in out
+
+
+def _assert_campaigns(out: str) -> None:
+    """The three demo campaigns, each with the history beat and the workers would have made."""
+    from campaigns.models import Campaign, DripProgress
+
+    weekly = Campaign.objects.get(name="Weekly re-engagement")
+    assert weekly.status == "active" and weekly.next_run_at > timezone.now()
+    assert weekly.runs.filter(status="done").count() >= 3
+    assert weekly.runs.filter(queued__gt=0).exists()
+    announcement = Campaign.objects.get(name="New course announcement")
+    assert announcement.status == "completed"
+    assert announcement.runs.get().queued > 0
+    drip = Campaign.objects.get(name="Onboarding drip")
+    assert drip.status == "active"
+    assert DripProgress.objects.filter(campaign=drip).values("step").distinct().count() >= 2
+    assert Delivery.objects.filter(source__startswith=drip.source_prefix).exists()
+    assert "Campaigns:" in out
