@@ -31,6 +31,7 @@ urlpatterns = [
     # Analytics will own /dashboard/ itself; until then it opens the engagement dashboard.
     path("dashboard/", RedirectView.as_view(url="/dashboard/engagement/"), name="dashboard"),
     path("dashboard/engagement/", include("engagement.urls")),
+    path("dashboard/campaigns/", include("campaigns.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file of its own (?script), so
