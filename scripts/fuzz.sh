@@ -87,7 +87,10 @@ done
 # - XP awards: `user` and `action` must name a learner and an action Stride knows;
 # - leaderboards: `course` and `around` must name a course and a learner Stride knows;
 # - interventions: `template` must name a template Stride has;
-# - conversions: `delivery` must name a delivery, and a conversion is not dated before its send.
+# - conversions: `delivery` must name a delivery, and a conversion is not dated before its send;
+# - campaigns and segments: a spec's audience must be a valid filter and name a segment that
+#   exists, its schedule a readable rule in the future with templates Stride has; state actions
+#   answer 409 where the campaign's state does not allow them; predefined segments are fixed.
 #
 cat >"$VAR/schemathesis.toml" <<'TOML'
 [cache]
@@ -154,6 +157,10 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401",
 
 [[operations]]
 include-name-regex = "^POST /api/v1/interventions/conversions/$"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429"]
+
+[[operations]]
+include-name-regex = "^(POST|PATCH|DELETE) /api/v1/(campaigns|segments)/"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429"]
 
 [[operations]]

@@ -33,7 +33,7 @@ class CampaignInputSerializer(serializers.Serializer):
     """The campaign spec (documentation; the service reads and checks it)."""
 
     name = serializers.CharField(max_length=120)
-    description = serializers.CharField(max_length=300, required=False)
+    description = serializers.CharField(max_length=300, required=False, allow_blank=True)
     channel = serializers.ChoiceField(choices=Channel.values)
     audience = serializers.JSONField(help_text=AUDIENCE_HELP)
     schedule = serializers.JSONField(help_text=SCHEDULE_HELP)
@@ -169,7 +169,7 @@ class RunOutputSerializer(serializers.ModelSerializer):
 class SegmentInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=120)
     slug = serializers.SlugField(max_length=80, required=False)
-    description = serializers.CharField(max_length=300, required=False)
+    description = serializers.CharField(max_length=300, required=False, allow_blank=True)
     filter = serializers.JSONField(help_text="A filter in the campaigns filter language.")
 
 

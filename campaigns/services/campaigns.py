@@ -81,7 +81,7 @@ def audience_read(audience: Any) -> tuple[Segment | None, dict | None]:
         raise DomainValidationError(
             {f"audience.{key}": value for key, value in error.fields.items()}
         ) from error
-    return None, audience["filter"]
+    return None, audience["filter"] or {}  # null and {} both mean every learner
 
 
 def _template(value: Any, field: str) -> MessageTemplate:

@@ -42,7 +42,7 @@ def _filter(spec: Mapping[str, Any], *, required: bool) -> Any:
                 for key, value in error.fields.items()
             }
         ) from error
-    return spec["filter"]
+    return spec["filter"] or {}  # null and {} both mean every learner
 
 
 def _slug(value: Any, *, exclude: int | None = None) -> str:
