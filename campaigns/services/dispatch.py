@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 from collections import Counter
 from typing import Any
 
@@ -34,8 +35,11 @@ from campaigns.schedules import local_due, place, zone_get
 from campaigns.selectors.audience import audience_users
 from campaigns.services.campaigns import log, schedule_of
 from core.bulk import rows_insert
+from core.errors import DomainValidationError
 from core.jobs import task_enqueue
 from interventions.services.deliveries import deliveries_queue
+
+logger = logging.getLogger(__name__)
 
 RUN_CHUNK_TASK = "campaigns.run_chunk"
 # A chunk still pending this long after its run started lost its task (a broker restart):
@@ -154,6 +158,25 @@ def run_start(*, run_id: int, now: datetime.datetime | None = None) -> bool:
     return True
 
 
+def run_fail(*, run_id: int, error: Exception, now: datetime.datetime) -> None:
+    """Record why run `run_id` could not start (the audience's filter no longer compiles, say):
+    the run is failed with the reason, the campaign's log says so, the traceback goes to the
+    log unless it is a domain error."""
+    if isinstance(error, DomainValidationError):
+        reason = error.messages_text()
+    else:
+        logger.exception("campaign run %s failed to start", run_id)
+        reason = f"{type(error).__name__}: {error}"
+    with transaction.atomic():
+        run = CampaignRun.objects.select_related("campaign").get(pk=run_id)
+        run.status = CampaignRun.Status.FAILED
+        run.error = reason[:2000]
+        run.finished_at = now
+        run.save(update_fields=["status", "error", "finished_at"])
+        log(run.campaign, None, "run failed", reason)
+        _campaign_after_run(run.campaign, now)
+
+
 def _campaign_after_run(campaign: Campaign, now: datetime.datetime) -> None:
     """A one-time campaign whose run finished, or a recurring one with no run left, is done."""
     if campaign.next_run_at is None and campaign.status in _RUNNABLE:
@@ -189,16 +212,24 @@ def chunk_run(*, chunk_id: int, now: datetime.datetime | None = None) -> int | N
                     run=run, position__gte=chunk.first, position__lte=chunk.last
                 ).values_list("user_id", "due_at")
             )
-            result = deliveries_queue(
-                template=campaign.template,
-                user_ids=list(recipients),
-                source=run.source,
-                channel=campaign.channel,
-                now=now,
-                due_of=recipients,
-            )
-            result_queued, deferred = len(result.queued), len(result.deferred)
-            skipped = dict(Counter(result.skipped.values()))
+            try:
+                with transaction.atomic():
+                    result = deliveries_queue(
+                        template=campaign.template,
+                        user_ids=list(recipients),
+                        source=run.source,
+                        channel=campaign.channel,
+                        now=now,
+                        due_of=recipients,
+                    )
+            except DomainValidationError as error:
+                # The template was switched off (or the channel is gone) since activation:
+                # nobody of the chunk is sent anything, and the run says why.
+                CampaignRun.objects.filter(pk=run.pk).update(error=error.messages_text()[:2000])
+                result_queued, deferred, skipped = 0, 0, {"failed": len(recipients)}
+            else:
+                result_queued, deferred = len(result.queued), len(result.deferred)
+                skipped = dict(Counter(result.skipped.values()))
         RunChunk.objects.filter(pk=chunk.pk).update(
             status=RunChunk.Status.DONE,
             claimed_at=now,
@@ -228,10 +259,10 @@ def _run_count(run_id: int, now: datetime.datetime) -> None:
     run.deferred = sum(row["deferred"] for row in done)
     run.skipped = dict(skipped)
     if run.chunks_done >= run.chunks_total:
-        run.status = CampaignRun.Status.DONE
+        run.status = CampaignRun.Status.FAILED if run.error else CampaignRun.Status.DONE
         run.finished_at = now
     run.save()
-    if run.status == CampaignRun.Status.DONE:
+    if run.status in (CampaignRun.Status.DONE, CampaignRun.Status.FAILED):
         _campaign_after_run(run.campaign, now)
 
 
@@ -271,7 +302,12 @@ def campaigns_dispatch_due(*, now: datetime.datetime | None = None) -> dict[str,
             status=CampaignRun.Status.PENDING, campaign__status__in=_RUNNABLE
         ).values_list("pk", flat=True)[:100]
     )
-    started = sum(run_start(run_id=pk, now=now) for pk in pending)
+    started = 0
+    for pk in pending:
+        try:
+            started += run_start(run_id=pk, now=now)
+        except Exception as error:  # one broken run must not hold up the others
+            run_fail(run_id=pk, error=error, now=now)
     with transaction.atomic():
         resent = chunks_resend(now=now)
     steps = drips_dispatch(now=now)

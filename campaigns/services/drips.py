@@ -25,6 +25,7 @@ the step now there.
 from __future__ import annotations
 
 import datetime
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 
@@ -33,13 +34,16 @@ from django.db.models import F, Min
 from django.utils import timezone
 
 from accounts.models import User
-from campaigns.models import Campaign, CampaignRun, DripProgress, DripStep
+from campaigns.models import Campaign, CampaignLog, CampaignRun, DripProgress, DripStep
 from campaigns.selectors.audience import audience_users
 from core.bulk import rows_insert
+from core.errors import DomainValidationError
 from engagement.models import Event
 from interventions.models import ChannelOptOut, Delivery
 from interventions.services.deliveries import deliveries_queue
 from learning.models import Enrollment
+
+logger = logging.getLogger(__name__)
 
 ADVANCE_BATCH = 2000
 
@@ -274,8 +278,23 @@ def drips_dispatch(*, now: datetime.datetime | None = None) -> int:
         )
     )
     for campaign_id in ids:
-        total += drip_dispatch_one(campaign_id=campaign_id, now=now)
+        try:
+            total += drip_dispatch_one(campaign_id=campaign_id, now=now)
+        except Exception as error:  # one broken drip must not hold up the others
+            _drip_error(campaign_id, error)
     return total
+
+
+def _drip_error(campaign_id: int, error: Exception) -> None:
+    """Say in the drip's log why this minute failed (once until it works again)."""
+    if isinstance(error, DomainValidationError):
+        reason = error.messages_text()
+    else:
+        logger.exception("drip %s failed", campaign_id)
+        reason = f"{type(error).__name__}: {error}"
+    last = CampaignLog.objects.filter(campaign_id=campaign_id).order_by("-at", "-id").first()
+    if last is None or last.action != "error" or last.detail != reason[:300]:
+        CampaignLog.objects.create(campaign_id=campaign_id, action="error", detail=reason[:300])
 
 
 def drip_dispatch_one(*, campaign_id: int, now: datetime.datetime) -> int:

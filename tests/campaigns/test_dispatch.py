@@ -284,3 +284,35 @@ def test_a_finished_campaign_cannot_change_and_edits_are_logged(template, learne
     with pytest.raises(DomainValidationError) as caught:
         campaign_update(campaign=campaign, spec={"name": "Again"}, actor=None)
     assert caught.value.code == "conflict"
+
+
+def test_a_run_that_cannot_start_fails_with_its_reason_and_others_still_run(template, learners):
+    from campaigns.services.dispatch import campaigns_dispatch_due
+
+    broken = make_campaign(one_time_spec(name="Broken"))
+    fine = make_campaign(one_time_spec(name="Fine"))
+    # Its saved audience no longer reads (as if edited outside the checks).
+    Campaign.objects.filter(pk=broken.pk).update(filter={"field": "nope", "op": "=", "value": 1})
+    campaigns_dispatch_due(now=fine.starts_at)
+
+    failed = CampaignRun.objects.get(campaign=broken)
+    assert failed.status == CampaignRun.Status.FAILED
+    assert "nope" in failed.error
+    assert broken.log.filter(action="run failed").exists()
+    assert CampaignRun.objects.get(campaign=fine).status == CampaignRun.Status.RUNNING
+    broken.refresh_from_db()
+    assert broken.status == Campaign.Status.COMPLETED
+
+
+def test_a_template_switched_off_mid_run_fails_the_run_and_sends_nothing(template, learners):
+    campaign = make_campaign(one_time_spec())
+    (run_id,) = dispatch.campaigns_claim_due(now=campaign.starts_at)
+    run_start(run_id=run_id, now=campaign.starts_at)
+    template.is_active = False
+    template.save()
+    chunk_run(chunk_id=RunChunk.objects.get(run_id=run_id).pk)
+    run = CampaignRun.objects.get(pk=run_id)
+    assert run.status == CampaignRun.Status.FAILED
+    assert "switched off" in run.error
+    assert run.skipped == {"failed": 5}
+    assert Delivery.objects.count() == 0

@@ -197,3 +197,18 @@ def test_a_paused_drip_sends_nothing_and_resumes_where_it_was(steps_templates, c
     campaign_resume(campaign=campaign, actor=None)
     drips_dispatch(now=now)
     assert sent_to(learner) == ["day-1"]
+
+
+def test_a_drip_whose_step_template_is_switched_off_says_so_once(steps_templates, course):
+    now = timezone.now()
+    learner = UserFactory()
+    EnrollmentFactory(user=learner, course=course, enrolled_at=now - DAY)
+    campaign = make_campaign(drip_spec())
+    steps_templates[0].is_active = False
+    steps_templates[0].save()
+    drips_dispatch(now=now)
+    drips_dispatch(now=now + datetime.timedelta(minutes=1))
+    errors = campaign.log.filter(action="error")
+    assert errors.count() == 1
+    assert "switched off" in errors.get().detail
+    assert sent_to(learner) == []
