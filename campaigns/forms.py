@@ -92,7 +92,7 @@ class CampaignForm(forms.Form):
     channel = forms.ChoiceField(label="Channel", choices=Channel.choices)
 
     audience_mode = forms.ChoiceField(
-        label="Audience",
+        label="Send to",
         choices=[("segment", "A saved segment"), ("filter", "A custom filter")],
         widget=forms.RadioSelect,
         initial="segment",
@@ -120,7 +120,9 @@ class CampaignForm(forms.Form):
     at_time = forms.TimeField(
         label="Time", required=False, widget=forms.TimeInput(attrs={"type": "time"})
     )
-    frequency = forms.ChoiceField(label="Repeats", choices=FREQUENCIES, required=False)
+    frequency = forms.ChoiceField(
+        label="Repeats", choices=FREQUENCIES, initial="weekly", required=False
+    )
     weekdays = forms.MultipleChoiceField(
         label="On", choices=WEEKDAYS, required=False, widget=forms.CheckboxSelectMultiple
     )

@@ -9,6 +9,7 @@ shows the services' path errors beside the fields; everything else is a selector
 from __future__ import annotations
 
 import datetime
+import json
 import uuid
 from typing import Any
 
@@ -391,6 +392,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "run_rows": run_rows,
         "running": CampaignRun.Status.RUNNING,
         "timeline": campaign_timeline(campaign_id=campaign.pk),
+        "filter_json": json.dumps(campaign.filter) if campaign.filter else "",
         "log": campaign.log.select_related("actor")[:LOG_SIZE],
     }
     if campaign.kind == Campaign.Kind.DRIP:
