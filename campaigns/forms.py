@@ -81,7 +81,8 @@ class StepForm(forms.Form):
         }
 
 
-StepFormSet = formset_factory(StepForm, extra=0, can_delete=True, max_num=20, absolute_max=20)
+# One blank step to fill in (blank steps are left out of the spec).
+StepFormSet = formset_factory(StepForm, extra=1, can_delete=True, max_num=20, absolute_max=20)
 
 
 class CampaignForm(forms.Form):
@@ -370,7 +371,8 @@ class CampaignForm(forms.Form):
                 self.steps_errors = texts
             else:
                 for text in texts:
-                    self.add_error(None, f"{path}: {text}" if path != "non_field_errors" else text)
+                    plain = path in ("non_field_errors", "status")
+                    self.add_error(None, text if plain else f"{path}: {text}")
 
     def _kept_steps(self) -> list[forms.Form]:
         return [f for f in self.steps.forms if f.step() is not None]

@@ -309,17 +309,21 @@ _SCHEDULE_FIELDS = (
 )
 
 
+def _chosen_template(params: Any) -> str:
+    """The template slug the builder shows and tests: the campaign's, or a drip's first
+    chosen step's."""
+    steps = [v for k, v in params.items() if k.startswith("steps-") and k.endswith("-template")]
+    first_step = next((v for v in steps if v), "")
+    if params.get("schedule_type") == "drip":
+        return first_step
+    return params.get("template") or first_step
+
+
 @require_GET
 @staff_required
 def template_preview(request: HttpRequest) -> HttpResponse:
     """The chosen template rendered as the signed-in staff member would read it."""
-    slug = request.GET.get("template") or ""
-    if not slug:
-        # A drip's step pickers share the endpoint: the first chosen step's template.
-        slug = next(
-            (v for k, v in request.GET.items() if k.endswith("-template") and v),
-            "",
-        )
+    slug = _chosen_template(request.GET)
     template = template_get(slug=slug) if slug else None
     context: dict[str, Any] = {"template": template}
     if template is not None:
@@ -331,9 +335,7 @@ def template_preview(request: HttpRequest) -> HttpResponse:
 @staff_required
 def send_test(request: HttpRequest) -> HttpResponse:
     """Queue the chosen template to the signed-in staff member, now, and say what happened."""
-    slug = request.POST.get("template") or next(
-        (v for k, v in request.POST.items() if k.endswith("-template") and v), ""
-    )
+    slug = _chosen_template(request.POST)
     template = template_get(slug=slug) if slug else None
     context: dict[str, Any] = {"template": template}
     if template is None:
@@ -391,6 +393,11 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "runs": runs,
         "run_rows": run_rows,
         "running": CampaignRun.Status.RUNNING,
+        # A run in progress: the runs table refreshes itself (htmx) until it is done.
+        "has_running": any(
+            row["run"].status in (CampaignRun.Status.PENDING, CampaignRun.Status.RUNNING)
+            for row in run_rows
+        ),
         "timeline": campaign_timeline(campaign_id=campaign.pk),
         "filter_json": json.dumps(campaign.filter) if campaign.filter else "",
         "log": campaign.log.select_related("actor")[:LOG_SIZE],

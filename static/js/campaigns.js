@@ -46,7 +46,11 @@
 
   function builder(form) {
     sync(form);
-    form.addEventListener("change", function () { sync(form); });
+    form.addEventListener("change", function (event) {
+      sync(form);
+      // A drip previews (and tests) its first step's template, the others the campaign's.
+      if (event.target.name === "schedule_type") refresh("template-preview");
+    });
     form.addEventListener("click", function (event) {
       var remove = event.target.closest("[data-remove-condition]");
       if (remove) {
@@ -61,6 +65,7 @@
       if (event.target.id === "add-step") addStep(form);
     });
     // A condition row added or redrawn for a new field or operator: count again with it.
+    // (htmx fires afterSwap on the new row, which bubbles; detail.target is the old one.)
     document.body.addEventListener("htmx:afterSwap", function (event) {
       var target = event.detail.target;
       if (target.id === "conditions" || (target.matches && target.matches("[data-condition]"))) {
@@ -70,13 +75,6 @@
         var rows = target.querySelectorAll("[data-condition]");
         var select = rows.length ? rows[rows.length - 1].querySelector("select") : null;
         if (select) select.focus();
-      }
-    });
-    // The condition row endpoint answers the row itself (outerHTML): after a swap the old
-    // element is gone, so htmx's target is the detached one; count again on every row swap.
-    document.body.addEventListener("htmx:afterSettle", function (event) {
-      if (event.detail.elt && event.detail.elt.closest && event.detail.elt.closest("#conditions")) {
-        refresh("audience-preview");
       }
     });
   }

@@ -391,6 +391,15 @@ def test_the_template_preview_renders_the_template_for_the_staff_member(staff, s
     MessageTemplateFactory(slug="hello", subject="Hello {{ first_name }}")
     html = staff.get(TEMPLATE, {"template": "hello"}).content.decode()
     assert f"Hello {staff_user.first_name}" in html
+    # A drip previews its first chosen step's template, whatever the hidden picker holds.
+    MessageTemplateFactory(slug="welcome", subject="Welcome aboard")
+    drip = {
+        "schedule_type": "drip",
+        "template": "hello",
+        "steps-0-template": "",
+        "steps-1-template": "welcome",
+    }
+    assert "Welcome aboard" in staff.get(TEMPLATE, drip).content.decode()
 
 
 def test_send_a_test_queues_the_template_to_the_staff_member(staff, staff_user, template):
@@ -492,3 +501,58 @@ def test_a_drips_page_shows_its_steps_and_learners(staff, template):
     html = staff.get(f"{LIST}{campaign.pk}/").content.decode()
     assert "3 d after the anchor" in html
     assert 'data-drip="active">' in html
+
+
+def test_a_run_in_progress_shows_its_progress_and_refreshes_itself(staff, template, learners):
+    from campaigns.services.dispatch import campaigns_claim_due, run_start
+
+    campaign = make_campaign(one_time_spec())
+    later = timezone.now() + datetime.timedelta(hours=2)
+    [run_id] = campaigns_claim_due(now=later)
+    run_start(run_id=run_id, now=later)  # its chunks wait for a worker
+    html = staff.get(f"{LIST}{campaign.pk}/").content.decode()
+    row = re.search(rf'<tr data-run="{run_id}">(.*?)</tr>', html, re.S).group(1)
+    assert 'role="progressbar"' in row and 'aria-valuenow="0"' in row
+    assert re.search(r"0 of \d+ chunks", row)
+    assert 'hx-trigger="every 3s"' in html
+
+
+def test_editing_a_draft_changes_it_and_logs_who(staff, template, staff_user):
+    campaign = make_campaign(one_time_spec(), activate=False)
+    url = f"{LIST}{campaign.pk}/edit/"
+    form = staff.get(url).content.decode()
+    assert 'value="Announcement"' in form
+    response = staff.post(url, builder_data(name="Announcement, take two"))
+    assert response["Location"] == f"/dashboard/campaigns/{campaign.pk}/"
+    campaign.refresh_from_db()
+    assert campaign.name == "Announcement, take two"
+    assert campaign.segment.slug == "all-learners"  # was every learner by a custom filter
+    page = staff.get(response["Location"]).content.decode()
+    assert re.search(r"<strong>Edited</strong> by staff@example.com", page)
+
+
+def test_a_finished_campaign_cannot_be_edited_and_says_why(staff, template):
+    campaign = make_campaign(one_time_spec())
+    staff.post(f"{LIST}{campaign.pk}/cancel/")
+    page = staff.get(f"{LIST}{campaign.pk}/").content.decode()
+    assert ">Edit</a>" not in page and ">Activate</button>" not in page
+    response = staff.post(f"{LIST}{campaign.pk}/edit/", builder_data(name="Again"))
+    assert response.status_code == 400
+    assert "A cancelled campaign cannot change." in response.content.decode()
+
+
+def test_the_builder_ends_a_recurrence_on_a_date(staff, template):
+    data = builder_data(
+        schedule_type="recurring",
+        frequency="monthly",
+        monthday="15",
+        time="10:00",
+        start="2031-01-01",
+        ends="until",
+        until="2031-06-30",
+    )
+    assert staff.post(NEW, data).status_code == 302
+    assert Campaign.objects.get().rrule == "FREQ=MONTHLY;BYMONTHDAY=15;UNTIL=20310630T235959"
+    html = staff.get(SCHEDULE, data).content.decode()
+    days = [d[:10] for d in re.findall(r'<time datetime="([^"]+)">', html)]
+    assert days == ["2031-01-15", "2031-02-15", "2031-03-15", "2031-04-15", "2031-05-15"]
