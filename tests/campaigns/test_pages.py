@@ -85,6 +85,12 @@ def test_a_student_is_refused_and_a_visitor_asked_to_log_in(client, url):
     assert client.get(url).status_code == 403
 
 
+def test_a_student_cannot_send_themselves_a_test(client, template):
+    client.force_login(UserFactory())
+    assert client.post(SEND_TEST, {"template": "nudge"}).status_code == 403
+    assert not Delivery.objects.exists()
+
+
 def test_a_student_cannot_see_or_activate_a_campaign(client, template, learners):
     campaign = make_campaign(one_time_spec(), activate=False)
     client.force_login(UserFactory())
@@ -250,6 +256,11 @@ def test_the_builder_creates_a_drip_with_its_steps(staff, template):
     page = staff.get(response["Location"]).content.decode()
     assert "each learner&#x27;s steps count from signing up" in page
     assert '<tr data-step="2">' in page
+    # Editing starts from the saved steps (and one blank step to add another).
+    edit = staff.get(f"{LIST}{campaign.pk}/edit/").content.decode()
+    assert 'name="steps-TOTAL_FORMS" value="3"' in edit
+    assert re.search(r'name="steps-1-template"[^>]*>.*?value="nudge" selected', edit, re.S)
+    assert re.search(r'name="steps-1-delay_hours" value="6"', edit)
 
 
 def test_the_builder_shows_the_services_errors_beside_their_fields(staff, template):
