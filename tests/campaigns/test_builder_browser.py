@@ -16,6 +16,14 @@ from tests.interventions.factories import MessageTemplateFactory
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "pw-staff-1234"  # the staff_user fixture's
+# The builder's behaviour is our own script files and htmx: any inline script would be refused
+# by the Content-Security-Policy, and reported here.
+RECORD_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__cspViolations.push(`${event.violatedDirective} blocked ${event.blockedURI}`);
+});
+"""
 
 
 def test_staff_build_a_campaign_see_its_audience_and_runs_then_activate_it(
@@ -26,6 +34,7 @@ def test_staff_build_a_campaign_see_its_audience_and_runs_then_activate_it(
     for tz in ("Europe/Paris", "Europe/Paris", "Asia/Tokyo"):
         UserFactory(timezone=tz)
 
+    page.add_init_script(RECORD_VIOLATIONS)
     page.goto(f"{live_server.url}/dashboard/campaigns/")
     page.fill("#id_username", staff_user.email)
     page.fill("#id_password", PASSWORD)
@@ -72,6 +81,7 @@ def test_staff_build_a_campaign_see_its_audience_and_runs_then_activate_it(
         f"Hello {staff_user.first_name}"
     )
 
+    assert page.evaluate("window.__cspViolations") == []  # the builder's (each page starts anew)
     page.get_by_role("button", name="Save draft").click()
     page.wait_for_url(re.compile(r"/dashboard/campaigns/\d+/$"))
     expect(page.locator("h1")).to_have_text("Paris Monday nudge")
@@ -81,6 +91,7 @@ def test_staff_build_a_campaign_see_its_audience_and_runs_then_activate_it(
     page.get_by_role("button", name="Activate").click()
     expect(page.locator("[data-status]")).to_have_text("Active")
     expect(page.get_by_role("button", name="Pause")).to_be_visible()
+    assert page.evaluate("window.__cspViolations") == []
     campaign = Campaign.objects.get()
     assert campaign.status == "active"
     assert campaign.rrule == "FREQ=WEEKLY;BYDAY=MO"
