@@ -10,7 +10,7 @@ import datetime
 import random
 from zoneinfo import ZoneInfo
 
-from campaigns.models import Campaign, CampaignRun, RunChunk
+from campaigns.models import Campaign, CampaignLog, CampaignRun, RunChunk
 from campaigns.services.campaigns import campaign_activate, campaign_create
 from campaigns.services.dispatch import campaigns_claim_due, chunk_run, run_start
 from campaigns.services.drips import drip_dispatch_one
@@ -141,6 +141,16 @@ def demo_campaigns_run(*, now: datetime.datetime, seed: int) -> int:
         )
     )
     _engage(fresh, now - datetime.timedelta(days=1), rng)
+    # Made when their history began, as far as the pages and the log can tell.
+    for campaign, made_at in (
+        (weekly, mondays[0] - datetime.timedelta(days=2) if mondays else now),
+        (announcement, announce_at - datetime.timedelta(days=1)),
+        (onboarding, now - datetime.timedelta(days=22)),
+    ):
+        Campaign.objects.filter(pk=campaign.pk).update(created_at=made_at)
+        CampaignLog.objects.filter(campaign=campaign, action__in=["created", "activated"]).update(
+            at=made_at
+        )
     return 3
 
 
