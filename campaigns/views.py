@@ -53,7 +53,7 @@ from learning.selectors import course_list
 
 PAGE_SIZE = 25
 RUNS_PAGE_SIZE = 20
-PROGRESS_PAGE_SIZE = 20
+PROGRESS_PAGE_SIZE = 10
 LOG_SIZE = 30
 PREVIEW_LEARNERS = 10
 ACTIONS = {

@@ -85,36 +85,46 @@
     var chart = document.getElementById("timeline-chart");
     if (!data || !chart || typeof Plotly === "undefined") return;
     var rows = JSON.parse(data.textContent);
-    var days = rows.map(function (r) { return r.day; });
+    // Days on a category axis, labelled "30 Nov": bars keep a sensible width whether one
+    // day or ninety had sends (a date axis draws a lone day's bars a millisecond wide).
+    var months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    var days = rows.map(function (r) {
+      var parts = r.day.split("-");
+      return parseInt(parts[2], 10) + " " + months[parseInt(parts[1], 10) - 1] + " " + parts[0];
+    });
     var series = [
       ["sent", "Sent", "#2f6fde"],
       ["opened", "Opened", "#2e9e6a"],
       ["clicked", "Clicked", "#e0a526"],
       ["converted", "Converted", "#c0392b"],
     ];
+    // Grouped bars: a single day reads as well as ninety, and equal counts never hide
+    // each other the way overlapping points do.
     var traces = series.map(function (s) {
       return {
-        type: "scatter",
-        mode: rows.length > 1 ? "lines+markers" : "markers",
+        type: "bar",
         name: s[1],
         x: days,
         y: rows.map(function (r) { return r[s[0]]; }),
-        line: { color: s[2], width: 2 },
-        marker: { color: s[2], size: 7 },
-        hovertemplate: "%{y} " + s[1].toLowerCase() + "<extra>%{x|%-d %b %Y}</extra>",
+        marker: { color: s[2] },
+        hovertemplate: "%{y} " + s[1].toLowerCase() + "<extra>%{x}</extra>",
       };
     });
+    var top = Math.max.apply(null, rows.map(function (r) { return r.sent; }).concat([1]));
     var grid = { gridcolor: "#e6eaf0", zerolinecolor: "#c9d1db" };
     Plotly.newPlot(chart, traces, {
       height: 300,
+      barmode: "group",
+      bargap: 0.25,
       margin: { l: 48, r: 16, t: 16, b: 40 },
       paper_bgcolor: "rgba(0,0,0,0)",
       plot_bgcolor: "rgba(0,0,0,0)",
       font: { family: 'system-ui, -apple-system, "Segoe UI", sans-serif', size: 13, color: "#1d2733" },
-      xaxis: Object.assign({ type: "date", tickformat: "%-d %b", dtick: 86400000 * Math.max(1, Math.ceil(rows.length / 10)) }, grid),
-      yaxis: Object.assign({ rangemode: "tozero", title: { text: "Messages" } }, grid),
+      xaxis: Object.assign({ type: "category", automargin: true }, grid),
+      // Whole messages only: no 0.2 ticks when few were sent.
+      yaxis: Object.assign({ rangemode: "tozero", tickformat: ",d", dtick: top < 6 ? 1 : null,
+                             title: { text: "Messages" } }, grid),
       legend: { orientation: "h", y: -0.2 },
-      hovermode: "x unified",
     }, { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] });
   }
 
