@@ -31,6 +31,10 @@ RESOURCES: dict[str, str] = {
     "me/notifications/read": "me-notifications-read",
     "me/push-subscriptions": "me-push-subscriptions",
     "me/push-subscriptions/remove": "me-push-subscriptions-remove",
+    "campaigns": "campaign-list",
+    "segments": "segment-list",
+    "segments/preview": "segment-preview",
+    "segments/fields": "segment-fields",
 }
 
 

@@ -336,6 +336,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "AlertStatusEnum": "engagement.models.Alert.Status",
         "EnrollmentStatusEnum": "learning.models.Enrollment.Status",
+        "ChannelEnum": "interventions.models.Channel",
     },
 }
 
