@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from campaigns.filters import FIELDS, filter_validate
 from campaigns.forms import LIST_OPS, NUMERIC_TYPES, CampaignForm, initial_of, parameter_names
 from campaigns.models import Campaign, CampaignRun, DripProgress
-from campaigns.schedules import ScheduleError, describe
+from campaigns.schedules import ScheduleError, describe, zone_get
 from campaigns.selectors.audience import audience_count, audience_preview
 from campaigns.selectors.campaigns import (
     campaign_list,
@@ -239,7 +239,7 @@ def condition_row(request: HttpRequest) -> HttpResponse:
 def audience_preview_partial(request: HttpRequest) -> HttpResponse:
     """The live count and the first learners of the audience as the form now describes it;
     a mistake is answered with its path."""
-    form = CampaignForm(request.GET, **_choices())
+    form = CampaignForm(request.GET)  # only read, never validated: no choices to look up
     context: dict[str, Any] = {"errors": []}
     try:
         audience = form.audience(FIELDS)
@@ -460,8 +460,6 @@ def _schedule_words(campaign: Campaign) -> str:
 
 
 def _zone(name: str) -> datetime.tzinfo:
-    from campaigns.schedules import zone_get
-
     try:
         return zone_get(name)
     except ScheduleError:
