@@ -87,7 +87,39 @@ def cuped_cases() -> list[tuple[str, dict, dict]]:
                 }
             )
         cases.append((name, sums[0], sums[1]))
+    # Retention (0/1) after exposure, against lessons before (a count) and against being
+    # active before (0/1): gbstats takes a ProportionStatistic for a binary side.
+    for name, n, base, lift, binary_x in [
+        ("cuped, retained vs lessons before", 3000, 0.3, 0.12, False),
+        ("cuped, retained vs active before", 1500, 0.4, -0.1, True),
+    ]:
+        sums = []
+        for effect in (0.0, lift):
+            lessons = rng.poisson(2.0, size=n).astype(float)
+            x = (lessons > 1).astype(float) if binary_x else lessons
+            chance = np.clip((base + 0.1 * (lessons - 2.0)) * (1 + effect), 0, 1)
+            y = (rng.uniform(size=n) < chance).astype(float)
+            sums.append(
+                {
+                    "n": n,
+                    "sum_x": float(x.sum()),
+                    "sum_x2": float((x * x).sum()),
+                    "sum_y": float(y.sum()),
+                    "sum_y2": float((y * y).sum()),
+                    "sum_xy": float((x * y).sum()),
+                    "binary_y": True,
+                    "binary_x": binary_x,
+                }
+            )
+        cases.append((name, sums[0], sums[1]))
     return cases
+
+
+def side(n: int, total: float, squares: float, binary: bool):
+    """gbstats's statistic for one side of a CUPED metric."""
+    if binary:
+        return ProportionStatistic(n=n, sum=total)
+    return SampleMeanStatistic(n=n, sum=total, sum_squares=squares)
 
 
 SRM = [
@@ -184,12 +216,8 @@ def main() -> None:
         def make(s=None):
             return RegressionAdjustedStatistic(
                 n=s["n"],
-                post_statistic=SampleMeanStatistic(
-                    n=s["n"], sum=s["sum_y"], sum_squares=s["sum_y2"]
-                ),
-                pre_statistic=SampleMeanStatistic(
-                    n=s["n"], sum=s["sum_x"], sum_squares=s["sum_x2"]
-                ),
+                post_statistic=side(s["n"], s["sum_y"], s["sum_y2"], s.get("binary_y", False)),
+                pre_statistic=side(s["n"], s["sum_x"], s["sum_x2"], s.get("binary_x", False)),
                 post_pre_sum_of_products=s["sum_xy"],
                 theta=0,
             )

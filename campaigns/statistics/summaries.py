@@ -60,8 +60,9 @@ class CupedStatistic:
 
     ``x`` is each learner's value of the same activity before exposure (for example lessons
     completed in the 14 days before). The sums are over the variant's ``n`` learners;
-    ``sum_xy`` is the sum of the products x * y. For a binomial ``y`` (or ``x``) the sum of
-    squares equals the sum.
+    ``sum_xy`` is the sum of the products x * y. ``binary_y`` (``binary_x``) says the values
+    are 0 or 1, like "retained": the sum of squares then equals the sum, and the variance is
+    p(1 - p) as for ``ProportionStatistic`` (gbstats's treatment of a binomial metric).
     """
 
     n: Number
@@ -70,6 +71,8 @@ class CupedStatistic:
     sum_y: Number
     sum_y2: Number
     sum_xy: Number
+    binary_y: bool = False
+    binary_x: bool = False
 
     @property
     def mean(self) -> Number:
@@ -78,7 +81,10 @@ class CupedStatistic:
 
     @property
     def variance(self) -> Number:
-        """The unadjusted sample variance of ``y``."""
+        """The unadjusted per-learner variance of ``y``."""
+        if self.binary_y:
+            p = self.mean
+            return p * (1 - p)
         return _sample_variance(self.n, self.sum_y, self.sum_y2)
 
     @property
@@ -88,7 +94,10 @@ class CupedStatistic:
 
     @property
     def variance_x(self) -> Number:
-        """The sample variance of the covariate."""
+        """The per-learner variance of the covariate."""
+        if self.binary_x:
+            p = self.mean_x
+            return p * (1 - p)
         return _sample_variance(self.n, self.sum_x, self.sum_x2)
 
     @property
@@ -100,6 +109,8 @@ class CupedStatistic:
         return _scalar(np.where(n > 1, cov, 0.0))
 
     def __add__(self, other: CupedStatistic) -> CupedStatistic:
+        if (self.binary_y, self.binary_x) != (other.binary_y, other.binary_x):
+            raise TypeError("a metric must be binary in every variant or in none")
         return CupedStatistic(
             n=self.n + other.n,
             sum_x=self.sum_x + other.sum_x,
@@ -107,6 +118,8 @@ class CupedStatistic:
             sum_y=self.sum_y + other.sum_y,
             sum_y2=self.sum_y2 + other.sum_y2,
             sum_xy=self.sum_xy + other.sum_xy,
+            binary_y=self.binary_y,
+            binary_x=self.binary_x,
         )
 
 

@@ -189,6 +189,28 @@ def test_sequential_test_keeps_alpha_under_daily_peeking() -> None:
     assert naive_ever > 0.1, naive_ever
 
 
+def test_sequential_interval_covers_a_true_effect_at_every_look() -> None:
+    """Always valid: over 14 daily looks at a real +10% effect, the confidence sequence
+    misses it at some look in at most 5% of experiments, and its p-value falls below 5%
+    exactly when its interval excludes zero."""
+    rng = np.random.default_rng(314)
+    days, per_day, rate, effect = 14, 1000, 0.2, 0.1
+    n = np.broadcast_to(per_day * np.arange(1, days + 1, dtype=float), (EXPERIMENTS, days))
+    control = ProportionStatistic(
+        n=n, conversions=np.cumsum(rng.binomial(per_day, rate, (EXPERIMENTS, days)), axis=1)
+    )
+    treatment = ProportionStatistic(
+        n=n,
+        conversions=np.cumsum(rng.binomial(per_day, rate * (1 + effect), (EXPERIMENTS, days)), 1),
+    )
+    result = sequential_ttest(control, treatment)
+    missed = ((result.ci_low > effect) | (result.ci_high < effect)).any(axis=1)
+    assert np.mean(missed) <= 0.05, np.mean(missed)
+    excludes_zero = (result.ci_low > 0) | (result.ci_high < 0)
+    assert np.array_equal(result.p_value < 0.05, excludes_zero)
+    assert excludes_zero[:, -1].mean() > 0.5  # and the effect is found in most experiments
+
+
 def test_measured_power_matches_the_calculator_for_a_binomial_metric() -> None:
     baseline, mde = 0.1, 0.1
     planned = sample_size(baseline=ProportionBaseline(rate=baseline), mde=mde, power=0.8)
@@ -271,6 +293,37 @@ def test_cuped_reduces_variance_and_stays_unbiased() -> None:
     # The interval keeps its coverage once adjusted.
     coverage = np.mean((adjusted.ci_low <= effect) & (adjusted.ci_high >= effect))
     assert coverage == pytest.approx(0.95, abs=0.03)
+
+
+def test_cuped_on_retention_against_earlier_activity() -> None:
+    """A binary outcome (retained) adjusted by a count (lessons before): less variance, and
+    a null effect stays null in the interval as often as it should."""
+    rng = np.random.default_rng(8)
+    experiments, n = 400, 2000
+    lessons = rng.poisson(2.0, size=(experiments, 2, n)).astype(float)
+    retained = (rng.uniform(size=lessons.shape) < np.clip(0.05 + 0.2 * lessons, 0, 1)) * 1.0
+
+    def sums(v: int) -> CupedStatistic:
+        x, y = lessons[:, v], retained[:, v]
+        return CupedStatistic(
+            n=float(n),
+            sum_x=x.sum(axis=1),
+            sum_x2=(x**2).sum(axis=1),
+            sum_y=y.sum(axis=1),
+            sum_y2=y.sum(axis=1),
+            sum_xy=(x * y).sum(axis=1),
+            binary_y=True,
+        )
+
+    adjusted = ttest(sums(0), sums(1))
+    plain = ttest(
+        ProportionStatistic(n=float(n), conversions=retained[:, 0].sum(axis=1)),
+        ProportionStatistic(n=float(n), conversions=retained[:, 1].sum(axis=1)),
+    )
+    assert np.mean(adjusted.stddev) < 0.9 * np.mean(plain.stddev)
+    assert np.mean(adjusted.p_value < 0.05) == pytest.approx(0.05, abs=0.03)
+    with pytest.raises(TypeError):
+        sums(0) + CupedStatistic(n=1, sum_x=1, sum_x2=1, sum_y=1, sum_y2=1, sum_xy=1)
 
 
 def test_cuped_without_covariate_variance_falls_back_to_the_plain_test() -> None:
