@@ -10,7 +10,8 @@ mathematics and checked against its answers (``tests/campaigns/data/gbstats_refe
 * ``bayesian`` gives the chance to beat control, the expected loss and a credible interval;
 * ``srm`` checks the sample ratio; ``corrections`` adjusts p-values across treatments;
 * ``cuped`` reports how much the pre-exposure covariate cut the variance;
-* ``power`` answers learners and days needed for a minimum detectable effect, and the reverse;
+* ``power`` answers learners and days needed for a minimum detectable effect, the power at a
+  given sample and the effect it can detect, for the fixed or the sequential test;
 * ``decision`` applies the auto-winner rule to those results.
 
 Every function takes plain numbers. The statistics also accept numpy arrays in their fields
@@ -38,6 +39,7 @@ from campaigns.statistics.power import (
     MeanBaseline,
     ProportionBaseline,
     SampleSize,
+    minimum_detectable_effect,
     power_at,
     sample_size,
 )
@@ -72,6 +74,7 @@ __all__ = [
     "decide",
     "guardrail_hurt",
     "holm_bonferroni",
+    "minimum_detectable_effect",
     "power_at",
     "sample_size",
     "sequential_ttest",

@@ -1,4 +1,4 @@
-"""The power and running-time calculator for the fixed-horizon test (``frequentist.ttest``).
+"""The power and running-time calculator: learners and days needed, and power at a sample.
 
 For a relative effect ``mde`` on a baseline mean mu, the treatment mean is mu (1 + mde) and
 the delta-method variance of the relative uplift with N learners in all, split by the
@@ -6,13 +6,19 @@ weights w, is c / N with
 
     c = var_t / (mu^2 w_t) + var_c (1 + mde)^2 / (mu^2 w_c)
 
-The two-sided test at level alpha then has power Phi(d - z) + Phi(-d - z), where
-d = |mde| / sqrt(c / N) and z = Phi^-1(1 - alpha / 2). Solving Phi(d - z) = power gives
-N = c (z + z_power)^2 / mde^2, and every treatment must reach it, so the treatment with the
-smallest weight sets the size. The normal approximation is the t-test's at the sample sizes
-an experiment needs. ``alpha`` is per comparison: plan with alpha / (variants - 1) for a
-Holm-corrected read of several treatments. The sequential test's interval is wider, so it
-needs more learners than this to reach the same power at a fixed end.
+For the fixed-horizon test (``frequentist.ttest``) at level alpha the power is
+Phi(d - z) + Phi(-d - z), where d = |mde| / sqrt(c / N) and z = Phi^-1(1 - alpha / 2);
+solving Phi(d - z) = power gives N = c (z + z_power)^2 / mde^2. The normal approximation is
+the t-test's at the sample sizes an experiment needs.
+
+For the sequential test (``frequentist.sequential_ttest``, ``test="sequential"``) z is
+replaced by the confidence sequence's half-width at N in standard errors, which grows with
+N; the power is that of the last look, so it understates the chance of stopping earlier,
+and N is found numerically.
+
+Every treatment must reach the power, so the treatment with the smallest weight sets the
+size. ``alpha`` is per comparison: plan with alpha / (variants - 1) for a Holm-corrected
+read of several treatments.
 """
 
 from __future__ import annotations
@@ -20,8 +26,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
-from scipy import stats
+from scipy import optimize, stats
+
+from campaigns.statistics.frequentist import DEFAULT_SEQUENTIAL_TUNING
+
+TestKind = Literal["fixed", "sequential"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,8 @@ def sample_size(
     variants: int = 2,
     weights: Sequence[float] | None = None,
     daily_users: float | None = None,
+    test: TestKind = "fixed",
+    tuning: float = DEFAULT_SEQUENTIAL_TUNING,
 ) -> SampleSize:
     """Learners per variant and days needed to detect a relative effect ``mde`` (0.1 = +10%).
 
@@ -74,9 +87,21 @@ def sample_size(
     if mde == 0 or not 0 < power < 1 or not 0 < alpha < 1:
         raise ValueError("mde must be non-zero, alpha and power strictly between 0 and 1")
     z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
-    total = max(
-        _variance_constant(baseline, mde, shares[0], share) * z**2 / mde**2 for share in shares[1:]
-    )
+    total = 0.0
+    for share in shares[1:]:
+        c = _variance_constant(baseline, mde, shares[0], share)
+        fixed = c * z**2 / mde**2
+        if test == "fixed":
+            total = max(total, fixed)
+            continue
+
+        def shortfall(n: float, c: float = c) -> float:
+            return _power(mde, c, n, alpha, test, tuning) - power
+
+        high = fixed * 2
+        while shortfall(high) < 0:
+            high *= 2
+        total = max(total, optimize.brentq(shortfall, fixed, high, xtol=0.5))
     per_variant = tuple(math.ceil(total * share) for share in shares)
     total_users = sum(per_variant)
     days = math.ceil(total_users / daily_users) if daily_users else None
@@ -90,14 +115,65 @@ def power_at(
     control_users: float,
     treatment_users: float,
     alpha: float = 0.05,
+    test: TestKind = "fixed",
+    tuning: float = DEFAULT_SEQUENTIAL_TUNING,
 ) -> float:
     """The chance that the two-sided test at ``alpha`` detects ``mde`` with these learners."""
     if control_users <= 0 or treatment_users <= 0:
         return 0.0
     total = control_users + treatment_users
     c = _variance_constant(baseline, mde, control_users / total, treatment_users / total)
-    d = abs(mde) / math.sqrt(c / total)
-    z = stats.norm.ppf(1 - alpha / 2)
+    return _power(mde, c, total, alpha, test, tuning)
+
+
+def minimum_detectable_effect(
+    *,
+    baseline: Baseline,
+    control_users: float,
+    treatment_users: float,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    test: TestKind = "fixed",
+    tuning: float = DEFAULT_SEQUENTIAL_TUNING,
+) -> float:
+    """The smallest relative increase these learners detect with ``power`` (0.05 = +5%).
+
+    For a proportion the answer is capped where the treated rate would reach 1.
+    """
+    if control_users <= 0 or treatment_users <= 0:
+        raise ValueError("both variants need learners")
+
+    def shortfall(mde: float) -> float:
+        return (
+            power_at(
+                baseline=baseline,
+                mde=mde,
+                control_users=control_users,
+                treatment_users=treatment_users,
+                alpha=alpha,
+                test=test,
+                tuning=tuning,
+            )
+            - power
+        )
+
+    ceiling = 1 / baseline.rate - 1 - 1e-9 if isinstance(baseline, ProportionBaseline) else 1e6
+    if shortfall(ceiling) < 0:
+        return ceiling
+    return float(optimize.brentq(shortfall, 1e-9, ceiling, xtol=1e-7))
+
+
+def _power(mde: float, c: float, n: float, alpha: float, test: TestKind, tuning: float) -> float:
+    d = abs(mde) / math.sqrt(c / n)
+    if test == "fixed":
+        z = stats.norm.ppf(1 - alpha / 2)
+    elif test == "sequential":
+        # The half-width of the confidence sequence in standard errors (frequentist.py).
+        rho2 = (-2 * math.log(alpha) + math.log(-2 * math.log(alpha) + 1)) / tuning
+        spread = n * rho2 + 1
+        z = math.sqrt(2 * spread * math.log(math.sqrt(spread) / alpha) / (n * rho2))
+    else:
+        raise ValueError(f"unknown test {test!r}")
     return float(stats.norm.cdf(d - z) + stats.norm.cdf(-d - z))
 
 

@@ -29,6 +29,7 @@ from campaigns.statistics import (
     decide,
     guardrail_hurt,
     holm_bonferroni,
+    minimum_detectable_effect,
     power_at,
     sample_size,
     sequential_ttest,
@@ -256,6 +257,53 @@ def test_measured_power_matches_the_calculator_for_a_count_metric() -> None:
         treatment_users=n_t,
     )
     assert abs(measured - predicted) <= 0.05, (measured, predicted)
+
+
+def test_measured_power_matches_the_calculator_for_the_sequential_test() -> None:
+    """The sequential plan, read daily for 14 days: at the last look the power is as
+    predicted, and reading it daily stops some experiments earlier, never fewer."""
+    baseline, mde, days = ProportionBaseline(rate=0.15), 0.1, 14
+    planned = sample_size(baseline=baseline, mde=mde, test="sequential")
+    fixed = sample_size(baseline=baseline, mde=mde)
+    assert planned.total_users > 1.5 * fixed.total_users  # the price of peeking freely
+    per_day = -(-planned.users_per_variant[0] // days)
+    rng = np.random.default_rng(17)
+    n = np.broadcast_to(per_day * np.arange(1, days + 1, dtype=float), (EXPERIMENTS, days))
+    daily = rng.binomial(
+        per_day, [baseline.rate, baseline.rate * (1 + mde)], (EXPERIMENTS, days, 2)
+    )
+    cumulative = np.cumsum(daily, axis=1).astype(float)
+    result = sequential_ttest(
+        ProportionStatistic(n=n, conversions=cumulative[:, :, 0]),
+        ProportionStatistic(n=n, conversions=cumulative[:, :, 1]),
+    )
+    found = (result.p_value < 0.05) & (result.uplift > 0)
+    predicted = power_at(
+        baseline=baseline,
+        mde=mde,
+        control_users=per_day * days,
+        treatment_users=per_day * days,
+        test="sequential",
+    )
+    assert abs(found[:, -1].mean() - predicted) <= 0.05, (found[:, -1].mean(), predicted)
+    assert found.any(axis=1).mean() >= found[:, -1].mean()
+
+
+def test_minimum_detectable_effect_inverts_the_power() -> None:
+    baseline = MeanBaseline(mean=4.0, variance=10.0)
+    for test in ("fixed", "sequential"):
+        mde = minimum_detectable_effect(
+            baseline=baseline, control_users=3000, treatment_users=3000, test=test
+        )
+        assert power_at(
+            baseline=baseline, mde=mde, control_users=3000, treatment_users=3000, test=test
+        ) == pytest.approx(0.8, abs=1e-4)
+    planned = sample_size(baseline=ProportionBaseline(rate=0.3), mde=0.07)
+    n_c, n_t = planned.users_per_variant
+    mde = minimum_detectable_effect(
+        baseline=ProportionBaseline(rate=0.3), control_users=n_c, treatment_users=n_t
+    )
+    assert mde == pytest.approx(0.07, abs=0.001)
 
 
 def test_cuped_reduces_variance_and_stays_unbiased() -> None:
