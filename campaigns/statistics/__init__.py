@@ -25,6 +25,7 @@ from campaigns.statistics.cuped import cuped_theta, cuped_variance_reduction
 from campaigns.statistics.decision import (
     Decision,
     DecisionRule,
+    DecisionStatus,
     TreatmentEvidence,
     decide,
     guardrail_hurt,
@@ -58,6 +59,7 @@ __all__ = [
     "CupedStatistic",
     "Decision",
     "DecisionRule",
+    "DecisionStatus",
     "FrequentistResult",
     "GaussianPrior",
     "MeanBaseline",

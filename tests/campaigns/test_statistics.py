@@ -17,6 +17,7 @@ from campaigns.statistics import (
     BayesianResult,
     CupedStatistic,
     DecisionRule,
+    DecisionStatus,
     FrequentistResult,
     GaussianPrior,
     MeanBaseline,
@@ -476,12 +477,14 @@ def _decide(evidence: TreatmentEvidence, **overrides: Any):
 def test_a_clear_win_is_declared_with_its_reasons() -> None:
     decision = _decide(_clear_win())
     assert decision.winner == "b"
+    assert decision.status == DecisionStatus.WINNER
     assert any("chance to win" in r and "sequential" in r for r in decision.reasons)
 
 
 def test_no_winner_while_srm_is_flagged() -> None:
     decision = _decide(_clear_win(), srm_p_value=0.0002)
     assert decision.winner is None
+    assert decision.status == "srm"
     assert "Sample ratio mismatch" in decision.reasons[0]
 
 
@@ -501,6 +504,7 @@ def test_no_winner_while_a_guardrail_is_hurt() -> None:
     )
     decision = _decide(hurt)
     assert decision.winner is None
+    assert decision.status == DecisionStatus.GUARDRAIL_HURT
     assert "hurts unsubscribe rate" in decision.reasons[0]
 
 
@@ -512,6 +516,7 @@ def test_no_winner_before_the_minimum_sample_or_runtime() -> None:
         rule=DecisionRule(min_users_per_variant=50_000),
     )
     assert early.winner is None and "fewer than the minimum 7" in early.reasons[0]
+    assert early.status == small.status == DecisionStatus.TOO_EARLY
     assert small.winner is None and "Fewer than 50000 learners in a, b" in small.reasons[0]
 
 
@@ -525,6 +530,7 @@ def test_no_winner_while_the_evidence_is_thin() -> None:
     )
     decision = _decide(thin, users={"a": 2000, "b": 2000})
     assert decision.winner is None
+    assert decision.status == DecisionStatus.INCONCLUSIVE
     assert "not yet shown better" in decision.reasons[0]
 
 
