@@ -243,6 +243,9 @@ def audience_preview_partial(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"errors": []}
     try:
         audience = form.audience(FIELDS)
+        if "segment" in audience and not audience["segment"]:
+            context["hint"] = "Choose a segment to see how many learners it holds now."
+            return render(request, "campaigns/_audience_preview.html", context)
         if "segment" in audience:
             segment = next((s for s in segment_list() if s.slug == audience["segment"]), None)
             if segment is None:
@@ -281,6 +284,14 @@ def schedule_preview(request: HttpRequest) -> HttpResponse:
     bad = {k: v for k, v in form.errors.items() if k in _SCHEDULE_FIELDS}
     if bad:
         context["error"] = "; ".join(f"{form[k].label}: {' '.join(v)}" for k, v in bad.items())
+        return render(request, "campaigns/_schedule_preview.html", context)
+    if not data.get("at_date" if context["kind"] == "one_time" else "time"):
+        # Nothing chosen yet: say what to do rather than what is wrong.
+        context["hint"] = (
+            "Choose the date and time to see when it sends."
+            if context["kind"] == "one_time"
+            else "Choose the days and the time to see the next five runs."
+        )
         return render(request, "campaigns/_schedule_preview.html", context)
     try:
         schedule = form.preview_schedule()

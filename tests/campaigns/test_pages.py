@@ -577,3 +577,12 @@ def test_a_filter_the_rows_cannot_show_opens_as_json(staff, template):
     textarea = re.search(r'<textarea name="filter_json"[^>]*>(.*?)</textarea>', edit, re.S)
     assert json.loads(html_lib.unescape(textarea.group(1))) == nested
     assert 'name="cond_field"' not in edit
+
+
+def test_an_untouched_builder_says_what_to_choose_not_what_is_wrong(staff):
+    audience = staff.get(AUDIENCE, {"audience_mode": "segment", "segment": ""}).content.decode()
+    assert "Choose a segment to see how many learners it holds now." in audience
+    assert "error" not in audience
+    schedule = staff.get(SCHEDULE, {"schedule_type": "one_time", **_steps()}).content.decode()
+    assert "Choose the date and time to see when it sends." in schedule
+    assert "error" not in schedule
