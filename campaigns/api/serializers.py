@@ -34,7 +34,7 @@ class CampaignInputSerializer(serializers.Serializer):
 
     name = serializers.CharField(max_length=120)
     description = serializers.CharField(max_length=300, required=False, allow_blank=True)
-    channel = serializers.ChoiceField(choices=Channel.values)
+    channel = serializers.ChoiceField(choices=Channel.choices)
     audience = serializers.JSONField(help_text=AUDIENCE_HELP)
     schedule = serializers.JSONField(help_text=SCHEDULE_HELP)
     template = serializers.CharField(
