@@ -144,7 +144,7 @@ class _Compiler:
         """The enrolment score that drives the learner's risk (engagement's learner_risk_of)."""
         return self.scores().order_by("-drop_off_risk", F("course_id").asc(nulls_last=True))
 
-    def local_day(self, offset: int) -> Q | Any:
+    def local_day(self, offset: int) -> Case:
         """Per learner: their local date today + `offset` days, as a CASE over timezones."""
         utc = self.now.astimezone(datetime.UTC)
         zones = _zones_by_offset(utc.date(), utc.replace(second=0, microsecond=0))
