@@ -5,7 +5,7 @@ did what when."""
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.timezone import now
 
@@ -111,6 +111,12 @@ class Campaign(models.Model):
     rate_per_minute = models.PositiveIntegerField(
         default=0, help_text="At most this many messages a minute (0: as fast as they go)."
     )
+    holdout_percent = models.PositiveSmallIntegerField(
+        default=10,
+        validators=[MaxValueValidator(50)],
+        help_text="Share of the eligible learners deliberately not contacted (the same ones "
+        "every run), to measure whether the campaign works.",
+    )
     next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -129,6 +135,12 @@ class Campaign(models.Model):
     def source_prefix(self) -> str:
         """What starts the `source` of every delivery this campaign made."""
         return f"campaign:{self.pk}:"
+
+    @property
+    def holdout_scope(self) -> str:
+        """What the campaign's holdout is drawn for: the same learners are held out of every
+        run and step."""
+        return f"campaign:{self.pk}"
 
 
 class DripStep(models.Model):
