@@ -70,6 +70,13 @@ STATE_ACTIONS = {
     Campaign.Status.PAUSED: ("resume", "cancel"),
 }
 
+# What a run counts besides interventions' skip reasons.
+RUN_SKIP_LABELS = {
+    "held_out": "held out (not contacted, to measure the effect)",
+    "failed": "not sent: the template could not be used",
+    "cancelled": "not sent: the campaign was cancelled",
+}
+
 
 # --- the list -------------------------------------------------------------------------------
 
@@ -388,7 +395,8 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "run": run,
             "skipped": [
-                (Skip.LABELS.get(reason, reason), n) for reason, n in sorted(run.skipped.items())
+                (RUN_SKIP_LABELS.get(reason) or Skip.LABELS.get(reason, reason), n)
+                for reason, n in sorted(run.skipped.items())
             ],
             "sent": figures.by_source.get(run.source, {}).get("sent", 0),
         }

@@ -49,6 +49,13 @@ class CampaignInputSerializer(serializers.Serializer):
     rate_per_minute = serializers.IntegerField(
         required=False, min_value=0, help_text="At most this many messages a minute (0: no limit)."
     )
+    holdout_percent = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=50,
+        help_text="Share of the eligible learners deliberately not contacted, to measure the "
+        "campaign's effect (default 10).",
+    )
 
 
 class CampaignPatchSerializer(CampaignInputSerializer):
@@ -94,6 +101,7 @@ class CampaignOutputSerializer(serializers.ModelSerializer):
             "template",
             "learner_local_time",
             "rate_per_minute",
+            "holdout_percent",
             "next_run_at",
             "next_runs",
             "figures",
