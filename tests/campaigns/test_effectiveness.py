@@ -96,3 +96,28 @@ def test_outcomes_wait_for_their_window_and_say_when_data_is_short(template):
     assert by_name["active_14"]["contacted"] == 0  # 14 have not
     assert by_name["active_14"]["enough"] is False
     assert effect.enough is False
+
+
+def test_the_page_ranks_what_has_data_and_says_what_has_not(template, client, staff_user):
+    measured = make_campaign(one_time_spec(name="Measured", holdout_percent=30))
+    young = make_campaign(one_time_spec(name="Young", holdout_percent=30))
+    _history(measured, _learners(3000), timezone.now() - 40 * DAY, rates=(0.40, 0.60))
+    deliveries_queue(
+        template=young.template,
+        user_ids=list(User.objects.values_list("pk", flat=True)[:50]),
+        source=f"{young.source_prefix}run:1",
+        holdout_scope=young.holdout_scope,
+        holdout_share=0.3,
+    )
+    client.force_login(staff_user)
+    html = client.get("/dashboard/effectiveness/").content.decode()
+    assert html.index("Measured") < html.index("Young")
+    assert "Not enough data yet" in html
+    student = User.objects.filter(role="student").first()
+    client.force_login(student)
+    assert client.get("/dashboard/effectiveness/").status_code in (302, 403)
+
+
+def test_the_page_explains_holdouts_when_there_are_none(client, staff_user):
+    client.force_login(staff_user)
+    assert "Nothing held out yet" in client.get("/dashboard/effectiveness/").content.decode()
