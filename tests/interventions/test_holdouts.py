@@ -36,10 +36,15 @@ pytestmark = pytest.mark.django_db
 NOON = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.UTC)
 
 
+FIRST_ID = 7_000_000
+
+
 def learners(n: int, prefix: str = "h") -> list[int]:
-    """`n` active learners with an email address, made in one insert."""
+    """`n` active learners with an email address, made in one insert. Their ids are fixed
+    (from FIRST_ID), so the shares measured are the same on every run and database."""
     User.objects.bulk_create(
         User(
+            pk=FIRST_ID + i,
             email=f"{prefix}{i}@example.com",
             external_id=f"{prefix}-{i}",
             role=User.Role.STUDENT,
