@@ -136,6 +136,7 @@ def experiment_detail(request: HttpRequest, key: str) -> HttpResponse:
         "primary": primary,
         "secondary": [_table(m) for m in results.secondary],
         "guardrails": [_table(m) for m in results.guardrails],
+        "srm_p": _p(results.srm_p_value),
         "total_users": sum(results.users.values()),
         "exposures": sum(exposure_counts(experiment=experiment).values()),
         "decision_words": DECISION_WORDS.get(results.decision_status, results.decision_status),
@@ -342,8 +343,9 @@ def _table(metric: MetricResult) -> dict[str, Any]:
         "name": metric.name,
         "kind": metric.kind,
         "lower_is_better": metric.lower_is_better,
+        # Below half a percent the covariate did nothing worth saying.
         "variance_reduction": _pct(metric.variance_reduction, digits=0)
-        if metric.variance_reduction
+        if (metric.variance_reduction or 0) >= 0.005
         else "",
         "rows": rows,
     }

@@ -14,8 +14,6 @@
     return el ? JSON.parse(el.textContent) : null;
   }
 
-  function narrow() { return window.matchMedia("(max-width: 760px)").matches; }
-
   function pct(v) { return v === null ? null : v * 100; }
 
   // Each treatment's uplift: the point, the fixed-horizon interval (thick) and the sequential
@@ -52,14 +50,14 @@
     var height = 90 + 60 * keys.length;
     Plotly.newPlot(chart, traces, {
       height: height,
-      margin: { l: 16, r: 16, t: 8, b: 48 },
+      margin: { l: 16, r: 16, t: 36, b: 48 },
       paper_bgcolor: "rgba(0,0,0,0)",
       plot_bgcolor: "rgba(0,0,0,0)",
       font: FONT,
       xaxis: Object.assign({ ticksuffix: "%", zeroline: true, automargin: true,
-                             title: { text: "Uplift on " + data.metric + " vs control" } }, GRID),
+                             title: { text: "Uplift vs control" } }, GRID),
       yaxis: Object.assign({ type: "category", automargin: true, autorange: "reversed" }, GRID),
-      legend: { orientation: "h", y: narrow() ? -0.5 : -0.35 },
+      legend: { orientation: "h", x: 0, y: 1, yanchor: "bottom" },
       showlegend: true,
     }, CONFIG);
   }
@@ -92,6 +90,16 @@
         hovertemplate: "%{y:+.1f}% (%{customdata[1]:+.1f}% to %{customdata[2]:+.1f}%)<br>%{customdata[0]} learners<extra>%{x}</extra>",
       });
     });
+    // The first looks rest on few learners and their bands are huge: frame the chart on the
+    // latest intervals (a little beyond their reach) and let the early bands run off it.
+    var reach = 0;
+    data.series.forEach(function (s) {
+      [s.low, s.high, s.uplift].forEach(function (values) {
+        var last = values.filter(function (v) { return v !== null; }).pop();
+        if (last !== undefined) reach = Math.max(reach, Math.abs(pct(last)));
+      });
+    });
+    var limit = Math.max(5, reach * 1.6);
     Plotly.newPlot(chart, traces, {
       height: 300,
       margin: { l: 56, r: 16, t: 8, b: 40 },
@@ -99,7 +107,7 @@
       plot_bgcolor: "rgba(0,0,0,0)",
       font: FONT,
       xaxis: Object.assign({ type: "date", tickformat: "%-d %b", automargin: true }, GRID),
-      yaxis: Object.assign({ ticksuffix: "%", zeroline: true, automargin: true,
+      yaxis: Object.assign({ ticksuffix: "%", zeroline: true, automargin: true, range: [-limit, limit],
                              title: { text: "Uplift" } }, GRID),
       legend: { orientation: "h", y: -0.2 },
     }, CONFIG);
