@@ -10,6 +10,7 @@ import re
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import Page, expect
 
 from accounts.models import User
 from campaigns.models import Experiment, Exposure
@@ -334,3 +335,45 @@ def test_the_calculator_says_what_is_wrong(staff):
         f"{LIST}reminder-tone/calculator/", {"baseline": "90", "mde": "50", "power": "80"}
     ).content.decode()
     assert "would pass 100%" in html
+
+
+# --- in a browser ----------------------------------------------------------------------------
+
+RECORD_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__cspViolations.push(`${event.violatedDirective} blocked ${event.blockedURI}`);
+});
+"""
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_in_a_browser_the_charts_draw_the_calculator_answers_and_a_winner_is_chosen(
+    live_server, page: Page, staff_user
+):
+    _with_results(200, 200, converted=(40, 70))
+    page.add_init_script(RECORD_VIOLATIONS)
+    page.goto(f"{live_server.url}{LIST}reminder-tone/")
+    page.fill("#id_username", staff_user.email)
+    page.fill("#id_password", "pw-staff-1234")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}{LIST}reminder-tone/")
+
+    # Plotly drew both charts from the page's json_script data.
+    expect(page.locator("#uplift-chart .main-svg").first).to_be_visible()
+    expect(page.locator("#sequential-chart .main-svg").first).to_be_visible()
+
+    fixed = page.locator("[data-calc=fixed] [data-total]")
+    ten = sample_size(baseline=ProportionBaseline(0.2), mde=0.1, weights=[50, 50])
+    twenty = sample_size(baseline=ProportionBaseline(0.2), mde=0.2, weights=[50, 50])
+    expect(fixed).to_have_text(str(ten.total_users))
+    page.get_by_label("Smallest effect worth finding (%)").fill("20")
+    expect(fixed).to_have_text(str(twenty.total_users))
+
+    page.get_by_label("Winner").select_option("friendly")
+    page.get_by_label("Why", exact=True).fill("Chance to win above 99%")
+    page.get_by_role("button", name="Stop with this winner").click()
+    expect(page.locator("[data-status]")).to_have_text("Stopped")
+    expect(page.locator("dd[data-winner]")).to_contain_text("friendly")
+    assert page.evaluate("window.__cspViolations") == []
