@@ -1,0 +1,30 @@
+"""Building videos as a user would: through the upload and transcode services."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from learning.models import Lesson
+from video.models import LessonVideo
+from video.services import storage
+from video.services.transcoding import transcode_job_run, video_transcode_request
+from video.services.uploads import video_upload_received, video_upload_start
+
+
+def video_uploaded(lesson: Lesson, clip: Path) -> LessonVideo:
+    """`lesson` with `clip` uploaded (copied where the upload view would stream it)."""
+    video, _ = video_upload_start(lesson=lesson)
+    destination = storage.source_file(video.upload_id)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(clip, destination)
+    return video_upload_received(upload_id=str(video.upload_id), size=destination.stat().st_size)
+
+
+def video_transcoded(lesson: Lesson, clip: Path) -> LessonVideo:
+    """`lesson` with `clip` uploaded and transcoded by the worker's service."""
+    video = video_uploaded(lesson, clip)
+    job = video_transcode_request(video=video)
+    transcode_job_run(job_id=job.pk)
+    video.refresh_from_db()
+    return video
