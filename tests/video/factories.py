@@ -28,3 +28,24 @@ def video_transcoded(lesson: Lesson, clip: Path) -> LessonVideo:
     transcode_job_run(job_id=job.pk)
     video.refresh_from_db()
     return video
+
+
+def video_ready(lesson: Lesson, *, duration: float = 10.0) -> LessonVideo:
+    """A ready video of `duration` seconds, as the transcoder leaves one (files not written),
+    for tests about watching rather than transcoding."""
+    video, _ = video_upload_start(lesson=lesson)
+    LessonVideo.objects.filter(pk=video.pk).update(
+        status=LessonVideo.Status.READY,
+        progress=100,
+        duration_seconds=duration,
+        width=1280,
+        height=720,
+        bucket_seconds=1.0 if duration <= 1800 else duration / 100,
+        renditions=[
+            {"name": "720p", "width": 1280, "height": 720, "bandwidth": 2928000},
+            {"name": "480p", "width": 854, "height": 480, "bandwidth": 1528000},
+        ],
+        hls_path=storage.relative(storage.hls_folder(video.upload_id)),
+    )
+    video.refresh_from_db()
+    return video

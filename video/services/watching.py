@@ -58,7 +58,7 @@ def _check(beat: Heartbeat, video: LessonVideo) -> None:
     if "start" not in errors and "end" not in errors and beat.end < beat.start:
         errors["end"] = ["Must not be before start."]
     if beat.speed not in SPEEDS:
-        errors["speed"] = [invalid_choice_message(beat.speed, SPEEDS)]
+        errors["speed"] = [invalid_choice_message(f"{beat.speed:g}", [f"{s:g}" for s in SPEEDS])]
     if beat.device not in WatchSession.Device.values:
         errors["device"] = [invalid_choice_message(beat.device, WatchSession.Device.values)]
     if beat.kind not in KINDS:
