@@ -63,7 +63,7 @@
       headers: { "Content-Type": "application/json", "X-CSRFToken": config.csrf },
       body: JSON.stringify(body)
     }).then(function (response) {
-      if (response.ok) { sent++; root.dataset.heartbeats = String(sent); }
+      if (response.ok) { sent++; root.dataset.heartbeats = String(sent); root.dataset.lastHeartbeat = kind; }
     }).catch(function () {});
   }
   video.addEventListener("playing", function () { from = video.currentTime; last = video.currentTime; });
