@@ -77,6 +77,9 @@ class TranscodeJob(models.Model):
     video = models.ForeignKey(LessonVideo, on_delete=models.CASCADE, related_name="jobs")
     upload_id = models.UUIDField(unique=True)
     backend = models.CharField(max_length=32, default="ffmpeg")
+    external_id = models.CharField(
+        max_length=128, blank=True, help_text="The MediaConvert job's id (production backend)."
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)

@@ -11,4 +11,11 @@ BEAT_SCHEDULE = {
         # The next pass looks afresh: a late one is worthless once it is due.
         "options": {"expire_seconds": 8 * 60},
     },
+    # "Transcoding polls": MediaConvert jobs in flight are asked for their state every minute
+    # (progress on the lesson, then ready or failed); with none in flight it is one query.
+    "video.poll_mediaconvert": {
+        "task": "video.poll_mediaconvert",
+        "schedule": crontab(minute="*"),
+        "options": {"expire_seconds": 50},
+    },
 }

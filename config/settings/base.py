@@ -473,6 +473,15 @@ STRIDE_VIDEO_UPLOAD_URL_SECONDS = int(os.environ.get("STRIDE_VIDEO_UPLOAD_URL_SE
 # The transcoder (embedded: ffmpeg on the worker); HLS segments of this many seconds, with a
 # keyframe at each boundary; the x264 preset trades speed for size.
 STRIDE_VIDEO_BACKEND = os.environ.get("STRIDE_VIDEO_BACKEND", "ffmpeg")
+# Production transcoder (STRIDE_VIDEO_BACKEND=mediaconvert): AWS MediaConvert reads the upload
+# from and writes the ladder to STRIDE_VIDEO_S3_BUCKET; credentials from the usual AWS variables.
+STRIDE_MEDIACONVERT_REGION = os.environ.get("STRIDE_MEDIACONVERT_REGION", "eu-west-1")
+STRIDE_MEDIACONVERT_ENDPOINT_URL = os.environ.get("STRIDE_MEDIACONVERT_ENDPOINT_URL", "")
+STRIDE_MEDIACONVERT_ROLE_ARN = os.environ.get("STRIDE_MEDIACONVERT_ROLE_ARN", "")
+STRIDE_MEDIACONVERT_QUEUE_ARN = os.environ.get("STRIDE_MEDIACONVERT_QUEUE_ARN", "")
+STRIDE_VIDEO_S3_BUCKET = os.environ.get(
+    "STRIDE_VIDEO_S3_BUCKET", os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
+)
 STRIDE_VIDEO_FFMPEG = os.environ.get("STRIDE_VIDEO_FFMPEG", "ffmpeg")
 STRIDE_VIDEO_FFPROBE = os.environ.get("STRIDE_VIDEO_FFPROBE", "ffprobe")
 STRIDE_VIDEO_FFMPEG_PRESET = os.environ.get("STRIDE_VIDEO_FFMPEG_PRESET", "veryfast")

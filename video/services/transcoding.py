@@ -40,7 +40,8 @@ def video_transcode_request(*, video: LessonVideo) -> TranscodeJob:
             {"file": ["No file has been uploaded yet: POST it to the upload URL first."]}
         )
     job, created = TranscodeJob.objects.get_or_create(
-        upload_id=video.upload_id, defaults={"video": video, "backend": "ffmpeg"}
+        upload_id=video.upload_id,
+        defaults={"video": video, "backend": settings.STRIDE_VIDEO_BACKEND},
     )
     if not created:
         if job.status != TranscodeJob.Status.FAILED:
@@ -86,6 +87,8 @@ def transcode_job_run(*, job_id: int) -> str:
     if video is None:  # the video was replaced or deleted meanwhile
         _finish(job, TranscodeJob.Status.FAILED, "The upload was replaced.")
         return "replaced"
+    if job.backend == "mediaconvert":
+        return _submit(job, video)
     source = storage.absolute(video.source_path)
     try:
         probe = _checked_probe(source)
@@ -151,6 +154,20 @@ def transcode_job_run(*, job_id: int) -> str:
         )
         _finish(job, TranscodeJob.Status.DONE if updated else TranscodeJob.Status.FAILED, "")
     return "done" if updated else "replaced"
+
+
+def _submit(job: TranscodeJob, video: LessonVideo) -> str:
+    """Hand the job to MediaConvert; beat's poll (video.poll_mediaconvert) takes it from there."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from video.services.mediaconvert import mediaconvert_job_submit
+
+    try:
+        mediaconvert_job_submit(job=job)
+    except (BotoCoreError, ClientError) as error:
+        _fail(job, video, f"MediaConvert refused the job: {error}")
+        return "failed"
+    return "submitted"
 
 
 def _bucket_seconds(duration: float) -> float:
