@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -9,6 +10,18 @@ from django.http import HttpRequest
 from core.errors import DomainValidationError
 from video.models import LessonVideo, TranscodeJob, WatchInterval, WatchPosition, WatchSession
 from video.services.transcoding import video_transcode_request
+from video.services.uploads import video_upload_file
+
+
+class LessonVideoForm(forms.ModelForm):
+    file = forms.FileField(
+        required=False,
+        help_text="A video file: uploading one replaces the lesson's video and transcodes it.",
+    )
+
+    class Meta:
+        model = LessonVideo
+        fields = ["lesson", "captions"]
 
 
 class TranscodeJobInline(admin.TabularInline):
@@ -47,8 +60,28 @@ class LessonVideoAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
+    form = LessonVideoForm
     inlines = [TranscodeJobInline]
     actions = ["transcode"]
+
+    def save_model(self, request: HttpRequest, obj: LessonVideo, form, change: bool) -> None:
+        file = form.cleaned_data.get("file")
+        if not change and file is None:
+            super().save_model(request, obj, form, change)
+            return
+        if file is None:
+            obj.save(update_fields=["captions", "updated_at"])
+            return
+        video = video_upload_file(lesson=obj.lesson, file=file)
+        captions = form.cleaned_data.get("captions")
+        if captions and hasattr(captions, "chunks"):  # captions uploaded with the video
+            video.captions.save(captions.name, captions)
+        try:
+            video_transcode_request(video=video)
+        except DomainValidationError as error:
+            self.message_user(request, error.messages_text(), messages.ERROR)
+        obj.pk = video.pk
+        obj.refresh_from_db()
 
     @admin.action(description="Transcode (or retry) the selected videos")
     def transcode(self, request: HttpRequest, queryset: QuerySet[LessonVideo]) -> None:

@@ -63,3 +63,24 @@ def test_progress_is_read_from_ffmpegs_progress_lines():
     lines = ["frame=10", "out_time_us=1000000", "progress=continue", "out_time_us=2500000",
              "out_time_us=N/A", "out_time_ms=9900000", "progress=end"]  # fmt: skip
     assert list(progress_percents(iter(lines), 10.0)) == [10, 25, 99]
+
+
+@needs_ffmpeg
+def test_staff_attach_a_video_from_the_admin_and_it_is_transcoded(
+    admin_client, clips, eager, django_capture_on_commit_callbacks
+):
+    lesson = LessonFactory()
+    with clips["720p"].open("rb") as file, django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            "/admin/video/lessonvideo/add/",
+            {
+                "lesson": lesson.pk,
+                "file": file,
+                "jobs-TOTAL_FORMS": 0,
+                "jobs-INITIAL_FORMS": 0,
+            },
+        )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    video = LessonVideo.objects.get(lesson=lesson)
+    assert video.status == LessonVideo.Status.READY
+    assert [r["name"] for r in video.renditions] == ["720p", "480p"]

@@ -8,8 +8,10 @@ streamed to disk by `video.uploads.VideoUploadHandler`, never held in memory.
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
@@ -99,3 +101,22 @@ def video_upload_received(*, upload_id: str, size: int) -> LessonVideo:
         update_fields=["source_path", "source_size", "status", "failure_reason", "updated_at"]
     )
     return video
+
+
+def video_upload_file(*, lesson: Lesson, file: Any) -> LessonVideo:
+    """Attach `file` (a Django UploadedFile, e.g. from the admin) to `lesson` as a new upload.
+
+    Django's upload handlers have already spooled a large file to a temporary file; it is
+    moved into place, not read into memory.
+    """
+    video, _ = video_upload_start(lesson=lesson)
+    destination = storage.source_file(video.upload_id)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    temporary = getattr(file, "temporary_file_path", None)
+    if temporary is not None:
+        shutil.move(temporary(), destination)
+    else:
+        with destination.open("wb") as out:
+            for chunk in file.chunks():
+                out.write(chunk)
+    return video_upload_received(upload_id=str(video.upload_id), size=destination.stat().st_size)
