@@ -1,13 +1,19 @@
-"""The production transcoder at its transport: MediaConvert job creation and polling through
-botocore's Stubber (moto has no MediaConvert), with the real client and our code around it."""
+"""The production mode at its transport: uploads by presigned S3 POST (moto's S3 in-process
+mock; its server needs Flask, which the project does not install) and MediaConvert job
+creation and polling through botocore's Stubber (moto has no MediaConvert)."""
 
 from __future__ import annotations
 
+import base64
+import json
+
+import boto3
 import pytest
+import requests
 from botocore.stub import ANY, Stubber
+from moto import mock_aws
 
 from tests.learning.factories import LessonFactory
-from tests.video.factories import video_uploaded
 from video import mediaconvert
 from video.models import LessonVideo, TranscodeJob
 from video.services.mediaconvert import mediaconvert_jobs_poll
@@ -27,13 +33,38 @@ def stub(settings, monkeypatch):
     settings.STRIDE_MEDIACONVERT_QUEUE_ARN = QUEUE
     settings.STRIDE_VIDEO_S3_BUCKET = "stride-media"
     settings.STRIDE_MEDIACONVERT_ENDPOINT_URL = "https://abcd.mediaconvert.eu-west-1.amazonaws.com"
+    settings.AWS_S3_REGION_NAME = "eu-west-1"
+    mock = mock_aws()
+    mock.start()
+    boto3.client("s3", region_name="eu-west-1").create_bucket(
+        Bucket="stride-media", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
     client = mediaconvert.client(
         region=settings.STRIDE_MEDIACONVERT_REGION,
         endpoint_url=settings.STRIDE_MEDIACONVERT_ENDPOINT_URL,
     )
-    with Stubber(client) as stubber:
-        yield stubber
-        stubber.assert_no_pending_responses()
+    try:
+        with Stubber(client) as stubber:
+            yield stubber
+            stubber.assert_no_pending_responses()
+    finally:
+        mock.stop()
+
+
+def uploaded(make_key, content: bytes = b"uploaded video"):
+    """A lesson whose video an integrator POSTed to S3 with the presigned POST it was given."""
+    lesson = LessonFactory()
+    target = (
+        make_key("courses:write").post(f"/api/v1/lessons/{lesson.external_id}/video/upload/").json()
+    )
+    response = requests.post(
+        target["url"],
+        data={**target["fields"], "Content-Type": "video/mp4"},
+        files={"file": ("talk.mp4", content)},
+        timeout=10,
+    )
+    assert response.status_code == 204, response.text
+    return LessonVideo.objects.get(lesson=lesson), target
 
 
 def job(state: str, **extra) -> dict:
@@ -41,11 +72,36 @@ def job(state: str, **extra) -> dict:
                     **extra}}  # fmt: skip
 
 
-def test_a_job_is_created_with_the_ladder_then_polled_to_ready(stub, tmp_path):
-    source = tmp_path / "in.mp4"
-    source.write_bytes(b"uploaded")
-    video = video_uploaded(LessonFactory(), source)
+def test_the_upload_url_is_a_presigned_s3_post_with_the_limits_in_its_policy(
+    stub, make_key, settings
+):
+    settings.STRIDE_VIDEO_MAX_UPLOAD_BYTES = 10_000
+    video, target = uploaded(make_key)
+    assert target["url"] == "https://stride-media.s3.amazonaws.com/"
+    assert target["fields"]["key"] == f"videos/{video.upload_id}/source"
+    policy = json.loads(base64.b64decode(target["fields"]["policy"]))
+    assert ["content-length-range", 1, 10_000] in policy["conditions"]
+    assert ["starts-with", "$Content-Type", "video/"] in policy["conditions"]
+    stored = boto3.client("s3", region_name="eu-west-1").get_object(
+        Bucket="stride-media", Key=f"videos/{video.upload_id}/source"
+    )
+    assert stored["Body"].read() == b"uploaded video"
+
+
+def test_transcode_before_the_file_reached_s3_is_400_naming_the_file(stub, make_key):
+    lesson = LessonFactory()
+    writer = make_key("courses:write")
+    writer.post(f"/api/v1/lessons/{lesson.external_id}/video/upload/")
+    response = writer.post(f"/api/v1/lessons/{lesson.external_id}/video/transcode/")
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["file"]
+
+
+def test_a_job_is_created_with_the_ladder_then_polled_to_ready(stub, make_key):
+    video, _ = uploaded(make_key)
     request = video_transcode_request(video=video)
+    video.refresh_from_db()
+    assert video.source_size == len(b"uploaded video")
     upload = str(video.upload_id)
     expected = {
         "Role": ROLE,
@@ -100,10 +156,8 @@ def test_the_job_settings_hold_the_ladder_aac_and_a_fixed_gop():
     assert codec == "FRAME_CAPTURE"
 
 
-def test_a_failed_job_fails_the_video_with_mediaconverts_reason(stub, tmp_path):
-    source = tmp_path / "in.mp4"
-    source.write_bytes(b"uploaded")
-    video = video_uploaded(LessonFactory(), source)
+def test_a_failed_job_fails_the_video_with_mediaconverts_reason(stub, make_key):
+    video, _ = uploaded(make_key)
     request = video_transcode_request(video=video)
     stub.add_response("create_job", job("SUBMITTED"), None)
     transcode_job_run(job_id=request.pk)
@@ -118,10 +172,8 @@ def test_a_failed_job_fails_the_video_with_mediaconverts_reason(stub, tmp_path):
     assert video.failure_reason == "Transcoding failed: Unable to open input file"
 
 
-def test_a_refused_job_fails_the_video_cleanly(stub, tmp_path):
-    source = tmp_path / "in.mp4"
-    source.write_bytes(b"uploaded")
-    video = video_uploaded(LessonFactory(), source)
+def test_a_refused_job_fails_the_video_cleanly(stub, make_key):
+    video, _ = uploaded(make_key)
     request = video_transcode_request(video=video)
     stub.add_client_error("create_job", "BadRequestException", "Invalid role", 400)
     assert transcode_job_run(job_id=request.pk) == "failed"

@@ -24,7 +24,7 @@ from core.errors import DomainValidationError
 from core.jobs import task_enqueue
 from video import ffmpeg
 from video.models import LessonVideo, TranscodeJob
-from video.services import storage
+from video.services import storage, uploads
 
 logger = logging.getLogger(__name__)
 TASK = "video.transcode"
@@ -35,7 +35,12 @@ PROGRESS_SAVE_SECONDS = 1.0  # live progress without a write per ffmpeg report
 def video_transcode_request(*, video: LessonVideo) -> TranscodeJob:
     """Transcode the video's current upload (again, if it failed); one job per upload."""
     video = LessonVideo.objects.select_for_update().get(pk=video.pk)
-    if not video.source_path or not storage.absolute(video.source_path).is_file():
+    if uploads.s3_mode():
+        video = uploads.video_upload_in_s3(video=video) or video
+        uploaded = bool(video.source_path)
+    else:
+        uploaded = bool(video.source_path) and storage.absolute(video.source_path).is_file()
+    if not uploaded:
         raise DomainValidationError(
             {"file": ["No file has been uploaded yet: POST it to the upload URL first."]}
         )

@@ -54,8 +54,44 @@ def video_upload_start(*, lesson: Lesson) -> tuple[LessonVideo, UploadTarget]:
     return video, upload_target(video)
 
 
+def s3_mode() -> bool:
+    """Uploads go straight to S3 with the production transcoder (MediaConvert reads them there)."""
+    return settings.STRIDE_VIDEO_BACKEND == "mediaconvert"
+
+
+def s3_client() -> Any:
+    import boto3
+
+    return boto3.client(
+        "s3",
+        region_name=getattr(settings, "AWS_S3_REGION_NAME", None)
+        or settings.STRIDE_MEDIACONVERT_REGION,
+        endpoint_url=getattr(settings, "AWS_S3_ENDPOINT_URL", None) or None,
+    )
+
+
+def source_key(upload_id: uuid.UUID | str) -> str:
+    return f"videos/{upload_id}/source"
+
+
 def upload_target(video: LessonVideo) -> UploadTarget:
     max_bytes = settings.STRIDE_VIDEO_MAX_UPLOAD_BYTES
+    if s3_mode():
+        # A presigned POST: S3 itself enforces the size range and content type of its policy.
+        post = s3_client().generate_presigned_post(
+            Bucket=settings.STRIDE_VIDEO_S3_BUCKET,
+            Key=source_key(video.upload_id),
+            Conditions=[
+                ["content-length-range", 1, max_bytes],
+                ["starts-with", "$Content-Type", "video/"],
+            ],
+            ExpiresIn=settings.STRIDE_VIDEO_UPLOAD_URL_SECONDS,
+        )
+        return UploadTarget(
+            url_path=post["url"],
+            fields=post["fields"],
+            expires_in=settings.STRIDE_VIDEO_UPLOAD_URL_SECONDS,
+        )
     token = signing.dumps({"u": str(video.upload_id), "m": max_bytes}, salt=UPLOAD_SALT)
     return UploadTarget(
         url_path=f"/video/upload/{token}/",
@@ -120,3 +156,20 @@ def video_upload_file(*, lesson: Lesson, file: Any) -> LessonVideo:
             for chunk in file.chunks():
                 out.write(chunk)
     return video_upload_received(upload_id=str(video.upload_id), size=destination.stat().st_size)
+
+
+def video_upload_in_s3(*, video: LessonVideo) -> LessonVideo | None:
+    """Record the upload the client POSTed to S3, if it is there (S3 mode); None if not."""
+    from botocore.exceptions import ClientError
+
+    try:
+        head = s3_client().head_object(
+            Bucket=settings.STRIDE_VIDEO_S3_BUCKET, Key=source_key(video.upload_id)
+        )
+    except ClientError:
+        return None
+    LessonVideo.objects.filter(pk=video.pk).update(
+        source_path=source_key(video.upload_id), source_size=head["ContentLength"]
+    )
+    video.refresh_from_db()
+    return video
