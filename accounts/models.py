@@ -103,6 +103,8 @@ class ApiKey(models.Model):
         INTERVENTIONS_WRITE = "interventions:write", "Send and schedule interventions"
         CAMPAIGNS_READ = "campaigns:read", "Read campaigns, their runs and segments"
         CAMPAIGNS_WRITE = "campaigns:write", "Create, edit, activate and pause campaigns"
+        EXPERIMENTS_READ = "experiments:read", "Read experiments, assignments and results"
+        EXPERIMENTS_WRITE = "experiments:write", "Create, start and stop experiments"
         USERS_SIGN_IN = "users:sign_in", "Request one-time sign-in links for students"
 
     name = models.CharField(max_length=100)

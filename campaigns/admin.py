@@ -20,6 +20,9 @@ from campaigns.models import (
     CampaignRun,
     DripProgress,
     DripStep,
+    Experiment,
+    ExperimentLog,
+    Exposure,
     RunChunk,
     Segment,
 )
@@ -190,3 +193,54 @@ class CampaignLogAdmin(ReadOnlyAdmin):
     list_display = ("campaign", "at", "actor", "action", "detail")
     list_filter = ("action",)
     list_select_related = ("campaign", "actor")
+
+
+class ExperimentLogInline(admin.TabularInline):
+    model = ExperimentLog
+    fields = ("at", "actor", "action", "detail")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    max_num = 0
+
+
+@admin.register(Experiment)
+class ExperimentAdmin(admin.ModelAdmin):
+    """Experiments are designed through the API (its checks name every mistake); here staff
+    read them, rename them, switch the auto-winner and see the audit log."""
+
+    list_display = ("key", "name", "kind", "status", "winner", "started_at")
+    list_filter = ("status", "kind")
+    search_fields = ("key", "name", "hypothesis")
+    fields = (
+        "key",
+        "name",
+        "hypothesis",
+        "kind",
+        "template",
+        "variants",
+        "primary_metric",
+        "secondary_metrics",
+        "guardrail_metrics",
+        "status",
+        "auto_winner",
+        "started_at",
+        "stopped_at",
+        "winner",
+        "decision",
+        "decided_by",
+        "decided_at",
+    )
+    readonly_fields = tuple(f for f in fields if f not in ("name", "hypothesis", "auto_winner"))
+    inlines = [ExperimentLogInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(Exposure)
+class ExposureAdmin(ReadOnlyAdmin):
+    list_display = ("experiment", "user", "variant", "exposed_at", "source")
+    list_filter = ("variant",)
+    search_fields = ("experiment__key", "user__email")
+    list_select_related = ("experiment", "user")

@@ -167,6 +167,15 @@ class CampaignForm(forms.Form):
         required=False,
         help_text="0: as fast as they go.",
     )
+    holdout_percent = forms.IntegerField(
+        label="Hold out this share of learners (%)",
+        min_value=0,
+        max_value=50,
+        initial=10,
+        required=False,
+        help_text="Never contacted, the same learners every run: the effectiveness report "
+        "compares them with those contacted. 0: contact everyone.",
+    )
 
     # Service paths -> the field that shows the error.
     PATHS = {
@@ -176,6 +185,7 @@ class CampaignForm(forms.Form):
         "template": "template",
         "learner_local_time": "learner_local_time",
         "rate_per_minute": "rate_per_minute",
+        "holdout_percent": "holdout_percent",
         "audience.segment": "segment",
         "schedule.type": "schedule_type",
         "schedule.timezone": "timezone",
@@ -310,6 +320,9 @@ class CampaignForm(forms.Form):
             "template": (data.get("template") or None) if kind != "drip" else None,
             "learner_local_time": bool(data.get("learner_local_time")),
             "rate_per_minute": data.get("rate_per_minute") or 0,
+            "holdout_percent": 10
+            if data.get("holdout_percent") is None
+            else data["holdout_percent"],
         }
 
     def preview_schedule(self) -> Schedule:
@@ -470,6 +483,7 @@ def initial_of(spec: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, 
         "template": spec.get("template") or "",
         "learner_local_time": spec.get("learner_local_time", False),
         "rate_per_minute": spec.get("rate_per_minute", 0),
+        "holdout_percent": spec.get("holdout_percent", 10),
         "schedule_type": schedule.get("type", "one_time"),
         "timezone": schedule.get("timezone", "UTC"),
     }

@@ -5,7 +5,7 @@ did what when."""
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.timezone import now
 
@@ -111,6 +111,12 @@ class Campaign(models.Model):
     rate_per_minute = models.PositiveIntegerField(
         default=0, help_text="At most this many messages a minute (0: as fast as they go)."
     )
+    holdout_percent = models.PositiveSmallIntegerField(
+        default=10,
+        validators=[MaxValueValidator(50)],
+        help_text="Share of the eligible learners deliberately not contacted (the same ones "
+        "every run), to measure whether the campaign works.",
+    )
     next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -129,6 +135,12 @@ class Campaign(models.Model):
     def source_prefix(self) -> str:
         """What starts the `source` of every delivery this campaign made."""
         return f"campaign:{self.pk}:"
+
+    @property
+    def holdout_scope(self) -> str:
+        """What the campaign's holdout is drawn for: the same learners are held out of every
+        run and step."""
+        return f"campaign:{self.pk}"
 
 
 class DripStep(models.Model):
@@ -314,3 +326,111 @@ class CampaignLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign} {self.action} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class Experiment(models.Model):
+    """An A/B/n test: variants with weights (the first is the control), a primary metric,
+    secondary and guardrail metrics, a status and a decision (campaigns.services.experiments).
+
+    What it varies: a message template's variants (the learner's variant is interventions'
+    own sticky choice, and a delivery sent with it is the exposure), or something in the
+    integrator's own platform (Stride assigns through the API and logs the exposure)."""
+
+    class Kind(models.TextChoices):
+        TEMPLATE = "template", "A template's variants"
+        PLATFORM = "platform", "Something in your own platform"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        RUNNING = "running", "Running"
+        STOPPED = "stopped", "Stopped"
+
+    key = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(max_length=120)
+    hypothesis = models.TextField(blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PLATFORM)
+    template = models.ForeignKey(
+        "interventions.MessageTemplate",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="A template experiment: the template whose variants are compared.",
+    )
+    variants = models.JSONField(
+        help_text='[{"key": "control", "weight": 50}, {"key": "b", "weight": 50}]; the first '
+        'is the control. A template experiment names each one\'s "variant" (its name).'
+    )
+    primary_metric = models.JSONField()
+    secondary_metrics = models.JSONField(default=list, blank=True)
+    guardrail_metrics = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    auto_winner = models.BooleanField(
+        default=False, help_text="Give the winner all traffic once the decision rule is met."
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    winner = models.CharField(max_length=40, blank=True, help_text="The chosen variant's key.")
+    decision = models.TextField(blank=True, help_text="Why the winner was chosen.")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.key
+
+    @property
+    def variant_keys(self) -> list[str]:
+        return [variant["key"] for variant in self.variants]
+
+
+class Exposure(models.Model):
+    """A learner received or saw a variant: the row the analysis counts from. A learner with
+    exposures to two variants is flagged and left out of the results."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="exposures")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    variant = models.CharField(max_length=40)
+    exposed_at = models.DateTimeField(default=now)
+    source = models.CharField(
+        max_length=64, help_text='"assignment" (the API) or "delivery:<id>" (a message).'
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "user", "variant"], name="exposure_unique_variant"
+            ),
+        ]
+        indexes = [models.Index(fields=["experiment", "variant"], name="exposure_variant")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} saw {self.variant} of {self.experiment_id}"
+
+
+class ExperimentLog(models.Model):
+    """Who did what to an experiment, when: created, edited, started, stopped, decided (by a
+    person or the auto-winner rule, with its figures)."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="log")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=32)
+    detail = models.TextField(blank=True)
+    at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.experiment} {self.action} at {self.at:%Y-%m-%d %H:%M}"

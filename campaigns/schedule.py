@@ -10,4 +10,11 @@ BEAT_SCHEDULE = {
         "schedule": crontab(),
         "options": {"expire_seconds": 50},
     },
+    # Experiments with the auto-winner on are read hourly: the rule needs days of data, and
+    # results over millions of exposures take a second or two.
+    "campaigns.experiments_decide": {
+        "task": "campaigns.experiments_decide",
+        "schedule": crontab(minute=17),
+        "options": {"expire_seconds": 3000},
+    },
 }

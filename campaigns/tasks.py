@@ -4,6 +4,7 @@ their work with SKIP LOCKED and record it in the transaction that does it)."""
 from celery import shared_task
 
 from campaigns.services.dispatch import campaigns_dispatch_due, chunk_run
+from campaigns.services.experiments import experiments_decide_running
 
 
 @shared_task(name="campaigns.dispatch_due")
@@ -16,3 +17,9 @@ def dispatch_due() -> dict[str, int]:
 def run_chunk(chunk_id: int) -> int | None:
     """Queue one chunk of a run's messages (None: another worker has it, or it is done)."""
     return chunk_run(chunk_id=chunk_id)
+
+
+@shared_task(name="campaigns.experiments_decide")
+def experiments_decide() -> int:
+    """The auto-winner rule over the running experiments that have it on."""
+    return experiments_decide_running()

@@ -70,6 +70,13 @@ STATE_ACTIONS = {
     Campaign.Status.PAUSED: ("resume", "cancel"),
 }
 
+# What a run counts besides interventions' skip reasons.
+RUN_SKIP_LABELS = {
+    "held_out": "held out (not contacted, to measure the effect)",
+    "failed": "not sent: the template could not be used",
+    "cancelled": "not sent: the campaign was cancelled",
+}
+
 
 # --- the list -------------------------------------------------------------------------------
 
@@ -243,6 +250,9 @@ def audience_preview_partial(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"errors": []}
     try:
         audience = form.audience(FIELDS)
+        if "segment" in audience and not audience["segment"]:
+            context["hint"] = "Choose a segment to see how many learners it holds now."
+            return render(request, "campaigns/_audience_preview.html", context)
         if "segment" in audience:
             segment = next((s for s in segment_list() if s.slug == audience["segment"]), None)
             if segment is None:
@@ -281,6 +291,14 @@ def schedule_preview(request: HttpRequest) -> HttpResponse:
     bad = {k: v for k, v in form.errors.items() if k in _SCHEDULE_FIELDS}
     if bad:
         context["error"] = "; ".join(f"{form[k].label}: {' '.join(v)}" for k, v in bad.items())
+        return render(request, "campaigns/_schedule_preview.html", context)
+    if not data.get("at_date" if context["kind"] == "one_time" else "time"):
+        # Nothing chosen yet: say what to do rather than what is wrong.
+        context["hint"] = (
+            "Choose the date and time to see when it sends."
+            if context["kind"] == "one_time"
+            else "Choose the days and the time to see the next five runs."
+        )
         return render(request, "campaigns/_schedule_preview.html", context)
     try:
         schedule = form.preview_schedule()
@@ -377,7 +395,8 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "run": run,
             "skipped": [
-                (Skip.LABELS.get(reason, reason), n) for reason, n in sorted(run.skipped.items())
+                (RUN_SKIP_LABELS.get(reason) or Skip.LABELS.get(reason, reason), n)
+                for reason, n in sorted(run.skipped.items())
             ],
             "sent": figures.by_source.get(run.source, {}).get("sent", 0),
         }

@@ -9,6 +9,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
+from campaigns.views_effectiveness import effectiveness_page
 from core.api_root import ApiRootView
 from core.health import healthz
 
@@ -34,7 +35,9 @@ urlpatterns = [
     # Analytics will own /dashboard/ itself; until then it opens the engagement dashboard.
     path("dashboard/", RedirectView.as_view(url="/dashboard/engagement/"), name="dashboard"),
     path("dashboard/engagement/", include("engagement.urls")),
+    path("dashboard/effectiveness/", effectiveness_page, name="effectiveness"),
     path("dashboard/campaigns/", include("campaigns.urls")),
+    path("dashboard/experiments/", include("campaigns.urls_experiments")),
     path("dashboard/videos/", include("video.urls_dashboard")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -35,6 +35,7 @@ RESOURCES: dict[str, str] = {
     "segments": "segment-list",
     "segments/preview": "segment-preview",
     "segments/fields": "segment-fields",
+    "experiments": "experiment-list",
 }
 
 

@@ -203,7 +203,9 @@ class EngagementScore(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["run", "-drop_off_risk"], name="score_run_risk"),
+            # Riskiest first; covering the learner too, so that campaigns' "risk >= N"
+            # audiences read the index alone, not the wide rows with their signal JSON.
+            models.Index(fields=["run", "-drop_off_risk"], include=["user"], name="score_run_risk"),
             # The course filter of the dashboard and the APIs: one course's rows, riskiest first.
             models.Index(fields=["run", "course", "-drop_off_risk"], name="score_run_course_risk"),
             # Small and covering: the dashboard's stats and histogram read it alone (index-only

@@ -1,6 +1,7 @@
 """Admin: templates (validated, with a preview for a chosen learner), their variants, and the
-deliveries, opt-outs and suppressions (deliveries are written by the services only); push
-subscriptions and SMS contacts; and "Send a message" among the user list's actions."""
+deliveries, holdouts, opt-outs and suppressions (deliveries and holdouts are written by the
+services only); push subscriptions and SMS contacts; and "Send a message" among the user
+list's actions."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from interventions.models import (
     ChannelOptOut,
     Delivery,
     DeliveryLink,
+    Holdout,
     MessageTemplate,
     OutreachTask,
     PushSubscription,
@@ -138,6 +140,18 @@ class DeliveryAdmin(ReadOnlyAdmin):
     inlines = [DeliveryLinkInline]
 
 
+@admin.register(Holdout)
+class HoldoutAdmin(ReadOnlyAdmin):
+    """Learners deliberately not contacted (a rule's or campaign's holdout): recorded by the
+    services, read here."""
+
+    list_display = ("created_at", "user", "scope", "source", "channel", "template")
+    list_filter = ("scope", "channel")
+    search_fields = ("user__email", "user__external_id", "source")
+    list_select_related = ("user", "template")
+    date_hierarchy = "created_at"
+
+
 @admin.register(ChannelOptOut)
 class ChannelOptOutAdmin(admin.ModelAdmin):
     list_display = ("created_at", "user", "channel", "reason")
@@ -192,6 +206,7 @@ class RuleForm(forms.ModelForm):
             "cooldown_days",
             "creates_outreach_task",
             "urgent_channels",
+            "holdout_percent",
         )
 
     urgent_channels = forms.MultipleChoiceField(
@@ -223,6 +238,7 @@ class RuleAdmin(admin.ModelAdmin):
         "intervention_type",
         "template",
         "cooldown_days",
+        "holdout_percent",
     )
     list_filter = ("is_active", "trigger", "intervention_type")
     search_fields = ("name",)

@@ -1,10 +1,11 @@
 """Interventions: message templates and their variants, deliveries with their status timeline,
-tracked links, and the opt-outs and suppressions every send checks."""
+tracked links, the opt-outs and suppressions every send checks, and the holdouts (learners
+deliberately not contacted, to measure whether contacting works)."""
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
@@ -239,6 +240,9 @@ class Suppression(models.Model):
         return f"{self.address} ({self.reason})"
 
 
+HOLDOUT_PERCENT_MAX = 50
+
+
 class Rule(models.Model):
     """When to send what by itself. After each scoring run (`trigger` "scoring"): learners
     whose enrolment is at one of `levels` and for whom engagement recommends
@@ -285,9 +289,21 @@ class Rule(models.Model):
         help_text='At critical risk, also send on these channels, e.g. ["push", "sms"] '
         "(each where the learner can be reached there).",
     )
+    holdout_percent = models.PositiveSmallIntegerField(
+        default=10,
+        validators=[MinValueValidator(0), MaxValueValidator(HOLDOUT_PERCENT_MAX)],
+        help_text="share of eligible learners deliberately not contacted, to measure whether "
+        f"the rule works (percent, 0 to {HOLDOUT_PERCENT_MAX}; 0: nobody held out)",
+    )
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(holdout_percent__lte=HOLDOUT_PERCENT_MAX),
+                name="rule_holdout_percent_max",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -384,3 +400,46 @@ class SmsContact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.number}"
+
+
+class Holdout(models.Model):
+    """A learner deliberately not contacted: eligible for a message (or an outreach task) from
+    `source` and past every opt-out, suppression and cap, but drawn into the holdout of
+    `scope` (a hash of scope and learner, so always the same learners of a scope), and so
+    left alone to measure whether contacting works. One per learner and source: a retried task
+    never records twice. `channel` and `template` are the message's that was not sent
+    (`channel` empty: an outreach task)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="holdouts"
+    )
+    source = models.CharField(
+        max_length=200,
+        help_text="What the delivery's source would have been (e.g. rule:3:run:40).",
+    )
+    scope = models.CharField(
+        max_length=100,
+        help_text="What the share is drawn for (e.g. rule:3 or campaign:12).",
+    )
+    channel = models.CharField(
+        max_length=16, choices=Channel.choices, blank=True, help_text="Empty: an outreach task."
+    )
+    template = models.ForeignKey(
+        MessageTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="holdouts"
+    )
+    course = models.ForeignKey(
+        "learning.Course", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "source"], name="holdout_unique_user_source"),
+        ]
+        indexes = [
+            models.Index(fields=["scope", "created_at"], name="holdout_scope_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} held out of {self.source}"

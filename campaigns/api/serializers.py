@@ -34,7 +34,7 @@ class CampaignInputSerializer(serializers.Serializer):
 
     name = serializers.CharField(max_length=120)
     description = serializers.CharField(max_length=300, required=False, allow_blank=True)
-    channel = serializers.ChoiceField(choices=Channel.values)
+    channel = serializers.ChoiceField(choices=Channel.choices)
     audience = serializers.JSONField(help_text=AUDIENCE_HELP)
     schedule = serializers.JSONField(help_text=SCHEDULE_HELP)
     template = serializers.CharField(
@@ -48,6 +48,13 @@ class CampaignInputSerializer(serializers.Serializer):
     )
     rate_per_minute = serializers.IntegerField(
         required=False, min_value=0, help_text="At most this many messages a minute (0: no limit)."
+    )
+    holdout_percent = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=50,
+        help_text="Share of the eligible learners deliberately not contacted, to measure the "
+        "campaign's effect (default 10).",
     )
 
 
@@ -94,6 +101,7 @@ class CampaignOutputSerializer(serializers.ModelSerializer):
             "template",
             "learner_local_time",
             "rate_per_minute",
+            "holdout_percent",
             "next_run_at",
             "next_runs",
             "figures",

@@ -80,7 +80,11 @@ def _state_schema(name: str) -> Any:
         description="Newest first, with their next run times and delivery figures. Filter by "
         f"`status`, `kind` and `channel`. Needs the `{READ}` scope.",
     ),
-    retrieve=extend_schema(summary="Read a campaign", description=f"Needs the `{READ}` scope."),
+    retrieve=extend_schema(
+        summary="Read a campaign",
+        description="Its spec, state, next run times and delivery figures. Needs the "
+        f"`{READ}` scope.",
+    ),
     create=extend_schema(
         summary="Create a campaign (a draft)",
         description="Takes `name`, `channel`, `audience` and `schedule`, `template` (a slug) "
@@ -225,7 +229,10 @@ def _sample(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         summary="List segments",
         description="Saved audiences, Stride's own first. Needs the `campaigns:read` scope.",
     ),
-    retrieve=extend_schema(summary="Read a segment", description=f"Needs the `{READ}` scope."),
+    retrieve=extend_schema(
+        summary="Read a segment",
+        description=f"Its filter and how many campaigns use it. Needs the `{READ}` scope.",
+    ),
     create=extend_schema(
         summary="Save a segment",
         description="`name` and `filter` (checked: each mistake is named by its path), "

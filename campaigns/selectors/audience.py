@@ -27,9 +27,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.db.models import (
-    BigIntegerField,
     Case,
-    CharField,
     DateField,
     Exists,
     ExpressionWrapper,
@@ -48,7 +46,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce
 
 from accounts.models import User
-from campaigns.filters import DELIVERY_FIELDS, filter_errors
+from campaigns.filters import DELIVERY_FIELDS, filter_errors, filter_evaluate
 from core.errors import DomainValidationError
 from engagement.models import EngagementScore, Event, ScoringRun
 from engagement.selectors.dashboard import scoring_run_current
@@ -58,11 +56,25 @@ from interventions.models import Delivery
 from learning.models import Enrollment, Lesson, LessonProgress
 
 DAY = datetime.timedelta(days=1)
+# Game-profile fields: column, and the value of a learner who has no profile yet.
+_PROFILE: dict[str, tuple[str, Any]] = {
+    "xp": ("total_xp", 0),
+    "level": ("level", 1),
+    "league": ("league_tier", "bronze"),
+}
 # Conditions that hold for every learner / for none, as plain SQL (an empty Q() would vanish
 # from an OR instead of making it true).
 TRUE = Q(pk__isnull=False)
 FALSE = Q(pk__isnull=True)
 _SCORE_FIELDS = {"risk", "risk_level", "signal"}
+
+
+def _literal(value: Any) -> Any:
+    """`value` as a comparison's right-hand side: a fraction stays a fraction against an
+    integer column (Django would round 59.5 down to 59 there)."""
+    if isinstance(value, float):
+        return Value(value, output_field=FloatField())
+    return value
 
 
 def _learners() -> QuerySet[User]:
@@ -104,6 +116,7 @@ class _Compiler:
         self.now = now
         self.aliases: dict[str, Any] = {}
         self._names: dict[tuple[Any, ...], str] = {}
+        self.never_null: set[str] = {"timezone", "role"}
         self._run: ScoringRun | None = None
         self._run_read = False
 
@@ -131,7 +144,7 @@ class _Compiler:
         """The enrolment score that drives the learner's risk (engagement's learner_risk_of)."""
         return self.scores().order_by("-drop_off_risk", F("course_id").asc(nulls_last=True))
 
-    def local_day(self, offset: int) -> Q | Any:
+    def local_day(self, offset: int) -> Case:
         """Per learner: their local date today + `offset` days, as a CASE over timezones."""
         utc = self.now.astimezone(datetime.UTC)
         zones = _zones_by_offset(utc.date(), utc.replace(second=0, microsecond=0))
@@ -174,6 +187,8 @@ class _Compiler:
             return self.days(field, op, value)
         if field == "risk" and op not in ("in",):
             return self.risk(op, value)
+        if field in _PROFILE:
+            return self.profile(field, op, value)
         name = self.scalar(node)
         return self.compare(name, op, value)
 
@@ -185,17 +200,25 @@ class _Compiler:
     def compare(self, name: str, op: str, value: Any) -> Q:
         """`op` on the alias `name`, false (never NULL) where it has no value."""
         if op == "is_set":
+            if name in self.never_null:
+                return TRUE if value else FALSE
             return Q(**{f"{name}__isnull": not value})
+        if op == "in":
+            return functools.reduce(
+                lambda a, b: a | b, (self.compare(name, "=", item) for item in value)
+            )
         lookup = {
             "=": "exact",
             ">": "gt",
             ">=": "gte",
             "<": "lt",
             "<=": "lte",
-            "in": "in",
             "contains": "icontains",
         }[op]
-        return Q(**{f"{name}__isnull": False, f"{name}__{lookup}": value})
+        condition = Q(**{f"{name}__{lookup}": _literal(value)})
+        if name in self.never_null:
+            return condition
+        return Q(**{f"{name}__isnull": False}) & condition
 
     # --- fields -------------------------------------------------------------------------
 
@@ -217,32 +240,37 @@ class _Compiler:
         if field == "progress":
             course = node.get("course")
             return self.alias(("progress", course), lambda: self.progress(course))
-        if field in ("xp", "level", "league"):
-            # No profile yet: the profile's starting values.
-            column, default, kind = {
-                "xp": ("total_xp", 0, BigIntegerField),
-                "level": ("level", 1, IntegerField),
-                "league": ("league_tier", "bronze", CharField),
-            }[field]
-            return self.alias(
-                (field,),
-                lambda: Coalesce(
-                    Subquery(_mine(LearnerGameProfile).values(column)[:1]),
-                    Value(default),
-                    output_field=kind(),
-                ),
-            )
         if field == "streak":
-            return self.alias(("streak",), self.streak)
+            name = self.alias(("streak",), self.streak)
+            self.never_null.add(name)
+            return name
         raise ValueError(f"unknown field {field!r}")  # pragma: no cover - validated before
+
+    def profile(self, field: str, op: str, value: Any) -> Q:
+        """A game-profile column; a learner without a profile has its starting value. As
+        EXISTS (the profile matches) or NOT EXISTS (no profile fails), semi- and anti-joins."""
+        column, default = _PROFILE[field]
+        if op == "is_set":
+            return TRUE if value else FALSE
+        profiles = _mine(LearnerGameProfile)
+        if op == "in":
+            matches = functools.reduce(
+                lambda a, b: a | b, (Q(**{column: _literal(item)}) for item in value)
+            )
+        else:
+            lookup = {"=": "exact", ">": "gt", ">=": "gte", "<": "lt", "<=": "lte"}[op]
+            matches = Q(**{f"{column}__{lookup}": _literal(value)})
+        if filter_evaluate({"field": field, "op": op, "value": value}, {field: default}):
+            return ~Q(Exists(profiles.exclude(matches)))  # the columns are never NULL
+        return Q(Exists(profiles.filter(matches)))
 
     def risk(self, op: str, value: float) -> Q:
         """Conditions on the highest score as EXISTS over the scores reaching the bound."""
         scored = Exists(self.scores())
         if op == "is_set":
             return Q(scored) if value else ~Q(scored)
-        above = Exists(self.scores().filter(drop_off_risk__gt=value))
-        at_least = Exists(self.scores().filter(drop_off_risk__gte=value))
+        above = Exists(self.scores().filter(drop_off_risk__gt=_literal(value)))
+        at_least = Exists(self.scores().filter(drop_off_risk__gte=_literal(value)))
         if op == ">":
             return Q(above)
         if op == ">=":
@@ -251,7 +279,7 @@ class _Compiler:
             return Q(scored) & ~Q(at_least)
         if op == "<=":
             return Q(scored) & ~Q(above)
-        return Q(Exists(self.scores().filter(drop_off_risk=value))) & ~Q(above)  # "="
+        return Q(Exists(self.scores().filter(drop_off_risk=_literal(value)))) & ~Q(above)  # "="
 
     def signal(self, name: str) -> Subquery:
         run = self.run
@@ -364,13 +392,14 @@ class _Compiler:
             events = _mine(Event)
 
             def before(t: datetime.datetime) -> Q:
+                # The cheap column first: PostgreSQL evaluates an OR left to right.
                 return ~Q(Exists(events.filter(occurred_at__gt=t))) & (
-                    Q(Exists(events)) | Q(date_joined__lte=t)
+                    Q(date_joined__lte=t) | Q(Exists(events))
                 )
 
             def after(t: datetime.datetime) -> Q:
                 return Q(Exists(events.filter(occurred_at__gt=t))) | (
-                    ~Q(Exists(events)) & Q(date_joined__gt=t)
+                    Q(date_joined__gt=t) & ~Q(Exists(events))
                 )
 
             is_set = TRUE

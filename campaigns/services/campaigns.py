@@ -227,6 +227,13 @@ def _apply_spec(campaign: Campaign, spec: Mapping[str, Any], *, partial: bool) -
                 {"rate_per_minute": f"A whole number from 0 (no limit) to {MAX_RATE}."}
             )
         campaign.rate_per_minute = rate
+    if "holdout_percent" in spec:
+        share = spec["holdout_percent"]
+        if isinstance(share, bool) or not isinstance(share, int) or not 0 <= share <= 50:
+            raise DomainValidationError(
+                {"holdout_percent": "A whole number from 0 (contact everyone) to 50."}
+            )
+        campaign.holdout_percent = share
     steps = _schedule_read(spec["schedule"], campaign) if "schedule" in spec else None
     if "template" in spec:
         campaign.template = (
@@ -258,7 +265,8 @@ def campaign_create(*, spec: Mapping[str, Any], actor: User | None) -> Campaign:
     """A draft campaign from `spec`: name, channel, audience ({"segment": ...} or
     {"filter": ...}), schedule (one_time with "at"; recurring with "rrule", "time",
     "timezone" and optional "start"; drip with "anchor", "steps" and optional "course",
-    "exit"), template (a slug; one-time and recurring), learner_local_time, rate_per_minute."""
+    "exit"), template (a slug; one-time and recurring), learner_local_time, rate_per_minute,
+    holdout_percent (default 10: that share of the eligible learners is never contacted)."""
     campaign = Campaign(created_by=actor)
     steps = _apply_spec(campaign, spec, partial=False)
     campaign.save()
@@ -510,4 +518,5 @@ def campaign_spec(campaign: Campaign) -> dict[str, Any]:
         "template": campaign.template.slug if campaign.template_id else None,
         "learner_local_time": campaign.learner_local_time,
         "rate_per_minute": campaign.rate_per_minute,
+        "holdout_percent": campaign.holdout_percent,
     }

@@ -221,6 +221,8 @@ def chunk_run(*, chunk_id: int, now: datetime.datetime | None = None) -> int | N
                         channel=campaign.channel,
                         now=now,
                         due_of=recipients,
+                        holdout_scope=campaign.holdout_scope,
+                        holdout_share=campaign.holdout_percent / 100,
                     )
             except DomainValidationError as error:
                 # The template was switched off (or the channel is gone) since activation:
@@ -230,6 +232,8 @@ def chunk_run(*, chunk_id: int, now: datetime.datetime | None = None) -> int | N
             else:
                 result_queued, deferred = len(result.queued), len(result.deferred)
                 skipped = dict(Counter(result.skipped.values()))
+                if result.held_out:
+                    skipped["held_out"] = len(result.held_out)
         RunChunk.objects.filter(pk=chunk.pk).update(
             status=RunChunk.Status.DONE,
             claimed_at=now,

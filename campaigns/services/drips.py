@@ -186,10 +186,14 @@ def drip_advance(
                     source=step.source,
                     channel=campaign.channel,
                     now=now,
+                    holdout_scope=campaign.holdout_scope,
+                    holdout_share=campaign.holdout_percent / 100,
                 )
                 queued += len(result.queued)
                 deferred += len(result.deferred)
                 skipped.update(result.skipped.values())
+                if result.held_out:
+                    skipped["held_out"] += len(result.held_out)
             following = _next_step(by_position, position)
             for progress in members:
                 if step is not None:

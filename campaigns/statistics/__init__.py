@@ -5,6 +5,8 @@ mathematics and checked against its answers (``tests/campaigns/data/gbstats_refe
 
 * ``summaries`` holds the per-variant inputs: ``ProportionStatistic``, ``MeanStatistic`` and
   ``CupedStatistic`` (sums over learners, so SQL can produce them in one pass);
+* ``comparison`` computes the relative uplift and its delta-method variance, which both
+  engines start from;
 * ``frequentist`` gives the relative uplift with a delta-method interval and p-value, fixed
   horizon (``ttest``) or always valid under peeking (``sequential_ttest``);
 * ``bayesian`` gives the chance to beat control, the expected loss and a credible interval;
@@ -25,6 +27,7 @@ from campaigns.statistics.cuped import cuped_theta, cuped_variance_reduction
 from campaigns.statistics.decision import (
     Decision,
     DecisionRule,
+    DecisionStatus,
     TreatmentEvidence,
     decide,
     guardrail_hurt,
@@ -58,6 +61,7 @@ __all__ = [
     "CupedStatistic",
     "Decision",
     "DecisionRule",
+    "DecisionStatus",
     "FrequentistResult",
     "GaussianPrior",
     "MeanBaseline",

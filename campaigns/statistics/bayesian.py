@@ -23,7 +23,7 @@ import numpy as np
 from scipy import stats
 
 from campaigns.statistics.comparison import relative_difference
-from campaigns.statistics.summaries import Number, Statistic
+from campaigns.statistics.summaries import Number, Statistic, as_number
 
 
 @dataclass(frozen=True)
@@ -89,17 +89,12 @@ def bayesian_test(
         chance, gain, loss = 1 - chance, loss, gain
     q = stats.norm.ppf(1 - alpha / 2)
     return BayesianResult(
-        chance_to_win=_out(np.where(valid, chance, 0.5)),
-        uplift=_out(np.where(valid, mu, 0.0)),
-        ci_low=_out(np.where(valid, mu - q * sigma, 0.0)),
-        ci_high=_out(np.where(valid, mu + q * sigma, 0.0)),
-        risk_control=_out(np.where(valid, gain, 0.0)),
-        risk_treatment=_out(np.where(valid, loss, 0.0)),
-        stddev=_out(np.where(valid, sigma, 0.0)),
+        chance_to_win=as_number(np.where(valid, chance, 0.5)),
+        uplift=as_number(np.where(valid, mu, 0.0)),
+        ci_low=as_number(np.where(valid, mu - q * sigma, 0.0)),
+        ci_high=as_number(np.where(valid, mu + q * sigma, 0.0)),
+        risk_control=as_number(np.where(valid, gain, 0.0)),
+        risk_treatment=as_number(np.where(valid, loss, 0.0)),
+        stddev=as_number(np.where(valid, sigma, 0.0)),
         valid=diff.valid,
     )
-
-
-def _out(value: object) -> Number:
-    array = np.asarray(value, dtype=float)
-    return float(array) if array.ndim == 0 else array

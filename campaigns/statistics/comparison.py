@@ -23,6 +23,7 @@ from campaigns.statistics.summaries import (
     Number,
     ProportionStatistic,
     Statistic,
+    as_number,
 )
 
 
@@ -67,14 +68,9 @@ def relative_difference(control: Statistic, treatment: Statistic) -> Difference:
             var_t**2 / (n_t**2 * (n_t - 1)) + var_c**2 / (n_c**2 * (n_c - 1))
         )
     return Difference(
-        estimate=_out(np.where(valid, estimate, 0.0)),
-        variance=_out(np.where(valid, variance, 0.0)),
-        dof=_out(np.where(valid, dof, 1.0)),
-        n_total=_out(n_c + n_t),
+        estimate=as_number(np.where(valid, estimate, 0.0)),
+        variance=as_number(np.where(valid, variance, 0.0)),
+        dof=as_number(np.where(valid, dof, 1.0)),
+        n_total=as_number(n_c + n_t),
         valid=bool(valid) if np.ndim(valid) == 0 else valid,
     )
-
-
-def _out(value: npt.ArrayLike) -> Number:
-    array = np.asarray(value, dtype=float)
-    return float(array) if array.ndim == 0 else array

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from campaigns.statistics.summaries import CupedStatistic, Number
+from campaigns.statistics.summaries import CupedStatistic, Number, as_number
 
 
 def cuped_theta(control: CupedStatistic, treatment: CupedStatistic) -> Number:
@@ -23,8 +23,7 @@ def cuped_theta(control: CupedStatistic, treatment: CupedStatistic) -> Number:
     usable = (var_x > 0) & (var_y > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         theta = np.asarray(pooled.covariance, dtype=float) / var_x
-    result = np.where(usable, theta, 0.0)
-    return float(result) if result.ndim == 0 else result
+    return as_number(np.where(usable, theta, 0.0))
 
 
 def adjusted_moments(
@@ -59,5 +58,4 @@ def cuped_variance_reduction(control: CupedStatistic, treatment: CupedStatistic)
     p = np.asarray(plain.variance, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = 1 - a / p
-    result = np.where((a > 0) & (p > 0), share, 0.0)
-    return float(result) if result.ndim == 0 else result
+    return as_number(np.where((a > 0) & (p > 0), share, 0.0))

@@ -15,13 +15,15 @@ A treatment wins when, together:
     read at every look.
 
 Where several treatments qualify, the one with the highest chance to win is taken. The answer
-is a plain ``Decision``: the winner's key or None, with the reasons in sentences.
+is a plain ``Decision``: the winner's key or None, a ``DecisionStatus`` for the results page,
+and the reasons in sentences.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from campaigns.statistics.bayesian import BayesianResult
 from campaigns.statistics.corrections import holm_bonferroni
@@ -51,11 +53,22 @@ class TreatmentEvidence:
     guardrails_hurt: tuple[str, ...] = field(default_factory=tuple)
 
 
+class DecisionStatus(StrEnum):
+    """Where the experiment stands, the first that applies in this order."""
+
+    SRM = "srm"  # the sample ratio is off: nothing can be read
+    TOO_EARLY = "too_early"  # below the minimum sample or runtime
+    WINNER = "winner"
+    GUARDRAIL_HURT = "guardrail_hurt"  # no winner, and every treatment hurts a guardrail
+    INCONCLUSIVE = "inconclusive"  # keep running
+
+
 @dataclass(frozen=True)
 class Decision:
-    """The winning variant's key, or None, and why."""
+    """The winning variant's key, or None, where the experiment stands, and why."""
 
     winner: str | None
+    status: DecisionStatus
     reasons: tuple[str, ...]
 
 
@@ -63,7 +76,10 @@ def guardrail_hurt(result: FrequentistResult, *, lower_is_better: bool = False) 
     """Whether a guardrail metric is significantly worse: its interval lies wholly on the bad side.
 
     Pass the sequential result, since guardrails are watched at every look; no correction
-    across guardrails, so that a harm is caught rather than excused.
+    across guardrails, so that a harm is caught rather than excused. A result that could not
+    be computed counts as not hurt: that includes a control with no events at all (a relative
+    change from zero is undefined, as in gbstats), so the caller should also look at the
+    counts while they are that small.
     """
     if not result.valid:
         return False
@@ -86,12 +102,13 @@ def decide(
     results must have been computed with the same ``lower_is_better`` as given here.
     """
     rule = rule or DecisionRule()
-    blockers: list[str] = []
     if srm_p_value < rule.srm_threshold:
-        blockers.append(
+        reason = (
             f"Sample ratio mismatch (p = {srm_p_value:.2g} < {rule.srm_threshold:g}): "
             "fix assignment or exposure logging before reading the results."
         )
+        return Decision(winner=None, status=DecisionStatus.SRM, reasons=(reason,))
+    blockers: list[str] = []
     keys = [control, *(t.key for t in treatments)]
     short = [k for k in keys if users.get(k, 0) < rule.min_users_per_variant]
     if short:
@@ -101,7 +118,7 @@ def decide(
             f"Running {runtime_days:g} days, fewer than the minimum {rule.min_runtime_days:g}."
         )
     if blockers:
-        return Decision(winner=None, reasons=tuple(blockers))
+        return Decision(winner=None, status=DecisionStatus.TOO_EARLY, reasons=tuple(blockers))
 
     adjusted = holm_bonferroni(
         [t.sequential.p_value if t.sequential is not None else 1.0 for t in treatments]
@@ -124,11 +141,13 @@ def decide(
                 f"(chance to win {evidence.bayesian.chance_to_win:.1%})."
             )
     if not candidates:
-        return Decision(winner=None, reasons=tuple(reasons))
+        every_one_hurts = bool(treatments) and all(t.guardrails_hurt for t in treatments)
+        status = DecisionStatus.GUARDRAIL_HURT if every_one_hurts else DecisionStatus.INCONCLUSIVE
+        return Decision(winner=None, status=status, reasons=tuple(reasons))
     winner = max(candidates, key=lambda e: e.bayesian.chance_to_win)
     if len(candidates) > 1:
         reasons.append(f"{winner.key} has the highest chance to win of those that qualify.")
-    return Decision(winner=winner.key, reasons=tuple(reasons))
+    return Decision(winner=winner.key, status=DecisionStatus.WINNER, reasons=tuple(reasons))
 
 
 def _why_better(

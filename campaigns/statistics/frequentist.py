@@ -17,7 +17,7 @@ import numpy as np
 from scipy import stats
 
 from campaigns.statistics.comparison import relative_difference
-from campaigns.statistics.summaries import Number, Statistic
+from campaigns.statistics.summaries import Number, Statistic, as_number
 
 DEFAULT_ALPHA = 0.05
 DEFAULT_SEQUENTIAL_TUNING = 5000.0
@@ -96,15 +96,10 @@ def _result(
     estimate = np.asarray(estimate, dtype=float)
     width = np.where(valid_arr, width, 0.0)
     return FrequentistResult(
-        uplift=_out(estimate),
-        ci_low=_out(np.where(valid_arr, estimate - width, 0.0)),
-        ci_high=_out(np.where(valid_arr, estimate + width, 0.0)),
-        p_value=_out(np.where(valid_arr, p_value, 1.0)),
-        stddev=_out(np.where(valid_arr, sd, 0.0)),
+        uplift=as_number(estimate),
+        ci_low=as_number(np.where(valid_arr, estimate - width, 0.0)),
+        ci_high=as_number(np.where(valid_arr, estimate + width, 0.0)),
+        p_value=as_number(np.where(valid_arr, p_value, 1.0)),
+        stddev=as_number(np.where(valid_arr, sd, 0.0)),
         valid=valid,
     )
-
-
-def _out(value: object) -> Number:
-    array = np.asarray(value, dtype=float)
-    return float(array) if array.ndim == 0 else array

@@ -106,7 +106,7 @@ class CupedStatistic:
         n = np.asarray(self.n, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             cov = (self.sum_xy - self.sum_x * self.sum_y / n) / (n - 1)
-        return _scalar(np.where(n > 1, cov, 0.0))
+        return as_number(np.where(n > 1, cov, 0.0))
 
     def __add__(self, other: CupedStatistic) -> CupedStatistic:
         if (self.binary_y, self.binary_x) != (other.binary_y, other.binary_x):
@@ -131,17 +131,17 @@ def _ratio(numerator: Number, denominator: Number) -> Number:
     d = np.asarray(denominator, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         value = np.asarray(numerator, dtype=float) / d
-    return _scalar(np.where(d > 0, value, 0.0))
+    return as_number(np.where(d > 0, value, 0.0))
 
 
 def _sample_variance(n: Number, total: Number, squares: Number) -> Number:
     n = np.asarray(n, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         var = (np.asarray(squares, dtype=float) - np.asarray(total, dtype=float) ** 2 / n) / (n - 1)
-    return _scalar(np.where(n > 1, var, 0.0))
+    return as_number(np.where(n > 1, var, 0.0))
 
 
-def _scalar(value: npt.ArrayLike) -> Number:
-    """A 0-d result as a Python float, anything else as an array."""
+def as_number(value: npt.ArrayLike) -> Number:
+    """A 0-d result as a Python float, anything else as a float array."""
     array = np.asarray(value, dtype=float)
     return float(array) if array.ndim == 0 else array

@@ -42,7 +42,7 @@ class InterventionInputSerializer(JSONInputSerializer):
         help_text=f"External ids of the learners (1 to {MAX_USERS}).",
     )
     channel = serializers.ChoiceField(
-        choices=Channel.values,
+        choices=Channel.choices,
         required=False,
         help_text="email, in_app, push (browsers the learner subscribed) or sms (a number "
         "with consent, at critical risk only by default); the template's own when absent.",

@@ -16,6 +16,17 @@ Queueing
     (STRIDE_QUIET_HOURS, their own timezone) is deferred to their best send hour from the
     study profile, else to the end of the quiet hours.
 
+Holdouts
+    Given `holdout_scope` and `holdout_share`, that share of the *eligible* learners (those
+    past every check above, caps included: the ones who would have been contacted) is held
+    out: not queued but recorded as a `Holdout` (unique per learner and source), and answered
+    in `QueueResult.held_out`, not in `skipped`. Drawn after the caps so that both arms come
+    from one population: a capped learner would not have been contacted either way, and
+    holding them out would put learners the message could never reach into the comparison.
+    The draw is a hash of scope and learner (`holdout_draw`), so the same learners are always
+    held out of a scope, whatever the run; a replay of a source answers the held-out learners
+    it recorded then.
+
 Sending (`deliveries_send_due`, by Celery)
     Due rows are claimed with SELECT ... FOR UPDATE SKIP LOCKED and marked "sending" (with the
     claim's time and an attempt) in a transaction of their own before anything is handed to
@@ -56,12 +67,14 @@ from interventions.models import (
     ChannelOptOut,
     Delivery,
     DeliveryLink,
+    Holdout,
     MessageTemplate,
     PushSubscription,
     SmsContact,
     Suppression,
 )
 from interventions.selectors.context import learner_contexts
+from interventions.selectors.holdouts import holdout_is_drawn, holdout_user_ids
 from interventions.services.contacts import push_subscriptions_expire
 from interventions.services.personalise import personalise
 from interventions.services.rendering import (
@@ -92,6 +105,16 @@ QUEUE_COLUMNS = (
     ("clicks", "integer"),
 )
 _EMPTY_TEXT = ("",) * (len(_TEXT_COLUMNS) + 1)
+HOLDOUT_COLUMNS = (
+    ("user_id", "bigint"),
+    ("source", "varchar"),
+    ("scope", "varchar"),
+    ("channel", "varchar"),
+    ("template_id", "bigint"),
+    ("course_id", "bigint"),
+    ("created_at", "timestamptz"),
+)
+HOLDOUT_SCOPE_MAX = 100
 # What a batch writes back, in one UPDATE each (core.bulk.rows_update).
 RENDERED_COLUMNS = (
     ("id", "bigint"),
@@ -156,6 +179,9 @@ class QueueResult:
     skipped: dict[int, str] = field(default_factory=dict)  # user id -> Skip reason
     planned: list[int] = field(default_factory=list)  # a dry run: who would be queued
     replayed: set[int] = field(default_factory=set)  # of `queued`, those queued by an earlier call
+    # Eligible learners deliberately not contacted (a holdout), recorded as `Holdout` rows
+    # (a dry run: who would be); never in `queued` or `skipped`.
+    held_out: set[int] = field(default_factory=set)
 
     @property
     def new(self) -> int:
@@ -249,6 +275,47 @@ def _reachable(channel: str, users: Mapping[int, Mapping[str, Any]]) -> set[int]
     return set(ids)
 
 
+def holdout_check(scope: str | None, share: float) -> bool:
+    """Validate a holdout's scope and share; whether it holds anyone out (a scope and a share
+    above 0). DomainValidationError naming the field at fault otherwise."""
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share < 1:
+        raise DomainValidationError(
+            {"holdout_share": f"The holdout share must be from 0 to below 1, not {share!r}."}
+        )
+    if scope is not None and not 0 < len(scope) <= HOLDOUT_SCOPE_MAX:
+        raise DomainValidationError(
+            {"holdout_scope": f"The holdout scope must have 1 to {HOLDOUT_SCOPE_MAX} characters."}
+        )
+    if share > 0 and scope is None:
+        raise DomainValidationError(
+            {"holdout_scope": "A holdout share needs the scope it is drawn for (e.g. rule:3)."}
+        )
+    return scope is not None and share > 0
+
+
+def holdouts_record(
+    *,
+    scope: str,
+    source: str,
+    channel: str,
+    template_id: int | None,
+    courses: Mapping[int, int | None],
+    now: datetime.datetime,
+) -> None:
+    """Record the learners of `courses` (user id -> the course the message was about) as held
+    out of `scope` for `source`; one insert, skipping those already recorded (a retry records
+    nothing twice)."""
+    rows_insert(
+        Holdout,
+        HOLDOUT_COLUMNS,
+        [
+            (user_id, source[:200], scope, channel, template_id, course_id, now)
+            for user_id, course_id in courses.items()
+        ],
+        conflict=("user_id", "source"),
+    )
+
+
 @transaction.atomic
 def deliveries_queue(
     *,
@@ -261,6 +328,8 @@ def deliveries_queue(
     now: datetime.datetime | None = None,
     due_of: Mapping[int, datetime.datetime] | None = None,
     dry_run: bool = False,
+    holdout_scope: str | None = None,
+    holdout_share: float = 0.0,
 ) -> QueueResult:
     """Queue `template` for the learners on `channel` (the template's by default); return
     what was queued, deferred and skipped. A fixed number of queries, whatever the count.
@@ -268,7 +337,10 @@ def deliveries_queue(
     driving the learner's risk). A message is due `now`, or at `due_of[learner]` when given
     (a campaign's learner-local time or rate limit), or after the quiet hours it falls in.
     Sending starts after the commit. A dry run writes nothing: `planned` lists who would be
-    queued (the preview before a bulk send)."""
+    queued (the preview before a bulk send), `held_out` who would be held out.
+    With `holdout_scope` and `holdout_share` (0 <= share < 1), that share of the eligible
+    learners is held out of the scope: recorded, not queued (see the module's "Holdouts");
+    two queries more."""
     channel = channel or template.channel
     if channel not in Channel.values:
         raise DomainValidationError(
@@ -276,6 +348,7 @@ def deliveries_queue(
         )
     if not template.is_active:
         raise DomainValidationError({"template": "This template is switched off."})
+    holding = holdout_check(holdout_scope, holdout_share)
     now = now or timezone.now()
     ids = sorted(set(user_ids))
     result = QueueResult()
@@ -303,6 +376,11 @@ def deliveries_queue(
     result.queued.update(existing)
     result.replayed.update(existing)
     ids = [user_id for user_id in ids if user_id not in existing]
+    if holding:
+        assert holdout_scope is not None
+        # Those this source held out already (on any channel): held out again, as then.
+        result.held_out = holdout_user_ids(scope=holdout_scope, source=source, user_ids=ids)
+        ids = [user_id for user_id in ids if user_id not in result.held_out]
     reachable = _reachable(channel, {u: users[u] for u in ids if u in users})
     levels = _risk_levels(ids) if channel == Channel.SMS else {}
     capped = _over_caps(ids, now, source=source[:200], caps=caps_for(template.intervention_type))
@@ -347,11 +425,29 @@ def deliveries_queue(
                     0,
                 )
             )
+    held: dict[int, int | None] = {}
+    if holding:
+        assert holdout_scope is not None
+        held = {
+            row[0]: row[5] for row in rows if holdout_is_drawn(holdout_scope, row[0], holdout_share)
+        }
+        rows = [row for row in rows if row[0] not in held]
+        result.held_out.update(held)
     deferred = {row[0] for row in rows if row[6] == Delivery.Status.DEFERRED}
     if dry_run:
         result.planned = [row[0] for row in rows]
         result.deferred = deferred
         return result
+    if held:
+        assert holdout_scope is not None
+        holdouts_record(
+            scope=holdout_scope,
+            source=source,
+            channel=channel,
+            template_id=template.pk,
+            courses=held,
+            now=now,
+        )
     made = dict(
         rows_insert(
             Delivery,

@@ -14,6 +14,12 @@ for moments, so a rerun of a handler queues nothing twice) or, for an outreach r
 for staff due in two days. Urgency: learners at critical risk also get the message on the
 rule's `urgent_channels` (Web Push, SMS), as one message on several channels, which the
 frequency caps count once.
+
+Holdouts: each rule holds out `holdout_percent` of its eligible learners (scope
+``rule:<rule>``, drawn by `deliveries_queue` after opt-outs, suppressions and caps; for an
+outreach rule, of the learners due a task): they get no message and no task, on no channel,
+and are recorded as `Holdout` rows. A learner held out within the cooldown is left out like
+one contacted, so both arms are counted at the same pace.
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ from django.utils import timezone
 from core.records import MomentRecord
 from engagement.selectors.scores import current_scores_of, run_recommendations
 from interventions.models import Delivery, OutreachTask, Rule
-from interventions.services.deliveries import deliveries_queue
+from interventions.selectors.holdouts import holdout_is_drawn, holdout_user_ids
+from interventions.services.deliveries import deliveries_queue, holdout_check, holdouts_record
 
 OUTREACH_DUE_DAYS = 2
 
@@ -111,7 +118,8 @@ def _apply(rule: Rule, occasion: str, candidates: Mapping[int, Candidate]) -> in
     if not candidates:
         return 0
     since = timezone.now() - datetime.timedelta(days=rule.cooldown_days)
-    prefix = f"rule:{rule.pk}:"
+    scope = rule_holdout_scope(rule)
+    prefix = f"{scope}:"
     source = f"{prefix}{occasion}"
     recent = set(
         Delivery.objects.filter(
@@ -122,7 +130,10 @@ def _apply(rule: Rule, occasion: str, candidates: Mapping[int, Candidate]) -> in
             user_id__in=list(candidates), rule=rule, created_at__gte=since
         ).values_list("user_id", flat=True)
     )
+    if rule.holdout_percent:
+        recent |= holdout_user_ids(scope=scope, user_ids=list(candidates), since=since)
     due = {u: c for u, c in candidates.items() if u not in recent}
+    share = rule.holdout_percent / 100
     if rule.creates_outreach_task:
         return _tasks(rule, source, due)
     if rule.template is None or not due:
@@ -136,8 +147,12 @@ def _apply(rule: Rule, occasion: str, candidates: Mapping[int, Candidate]) -> in
         source=source,
         channel=channel,
         course_of=course_of,
+        holdout_scope=scope,
+        holdout_share=share,
     )
-    critical = [u for u, c in due.items() if c.level == "critical"]
+    # The held-out get nothing on the urgent channels either (the same draw, and the holdout
+    # already recorded for this source answers them held out again).
+    critical = [u for u, c in due.items() if c.level == "critical" and u not in result.held_out]
     for urgent in rule.urgent_channels if critical else ():
         if urgent != channel:
             deliveries_queue(
@@ -146,12 +161,34 @@ def _apply(rule: Rule, occasion: str, candidates: Mapping[int, Candidate]) -> in
                 source=source,
                 channel=urgent,
                 course_of=course_of,
+                holdout_scope=scope,
+                holdout_share=share,
             )
     return result.new
 
 
+def rule_holdout_scope(rule: Rule) -> str:
+    """The scope a rule's holdout is drawn for and recorded under: ``rule:<id>``."""
+    return f"rule:{rule.pk}"
+
+
 def _tasks(rule: Rule, source: str, due: Mapping[int, Candidate]) -> int:
+    """Outreach tasks for the learners due one, less the rule's holdout (recorded, no task)."""
     today = timezone.localdate()
+    scope, share = rule_holdout_scope(rule), rule.holdout_percent / 100
+    if holdout_check(scope, share) and due:
+        held = holdout_user_ids(scope=scope, source=source, user_ids=list(due)) | {
+            u for u in due if holdout_is_drawn(scope, u, share)
+        }
+        holdouts_record(
+            scope=scope,
+            source=source,
+            channel="",
+            template_id=rule.template_id,
+            courses={u: due[u].course_id for u in held},
+            now=timezone.now(),
+        )
+        due = {u: c for u, c in due.items() if u not in held}
     tasks = [
         OutreachTask(
             user_id=user_id,

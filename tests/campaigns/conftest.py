@@ -44,6 +44,7 @@ def one_time_spec(template_slug: str = "nudge", **overrides: Any) -> dict[str, A
         "audience": {"filter": EVERYONE},
         "schedule": {"type": "one_time", "at": at.isoformat(), "timezone": "UTC"},
         "template": template_slug,
+        "holdout_percent": 0,  # tests about sending count everyone; holdouts have their own
     }
     spec.update(overrides)
     return spec

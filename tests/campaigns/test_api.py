@@ -34,6 +34,7 @@ def _weekly() -> dict:
         },
         "template": "nudge",
         "learner_local_time": True,
+        "holdout_percent": 0,
     }
 
 

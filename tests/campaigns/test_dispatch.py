@@ -316,3 +316,34 @@ def test_a_template_switched_off_mid_run_fails_the_run_and_sends_nothing(templat
     assert "switched off" in run.error
     assert run.skipped == {"failed": 5}
     assert Delivery.objects.count() == 0
+
+
+def test_a_campaign_holds_out_the_same_share_of_learners_every_run(template, settings):
+    from interventions.models import Holdout
+
+    settings.STRIDE_INTERVENTION_DAILY_CAP = 10
+    UserFactory.create_batch(300)
+    start = timezone.now().date() + datetime.timedelta(days=1)
+    spec = one_time_spec(
+        holdout_percent=20,
+        schedule={
+            "type": "recurring",
+            "rrule": "FREQ=DAILY;COUNT=2",
+            "time": "09:00",
+            "timezone": "UTC",
+            "start": start.isoformat(),
+        },
+    )
+    campaign = make_campaign(spec)
+    (first,) = run_due(campaign.next_run_at)
+    campaign.refresh_from_db()
+    (second,) = run_due(campaign.next_run_at)
+
+    held = set(Holdout.objects.filter(source=first.source).values_list("user_id", flat=True))
+    assert 40 <= len(held) <= 80  # 20 % of 300, give or take chance
+    assert first.skipped == {"held_out": len(held)}
+    assert first.queued == 300 - len(held)
+    assert not Delivery.objects.filter(user_id__in=held).exists()
+    again = set(Holdout.objects.filter(source=second.source).values_list("user_id", flat=True))
+    assert again == held  # the same learners, every run
+    assert set(Holdout.objects.values_list("scope", flat=True)) == {f"campaign:{campaign.pk}"}

@@ -38,6 +38,7 @@ def drip_spec(**schedule):
         "name": "Onboarding",
         "channel": "email",
         "audience": {"filter": {}},
+        "holdout_percent": 0,
         "schedule": {
             "type": "drip",
             "anchor": "enrollment",

@@ -407,6 +407,13 @@ FIELD_CASES = [
     ({"field": "risk", "op": "=", "value": 40}, ""),  # ada's lesser enrolment does not count
     ({"field": "risk", "op": "!=", "value": 75}, "ben cleo dev eve finn"),
     ({"field": "risk", "op": "in", "value": [30, 60]}, "ben dev"),
+    # Fractions stay fractions against whole-number columns.
+    ({"field": "risk", "op": ">=", "value": 59.5}, "ada dev"),
+    ({"field": "risk", "op": "<=", "value": 59.9}, "ben"),
+    ({"field": "risk", "op": "=", "value": 60.0}, "dev"),
+    ({"field": "risk", "op": "in", "value": [29.5, 60.5]}, ""),
+    ({"field": "level", "op": ">", "value": 1.5}, "ada ben"),
+    ({"field": "xp", "op": "in", "value": [49.5, 500]}, "ada"),
     ({"field": "risk", "op": "not_in", "value": [30, 60]}, "ada cleo eve finn"),
     ({"field": "risk", "op": "is_set"}, "ada ben dev"),
     ({"field": "risk", "op": "is_set", "value": False}, "cleo eve finn"),
@@ -732,11 +739,11 @@ def _build(people: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
 
 def _leaves() -> st.SearchStrategy[dict[str, Any]]:
     numbers = {
-        "risk": st.sampled_from([*RISKS, 45.5]),
+        "risk": st.sampled_from([*RISKS, 45.5, 59.5, 60.0, 60.5]),
         "signal": st.sampled_from([0, 1, 7, 12.5, 3]),
         "progress": st.sampled_from([0, 25, 50, 100, 33.3, 200 / 3]),
-        "xp": st.sampled_from([0, 10, 250, 1000, 5]),
-        "level": st.integers(0, 6),
+        "xp": st.sampled_from([0, 10, 250, 1000, 5, 249.5]),
+        "level": st.sampled_from([0, 1, 2, 3, 4, 5, 6, 2.5]),
         "streak": st.integers(0, 9),
     }
     days = st.sampled_from([0, 1, 2, 3, 7, 8, 29, 30, 31, 40, 45, 100])

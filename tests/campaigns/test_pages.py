@@ -567,3 +567,22 @@ def test_the_builder_ends_a_recurrence_on_a_date(staff, template):
     html = staff.get(SCHEDULE, data).content.decode()
     days = [d[:10] for d in re.findall(r'<time datetime="([^"]+)">', html)]
     assert days == ["2031-01-15", "2031-02-15", "2031-03-15", "2031-04-15", "2031-05-15"]
+
+
+def test_a_filter_the_rows_cannot_show_opens_as_json(staff, template):
+    nested = {"not": {"any": [{"field": "risk", "op": ">=", "value": 60}]}}
+    campaign = make_campaign(one_time_spec(audience={"filter": nested}), activate=False)
+    edit = staff.get(f"{LIST}{campaign.pk}/edit/").content.decode()
+    assert '<details class="advanced" open>' in edit
+    textarea = re.search(r'<textarea name="filter_json"[^>]*>(.*?)</textarea>', edit, re.S)
+    assert json.loads(html_lib.unescape(textarea.group(1))) == nested
+    assert 'name="cond_field"' not in edit
+
+
+def test_an_untouched_builder_says_what_to_choose_not_what_is_wrong(staff):
+    audience = staff.get(AUDIENCE, {"audience_mode": "segment", "segment": ""}).content.decode()
+    assert "Choose a segment to see how many learners it holds now." in audience
+    assert "error" not in audience
+    schedule = staff.get(SCHEDULE, {"schedule_type": "one_time", **_steps()}).content.decode()
+    assert "Choose the date and time to see when it sends." in schedule
+    assert "error" not in schedule

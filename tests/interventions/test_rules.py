@@ -39,6 +39,7 @@ def run():
 
 def test_a_reminder_rule_queues_one_message_per_learner_about_their_riskiest_course(run):
     rule = Rule.objects.create(
+        holdout_percent=0,  # counts every learner: no holdout (test_holdouts)
         name="Remind",
         levels=["medium", "high"],
         intervention_type="gentle_reminder",
@@ -57,6 +58,7 @@ def test_a_reminder_rule_queues_one_message_per_learner_about_their_riskiest_cou
 
 def test_critical_human_outreach_becomes_a_task_for_staff_not_a_message(run):
     rule = Rule.objects.create(
+        holdout_percent=0,  # counts every learner: no holdout (test_holdouts)
         name="Call",
         levels=["critical"],
         intervention_type="human_outreach",
@@ -83,6 +85,7 @@ def test_switched_off_rules_do_nothing(run):
 
 def test_the_dashboard_lists_open_outreach_tasks(admin_client, run):
     Rule.objects.create(
+        holdout_percent=0,  # counts every learner: no holdout (test_holdouts)
         name="Call",
         levels=["critical"],
         intervention_type="human_outreach",
@@ -120,6 +123,7 @@ def test_at_critical_risk_the_message_also_goes_out_on_the_urgent_channels(run, 
         )
         sms_contact_set(user_id=person.pk, number="+447700900123", consent=True)
     rule = Rule.objects.create(
+        holdout_percent=0,  # counts every learner: no holdout (test_holdouts)
         name="Remind, louder when critical",
         levels=["medium", "high", "critical"],
         intervention_type="gentle_reminder",
@@ -147,6 +151,7 @@ def test_a_rule_with_drivers_reaches_only_learners_whose_risk_those_signals_rais
         score.save(update_fields=["drivers"])
     template = default_template("gentle-reminder")
     inactive = Rule.objects.create(
+        holdout_percent=0,  # counts every learner: no holdout (test_holdouts)
         name="Gone quiet",
         levels=["medium", "high", "critical"],
         intervention_type="gentle_reminder",
@@ -154,6 +159,7 @@ def test_a_rule_with_drivers_reaches_only_learners_whose_risk_those_signals_rais
         drivers=["days_since_last_activity"],
     )
     quizzes = Rule.objects.create(
+        holdout_percent=0,  # counts every learner: no holdout (test_holdouts)
         name="Quizzes",
         levels=["medium", "high", "critical"],
         intervention_type="gentle_reminder",
@@ -170,6 +176,7 @@ def test_a_moment_rule_sends_on_the_moment_once_a_day_per_learner(run):
 
     critical, fine = run.people["critical"], run.people["fine"]
     rule = Rule.objects.create(
+        holdout_percent=0,  # counts every learner: no holdout (test_holdouts)
         name="Streak about to break",
         trigger="moment",
         moment_kinds=["streak_at_risk"],
