@@ -21,13 +21,16 @@ api_v1 = [
     path("", include("engagement.api.urls")),
     path("", include("interventions.api.urls")),
     path("", include("campaigns.api.urls")),
+    path("", include("video.api.urls")),
 ]
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
+    path("me/videos/", include("video.urls")),
     path("me/", include("gamification.urls")),
+    path("video/", include("video.urls_media")),
     path("", include("interventions.urls")),
     # Analytics will own /dashboard/ itself; until then it opens the engagement dashboard.
     path("dashboard/", RedirectView.as_view(url="/dashboard/engagement/"), name="dashboard"),
@@ -35,6 +38,7 @@ urlpatterns = [
     path("dashboard/effectiveness/", effectiveness_page, name="effectiveness"),
     path("dashboard/campaigns/", include("campaigns.urls")),
     path("dashboard/experiments/", include("campaigns.urls_experiments")),
+    path("dashboard/videos/", include("video.urls_dashboard")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file of its own (?script), so

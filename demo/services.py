@@ -19,6 +19,7 @@ from core.records import XpEntryRecord
 from demo.behaviour import DemoLearner, archetype_pick, learner_events
 from demo.campaigns import demo_campaigns_run
 from demo.interventions import demo_interventions_send
+from demo.video import demo_video_seed
 from engagement.selectors.dashboard import scoring_run_current
 from engagement.services.alerts import alerts_evaluate
 from engagement.services.ingestion import events_ingest
@@ -154,6 +155,7 @@ class DemoSummary:
     messages_clicked: int = 0
     messages_converted: int = 0
     campaigns: int = 0  # demo campaigns made (0 on a rerun)
+    video_views: int = 0  # demo views of the demo lesson video (0 on a rerun or without ffmpeg)
 
 
 Progress = Callable[[str, int, int], None]
@@ -319,6 +321,9 @@ def demo_seed(
     step("campaigns", 0, 1)
     campaigns = demo_campaigns_run(now=now, seed=seed)
     step("campaigns", 1, 1)
+    step("video", 0, 1)
+    video_views = demo_video_seed(seed=seed)
+    step("video", 1, 1)
     return DemoSummary(
         instructors=len(instructors),
         courses=len(courses),
@@ -336,6 +341,7 @@ def demo_seed(
         messages_clicked=messages["clicked"],
         messages_converted=messages["converted"],
         campaigns=campaigns,
+        video_views=video_views,
     )
 
 

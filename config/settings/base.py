@@ -20,6 +20,7 @@ from engagement.catalogue import MAX_PROPERTIES_BYTES
 from engagement.schedule import BEAT_SCHEDULE as ENGAGEMENT_BEAT_SCHEDULE
 from gamification.schedule import BEAT_SCHEDULE as GAMIFICATION_BEAT_SCHEDULE
 from interventions.schedule import BEAT_SCHEDULE as INTERVENTIONS_BEAT_SCHEDULE
+from video.schedule import BEAT_SCHEDULE as VIDEO_BEAT_SCHEDULE
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("STRIDE_VAR_DIR", BASE_DIR / "var"))
@@ -64,6 +65,7 @@ INSTALLED_APPS = [
     "engagement",
     "interventions",
     "campaigns",
+    "video",
     "demo",
 ]
 
@@ -196,6 +198,8 @@ CONTENT_SECURITY_POLICY = {
         "style-src": [csp.SELF, csp.UNSAFE_INLINE],
         "img-src": [csp.SELF, "data:"],  # Swagger UI and Redoc draw their icons as data: URIs
         "connect-src": [csp.SELF],
+        # hls.js feeds the <video> element through Media Source Extensions: a blob: URL.
+        "media-src": [csp.SELF, "blob:"],
         "worker-src": [csp.SELF, "blob:"],  # Redoc runs its search index in a blob: worker
         "object-src": [csp.NONE],
         "base-uri": [csp.SELF],
@@ -280,6 +284,7 @@ CELERY_BEAT_SCHEDULE = {
     **ENGAGEMENT_BEAT_SCHEDULE,
     **GAMIFICATION_BEAT_SCHEDULE,
     **INTERVENTIONS_BEAT_SCHEDULE,
+    **VIDEO_BEAT_SCHEDULE,
 }
 
 # Django REST framework: one error shape, key or session auth, scoped permissions, throttles.
@@ -454,3 +459,43 @@ STRIDE_AI_PRICE_PER_MTOK = (
 # Campaigns: a run's audience is cut into chunks of this many learners, each queued by its own
 # task (they run in parallel on the workers and show the run's progress).
 STRIDE_CAMPAIGN_CHUNK_SIZE = int(os.environ.get("STRIDE_CAMPAIGN_CHUNK_SIZE", "1000"))
+
+# --- Video (lesson videos: upload, HLS transcoding, signed playback, watch analytics) --------
+# Uploads larger than this are refused (413 while streaming; ffprobe re-checks the stored file).
+STRIDE_VIDEO_MAX_UPLOAD_BYTES = int(os.environ.get("STRIDE_VIDEO_MAX_UPLOAD_BYTES", str(5 * 2**30)))
+STRIDE_VIDEO_MAX_DURATION_SECONDS = int(
+    os.environ.get("STRIDE_VIDEO_MAX_DURATION_SECONDS", "14400")
+)
+STRIDE_VIDEO_MAX_WIDTH = int(os.environ.get("STRIDE_VIDEO_MAX_WIDTH", "3840"))
+STRIDE_VIDEO_MAX_HEIGHT = int(os.environ.get("STRIDE_VIDEO_MAX_HEIGHT", "2160"))
+# An upload URL works for this long after it was asked for.
+STRIDE_VIDEO_UPLOAD_URL_SECONDS = int(os.environ.get("STRIDE_VIDEO_UPLOAD_URL_SECONDS", "3600"))
+# The transcoder (embedded: ffmpeg on the worker); HLS segments of this many seconds, with a
+# keyframe at each boundary; the x264 preset trades speed for size.
+STRIDE_VIDEO_BACKEND = os.environ.get("STRIDE_VIDEO_BACKEND", "ffmpeg")
+# Production transcoder (STRIDE_VIDEO_BACKEND=mediaconvert): AWS MediaConvert reads the upload
+# from and writes the ladder to STRIDE_VIDEO_S3_BUCKET; credentials from the usual AWS variables.
+STRIDE_MEDIACONVERT_REGION = os.environ.get("STRIDE_MEDIACONVERT_REGION", "eu-west-1")
+STRIDE_MEDIACONVERT_ENDPOINT_URL = os.environ.get("STRIDE_MEDIACONVERT_ENDPOINT_URL", "")
+STRIDE_MEDIACONVERT_ROLE_ARN = os.environ.get("STRIDE_MEDIACONVERT_ROLE_ARN", "")
+STRIDE_MEDIACONVERT_QUEUE_ARN = os.environ.get("STRIDE_MEDIACONVERT_QUEUE_ARN", "")
+STRIDE_VIDEO_S3_BUCKET = os.environ.get(
+    "STRIDE_VIDEO_S3_BUCKET", os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
+)
+STRIDE_VIDEO_FFMPEG = os.environ.get("STRIDE_VIDEO_FFMPEG", "ffmpeg")
+STRIDE_VIDEO_FFPROBE = os.environ.get("STRIDE_VIDEO_FFPROBE", "ffprobe")
+STRIDE_VIDEO_FFMPEG_PRESET = os.environ.get("STRIDE_VIDEO_FFMPEG_PRESET", "veryfast")
+STRIDE_VIDEO_SEGMENT_SECONDS = int(os.environ.get("STRIDE_VIDEO_SEGMENT_SECONDS", "4"))
+# A running transcode whose progress has not moved for this long is taken up again (beat).
+STRIDE_VIDEO_STALE_JOB_MINUTES = int(os.environ.get("STRIDE_VIDEO_STALE_JOB_MINUTES", "15"))
+# Playback links: bound to the viewer's session and valid this long (the player page makes
+# fresh ones on every load); links handed to integrators by the API work for anyone holding
+# them, for the shorter time.
+STRIDE_VIDEO_TOKEN_SECONDS = int(os.environ.get("STRIDE_VIDEO_TOKEN_SECONDS", "7200"))
+STRIDE_VIDEO_BEARER_TOKEN_SECONDS = int(os.environ.get("STRIDE_VIDEO_BEARER_TOKEN_SECONDS", "300"))
+# The player's heartbeat period; watch analytics count per second up to this video length,
+# per percent beyond.
+STRIDE_VIDEO_HEARTBEAT_SECONDS = int(os.environ.get("STRIDE_VIDEO_HEARTBEAT_SECONDS", "10"))
+STRIDE_VIDEO_PER_SECOND_MAX_SECONDS = int(
+    os.environ.get("STRIDE_VIDEO_PER_SECOND_MAX_SECONDS", "1800")
+)

@@ -1,6 +1,7 @@
 import datetime
 import io
 import re
+import shutil
 
 import pytest
 from django.core.management import call_command
@@ -25,6 +26,8 @@ from gamification.selectors.leagues import week_closes_at, week_start
 from gamification.selectors.summary import learner_gamification_summary
 from interventions.models import Delivery
 from learning.models import Course, Enrollment, Lesson, LessonProgress
+from video.models import LessonVideo
+from video.selectors import video_analytics
 
 pytestmark = pytest.mark.django_db
 
@@ -59,8 +62,9 @@ def _fresh_boards():
 
 
 def test_seed_demo_is_idempotent_and_brings_every_page_to_life(
-    capsys, django_capture_on_commit_callbacks
+    capsys, django_capture_on_commit_callbacks, settings, tmp_path
 ):
+    settings.MEDIA_ROOT = tmp_path  # the demo video's files
     # What runs after a commit (new XP handed to the leaderboards and leagues) runs too, at
     # the end of each seeding, inside the test's transaction.
     with django_capture_on_commit_callbacks(execute=True):
@@ -94,6 +98,7 @@ def test_seed_demo_is_idempotent_and_brings_every_page_to_life(
     _assert_gamification(students, out)
     _assert_interventions(out)
     _assert_campaigns(out)
+    _assert_video(out)
 
 
 def _assert_gamification(students, out: str) -> None:
@@ -183,3 +188,16 @@ def _assert_campaigns(out: str) -> None:
     assert DripProgress.objects.filter(campaign=drip).values("step").distinct().count() >= 2
     assert Delivery.objects.filter(source__startswith=drip.source_prefix).exists()
     assert "Campaigns:" in out
+
+
+def _assert_video(out: str) -> None:
+    """With ffmpeg, the demo lesson has a ready HLS video and views with drop-offs."""
+    if not shutil.which("ffmpeg"):
+        assert "Video:" not in out
+        return
+    video = LessonVideo.objects.get(lesson__external_id="demo-course-01-lesson-01")
+    assert video.status == "ready" and video.renditions
+    stats = video_analytics(video=video)
+    assert stats.views >= 5 and 0 < stats.completion_rate < 1
+    assert stats.retention[0] == 1.0 and stats.retention[-1] < 1.0
+    assert "Video: a generated clip on lesson demo-course-01-lesson-01" in out

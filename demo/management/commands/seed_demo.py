@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
 from demo.services import demo_seed
+from demo.video import DEMO_LESSON
 
 
 class Command(BaseCommand):
@@ -65,6 +66,11 @@ class Command(BaseCommand):
             self.stdout.write(
                 "Campaigns: a weekly re-engagement campaign, an onboarding drip and a one-time "
                 "announcement, with their run history (/dashboard/campaigns/)."
+            )
+        if summary.video_views:
+            self.stdout.write(
+                f"Video: a generated clip on lesson {DEMO_LESSON}, transcoded to HLS, with "
+                f"{summary.video_views} views (/dashboard/videos/, /me/videos/)."
             )
         if summary.sign_in_student:
             self.stdout.write(

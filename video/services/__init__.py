@@ -1,0 +1,1 @@
+"""Video's write side: uploads, transcoding, playback tokens, heartbeats."""

@@ -1,0 +1,13 @@
+"""The student's video pages, mounted at /me/videos/."""
+
+from django.urls import path
+
+from video import views
+
+app_name = "video"
+
+urlpatterns = [
+    path("", views.my_videos, name="list"),
+    path("<str:lesson>/", views.player, name="player"),
+    path("<str:lesson>/heartbeat/", views.heartbeat, name="heartbeat"),
+]
