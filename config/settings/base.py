@@ -342,6 +342,8 @@ SPECTACULAR_SETTINGS = {
         "AlertStatusEnum": "engagement.models.Alert.Status",
         "EnrollmentStatusEnum": "learning.models.Enrollment.Status",
         "ChannelEnum": "interventions.models.Channel",
+        "CampaignKindEnum": "campaigns.models.Campaign.Kind",
+        "ExperimentKindEnum": "campaigns.models.Experiment.Kind",
     },
 }
 
