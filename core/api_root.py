@@ -11,7 +11,9 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 # Index key -> URL name. Every collection endpoint under /api/v1/ belongs here (a test compares
-# this list with the schema): add yours when you add an endpoint.
+# this list with the schema): add yours when you add an endpoint. Actions on a collection (bulk
+# writes, a segment preview, the filter fields) are documented with it and not listed: a link
+# such as /segments/preview/ reads like /segments/{id}/ to a client that follows the index.
 RESOURCES: dict[str, str] = {
     "users": "user-list",
     "courses": "course-list",
@@ -33,8 +35,6 @@ RESOURCES: dict[str, str] = {
     "me/push-subscriptions/remove": "me-push-subscriptions-remove",
     "campaigns": "campaign-list",
     "segments": "segment-list",
-    "segments/preview": "segment-preview",
-    "segments/fields": "segment-fields",
     "experiments": "experiment-list",
 }
 

@@ -62,7 +62,7 @@ $PY manage.py seed_demo --students 12 --days 14 --seed 3 2>"$VAR/seed.log" | tai
 KEY="$($PY manage.py create_api_key --name fuzz --scopes '*' 2>/dev/null | tail -1)"
 
 echo "== fuzz: gunicorn on 127.0.0.1:$FUZZ_PORT"
-.venv/bin/gunicorn config.wsgi --bind "127.0.0.1:$FUZZ_PORT" --workers 2 --timeout 60 \
+.venv/bin/gunicorn config.wsgi --bind "127.0.0.1:$FUZZ_PORT" --workers 2 --timeout 60 --limit-request-line 8190 \
   >"$VAR/server.log" 2>&1 &
 SERVER_PID=$!
 stop_server() { kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true; }
@@ -90,7 +90,9 @@ done
 # - conversions: `delivery` must name a delivery, and a conversion is not dated before its send;
 # - campaigns and segments: a spec's audience must be a valid filter and name a segment that
 #   exists, its schedule a readable rule in the future with templates Stride has; state actions
-#   answer 409 where the campaign's state does not allow them; predefined segments are fixed.
+#   answer 409 where the campaign's state does not allow them; predefined segments are fixed;
+# - experiments: keys are unique, variants and metrics follow documented rules, a started one
+#   keeps its design (409), and an assignment's `user` must name a learner Stride knows.
 #
 cat >"$VAR/schemathesis.toml" <<'TOML'
 [cache]
@@ -160,7 +162,11 @@ include-name-regex = "^POST /api/v1/interventions/conversions/$"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429"]
 
 [[operations]]
-include-name-regex = "^(POST|PATCH|DELETE) /api/v1/(campaigns|segments)/"
+include-name-regex = "^(POST|PATCH|DELETE) /api/v1/(campaigns|segments|experiments)/"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429"]
+
+[[operations]]
+include-name-regex = "^GET /api/v1/experiments/[{]key[}]/assignment/$"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429"]
 
 [[operations]]

@@ -6,6 +6,7 @@ Scopes `experiments:read` and `experiments:write`, or a staff session.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -27,6 +28,7 @@ from accounts.selectors import user_ids_by_external_id
 from campaigns.models import Experiment
 from campaigns.selectors.experiments import experiment_list
 from campaigns.services import experiments as services
+from core.api import JSONInputSerializer
 from core.errors import DomainValidationError
 from core.parsers import StrideJSONParser
 
@@ -97,7 +99,7 @@ class ExperimentOutputSerializer(serializers.ModelSerializer):
         ]
 
 
-class StopInputSerializer(serializers.Serializer):
+class StopInputSerializer(JSONInputSerializer):
     winner = serializers.CharField(max_length=40, required=False, allow_blank=True)
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
@@ -265,7 +267,9 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
 
     @action(detail=True, methods=["post"])
     def stop(self, request: Request, key: str | None = None) -> Response:
-        body = StopInputSerializer(data=_body(request) or {})
+        if not isinstance(request.data, Mapping):  # an empty body parses as {}; `null` as None
+            raise DomainValidationError("Give an object, or no body.")
+        body = StopInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         experiment = services.experiment_stop(
             experiment=self.get_object(),
@@ -281,6 +285,10 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         external = request.query_params.get("user", "").strip()
         if not external:
             raise DomainValidationError({"user": "Give the learner's external id."})
+        if "\x00" in external or len(external) > 128:
+            raise DomainValidationError(
+                {"user": "An external id has at most 128 characters and no NUL character."}
+            )
         found = user_ids_by_external_id(external_ids=[external])
         if external not in found:
             raise DomainValidationError({"user": f"No learner {external!r}."})

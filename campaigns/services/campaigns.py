@@ -190,6 +190,14 @@ def _schedule_read(schedule: Any, campaign: Campaign) -> list[dict[str, Any]]:
     return out
 
 
+SPEC_FIELDS = frozenset(
+    {
+        "name", "description", "channel", "audience", "schedule", "template", "holdout_percent",
+        "learner_local_time", "rate_per_minute",
+    }
+)  # fmt: skip
+
+
 def _apply_spec(campaign: Campaign, spec: Mapping[str, Any], *, partial: bool) -> list | None:
     """Set `campaign`'s fields from `spec` (only those given when `partial`); return the drip
     steps given, or None."""
@@ -293,7 +301,7 @@ def campaign_update(*, campaign: Campaign, spec: Mapping[str, Any], actor: User 
     campaign.save()
     if steps is not None:
         _steps_write(campaign, steps)
-    log(campaign, actor, "edited", ", ".join(sorted(spec)) if isinstance(spec, Mapping) else "")
+    log(campaign, actor, "edited", ", ".join(sorted(SPEC_FIELDS.intersection(spec))))
     return campaign
 
 

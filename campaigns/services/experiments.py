@@ -147,6 +147,14 @@ def _variants_read(value: Any, kind: str, template: MessageTemplate | None) -> l
     return out
 
 
+SPEC_FIELDS = frozenset(
+    {
+        "key", "name", "hypothesis", "kind", "template", "variants", "primary_metric",
+        "secondary_metrics", "guardrail_metrics", "auto_winner",
+    }
+)  # fmt: skip
+
+
 def _apply(experiment: Experiment, spec: Mapping[str, Any], *, partial: bool) -> None:
     if not isinstance(spec, Mapping):
         raise DomainValidationError("Give the experiment as an object.")
@@ -174,8 +182,10 @@ def _apply(experiment: Experiment, spec: Mapping[str, Any], *, partial: bool) ->
     for field, limit in (("name", 120), ("hypothesis", 2000)):
         if field in spec:
             value = spec[field]
-            if not isinstance(value, str) or len(value) > limit:
-                raise DomainValidationError({field: f"Text of at most {limit} characters."})
+            if not isinstance(value, str) or len(value) > limit or "\x00" in value:
+                raise DomainValidationError(
+                    {field: f"Text of at most {limit} characters, without NUL characters."}
+                )
             setattr(experiment, field, value.strip() or (experiment.key if field == "name" else ""))
     if "kind" in spec:
         if spec["kind"] not in Experiment.Kind.values:
@@ -189,15 +199,22 @@ def _apply(experiment: Experiment, spec: Mapping[str, Any], *, partial: bool) ->
         if experiment.kind == Experiment.Kind.TEMPLATE and found is None:
             raise DomainValidationError({"template": f"No template {slug!r}."})
         experiment.template = found if experiment.kind == Experiment.Kind.TEMPLATE else None
+    if experiment.kind == Experiment.Kind.TEMPLATE and experiment.template is None:
+        raise DomainValidationError({"template": "A template experiment names its template."})
     if "variants" in spec:
         experiment.variants = _variants_read(spec["variants"], experiment.kind, experiment.template)
+    elif experiment.variants and ("kind" in spec or "template" in spec):
+        # The kind or template changed: the variants must still fit it.
+        experiment.variants = _variants_read(
+            experiment.variants, experiment.kind, experiment.template
+        )
     if "primary_metric" in spec:
         experiment.primary_metric = metric_read(
             spec["primary_metric"], "primary_metric", kind=experiment.kind
         )
     for field in ("secondary_metrics", "guardrail_metrics"):
         if field in spec:
-            value = spec[field]
+            value = spec[field] if spec[field] is not None else []
             if not isinstance(value, list) or len(value) > 10:
                 raise DomainValidationError({field: "A list of at most 10 metrics."})
             setattr(
@@ -233,7 +250,7 @@ def experiment_update(
     experiment = Experiment.objects.select_for_update().get(pk=experiment.pk)
     _apply(experiment, spec, partial=True)
     experiment.save()
-    log(experiment, actor, "edited", ", ".join(sorted(spec)))
+    log(experiment, actor, "edited", ", ".join(sorted(SPEC_FIELDS.intersection(spec))))
     return experiment
 
 
@@ -261,6 +278,8 @@ def experiment_stop(
         raise DomainValidationError(
             {"status": f"A {experiment.status} experiment cannot stop."}, code="conflict"
         )
+    if "\x00" in reason:
+        raise DomainValidationError({"reason": "No NUL characters."})
     if winner and winner not in experiment.variant_keys:
         raise DomainValidationError(
             {"winner": invalid_choice_message(winner, experiment.variant_keys)}

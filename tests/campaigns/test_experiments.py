@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from campaigns.assignment import variant_assign
-from campaigns.models import Experiment, Exposure
+from campaigns.models import Experiment, ExperimentLog, Exposure
 from campaigns.services.experiments import (
     assignment_get,
     experiment_create,
@@ -320,3 +320,34 @@ def test_api_create_start_assign_results_and_stop(make_key):
     assert stopped.json()["winner"] == "b"
     reader = make_key("experiments:read")
     assert reader.post("/api/v1/experiments/", SPEC, format="json").status_code == 403
+
+
+def test_api_refuses_odd_bodies_with_a_named_reason_and_never_a_500(make_key):
+    client = make_key("experiments:read", "experiments:write")
+    client.post("/api/v1/experiments/", SPEC, format="json")
+    # Unknown keys are ignored (as DRF does), even one PostgreSQL could not store.
+    edited = client.patch(
+        "/api/v1/experiments/reminder-copy/",
+        {"\x00odd": {}, "hypothesis": "Shorter copy is read more."},
+        format="json",
+    )
+    assert edited.status_code == 200, edited.json()
+    assert ExperimentLog.objects.filter(
+        experiment__key="reminder-copy", detail="hypothesis"
+    ).exists()
+    nul = client.patch("/api/v1/experiments/reminder-copy/", {"name": "a\x00b"}, format="json")
+    assert nul.status_code == 400 and "name" in nul.json()["fields"]
+    client.post("/api/v1/experiments/reminder-copy/start/")
+    for body in ("null", "[1]", '"stop"'):
+        refused = client.post(
+            "/api/v1/experiments/reminder-copy/stop/", body, content_type="application/json"
+        )
+        assert refused.status_code == 400, (body, refused.json())
+    assert Experiment.objects.get(key="reminder-copy").status == Experiment.Status.RUNNING
+    wrong_type = client.post(
+        "/api/v1/experiments/reminder-copy/stop/", {"reason": 5}, format="json"
+    )
+    assert wrong_type.status_code == 400 and "reason" in wrong_type.json()["fields"]
+    assignment = client.get("/api/v1/experiments/reminder-copy/assignment/?user=a%00b")
+    assert assignment.status_code == 400 and "user" in assignment.json()["fields"]
+    assert client.post("/api/v1/experiments/reminder-copy/stop/").status_code == 200
