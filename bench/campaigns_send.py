@@ -59,10 +59,11 @@ def main() -> None:
     settings.STRIDE_QUIET_HOURS = (0, 0)  # measure sending, not waiting for mornings
     setup_test_environment()
     call_command("migrate", verbosity=0)
+    from accounts.models import User
     from campaigns.models import CampaignRun, RunChunk
     from campaigns.services.campaigns import campaign_activate, campaign_create
     from campaigns.services.dispatch import campaigns_claim_due, run_start
-    from interventions.models import Delivery
+    from interventions.models import Delivery, Holdout
 
     now = datetime.now(UTC)
     with connection.cursor() as cursor:
@@ -108,10 +109,19 @@ def main() -> None:
         f"{sent / (done - started):,.0f} messages/s end to end over {done - started:.1f} s "
         "(target >= 1,000)"
     )
+    held = set(
+        User.objects.filter(pk__in=Holdout.objects.values("user_id")).values_list(
+            "email", flat=True
+        )
+    )
+    deliveries = Delivery.objects.count()
     print(
         f"  emails in the outbox: {len(recipients):,}, distinct recipients: "
-        f"{len(set(recipients)):,}, deliveries: {Delivery.objects.count():,} (exactly once: "
-        f"{len(recipients) == len(set(recipients)) == sent == len(ids)})"
+        f"{len(set(recipients)):,}, deliveries: {deliveries:,}, held out (the campaign's "
+        f"{campaign.holdout_percent}% holdout, not contacted): {len(held):,}; exactly once: "
+        f"{len(recipients) == len(set(recipients)) == sent == deliveries}, every learner "
+        f"either sent to or held out: {sent + len(held) == len(ids)}, none held out "
+        f"contacted: {not held & set(recipients)}"
     )
     print(
         f"(load average {', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores)"

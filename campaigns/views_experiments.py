@@ -19,8 +19,7 @@ import numpy as np
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, ExpressionWrapper, F, FloatField, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -28,13 +27,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from campaigns.models import Experiment
 from campaigns.selectors.experiments import (
+    SUM_FIELDS,
     ExperimentResults,
     MetricResult,
-    _clean_exposures,
-    _covariate,
-    _value,
     experiment_list,
     exposure_counts,
+    metric_daily_sums,
 )
 from campaigns.services.experiments import experiment_decide, experiment_start, experiment_stop
 from campaigns.statistics import (
@@ -385,39 +383,20 @@ def sequential_over_time(experiment: Experiment) -> Looks | None:
     if not experiment.started_at:
         return None
     metric = experiment.primary_metric
-    rows = (
-        _clean_exposures(experiment)
-        .annotate(y=_value(metric, experiment), x=_covariate())
-        .annotate(
-            yy=ExpressionWrapper(F("y") * F("y"), output_field=FloatField()),
-            xx=ExpressionWrapper(F("x") * F("x"), output_field=FloatField()),
-            xy=ExpressionWrapper(F("x") * F("y"), output_field=FloatField()),
-            day=TruncDate("exposed_at", tzinfo=datetime.UTC),
-        )
-        .values("variant", "day")
-        .annotate(
-            n=Count("pk"),
-            sum_y=Sum("y"),
-            sum_y2=Sum("yy"),
-            sum_x=Sum("x"),
-            sum_x2=Sum("xx"),
-            sum_xy=Sum("xy"),
-        )
-        .order_by()
-    )
+    sums = metric_daily_sums(experiment, metric)
     first = experiment.started_at.astimezone(datetime.UTC).date()
     last = (experiment.stopped_at or timezone.now()).astimezone(datetime.UTC).date()
     span = (last - first).days + 1
     step = max(1, math.ceil(span / MAX_LOOKS))
     days = [first + datetime.timedelta(days=d) for d in range(span - 1, -1, -step)][::-1]
-    fields = ("n", "sum_y", "sum_y2", "sum_x", "sum_x2", "sum_xy")
+    fields = SUM_FIELDS
     keys = experiment.variant_keys
     daily = {key: np.zeros((span, len(fields))) for key in keys}
-    for row in rows:
-        if row["variant"] not in daily:
+    for (variant, day), numbers in sums.items():
+        if variant not in daily:
             continue
-        index = min(max((row["day"] - first).days, 0), span - 1)
-        daily[row["variant"]][index] += [float(row[f] or 0) for f in fields]
+        index = min(max((day - first).days, 0), span - 1)
+        daily[variant][index] += numbers
     looks_at = np.array([(day - first).days for day in days])
     binary = metric["kind"] == "binomial"
     stats = {}

@@ -16,22 +16,11 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection
 from django.db.models import (
     Count,
-    DateTimeField,
-    DurationField,
-    Exists,
-    ExpressionWrapper,
-    F,
-    FloatField,
-    IntegerField,
-    OuterRef,
     QuerySet,
-    Subquery,
-    Sum,
-    Value,
 )
-from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from campaigns.models import Experiment, Exposure
@@ -59,109 +48,144 @@ def experiment_list() -> QuerySet[Experiment]:
     return Experiment.objects.select_related("template", "decided_by")
 
 
-def _after(days: int | float) -> ExpressionWrapper:
-    """The exposure's time moved by `days` (negative: before it)."""
-    return ExpressionWrapper(
-        OuterRef("exposed_at") + Value(datetime.timedelta(days=days), DurationField()),
-        output_field=DateTimeField(),
-    )
+# --- the per-variant sums, in one pass over the exposures and their learners' events ---------
+#
+# One query: the exposures (a learner exposed to two variants left out) LEFT JOINed with their
+# learner's events from COVARIATE_DAYS before exposure to the longest metric window after it,
+# grouped per learner into the covariate and every metric's value, then summed per variant
+# (and per exposure day, for the results over time). The plain correlated subqueries it
+# replaces ran one index probe per exposure and metric: 7 s at 100k exposures.
 
 
-def _events(**window: Any) -> QuerySet[Event]:
-    return Event.objects.filter(user_id=OuterRef("user_id"), **window)
+def _time(column: str, days: int = 0) -> str:
+    """SQL for the datetime `column` moved by `days` (a whole number from a checked metric,
+    never from a request). SQLite keeps datetimes as text: both sides of a comparison are
+    rewritten to one format there."""
+    if connection.vendor == "postgresql":
+        return f"({column} + INTERVAL '{int(days)} days')" if days else column
+    # (%% is a literal % in a query with parameters)
+    return f"strftime('%%Y-%%m-%%d %%H:%%M:%%f', {column}, '{int(days):+d} days')"
 
 
-def _activity(**window: Any) -> QuerySet[Event]:
-    return _events(**window).exclude(type__in=NON_ACTIVITY_TYPES)
+def _between(lo: int, hi: int) -> str:
+    """The joined event happened from `lo` to `hi` days after the exposure."""
+    occurred = _time("ev.occurred_at")
+    return f"{occurred} >= {_time('x.exposed_at', lo)} AND {occurred} < {_time('x.exposed_at', hi)}"
 
 
-def _value(metric: dict[str, Any], experiment: Experiment) -> Any:
-    """The metric's per-learner value as an expression over an exposure row."""
+def _learner_value(metric: dict[str, Any], experiment: Experiment, params: list[Any]) -> str:
+    """SQL for the metric's value of one exposed learner `x`, over their joined events `ev`
+    (appending its parameters to `params`)."""
+    activity = f"ev.type NOT IN ({', '.join(['%s'] * len(NON_ACTIVITY_TYPES))})"
     measure = metric.get("measure")
     if measure == "retained":
-        found = _activity(occurred_at__gte=_after(7), occurred_at__lt=_after(14))
-        return Cast(Exists(found), IntegerField())
+        params.extend(sorted(NON_ACTIVITY_TYPES))
+        return f"MAX(CASE WHEN {activity} AND {_between(7, 14)} THEN 1 ELSE 0 END)"
     if measure in ("opened", "clicked", "converted"):
-        found = Delivery.objects.filter(
-            user_id=OuterRef("user_id"),
-            template_id=experiment.template_id,
-            sent_at__gte=OuterRef("exposed_at"),
-            **{f"{measure}_at__isnull": False},
+        params.append(experiment.template_id)
+        return (
+            f"CASE WHEN EXISTS (SELECT 1 FROM {Delivery._meta.db_table} d"
+            f" WHERE d.user_id = x.user_id AND d.template_id = %s"
+            f" AND {_time('d.sent_at')} >= {_time('x.exposed_at')} AND d.{measure}_at IS NOT NULL)"
+            " THEN 1 ELSE 0 END"
         )
-        return Cast(Exists(found), IntegerField())
     if measure == "unsubscribed":
-        found = ChannelOptOut.objects.filter(
-            user_id=OuterRef("user_id"), created_at__gte=OuterRef("exposed_at")
+        return (
+            f"CASE WHEN EXISTS (SELECT 1 FROM {ChannelOptOut._meta.db_table} o"
+            f" WHERE o.user_id = x.user_id AND {_time('o.created_at')} >= {_time('x.exposed_at')})"
+            " THEN 1 ELSE 0 END"
         )
-        return Cast(Exists(found), IntegerField())
-    window = {
-        "type": metric["event"],
-        "occurred_at__gte": OuterRef("exposed_at"),
-        "occurred_at__lt": _after(metric["window_days"]),
-    }
+    params.append(metric["event"])
+    happened = f"ev.type = %s AND {_between(0, metric['window_days'])}"
     if metric["kind"] == "binomial":
-        return Cast(Exists(_events(**window)), IntegerField())
-    counted = _events(**window).order_by().values("user_id").annotate(n=Count("pk")).values("n")[:1]
-    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+        return f"MAX(CASE WHEN {happened} THEN 1 ELSE 0 END)"
+    return f"SUM(CASE WHEN {happened} THEN 1 ELSE 0 END)"
 
 
-def _covariate() -> Any:
-    before = (
-        _activity(occurred_at__lt=OuterRef("exposed_at"), occurred_at__gte=_after(-COVARIATE_DAYS))
-        .order_by()
-        .values("user_id")
-        .annotate(n=Count("pk"))
-        .values("n")[:1]
+def _reach_days(metrics: list[dict[str, Any]]) -> int:
+    """How many days after exposure the metrics look (retained: up to day 14)."""
+    return max(
+        [m["window_days"] for m in metrics if "window_days" in m]
+        + [14 for m in metrics if m.get("measure") == "retained"]
+        + [1]
     )
-    return Coalesce(Subquery(before, output_field=IntegerField()), 0)
 
 
-def _clean_exposures(experiment: Experiment) -> QuerySet[Exposure]:
-    """The exposures counted: each learner's, unless they saw more than one variant."""
-    doubled = (
-        Exposure.objects.filter(experiment=experiment)
-        .values("user_id")
-        .annotate(n=Count("variant", distinct=True))
-        .filter(n__gt=1)
-        .values("user_id")
+# The order of the sums metric_daily_sums answers.
+SUM_FIELDS = ("n", "sum_x", "sum_x2", "sum_y", "sum_y2", "sum_xy")
+
+
+def _sums_rows(
+    experiment: Experiment, metrics: list[dict[str, Any]], *, by_day: bool
+) -> list[tuple]:
+    """Rows of (variant, day or None, n, sum_x, sum_x2, then sum_y, sum_y2, sum_xy per metric)."""
+    params: list[Any] = [experiment.pk, *sorted(NON_ACTIVITY_TYPES)]  # in the order they appear
+    covariate = (
+        f"SUM(CASE WHEN ev.type NOT IN ({', '.join(['%s'] * len(NON_ACTIVITY_TYPES))})"
+        f" AND {_between(-COVARIATE_DAYS, 0)} THEN 1 ELSE 0 END)"
     )
-    return Exposure.objects.filter(experiment=experiment).exclude(user_id__in=doubled)
-
-
-def metric_sums(experiment: Experiment, metric: dict[str, Any]) -> dict[str, CupedStatistic]:
-    """Per variant: n, and the sums of y, y², x, x², xy over its exposed learners (one query)."""
-    y, x = _value(metric, experiment), _covariate()
-    rows = (
-        _clean_exposures(experiment)
-        .annotate(y=y, x=x)
-        .annotate(
-            yy=ExpressionWrapper(F("y") * F("y"), output_field=FloatField()),
-            xx=ExpressionWrapper(F("x") * F("x"), output_field=FloatField()),
-            xy=ExpressionWrapper(F("x") * F("y"), output_field=FloatField()),
+    values = [_learner_value(metric, experiment, params) for metric in metrics]
+    if connection.vendor == "postgresql":
+        day = "CAST(x.exposed_at AT TIME ZONE 'UTC' AS date)" if by_day else "NULL"
+    else:
+        day = "date(x.exposed_at)" if by_day else "NULL"
+    margin = 0 if connection.vendor == "postgresql" else 1  # SQLite's join compares raw text
+    per_learner = ", ".join(f"{value} AS y{i}" for i, value in enumerate(values))
+    sums = ", ".join(f"SUM(y{i}), SUM(y{i} * y{i}), SUM(x0 * y{i})" for i in range(len(values)))
+    sql = f"""
+        WITH exposed AS (
+            SELECT user_id, MIN(variant) AS variant, MIN(exposed_at) AS exposed_at
+            FROM {Exposure._meta.db_table} WHERE experiment_id = %s
+            GROUP BY user_id HAVING MIN(variant) = MAX(variant)
+        ), learner AS (
+            SELECT x.variant, {day} AS day, {covariate} AS x0, {per_learner}
+            FROM exposed x LEFT JOIN {Event._meta.db_table} ev
+              ON ev.user_id = x.user_id
+             AND ev.occurred_at >= {_time("x.exposed_at", -COVARIATE_DAYS - margin)}
+             AND ev.occurred_at < {_time("x.exposed_at", _reach_days(metrics) + margin)}
+            GROUP BY x.user_id, x.variant, x.exposed_at
         )
-        .values("variant")
-        .annotate(
-            n=Count("pk"),
-            sum_y=Sum("y"),
-            sum_y2=Sum("yy"),
-            sum_x=Sum("x"),
-            sum_x2=Sum("xx"),
-            sum_xy=Sum("xy"),
-        )
-        .order_by()
-    )
-    binary = metric["kind"] == "binomial"
+        SELECT variant, day, COUNT(*), SUM(x0), SUM(x0 * x0), {sums}
+        FROM learner GROUP BY variant, day
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def metric_sums(
+    experiment: Experiment, metrics: list[dict[str, Any]]
+) -> list[dict[str, CupedStatistic]]:
+    """For each metric, per variant: n, and the sums of y, y², x, x², xy over its exposed
+    learners (x: their activity events in the COVARIATE_DAYS before exposure). One query for
+    all the metrics."""
+    out: list[dict[str, CupedStatistic]] = [{} for _ in metrics]
+    for row in _sums_rows(experiment, metrics, by_day=False):
+        variant, _, n, sum_x, sum_x2 = row[:5]
+        for i, metric in enumerate(metrics):
+            sum_y, sum_y2, sum_xy = row[5 + 3 * i : 8 + 3 * i]
+            out[i][variant] = CupedStatistic(
+                n=n,
+                sum_x=float(sum_x or 0),
+                sum_x2=float(sum_x2 or 0),
+                sum_y=float(sum_y or 0),
+                sum_y2=float(sum_y2 or 0),
+                sum_xy=float(sum_xy or 0),
+                binary_y=metric["kind"] == "binomial",
+            )
+    return out
+
+
+def metric_daily_sums(
+    experiment: Experiment, metric: dict[str, Any]
+) -> dict[tuple[str, datetime.date], tuple[float, ...]]:
+    """The metric's sums (in SUM_FIELDS' order) per variant and exposure
+    day (UTC): cumulated, they give the results as they stood at each day's end."""
     out = {}
-    for row in rows:
-        out[row["variant"]] = CupedStatistic(
-            n=row["n"],
-            sum_x=float(row["sum_x"] or 0),
-            sum_x2=float(row["sum_x2"] or 0),
-            sum_y=float(row["sum_y"] or 0),
-            sum_y2=float(row["sum_y2"] or 0),
-            sum_xy=float(row["sum_xy"] or 0),
-            binary_y=binary,
-        )
+    for variant, day, *numbers in _sums_rows(experiment, [metric], by_day=True):
+        if isinstance(day, str):  # SQLite answers dates as text
+            day = datetime.date.fromisoformat(day)
+        out[(variant, day)] = tuple(float(number or 0) for number in numbers)
     return out
 
 
@@ -196,9 +220,11 @@ def _float(value: Any) -> float | None:
 
 
 def _metric_result(
-    experiment: Experiment, metric: dict[str, Any], users: dict[str, int]
+    experiment: Experiment,
+    metric: dict[str, Any],
+    users: dict[str, int],
+    sums: dict[str, CupedStatistic],
 ) -> tuple[MetricResult, list[tuple[str, Any, Any]]]:
-    sums = metric_sums(experiment, metric)
     keys = experiment.variant_keys
     control_key = keys[0]
     empty = CupedStatistic(n=0, sum_x=0, sum_x2=0, sum_y=0, sum_y2=0, sum_xy=0)
@@ -249,9 +275,13 @@ def experiment_results(
 ) -> ExperimentResults:
     """Everything the results API and page show, and the decision rule's verdict."""
     now = now or timezone.now()
-    users = dict(
-        _clean_exposures(experiment).values_list("variant").annotate(n=Count("pk")).order_by()
-    )
+    metrics = [
+        experiment.primary_metric,
+        *experiment.guardrail_metrics,
+        *experiment.secondary_metrics,
+    ]
+    all_sums = metric_sums(experiment, metrics)
+    users = {key: stat.n for key, stat in all_sums[0].items()}
     keys = experiment.variant_keys
     counts = [users.get(key, 0) for key in keys]
     weights = [v["weight"] for v in experiment.variants]
@@ -263,15 +293,19 @@ def experiment_results(
         .filter(n__gt=1)
         .count()
     )
-    primary, evidence = _metric_result(experiment, experiment.primary_metric, users)
+    primary, evidence = _metric_result(experiment, metrics[0], users, all_sums[0])
     guardrails, hurt_by = [], {}
-    for metric in experiment.guardrail_metrics:
-        result, guard_evidence = _metric_result(experiment, metric, users)
+    for index, metric in enumerate(experiment.guardrail_metrics, start=1):
+        result, guard_evidence = _metric_result(experiment, metric, users, all_sums[index])
         guardrails.append(result)
         for key, _, sequential in guard_evidence:
             if guardrail_hurt(sequential, lower_is_better=bool(metric.get("lower_is_better"))):
                 hurt_by.setdefault(key, []).append(metric["name"])
-    secondary = [_metric_result(experiment, m, users)[0] for m in experiment.secondary_metrics]
+    first_secondary = 1 + len(experiment.guardrail_metrics)
+    secondary = [
+        _metric_result(experiment, metric, users, all_sums[index])[0]
+        for index, metric in enumerate(experiment.secondary_metrics, start=first_secondary)
+    ]
     started = experiment.started_at or now
     ended = experiment.stopped_at or now
     runtime = max(0.0, (ended - started) / _DAY)
