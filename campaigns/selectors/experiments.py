@@ -50,11 +50,12 @@ def experiment_list() -> QuerySet[Experiment]:
 
 # --- the per-variant sums, in one pass over the exposures and their learners' events ---------
 #
-# One query: the exposures (a learner exposed to two variants left out) LEFT JOINed with their
-# learner's events from COVARIATE_DAYS before exposure to the longest metric window after it,
-# grouped per learner into the covariate and every metric's value, then summed per variant
-# (and per exposure day, for the results over time). The plain correlated subqueries it
-# replaces ran one index probe per exposure and metric: 7 s at 100k exposures.
+# One query for every metric: per exposed learner (a learner exposed to two variants left out),
+# one index probe into their events from COVARIATE_DAYS before exposure to the longest metric
+# window after it, aggregated into the covariate and each metric's value; then summed per
+# variant (and per exposure day, for the results over time). The correlated subqueries it
+# replaced ran a probe per learner and metric, twice over for the covariate.
+# bench/experiments_results.py: 1M exposures / 10M events in about 4.5 s (8.4 s before).
 
 
 def _time(column: str, days: int = 0) -> str:
@@ -119,31 +120,44 @@ def _sums_rows(
     experiment: Experiment, metrics: list[dict[str, Any]], *, by_day: bool
 ) -> list[tuple]:
     """Rows of (variant, day or None, n, sum_x, sum_x2, then sum_y, sum_y2, sum_xy per metric)."""
-    params: list[Any] = [experiment.pk, *sorted(NON_ACTIVITY_TYPES)]  # in the order they appear
-    covariate = (
-        f"SUM(CASE WHEN ev.type NOT IN ({', '.join(['%s'] * len(NON_ACTIVITY_TYPES))})"
-        f" AND {_between(-COVARIATE_DAYS, 0)} THEN 1 ELSE 0 END)"
-    )
-    values = [_learner_value(metric, experiment, params) for metric in metrics]
-    if connection.vendor == "postgresql":
+    params: list[Any] = [experiment.pk]  # in the order they appear
+    postgresql = connection.vendor == "postgresql"
+    if postgresql:
         day = "CAST(x.exposed_at AT TIME ZONE 'UTC' AS date)" if by_day else "NULL"
     else:
         day = "date(x.exposed_at)" if by_day else "NULL"
-    margin = 0 if connection.vendor == "postgresql" else 1  # SQLite's join compares raw text
-    per_learner = ", ".join(f"{value} AS y{i}" for i, value in enumerate(values))
+    params.extend(sorted(NON_ACTIVITY_TYPES))
+    covariate = (
+        f"COALESCE(SUM(CASE WHEN ev.type NOT IN ({', '.join(['%s'] * len(NON_ACTIVITY_TYPES))})"
+        f" AND {_between(-COVARIATE_DAYS, 0)} THEN 1 ELSE 0 END), 0)"
+    )
+    values = [f"COALESCE({_learner_value(m, experiment, params)}, 0)" for m in metrics]
+    outcomes = ", ".join([f"{covariate} AS x0", *(f"{v} AS y{i}" for i, v in enumerate(values))])
+    margin = 0 if postgresql else 1  # SQLite's join compares the raw text: a day to spare
+    window = (
+        f"ev.user_id = x.user_id"
+        f" AND ev.occurred_at >= {_time('x.exposed_at', -COVARIATE_DAYS - margin)}"
+        f" AND ev.occurred_at < {_time('x.exposed_at', _reach_days(metrics) + margin)}"
+    )
+    event = Event._meta.db_table
+    if postgresql:
+        # Per learner, one index probe into their events (event_user_time) and its aggregate.
+        learner = f"""
+            SELECT x.variant, {day} AS day, o.*
+            FROM exposed x CROSS JOIN LATERAL (SELECT {outcomes} FROM {event} ev
+                                               WHERE {window}) o"""
+    else:  # SQLite has no LATERAL: the same aggregates over a grouped join
+        learner = f"""
+            SELECT x.variant, {day} AS day, {outcomes}
+            FROM exposed x LEFT JOIN {event} ev ON {window}
+            GROUP BY x.user_id"""
     sums = ", ".join(f"SUM(y{i}), SUM(y{i} * y{i}), SUM(x0 * y{i})" for i in range(len(values)))
     sql = f"""
         WITH exposed AS (
             SELECT user_id, MIN(variant) AS variant, MIN(exposed_at) AS exposed_at
             FROM {Exposure._meta.db_table} WHERE experiment_id = %s
             GROUP BY user_id HAVING MIN(variant) = MAX(variant)
-        ), learner AS (
-            SELECT x.variant, {day} AS day, {covariate} AS x0, {per_learner}
-            FROM exposed x LEFT JOIN {Event._meta.db_table} ev
-              ON ev.user_id = x.user_id
-             AND ev.occurred_at >= {_time("x.exposed_at", -COVARIATE_DAYS - margin)}
-             AND ev.occurred_at < {_time("x.exposed_at", _reach_days(metrics) + margin)}
-            GROUP BY x.user_id, x.variant, x.exposed_at
+        ), learner AS ({learner}
         )
         SELECT variant, day, COUNT(*), SUM(x0), SUM(x0 * x0), {sums}
         FROM learner GROUP BY variant, day
@@ -286,10 +300,10 @@ def experiment_results(
     counts = [users.get(key, 0) for key in keys]
     weights = [v["weight"] for v in experiment.variants]
     srm = srm_check(counts, weights) if sum(counts) else None
-    doubled = (
+    doubled = (  # one exposure row per learner and variant (exposure_unique_variant)
         Exposure.objects.filter(experiment=experiment)
         .values("user_id")
-        .annotate(n=Count("variant", distinct=True))
+        .annotate(n=Count("pk"))
         .filter(n__gt=1)
         .count()
     )
