@@ -55,9 +55,13 @@ class ExperimentInputSerializer(serializers.Serializer):
     template = serializers.CharField(
         max_length=80, required=False, help_text="Template experiments: the template's slug."
     )
+    campaign = serializers.IntegerField(
+        required=False, help_text="Campaign experiments: the campaign's id."
+    )
     variants = serializers.JSONField(
         help_text='[{"key": "control", "weight": 50}, {"key": "b", "weight": 50}]: the first '
-        'is the control; template experiments name each one\'s `"variant"`.'
+        'is the control; template experiments name each one\'s `"variant"`, campaign '
+        'experiments each arm\'s `"template"` (a slug).'
     )
     primary_metric = serializers.JSONField(help_text=METRIC_HELP)
     secondary_metrics = serializers.JSONField(required=False, help_text="A list of metrics.")
@@ -84,6 +88,7 @@ class ExperimentOutputSerializer(serializers.ModelSerializer):
             "hypothesis",
             "kind",
             "template",
+            "campaign",
             "variants",
             "primary_metric",
             "secondary_metrics",

@@ -38,7 +38,7 @@ from campaigns.statistics import (
 )
 from engagement.catalogue import NON_ACTIVITY_TYPES
 from engagement.models import Event
-from interventions.models import ChannelOptOut, Delivery
+from interventions.models import ChannelOptOut, Delivery, MessageTemplate
 
 COVARIATE_DAYS = 14
 _DAY = datetime.timedelta(days=1)
@@ -83,10 +83,20 @@ def _learner_value(metric: dict[str, Any], experiment: Experiment, params: list[
         params.extend(sorted(NON_ACTIVITY_TYPES))
         return f"MAX(CASE WHEN {activity} AND {_between(7, 14)} THEN 1 ELSE 0 END)"
     if measure in ("opened", "clicked", "converted"):
-        params.append(experiment.template_id)
+        if experiment.kind == Experiment.Kind.CAMPAIGN:  # the campaign's sends of its arms
+            templates = list(
+                MessageTemplate.objects.filter(
+                    slug__in=[v["template"] for v in experiment.variants]
+                ).values_list("pk", flat=True)
+            ) or [0]
+            params.extend([*templates, f"campaign:{experiment.campaign_id}:%"])
+            which = f"d.template_id IN ({', '.join(['%s'] * len(templates))}) AND d.source LIKE %s"
+        else:
+            params.append(experiment.template_id)
+            which = "d.template_id = %s"
         return (
             f"CASE WHEN EXISTS (SELECT 1 FROM {Delivery._meta.db_table} d"
-            f" WHERE d.user_id = x.user_id AND d.template_id = %s"
+            f" WHERE d.user_id = x.user_id AND {which}"
             f" AND {_time('d.sent_at')} >= {_time('x.exposed_at')} AND d.{measure}_at IS NOT NULL)"
             " THEN 1 ELSE 0 END"
         )

@@ -34,10 +34,11 @@ from campaigns.models import Campaign, CampaignRecipient, CampaignRun, RunChunk
 from campaigns.schedules import local_due, place, zone_get
 from campaigns.selectors.audience import audience_users
 from campaigns.services.campaigns import log, schedule_of
+from campaigns.services.experiments import arm_of, campaign_arms
 from core.bulk import rows_insert
 from core.errors import DomainValidationError
 from core.jobs import task_enqueue
-from interventions.services.deliveries import deliveries_queue
+from interventions.services.deliveries import QueueResult, deliveries_queue
 
 logger = logging.getLogger(__name__)
 
@@ -214,16 +215,7 @@ def chunk_run(*, chunk_id: int, now: datetime.datetime | None = None) -> int | N
             )
             try:
                 with transaction.atomic():
-                    result = deliveries_queue(
-                        template=campaign.template,
-                        user_ids=list(recipients),
-                        source=run.source,
-                        channel=campaign.channel,
-                        now=now,
-                        due_of=recipients,
-                        holdout_scope=campaign.holdout_scope,
-                        holdout_share=campaign.holdout_percent / 100,
-                    )
+                    result = _queue(campaign, run, recipients, now)
             except DomainValidationError as error:
                 # The template was switched off (or the channel is gone) since activation:
                 # nobody of the chunk is sent anything, and the run says why.
@@ -245,6 +237,43 @@ def chunk_run(*, chunk_id: int, now: datetime.datetime | None = None) -> int | N
         )
         _run_count(run.pk, now)
     return result_queued
+
+
+def _queue(
+    campaign: Campaign,
+    run: CampaignRun,
+    recipients: dict[int, datetime.datetime],
+    now: datetime.datetime,
+) -> QueueResult:
+    """Queue the campaign's message for `recipients` (learner -> due time). While an
+    experiment runs on the campaign's arms, each learner gets their arm's template."""
+    arms = campaign_arms(campaign)
+    if arms is None:
+        groups = [(campaign.template, list(recipients))]
+    else:
+        experiment, templates = arms
+        by_arm: dict[str, list[int]] = {key: [] for key in templates}
+        for user_id in recipients:
+            by_arm[arm_of(experiment, user_id)].append(user_id)
+        groups = [(templates[key], ids) for key, ids in by_arm.items() if ids]
+    result = QueueResult()
+    for template, user_ids in groups:
+        part = deliveries_queue(
+            template=template,
+            user_ids=user_ids,
+            source=run.source,
+            channel=campaign.channel,
+            now=now,
+            due_of=recipients,
+            holdout_scope=campaign.holdout_scope,
+            holdout_share=campaign.holdout_percent / 100,
+        )
+        result.queued.update(part.queued)
+        result.deferred |= part.deferred
+        result.skipped.update(part.skipped)
+        result.replayed |= part.replayed
+        result.held_out |= part.held_out
+    return result
 
 
 def _run_count(run_id: int, now: datetime.datetime) -> None:

@@ -5,15 +5,19 @@ person's, or the auto-winner rule's, always with an audit record).
 A spec (what the API takes):
 
     {"key": "reminder-tone", "name": "...", "hypothesis": "...",
-     "kind": "platform" | "template", "template": "<slug>" (template experiments),
+     "kind": "platform" | "template" | "campaign", "template": "<slug>" (template
+     experiments), "campaign": <id> (campaign experiments),
      "variants": [{"key": "control", "weight": 50, "variant": "<name>"}, {"key": "b", ...}],
+     (a template experiment's variants name the template's "variant"; a campaign
+     experiment's arms each name the "template" it sends)
      "primary_metric": <metric>, "secondary_metrics": [<metric>, ...],
      "guardrail_metrics": [<metric>, ...], "auto_winner": false}
 
 A metric is `{"kind": "binomial", "event": "<event type>", "window_days": 7}` (did the
 learner do it within N days of exposure), `{"kind": "binomial", "measure": "retained"}` (any
 activity 7-14 days after exposure), `{"kind": "binomial", "measure": "opened" | "clicked" |
-"converted" | "unsubscribed"}` (of the template's messages; template experiments), or
+"converted" | "unsubscribed"}` (of the experiment's messages; template and campaign
+experiments), or
 `{"kind": "continuous", "event": "<event type>", "window_days": 14}` (how many within N days),
 each with an optional `"name"` and `"lower_is_better": true` (a guardrail such as unsubscribes).
 """
@@ -31,7 +35,7 @@ from django.utils.text import slugify
 
 from accounts.models import User
 from campaigns.assignment import variant_assign
-from campaigns.models import Experiment, ExperimentLog, Exposure
+from campaigns.models import Campaign, Experiment, ExperimentLog, Exposure
 from core.bulk import rows_insert
 from core.errors import DomainValidationError, invalid_choice_message
 from engagement.catalogue import EVENT_TYPES
@@ -40,6 +44,8 @@ from interventions.models import Delivery, MessageTemplate, Variant
 MEASURES = ("retained", "opened", "clicked", "converted", "unsubscribed")
 TEMPLATE_MEASURES = ("opened", "clicked", "converted")
 MAX_VARIANTS = 10
+# The kinds whose exposures are messages sent (so opened / clicked / converted make sense).
+MESSAGE_KINDS = (Experiment.Kind.TEMPLATE, Experiment.Kind.CAMPAIGN)
 MAX_WINDOW_DAYS = 90
 EXPOSURE_BATCH = 5000
 
@@ -73,9 +79,9 @@ def metric_read(value: Any, path: str, *, kind: str) -> dict[str, Any]:
             raise DomainValidationError(
                 {f"{path}.measure": invalid_choice_message(measure, MEASURES)}
             )
-        if measure in TEMPLATE_MEASURES and kind != Experiment.Kind.TEMPLATE:
+        if measure in TEMPLATE_MEASURES and kind not in MESSAGE_KINDS:
             raise DomainValidationError(
-                {f"{path}.measure": f'"{measure}" needs a template experiment.'}
+                {f"{path}.measure": f'"{measure}" needs a template or campaign experiment.'}
             )
         out["measure"] = measure
     else:
@@ -143,13 +149,29 @@ def _variants_read(value: Any, kind: str, template: MessageTemplate | None) -> l
                     }
                 )
             variant["variant"] = name
+        if kind == Experiment.Kind.CAMPAIGN:
+            slug = item.get("template")
+            found = (
+                MessageTemplate.objects.filter(slug=slug, is_active=True).first()
+                if isinstance(slug, str)
+                else None
+            )
+            if found is None:
+                raise DomainValidationError(
+                    {f"{path}.template": f"No active template {slug!r}: each arm sends one."}
+                )
+            if slug in {v.get("template") for v in out}:
+                raise DomainValidationError(
+                    {f"{path}.template": "Each arm sends a template of its own."}
+                )
+            variant["template"] = slug
         out.append(variant)
     return out
 
 
 SPEC_FIELDS = frozenset(
     {
-        "key", "name", "hypothesis", "kind", "template", "variants", "primary_metric",
+        "key", "name", "hypothesis", "kind", "template", "campaign", "variants", "primary_metric",
         "secondary_metrics", "guardrail_metrics", "auto_winner",
     }
 )  # fmt: skip
@@ -163,7 +185,9 @@ def _apply(experiment: Experiment, spec: Mapping[str, Any], *, partial: bool) ->
     if missing:
         raise DomainValidationError({key: "This field is required." for key in missing})
     if experiment.status != Experiment.Status.DRAFT:
-        frozen = sorted(set(spec) & {"key", "kind", "template", "variants", "primary_metric"})
+        frozen = sorted(
+            set(spec) & {"key", "kind", "template", "campaign", "variants", "primary_metric"}
+        )
         if frozen:
             raise DomainValidationError(
                 {frozen[0]: "A started experiment keeps its design; stop it and make another."},
@@ -201,6 +225,12 @@ def _apply(experiment: Experiment, spec: Mapping[str, Any], *, partial: bool) ->
         experiment.template = found if experiment.kind == Experiment.Kind.TEMPLATE else None
     if experiment.kind == Experiment.Kind.TEMPLATE and experiment.template is None:
         raise DomainValidationError({"template": "A template experiment names its template."})
+    if "campaign" in spec or (experiment.kind == Experiment.Kind.CAMPAIGN and not partial):
+        experiment.campaign = _campaign_read(spec.get("campaign"), experiment.kind)
+    if experiment.kind != Experiment.Kind.CAMPAIGN:
+        experiment.campaign = None
+    elif experiment.campaign is None:
+        raise DomainValidationError({"campaign": "A campaign experiment names its campaign."})
     if "variants" in spec:
         experiment.variants = _variants_read(spec["variants"], experiment.kind, experiment.template)
     elif experiment.variants and ("kind" in spec or "template" in spec):
@@ -229,6 +259,23 @@ def _apply(experiment: Experiment, spec: Mapping[str, Any], *, partial: bool) ->
         if not isinstance(spec["auto_winner"], bool):
             raise DomainValidationError({"auto_winner": "true or false."})
         experiment.auto_winner = spec["auto_winner"]
+
+
+def _campaign_read(value: Any, kind: str) -> Campaign | None:
+    if kind != Experiment.Kind.CAMPAIGN:
+        return None
+    found = (
+        Campaign.objects.filter(pk=value).first()
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
+        else None
+    )
+    if found is None:
+        raise DomainValidationError({"campaign": f"No campaign {value!r}: give its id."})
+    if found.status in (Campaign.Status.COMPLETED, Campaign.Status.CANCELLED):
+        raise DomainValidationError(
+            {"campaign": f"The campaign is {found.get_status_display().lower()}: it sends no more."}
+        )
+    return found
 
 
 @transaction.atomic
@@ -261,6 +308,19 @@ def experiment_start(*, experiment: Experiment, actor: User | None) -> Experimen
         raise DomainValidationError(
             {"status": f"A {experiment.status} experiment cannot start."}, code="conflict"
         )
+    if experiment.kind == Experiment.Kind.CAMPAIGN:
+        other = (
+            Experiment.objects.filter(
+                campaign_id=experiment.campaign_id, status=Experiment.Status.RUNNING
+            )
+            .exclude(pk=experiment.pk)
+            .first()
+        )
+        if other is not None:
+            raise DomainValidationError(
+                {"campaign": f"Experiment {other.key!r} is already running on this campaign."},
+                code="conflict",
+            )
     experiment.status = Experiment.Status.RUNNING
     experiment.started_at = timezone.now()
     experiment.save(update_fields=["status", "started_at", "updated_at"])
@@ -306,7 +366,34 @@ def _winner_set(experiment: Experiment, winner: str, *, actor: User | None, reas
         Variant.objects.filter(template_id=experiment.template_id).exclude(name=chosen).update(
             weight=0
         )
+    if experiment.kind == Experiment.Kind.CAMPAIGN and experiment.campaign_id:
+        # The campaign sends the winning arm's template to everyone from its next run.
+        slug = next(v["template"] for v in experiment.variants if v["key"] == winner)
+        Campaign.objects.filter(pk=experiment.campaign_id).update(
+            template=MessageTemplate.objects.get(slug=slug), updated_at=timezone.now()
+        )
     log(experiment, actor, "decided", f"{winner}: {reason}")
+
+
+def campaign_arms(campaign: Campaign) -> tuple[Experiment, dict[str, MessageTemplate]] | None:
+    """The experiment running on `campaign`'s arms, with each arm's template, or None."""
+    experiment = Experiment.objects.filter(
+        kind=Experiment.Kind.CAMPAIGN, campaign=campaign, status=Experiment.Status.RUNNING
+    ).first()
+    if experiment is None:
+        return None
+    by_slug = MessageTemplate.objects.in_bulk(
+        [v["template"] for v in experiment.variants], field_name="slug"
+    )
+    return experiment, {v["key"]: by_slug[v["template"]] for v in experiment.variants}
+
+
+def arm_of(experiment: Experiment, user_id: int) -> str:
+    """The campaign arm of the learner: deterministic and sticky (weights are fixed once the
+    experiment runs)."""
+    return variant_assign(
+        experiment.key, user_id, [(v["key"], v["weight"]) for v in experiment.variants]
+    )
 
 
 # --- assignment and exposures ---------------------------------------------------------------
@@ -352,42 +439,48 @@ def assignment_get(
 
 
 def exposures_from_deliveries(*, experiment: Experiment) -> int:
-    """Log the exposures of a template experiment: each learner sent a message of the template
-    since the start, with the variant it carried (the first send of each variant). How many
-    new. A learner sent two variants ends up with two rows and is left out of the results."""
-    if experiment.kind != Experiment.Kind.TEMPLATE or experiment.started_at is None:
+    """Log the exposures of a template or campaign experiment: each learner sent a message of
+    the template since the start, with the variant it carried (or, for a campaign, the arm
+    whose template the campaign sent them); the first send of each. How many new. A learner
+    sent two variants ends up with two rows and is left out of the results."""
+    if experiment.kind not in MESSAGE_KINDS or experiment.started_at is None:
         return 0
-    key_of = {v["variant"]: v["key"] for v in experiment.variants}
-    ids_by_name = dict(
-        Variant.objects.filter(template_id=experiment.template_id, name__in=key_of).values_list(
-            "pk", "name"
+    if experiment.kind == Experiment.Kind.TEMPLATE:
+        key_of = {v["variant"]: v["key"] for v in experiment.variants}
+        names = dict(
+            Variant.objects.filter(template_id=experiment.template_id, name__in=key_of).values_list(
+                "pk", "name"
+            )
         )
-    )
-    sent = Delivery.objects.filter(
-        template_id=experiment.template_id,
-        variant_id__in=ids_by_name,
-        sent_at__gte=experiment.started_at,
-    )
+        arm_of_value = {pk: key_of[name] for pk, name in names.items()}
+        column = "variant_id"
+        sent = Delivery.objects.filter(
+            template_id=experiment.template_id, variant_id__in=arm_of_value
+        )
+    else:  # a campaign's arms: the campaign's sends of each arm's template
+        key_of = {v["template"]: v["key"] for v in experiment.variants}
+        slugs = dict(MessageTemplate.objects.filter(slug__in=key_of).values_list("pk", "slug"))
+        arm_of_value = {pk: key_of[slug] for pk, slug in slugs.items()}
+        column = "template_id"
+        sent = Delivery.objects.filter(
+            source__startswith=f"campaign:{experiment.campaign_id}:",
+            template_id__in=arm_of_value,
+        )
+    sent = sent.filter(sent_at__gte=experiment.started_at)
     if experiment.stopped_at:
         sent = sent.filter(sent_at__lte=experiment.stopped_at)
     made = 0
     rows = []
-    for user_id, variant_id, sent_at, delivery_id in (
-        sent.order_by("user_id", "variant_id", "sent_at")
-        .distinct("user_id", "variant_id")
-        .values_list("user_id", "variant_id", "sent_at", "pk")
+    for user_id, value, sent_at, delivery_id in (
+        sent.order_by("user_id", column, "sent_at")
+        .distinct("user_id", column)
+        .values_list("user_id", column, "sent_at", "pk")
         .iterator(chunk_size=EXPOSURE_BATCH)
         if _distinct_on()
-        else _first_sends(sent)
+        else _first_sends(sent, column)
     ):
         rows.append(
-            (
-                experiment.pk,
-                user_id,
-                key_of[ids_by_name[variant_id]],
-                sent_at,
-                f"delivery:{delivery_id}",
-            )
+            (experiment.pk, user_id, arm_of_value[value], sent_at, f"delivery:{delivery_id}")
         )
         if len(rows) >= EXPOSURE_BATCH:
             made += _exposures_insert(rows)
@@ -403,9 +496,9 @@ def _distinct_on() -> bool:
     return connection.features.can_distinct_on_fields
 
 
-def _first_sends(sent: Any) -> list[tuple[int, int, datetime.datetime, int]]:
+def _first_sends(sent: Any, column: str) -> list[tuple[int, int, datetime.datetime, int]]:
     seen: dict[tuple[int, int], tuple[int, int, datetime.datetime, int]] = {}
-    for row in sent.order_by("sent_at", "pk").values_list("user_id", "variant_id", "sent_at", "pk"):
+    for row in sent.order_by("sent_at", "pk").values_list("user_id", column, "sent_at", "pk"):
         seen.setdefault((row[0], row[1]), row)
     return list(seen.values())
 

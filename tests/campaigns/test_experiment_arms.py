@@ -1,0 +1,136 @@
+"""Experiments on a campaign's arms: each recipient is sent their arm's template, the sends
+are the exposures, the results compare the arms, and the winner becomes the campaign's."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from campaigns.assignment import variant_assign
+from campaigns.models import Experiment, Exposure
+from campaigns.selectors.experiments import experiment_results
+from campaigns.services.experiments import (
+    experiment_create,
+    experiment_start,
+    experiment_stop,
+    exposures_from_deliveries,
+)
+from core.errors import DomainValidationError
+from interventions.models import Delivery
+from tests.accounts.factories import UserFactory
+from tests.campaigns.conftest import make_campaign, one_time_spec, run_due
+from tests.interventions.factories import MessageTemplateFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _spec(target, **overrides):
+    spec = {
+        "key": "announcement-tone",
+        "kind": "campaign",
+        "campaign": target.pk,
+        "variants": [
+            {"key": "control", "weight": 1, "template": "nudge"},
+            {"key": "bold", "weight": 1, "template": "nudge-bold"},
+        ],
+        "primary_metric": {"kind": "binomial", "measure": "opened"},
+    }
+    spec.update(overrides)
+    return spec
+
+
+@pytest.fixture
+def bold(template):
+    return MessageTemplateFactory(slug="nudge-bold", name="Nudge, bold")
+
+
+def test_each_recipient_gets_their_arms_template_and_the_sends_are_the_exposures(bold):
+    learners = [UserFactory(timezone="UTC") for _ in range(60)]
+    campaign = make_campaign(one_time_spec())
+    experiment = experiment_start(
+        experiment=experiment_create(spec=_spec(campaign), actor=None), actor=None
+    )
+
+    (run,) = run_due(campaign.starts_at)
+
+    sent = dict(Delivery.objects.filter(source=run.source).values_list("user_id", "template__slug"))
+    assert len(sent) == 60
+    expected = {
+        u.pk: {"control": "nudge", "bold": "nudge-bold"}[
+            variant_assign(experiment.key, u.pk, [("control", 1), ("bold", 1)])
+        ]
+        for u in learners
+    }
+    assert sent == expected
+    assert set(sent.values()) == {"nudge", "nudge-bold"}  # both arms are in use
+
+    # The messages go out; the bold arm's are all opened, the control's never.
+    at = timezone.now()
+    Delivery.objects.filter(source=run.source).update(sent_at=at)
+    Delivery.objects.filter(source=run.source, template=bold).update(opened_at=at)
+    assert exposures_from_deliveries(experiment=experiment) == 60
+    assert exposures_from_deliveries(experiment=experiment) == 0  # logged once
+    arms = dict(Exposure.objects.filter(experiment=experiment).values_list("user_id", "variant"))
+    assert {
+        uid: {"control": "nudge", "bold": "nudge-bold"}[arm] for uid, arm in arms.items()
+    } == sent
+
+    results = experiment_results(experiment=experiment, now=at + datetime.timedelta(days=1))
+    control, treatment = results.primary.variants
+    n_bold = sum(1 for slug in sent.values() if slug == "nudge-bold")
+    assert (control["users"], control["conversions"]) == (60 - n_bold, 0)
+    assert (treatment["users"], treatment["conversions"]) == (n_bold, n_bold)
+
+    experiment_stop(experiment=experiment, actor=None, winner="bold", reason="Opened more.")
+    campaign.refresh_from_db()
+    assert campaign.template == bold  # the winner gets all traffic from the next run
+
+
+def test_arm_mistakes_are_named_and_one_experiment_runs_per_campaign(bold):
+    campaign = make_campaign(one_time_spec())
+    with pytest.raises(DomainValidationError) as same:
+        experiment_create(
+            spec=_spec(
+                campaign,
+                variants=[
+                    {"key": "control", "template": "nudge"},
+                    {"key": "b", "template": "nudge"},
+                ],
+            ),
+            actor=None,
+        )
+    assert "variants[1].template" in same.value.fields
+    with pytest.raises(DomainValidationError) as unknown:
+        experiment_create(
+            spec=_spec(
+                campaign,
+                variants=[{"key": "control", "template": "nudge"}, {"key": "b", "template": "x"}],
+            ),
+            actor=None,
+        )
+    assert "variants[1].template" in unknown.value.fields
+    with pytest.raises(DomainValidationError) as nameless:
+        experiment_create(spec=_spec(campaign, campaign=None), actor=None)
+    assert "campaign" in nameless.value.fields
+
+    experiment_start(experiment=experiment_create(spec=_spec(campaign), actor=None), actor=None)
+    second = experiment_create(spec=_spec(campaign, key="another-tone"), actor=None)
+    with pytest.raises(DomainValidationError) as busy:
+        experiment_start(experiment=second, actor=None)
+    assert busy.value.code == "conflict" and "campaign" in busy.value.fields
+    assert Experiment.objects.get(pk=second.pk).status == Experiment.Status.DRAFT
+
+
+def test_the_api_creates_a_campaign_experiment(make_key, bold):
+    campaign = make_campaign(one_time_spec())
+    client = make_key("experiments:read", "experiments:write")
+    created = client.post("/api/v1/experiments/", _spec(campaign), format="json")
+    assert created.status_code == 201, created.json()
+    assert created.json()["campaign"] == campaign.pk
+    assert created.json()["variants"][1]["template"] == "nudge-bold"
+    missing = client.post(
+        "/api/v1/experiments/", _spec(campaign, key="other", campaign=10**9), format="json"
+    )
+    assert missing.status_code == 400 and "campaign" in missing.json()["fields"]
