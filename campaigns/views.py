@@ -420,6 +420,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "timeline": campaign_timeline(campaign_id=campaign.pk),
         "filter_json": json.dumps(campaign.filter) if campaign.filter else "",
         "log": campaign.log.select_related("actor")[:LOG_SIZE],
+        "experiments": campaign.experiments.order_by("-created_at")[:5],
     }
     if campaign.kind == Campaign.Kind.DRIP:
         counts = drip_counts(campaign=campaign)

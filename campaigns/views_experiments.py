@@ -19,7 +19,7 @@ import numpy as np
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -89,6 +89,23 @@ def experiment_list_page(request: HttpRequest) -> HttpResponse:
         experiments = experiments.filter(status=status)
     else:
         status = ""
+    # Linked from a template's admin page and from a campaign's page.
+    template, campaign = request.GET.get("template", ""), request.GET.get("campaign", "")
+    if template:
+        # Its variants' experiments, or those where it is a campaign's arm (experiments are
+        # few: their variants are read here rather than queried per database's JSON support).
+        arms = [
+            pk
+            for pk, variants in Experiment.objects.filter(
+                kind=Experiment.Kind.CAMPAIGN
+            ).values_list("pk", "variants")
+            if any(v.get("template") == template for v in variants)
+        ]
+        experiments = experiments.filter(Q(template__slug=template) | Q(pk__in=arms))
+    if campaign.isdigit():
+        experiments = experiments.filter(campaign_id=int(campaign))
+    else:
+        campaign = ""
     page = Paginator(experiments, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -98,6 +115,8 @@ def experiment_list_page(request: HttpRequest) -> HttpResponse:
             "experiments": page.object_list,
             "status": status,
             "statuses": Experiment.Status.choices,
+            "template": template,
+            "campaign": campaign,
             "create_example": CREATE_EXAMPLE,
         },
     )

@@ -6,6 +6,7 @@ list's actions."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin
@@ -51,10 +52,27 @@ class VariantInline(admin.TabularInline):
 class MessageTemplateAdmin(admin.ModelAdmin):
     form = MessageTemplateForm
     inlines = [VariantInline]
-    list_display = ("name", "slug", "intervention_type", "channel", "is_active", "preview_link")
+    list_display = (
+        "name",
+        "slug",
+        "intervention_type",
+        "channel",
+        "is_active",
+        "preview_link",
+        "experiments_link",
+    )
     list_filter = ("intervention_type", "channel", "is_active")
     search_fields = ("name", "slug", "subject")
     prepopulated_fields = {"slug": ("name",)}
+    readonly_fields = ("experiments_link",)
+
+    @admin.display(description="Experiments")
+    def experiments_link(self, obj: MessageTemplate) -> str:
+        """Its A/B tests (of its variants, or as a campaign's arm), on the experiments page."""
+        if obj.pk is None:
+            return "-"
+        url = f"{reverse('experiments:list')}?{urlencode({'template': obj.slug})}"
+        return format_html('<a href="{}">Experiments on this template</a>', url)
 
     @admin.display(description="Preview")
     def preview_link(self, obj: MessageTemplate) -> str:

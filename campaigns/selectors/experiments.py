@@ -45,7 +45,7 @@ _DAY = datetime.timedelta(days=1)
 
 
 def experiment_list() -> QuerySet[Experiment]:
-    return Experiment.objects.select_related("template", "decided_by")
+    return Experiment.objects.select_related("template", "campaign", "decided_by")
 
 
 # --- the per-variant sums, in one pass over the exposures and their learners' events ---------

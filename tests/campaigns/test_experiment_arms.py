@@ -134,3 +134,37 @@ def test_the_api_creates_a_campaign_experiment(make_key, bold):
         "/api/v1/experiments/", _spec(campaign, key="other", campaign=10**9), format="json"
     )
     assert missing.status_code == 400 and "campaign" in missing.json()["fields"]
+
+
+def test_the_pages_link_campaigns_templates_and_their_experiments(client, admin_user, bold):
+    campaign = make_campaign(one_time_spec())
+    experiment = experiment_create(spec=_spec(campaign), actor=None)
+    client.force_login(admin_user)
+
+    campaign_page = client.get(f"/dashboard/campaigns/{campaign.pk}/").content.decode()
+    assert f'href="/dashboard/experiments/{experiment.key}/"' in campaign_page
+    experiment_page = client.get(f"/dashboard/experiments/{experiment.key}/").content.decode()
+    assert f'href="/dashboard/campaigns/{campaign.pk}/"' in experiment_page
+    assert "sends <code>nudge-bold</code>" in experiment_page
+
+    by_campaign = client.get(f"/dashboard/experiments/?campaign={campaign.pk}").content.decode()
+    assert experiment.key in by_campaign
+    other = make_campaign(one_time_spec())
+    empty = client.get(f"/dashboard/experiments/?campaign={other.pk}").content.decode()
+    assert experiment.key not in empty and "No experiments on this campaign yet" in empty
+
+    template_admin = client.get(f"/admin/interventions/messagetemplate/{bold.pk}/change/")
+    assert "/dashboard/experiments/?template=nudge-bold" in template_admin.content.decode()
+
+
+def test_a_templates_experiments_include_those_where_it_is_a_campaigns_arm(
+    client, admin_user, bold
+):
+    campaign = make_campaign(one_time_spec())
+    experiment = experiment_create(spec=_spec(campaign), actor=None)
+    client.force_login(admin_user)
+    listed = client.get("/dashboard/experiments/?template=nudge-bold").content.decode()
+    assert f'href="/dashboard/experiments/{experiment.key}/"' in listed
+    MessageTemplateFactory(slug="unused")
+    unused = client.get("/dashboard/experiments/?template=unused").content.decode()
+    assert experiment.key not in unused and "No experiments on this template yet" in unused
