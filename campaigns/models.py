@@ -333,14 +333,15 @@ class Experiment(models.Model):
     secondary and guardrail metrics, a status and a decision (campaigns.services.experiments).
 
     What it varies: a message template's variants (the learner's variant is interventions'
-    own sticky choice, and a delivery sent with it is the exposure), a campaign's arms (each
-    arm a template; the campaign's runs send each recipient their arm's, and the send is the
-    exposure), or something in the integrator's own platform (Stride assigns through the API
-    and logs the exposure)."""
+    own sticky choice, and a delivery sent with it is the exposure), a campaign's or an
+    automated rule's arms (each arm a template; the campaign's runs, or the rule, send each
+    learner their arm's, and the send is the exposure), or something in the integrator's own
+    platform (Stride assigns through the API and logs the exposure)."""
 
     class Kind(models.TextChoices):
         TEMPLATE = "template", "A template's variants"
         CAMPAIGN = "campaign", "A campaign's arms"
+        RULE = "rule", "An automated rule's arms"
         PLATFORM = "platform", "Something in your own platform"
 
     class Status(models.TextChoices):
@@ -367,6 +368,14 @@ class Experiment(models.Model):
         on_delete=models.PROTECT,
         related_name="experiments",
         help_text="A campaign experiment: the campaign whose arms are compared.",
+    )
+    rule = models.ForeignKey(
+        "interventions.Rule",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="A rule experiment: the automated rule whose arms are compared.",
     )
     variants = models.JSONField(
         help_text='[{"key": "control", "weight": 50}, {"key": "b", "weight": 50}]; the first '

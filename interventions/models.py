@@ -295,6 +295,18 @@ class Rule(models.Model):
         help_text="share of eligible learners deliberately not contacted, to measure whether "
         f"the rule works (percent, 0 to {HOLDOUT_PERCENT_MAX}; 0: nobody held out)",
     )
+    # Set by campaigns while an experiment runs on the rule's arms (see core.assignment):
+    # each learner it reaches is sent their arm's template instead of `template`.
+    arms_key = models.CharField(
+        max_length=80, blank=True, editable=False, help_text="The running experiment's key."
+    )
+    arms = models.JSONField(
+        default=list,
+        blank=True,
+        editable=False,
+        help_text='[{"key": "control", "weight": 50, "template_id": 3}, ...] while an '
+        "experiment runs on the rule's arms.",
+    )
 
     class Meta:
         ordering = ["name"]

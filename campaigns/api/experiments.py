@@ -58,10 +58,13 @@ class ExperimentInputSerializer(serializers.Serializer):
     campaign = serializers.IntegerField(
         required=False, help_text="Campaign experiments: the campaign's id."
     )
+    rule = serializers.IntegerField(
+        required=False, help_text="Rule experiments: the automated rule's id."
+    )
     variants = serializers.JSONField(
         help_text='[{"key": "control", "weight": 50}, {"key": "b", "weight": 50}]: the first '
         'is the control; template experiments name each one\'s `"variant"`, campaign '
-        'experiments each arm\'s `"template"` (a slug).'
+        'and rule experiments each arm\'s `"template"` (a slug).'
     )
     primary_metric = serializers.JSONField(help_text=METRIC_HELP)
     secondary_metrics = serializers.JSONField(required=False, help_text="A list of metrics.")
@@ -89,6 +92,7 @@ class ExperimentOutputSerializer(serializers.ModelSerializer):
             "kind",
             "template",
             "campaign",
+            "rule",
             "variants",
             "primary_metric",
             "secondary_metrics",

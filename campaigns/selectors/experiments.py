@@ -45,7 +45,7 @@ _DAY = datetime.timedelta(days=1)
 
 
 def experiment_list() -> QuerySet[Experiment]:
-    return Experiment.objects.select_related("template", "campaign", "decided_by")
+    return Experiment.objects.select_related("template", "campaign", "rule", "decided_by")
 
 
 # --- the per-variant sums, in one pass over the exposures and their learners' events ---------
@@ -83,13 +83,18 @@ def _learner_value(metric: dict[str, Any], experiment: Experiment, params: list[
         params.extend(sorted(NON_ACTIVITY_TYPES))
         return f"MAX(CASE WHEN {activity} AND {_between(7, 14)} THEN 1 ELSE 0 END)"
     if measure in ("opened", "clicked", "converted"):
-        if experiment.kind == Experiment.Kind.CAMPAIGN:  # the campaign's sends of its arms
+        if experiment.kind in (Experiment.Kind.CAMPAIGN, Experiment.Kind.RULE):  # arms' sends
             templates = list(
                 MessageTemplate.objects.filter(
                     slug__in=[v["template"] for v in experiment.variants]
                 ).values_list("pk", flat=True)
             ) or [0]
-            params.extend([*templates, f"campaign:{experiment.campaign_id}:%"])
+            prefix = (
+                f"rule:{experiment.rule_id}:"
+                if experiment.kind == Experiment.Kind.RULE
+                else f"campaign:{experiment.campaign_id}:"
+            )
+            params.extend([*templates, f"{prefix}%"])
             which = f"d.template_id IN ({', '.join(['%s'] * len(templates))}) AND d.source LIKE %s"
         else:
             params.append(experiment.template_id)

@@ -6,9 +6,9 @@ A spec (what the API takes):
 
     {"key": "reminder-tone", "name": "...", "hypothesis": "...",
      "kind": "platform" | "template" | "campaign", "template": "<slug>" (template
-     experiments), "campaign": <id> (campaign experiments),
+     experiments), "campaign": <id> (campaign experiments), "rule": <id> (rule experiments),
      "variants": [{"key": "control", "weight": 50, "variant": "<name>"}, {"key": "b", ...}],
-     (a template experiment's variants name the template's "variant"; a campaign
+     (a template experiment's variants name the template's "variant"; a campaign or rule
      experiment's arms each name the "template" it sends)
      "primary_metric": <metric>, "secondary_metrics": [<metric>, ...],
      "guardrail_metrics": [<metric>, ...], "auto_winner": false}
@@ -34,18 +34,20 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import User
-from campaigns.assignment import variant_assign
 from campaigns.models import Campaign, Experiment, ExperimentLog, Exposure
+from core.assignment import variant_assign
 from core.bulk import rows_insert
 from core.errors import DomainValidationError, invalid_choice_message
 from engagement.catalogue import EVENT_TYPES
-from interventions.models import Delivery, MessageTemplate, Variant
+from interventions.models import Delivery, MessageTemplate, Rule, Variant
 
 MEASURES = ("retained", "opened", "clicked", "converted", "unsubscribed")
 TEMPLATE_MEASURES = ("opened", "clicked", "converted")
 MAX_VARIANTS = 10
 # The kinds whose exposures are messages sent (so opened / clicked / converted make sense).
-MESSAGE_KINDS = (Experiment.Kind.TEMPLATE, Experiment.Kind.CAMPAIGN)
+MESSAGE_KINDS = (Experiment.Kind.TEMPLATE, Experiment.Kind.CAMPAIGN, Experiment.Kind.RULE)
+# The kinds whose variants are arms, each sending a template of its own.
+ARM_KINDS = (Experiment.Kind.CAMPAIGN, Experiment.Kind.RULE)
 MAX_WINDOW_DAYS = 90
 EXPOSURE_BATCH = 5000
 
@@ -149,7 +151,7 @@ def _variants_read(value: Any, kind: str, template: MessageTemplate | None) -> l
                     }
                 )
             variant["variant"] = name
-        if kind == Experiment.Kind.CAMPAIGN:
+        if kind in ARM_KINDS:
             slug = item.get("template")
             found = (
                 MessageTemplate.objects.filter(slug=slug, is_active=True).first()
@@ -171,7 +173,8 @@ def _variants_read(value: Any, kind: str, template: MessageTemplate | None) -> l
 
 SPEC_FIELDS = frozenset(
     {
-        "key", "name", "hypothesis", "kind", "template", "campaign", "variants", "primary_metric",
+        "key", "name", "hypothesis", "kind", "template", "campaign", "rule", "variants",
+        "primary_metric",
         "secondary_metrics", "guardrail_metrics", "auto_winner",
     }
 )  # fmt: skip
@@ -186,7 +189,8 @@ def _apply(experiment: Experiment, spec: Mapping[str, Any], *, partial: bool) ->
         raise DomainValidationError({key: "This field is required." for key in missing})
     if experiment.status != Experiment.Status.DRAFT:
         frozen = sorted(
-            set(spec) & {"key", "kind", "template", "campaign", "variants", "primary_metric"}
+            set(spec)
+            & {"key", "kind", "template", "campaign", "rule", "variants", "primary_metric"}
         )
         if frozen:
             raise DomainValidationError(
@@ -231,6 +235,12 @@ def _apply(experiment: Experiment, spec: Mapping[str, Any], *, partial: bool) ->
         experiment.campaign = None
     elif experiment.campaign is None:
         raise DomainValidationError({"campaign": "A campaign experiment names its campaign."})
+    if "rule" in spec or (experiment.kind == Experiment.Kind.RULE and not partial):
+        experiment.rule = _rule_read(spec.get("rule"), experiment.kind)
+    if experiment.kind != Experiment.Kind.RULE:
+        experiment.rule = None
+    elif experiment.rule is None:
+        raise DomainValidationError({"rule": "A rule experiment names its rule."})
     if "variants" in spec:
         experiment.variants = _variants_read(spec["variants"], experiment.kind, experiment.template)
     elif experiment.variants and ("kind" in spec or "template" in spec):
@@ -278,6 +288,23 @@ def _campaign_read(value: Any, kind: str) -> Campaign | None:
     return found
 
 
+def _rule_read(value: Any, kind: str) -> Rule | None:
+    if kind != Experiment.Kind.RULE:
+        return None
+    found = (
+        Rule.objects.filter(pk=value).first()
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
+        else None
+    )
+    if found is None:
+        raise DomainValidationError({"rule": f"No rule {value!r}: give its id."})
+    if found.creates_outreach_task:
+        raise DomainValidationError(
+            {"rule": "This rule creates outreach tasks, not messages: it has no arms to compare."}
+        )
+    return found
+
+
 @transaction.atomic
 def experiment_create(*, spec: Mapping[str, Any], actor: User | None) -> Experiment:
     """A draft experiment from `spec` (see the module docstring)."""
@@ -321,6 +348,24 @@ def experiment_start(*, experiment: Experiment, actor: User | None) -> Experimen
                 {"campaign": f"Experiment {other.key!r} is already running on this campaign."},
                 code="conflict",
             )
+    if experiment.kind == Experiment.Kind.RULE:
+        rule = Rule.objects.select_for_update().get(pk=experiment.rule_id)
+        if rule.arms_key:
+            raise DomainValidationError(
+                {"rule": f"Experiment {rule.arms_key!r} is already running on this rule."},
+                code="conflict",
+            )
+        templates = dict(
+            MessageTemplate.objects.filter(
+                slug__in=[v["template"] for v in experiment.variants]
+            ).values_list("slug", "pk")
+        )
+        rule.arms_key = experiment.key
+        rule.arms = [
+            {"key": v["key"], "weight": v["weight"], "template_id": templates[v["template"]]}
+            for v in experiment.variants
+        ]
+        rule.save(update_fields=["arms_key", "arms"])
     experiment.status = Experiment.Status.RUNNING
     experiment.started_at = timezone.now()
     experiment.save(update_fields=["status", "started_at", "updated_at"])
@@ -347,6 +392,10 @@ def experiment_stop(
     experiment.status = Experiment.Status.STOPPED
     experiment.stopped_at = timezone.now()
     experiment.save(update_fields=["status", "stopped_at", "updated_at"])
+    if experiment.kind == Experiment.Kind.RULE:  # the rule sends its own template again
+        Rule.objects.filter(pk=experiment.rule_id, arms_key=experiment.key).update(
+            arms_key="", arms=[]
+        )
     log(experiment, actor, "stopped", reason)
     if winner:
         _winner_set(experiment, winner, actor=actor, reason=reason or "Chosen by staff.")
@@ -366,19 +415,34 @@ def _winner_set(experiment: Experiment, winner: str, *, actor: User | None, reas
         Variant.objects.filter(template_id=experiment.template_id).exclude(name=chosen).update(
             weight=0
         )
-    if experiment.kind == Experiment.Kind.CAMPAIGN and experiment.campaign_id:
-        # The campaign sends the winning arm's template to everyone from its next run.
+    if experiment.kind in ARM_KINDS:
+        # The campaign (from its next run) or the rule sends the winning arm's template to
+        # everyone; the arms are no longer split.
         slug = next(v["template"] for v in experiment.variants if v["key"] == winner)
-        Campaign.objects.filter(pk=experiment.campaign_id).update(
-            template=MessageTemplate.objects.get(slug=slug), updated_at=timezone.now()
-        )
+        chosen = MessageTemplate.objects.filter(slug=slug).first()
+        if chosen is not None and experiment.kind == Experiment.Kind.CAMPAIGN:
+            Campaign.objects.filter(pk=experiment.campaign_id).update(
+                template=chosen, updated_at=timezone.now()
+            )
+        if chosen is not None and experiment.kind == Experiment.Kind.RULE:
+            Rule.objects.filter(pk=experiment.rule_id).update(template=chosen, arms_key="", arms=[])
     log(experiment, actor, "decided", f"{winner}: {reason}")
+
+
+def arm_source_prefix(experiment: Experiment) -> str:
+    """What starts the `source` of every delivery of a campaign or rule experiment's arms."""
+    if experiment.kind == Experiment.Kind.RULE:
+        return f"rule:{experiment.rule_id}:"
+    return f"campaign:{experiment.campaign_id}:"
 
 
 def campaign_arms(campaign: Campaign) -> tuple[Experiment, dict[str, MessageTemplate]] | None:
     """The experiment running on `campaign`'s arms, with each arm's template, or None."""
-    experiment = Experiment.objects.filter(
-        kind=Experiment.Kind.CAMPAIGN, campaign=campaign, status=Experiment.Status.RUNNING
+    experiment = Experiment.objects.filter(  # decided: the winner is the campaign's template
+        kind=Experiment.Kind.CAMPAIGN,
+        campaign=campaign,
+        status=Experiment.Status.RUNNING,
+        winner="",
     ).first()
     if experiment is None:
         return None
@@ -457,14 +521,13 @@ def exposures_from_deliveries(*, experiment: Experiment) -> int:
         sent = Delivery.objects.filter(
             template_id=experiment.template_id, variant_id__in=arm_of_value
         )
-    else:  # a campaign's arms: the campaign's sends of each arm's template
+    else:  # a campaign's or rule's arms: its sends of each arm's template
         key_of = {v["template"]: v["key"] for v in experiment.variants}
         slugs = dict(MessageTemplate.objects.filter(slug__in=key_of).values_list("pk", "slug"))
         arm_of_value = {pk: key_of[slug] for pk, slug in slugs.items()}
         column = "template_id"
         sent = Delivery.objects.filter(
-            source__startswith=f"campaign:{experiment.campaign_id}:",
-            template_id__in=arm_of_value,
+            source__startswith=arm_source_prefix(experiment), template_id__in=arm_of_value
         )
     sent = sent.filter(sent_at__gte=experiment.started_at)
     if experiment.stopped_at:

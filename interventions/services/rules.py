@@ -33,9 +33,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from core.assignment import variant_assign
 from core.records import MomentRecord
 from engagement.selectors.scores import current_scores_of, run_recommendations
-from interventions.models import Delivery, OutreachTask, Rule
+from interventions.models import Delivery, MessageTemplate, OutreachTask, Rule
 from interventions.selectors.holdouts import holdout_is_drawn, holdout_user_ids
 from interventions.services.deliveries import deliveries_queue, holdout_check, holdouts_record
 
@@ -140,31 +141,49 @@ def _apply(rule: Rule, occasion: str, candidates: Mapping[int, Candidate]) -> in
         return 0
     # Each message is about the learner's riskiest matching enrolment.
     course_of = {user_id: c.course_id for user_id, c in due.items()}
-    channel = rule.channel or rule.template.channel
-    result = deliveries_queue(
-        template=rule.template,
-        user_ids=list(due),
-        source=source,
-        channel=channel,
-        course_of=course_of,
-        holdout_scope=scope,
-        holdout_share=share,
-    )
-    # The held-out get nothing on the urgent channels either (the same draw, and the holdout
-    # already recorded for this source answers them held out again).
-    critical = [u for u, c in due.items() if c.level == "critical" and u not in result.held_out]
-    for urgent in rule.urgent_channels if critical else ():
-        if urgent != channel:
-            deliveries_queue(
-                template=rule.template,
-                user_ids=critical,
-                source=source,
-                channel=urgent,
-                course_of=course_of,
-                holdout_scope=scope,
-                holdout_share=share,
-            )
-    return result.new
+    reached = 0
+    for template, user_ids in _arms(rule, list(due)):
+        channel = rule.channel or template.channel
+        result = deliveries_queue(
+            template=template,
+            user_ids=user_ids,
+            source=source,
+            channel=channel,
+            course_of=course_of,
+            holdout_scope=scope,
+            holdout_share=share,
+        )
+        # The held-out get nothing on the urgent channels either (the same draw, and the
+        # holdout already recorded for this source answers them held out again).
+        critical = [u for u in user_ids if due[u].level == "critical" and u not in result.held_out]
+        for urgent in rule.urgent_channels if critical else ():
+            if urgent != channel:
+                deliveries_queue(
+                    template=template,
+                    user_ids=critical,
+                    source=source,
+                    channel=urgent,
+                    course_of=course_of,
+                    holdout_scope=scope,
+                    holdout_share=share,
+                )
+        reached += result.new
+    return reached
+
+
+def _arms(rule: Rule, user_ids: list[int]) -> list[tuple[MessageTemplate, list[int]]]:
+    """Who gets which template: everyone the rule's, or, while an experiment runs on the
+    rule's arms, each learner their arm's (deterministic and sticky, core.assignment)."""
+    if not rule.arms_key or not rule.arms:
+        return [(rule.template, user_ids)]
+    templates = MessageTemplate.objects.in_bulk([arm["template_id"] for arm in rule.arms])
+    weights = [(arm["key"], arm["weight"]) for arm in rule.arms]
+    template_of = {arm["key"]: templates.get(arm["template_id"]) for arm in rule.arms}
+    groups: dict[str, list[int]] = {}
+    for user_id in user_ids:
+        groups.setdefault(variant_assign(rule.arms_key, user_id, weights), []).append(user_id)
+    # An arm whose template was deleted since sends the rule's own.
+    return [(template_of[key] or rule.template, ids) for key, ids in groups.items()]
 
 
 def rule_holdout_scope(rule: Rule) -> str:

@@ -8,7 +8,6 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from campaigns.assignment import variant_assign
 from campaigns.models import Experiment, Exposure
 from campaigns.selectors.experiments import experiment_results
 from campaigns.services.experiments import (
@@ -17,11 +16,14 @@ from campaigns.services.experiments import (
     experiment_stop,
     exposures_from_deliveries,
 )
+from core.assignment import variant_assign
 from core.errors import DomainValidationError
-from interventions.models import Delivery
+from interventions.models import Delivery, Rule
+from interventions.services.rules import rules_apply_to_run
 from tests.accounts.factories import UserFactory
 from tests.campaigns.conftest import make_campaign, one_time_spec, run_due
-from tests.interventions.factories import MessageTemplateFactory
+from tests.engagement.factories import make_run, make_score
+from tests.interventions.factories import MessageTemplateFactory, default_template
 
 pytestmark = pytest.mark.django_db
 
@@ -168,3 +170,99 @@ def test_a_templates_experiments_include_those_where_it_is_a_campaigns_arm(
     MessageTemplateFactory(slug="unused")
     unused = client.get("/dashboard/experiments/?template=unused").content.decode()
     assert experiment.key not in unused and "No experiments on this template yet" in unused
+
+
+# --- an automated rule's arms -----------------------------------------------------------------
+
+
+def _rule_spec(rule, **overrides):
+    spec = {
+        "key": "reminder-warmth",
+        "kind": "rule",
+        "rule": rule.pk,
+        "variants": [
+            {"key": "control", "weight": 1, "template": "gentle-reminder"},
+            {"key": "warm", "weight": 1, "template": "warm-reminder"},
+        ],
+        "primary_metric": {"kind": "binomial", "event": "lesson_completed", "window_days": 7},
+    }
+    spec.update(overrides)
+    return spec
+
+
+@pytest.fixture
+def reminder_rule(db):
+    MessageTemplateFactory(slug="warm-reminder", name="Warm reminder")
+    return Rule.objects.create(
+        holdout_percent=0,
+        name="Remind",
+        levels=["medium", "high"],
+        intervention_type="gentle_reminder",
+        template=default_template("gentle-reminder"),
+    )
+
+
+def _scored(n: int):
+    run = make_run(timezone.localdate())
+    learners = [UserFactory() for _ in range(n)]
+    for learner in learners:
+        score = make_score(run, learner, 55)
+        score.recommendations = [{"code": "gentle_reminder", "label": "x", "reason": "test"}]
+        score.save(update_fields=["recommendations"])
+    return run, learners
+
+
+def test_a_rule_sends_each_learner_their_arms_template_while_the_experiment_runs(reminder_rule):
+    run, learners = _scored(40)
+    experiment = experiment_start(
+        experiment=experiment_create(spec=_rule_spec(reminder_rule), actor=None), actor=None
+    )
+
+    assert sum(rules_apply_to_run(run).values()) == 40
+    sent = dict(Delivery.objects.values_list("user_id", "template__slug"))
+    arm_template = {"control": "gentle-reminder", "warm": "warm-reminder"}
+    assert sent == {
+        u.pk: arm_template[variant_assign(experiment.key, u.pk, [("control", 1), ("warm", 1)])]
+        for u in learners
+    }
+    assert set(sent.values()) == set(arm_template.values())
+
+    Delivery.objects.update(sent_at=timezone.now())
+    assert exposures_from_deliveries(experiment=experiment) == 40
+    exposed = dict(Exposure.objects.filter(experiment=experiment).values_list("user_id", "variant"))
+    assert {uid: arm_template[arm] for uid, arm in exposed.items()} == sent
+
+    experiment_stop(experiment=experiment, actor=None, winner="warm", reason="More came back.")
+    reminder_rule.refresh_from_db()
+    assert reminder_rule.template.slug == "warm-reminder"
+    assert (reminder_rule.arms_key, reminder_rule.arms) == ("", [])
+
+
+def test_a_rule_runs_one_experiment_and_goes_back_to_its_template_when_stopped(reminder_rule):
+    experiment = experiment_start(
+        experiment=experiment_create(spec=_rule_spec(reminder_rule), actor=None), actor=None
+    )
+    second = experiment_create(spec=_rule_spec(reminder_rule, key="another"), actor=None)
+    with pytest.raises(DomainValidationError) as busy:
+        experiment_start(experiment=second, actor=None)
+    assert busy.value.code == "conflict" and "rule" in busy.value.fields
+
+    experiment_stop(experiment=experiment, actor=None)
+    reminder_rule.refresh_from_db()
+    assert reminder_rule.template.slug == "gentle-reminder" and reminder_rule.arms_key == ""
+
+    tasks = Rule.objects.create(
+        name="Call them", levels=["critical"], intervention_type="human_outreach",
+        creates_outreach_task=True,
+    )  # fmt: skip
+    with pytest.raises(DomainValidationError) as refused:
+        experiment_create(spec=_rule_spec(tasks, key="calls"), actor=None)
+    assert "rule" in refused.value.fields
+
+
+def test_a_rule_experiments_page_links_the_rule(client, admin_user, reminder_rule):
+    experiment = experiment_create(spec=_rule_spec(reminder_rule), actor=None)
+    client.force_login(admin_user)
+    page = client.get(f"/dashboard/experiments/{experiment.key}/").content.decode()
+    assert f'href="/admin/interventions/rule/{reminder_rule.pk}/change/"' in page
+    assert "sends <code>warm-reminder</code>" in page

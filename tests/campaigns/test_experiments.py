@@ -11,7 +11,6 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import User
-from campaigns.assignment import variant_assign
 from campaigns.models import Experiment, ExperimentLog, Exposure
 from campaigns.services.experiments import (
     assignment_get,
@@ -22,6 +21,7 @@ from campaigns.services.experiments import (
     exposures_from_deliveries,
 )
 from campaigns.statistics import ProportionStatistic, ttest
+from core.assignment import variant_assign
 from core.errors import DomainValidationError
 from engagement.models import Event
 from interventions.models import ChannelOptOut, Delivery, Variant

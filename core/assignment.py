@@ -1,6 +1,10 @@
 """Deterministic, sticky assignment of a learner to an experiment's variant: a stable hash of
 (experiment key, learner id) picks a point in [0, 1) and the variants' weights share it out.
-No state is needed to answer the same variant again; the exposure log records what was shown."""
+No state is needed to answer the same variant again; the exposure log records what was shown.
+
+It lives in core because two layers assign: campaigns (experiments, a campaign's arms) and
+interventions (an automated rule's arms, which campaigns sets on the rule while an experiment
+runs on it: interventions never reads campaigns' experiments)."""
 
 from __future__ import annotations
 
