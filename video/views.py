@@ -42,7 +42,7 @@ from video.services.playback import (
     PlaybackRefused,
     can_watch,
     playback_authorize,
-    playback_url,
+    player_sources,
 )
 from video.services.uploads import upload_token_read, video_upload_received
 from video.services.watching import Heartbeat, heartbeat_record
@@ -88,16 +88,16 @@ def player(request: HttpRequest, lesson: str) -> HttpResponse:
     video = _watchable(request, lesson)
     if not request.session.session_key:
         request.session.save()
-    key = request.session.session_key
-
-    def url(name: str) -> str:
-        return playback_url(video=video, user=request.user, session_key=key, name=name)
-
+    sources = player_sources(
+        video=video, user=request.user, session_key=request.session.session_key
+    )
     config = {
-        "src": url("master.m3u8"),
-        "poster": url(video.thumbnail_name) if video.thumbnail_name else "",
-        "thumbnails": url(video.sprite_vtt_name) if video.sprite_vtt_name else "",
-        "captions": url("captions.vtt") if video.captions else "",
+        "src": sources.src,
+        "poster": sources.poster,
+        "thumbnails": sources.thumbnails,
+        "captions": sources.captions,
+        "signedFolder": sources.signed_folder,
+        "signedQuery": sources.signed_query,
         "resume": watch_position(user=request.user, video=video),
         "duration": video.duration_seconds,
         "renditions": [r["name"] for r in video.renditions],
@@ -105,7 +105,14 @@ def player(request: HttpRequest, lesson: str) -> HttpResponse:
         "interval": settings.STRIDE_VIDEO_HEARTBEAT_SECONDS,
         "csrf": get_token(request),
     }
-    return render(request, "video/player.html", {"video": video, "config": config})
+    response = render(request, "video/player.html", {"video": video, "config": config})
+    if sources.origin:  # the CDN serves the playlists, segments and images
+        response._csp_update = {
+            "connect-src": [sources.origin],
+            "media-src": [sources.origin],
+            "img-src": [sources.origin],
+        }
+    return response
 
 
 @login_required
