@@ -92,6 +92,7 @@ def open_player(port: int, cookie: str) -> dict:
 
 def client(port: int, learners: list[dict], rate: float, seconds: float, start_at: float) -> dict:
     """One client process: a few threads, each sending its learners' heartbeats on schedule."""
+    cpu_started = time.process_time()
     threads_n = max(1, min(len(learners), 32))
     per_thread = rate / threads_n
     latencies: list[float] = []
@@ -160,6 +161,7 @@ def client(port: int, learners: list[dict], rate: float, seconds: float, start_a
         "not_stored": not_stored,
         "errors": errors,
         "finished": time.time(),
+        "cpu": time.process_time() - cpu_started,
     }
 
 
@@ -252,7 +254,7 @@ def main() -> None:
                     sys.exit("gunicorn did not come up")
                 time.sleep(0.3)
         learners = [{"headers": open_player(port, cookie)} for cookie in cookies]
-        load = os.getloadavg()[0]
+        load = os.getloadavg()[0]  # after set-up, before the load
         start_at = time.time() + 1.0
         shares = [learners[i :: args.processes] for i in range(args.processes)]
         jobs = [
@@ -288,6 +290,10 @@ def main() -> None:
     intervals = WatchInterval.objects.filter(video=video).count()
     seqs = sum(s.last_seq + 1 for s in WatchSession.objects.filter(video=video))
     print(f"load average (1 min) before the run: {load:.2f} on {os.cpu_count()} CPUs")
+    print(
+        f"the load generator itself used {sum(r['cpu'] for r in results):.1f} CPU-seconds "
+        f"({args.processes} processes)"
+    )
     print(
         f"{sent} heartbeats from {args.learners} learners at a target of {args.rate:,.0f}/s "
         f"for {args.seconds:.0f} s: {sent / elapsed:,.0f}/s sent, {ok / elapsed:,.0f}/s "
