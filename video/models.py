@@ -171,3 +171,18 @@ class WatchPosition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} at {self.position_seconds:.0f}s of {self.video_id}"
+
+
+class PendingProgressEvent(models.Model):
+    """A heartbeat's `video_progress` event waiting for the next flush into engagement's
+    ingestion: heartbeats arrive one at a time, and ingestion is cheap per event only in bulk."""
+
+    client_id = models.CharField(max_length=100, unique=True)
+    item = models.JSONField(help_text="The event as events_ingest takes it.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.client_id

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from django.db.models import Avg, Count, F, Q, QuerySet, Sum
 
 from accounts.models import User
-from learning.models import Enrollment
+from learning.models import Enrollment, Lesson
 from video import retention
 from video.models import LessonVideo, WatchInterval, WatchPosition, WatchSession
 
@@ -158,3 +158,12 @@ def video_summaries(*, videos: list[LessonVideo]) -> dict[int, dict[str, float]]
         .order_by()
     )
     return {row["video_id"]: row for row in rows}
+
+
+def lesson_for_video_page(*, lesson_external_id: str) -> Lesson | None:
+    """A lesson with its course and its video, if any (one query), or None."""
+    return (
+        Lesson.objects.select_related("course", "video")
+        .filter(external_id=lesson_external_id)
+        .first()
+    )

@@ -4,6 +4,7 @@ from celery import shared_task
 
 from video.services.mediaconvert import mediaconvert_jobs_poll
 from video.services.transcoding import transcode_job_run, transcode_jobs_reclaim
+from video.services.watching import progress_events_flush
 
 
 @shared_task(name="video.transcode", acks_late=True)
@@ -19,3 +20,8 @@ def reclaim_stale_jobs() -> int:
 @shared_task(name="video.poll_mediaconvert")
 def poll_mediaconvert() -> dict[str, int]:
     return mediaconvert_jobs_poll()
+
+
+@shared_task(name="video.flush_progress_events")
+def flush_progress_events() -> int:
+    return progress_events_flush()

@@ -8,6 +8,7 @@ import mimetypes
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import (
@@ -18,10 +19,10 @@ from django.http import (
     JsonResponse,
 )
 from django.middleware.csrf import get_token
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.api import error_body
 from core.errors import DomainValidationError
@@ -30,6 +31,7 @@ from engagement.charts import figure_html
 from video import charts
 from video.models import LessonVideo
 from video.selectors import (
+    lesson_for_video_page,
     video_analytics,
     video_for_lesson,
     video_list,
@@ -42,9 +44,10 @@ from video.services.playback import (
     PlaybackRefused,
     can_watch,
     playback_authorize,
-    playback_url,
+    player_sources,
 )
-from video.services.uploads import upload_token_read, video_upload_received
+from video.services.transcoding import video_replace
+from video.services.uploads import can_manage_video, upload_token_read, video_upload_received
 from video.services.watching import Heartbeat, heartbeat_record
 from video.upload_handler import VideoUploadHandler
 
@@ -85,19 +88,26 @@ def _watchable(request: HttpRequest, lesson: str) -> LessonVideo:
 @require_GET
 @never_cache
 def player(request: HttpRequest, lesson: str) -> HttpResponse:
-    video = _watchable(request, lesson)
+    try:
+        video = _watchable(request, lesson)
+    except Http404:
+        # Staff and the course's instructor land on the upload page of a lesson without video.
+        target = lesson_for_video_page(lesson_external_id=lesson[:128])
+        if target is not None and can_manage_video(user=request.user, lesson=target):
+            return redirect("video:upload", lesson=target.external_id)
+        raise
     if not request.session.session_key:
         request.session.save()
-    key = request.session.session_key
-
-    def url(name: str) -> str:
-        return playback_url(video=video, user=request.user, session_key=key, name=name)
-
+    sources = player_sources(
+        video=video, user=request.user, session_key=request.session.session_key
+    )
     config = {
-        "src": url("master.m3u8"),
-        "poster": url(video.thumbnail_name) if video.thumbnail_name else "",
-        "thumbnails": url(video.sprite_vtt_name) if video.sprite_vtt_name else "",
-        "captions": url("captions.vtt") if video.captions else "",
+        "src": sources.src,
+        "poster": sources.poster,
+        "thumbnails": sources.thumbnails,
+        "captions": sources.captions,
+        "signedFolder": sources.signed_folder,
+        "signedQuery": sources.signed_query,
         "resume": watch_position(user=request.user, video=video),
         "duration": video.duration_seconds,
         "renditions": [r["name"] for r in video.renditions],
@@ -105,7 +115,57 @@ def player(request: HttpRequest, lesson: str) -> HttpResponse:
         "interval": settings.STRIDE_VIDEO_HEARTBEAT_SECONDS,
         "csrf": get_token(request),
     }
-    return render(request, "video/player.html", {"video": video, "config": config})
+    response = render(
+        request,
+        "video/player.html",
+        {
+            "video": video,
+            "config": config,
+            "can_manage": can_manage_video(user=request.user, lesson=video.lesson),
+        },
+    )
+    if sources.origin:  # the CDN serves the playlists, segments and images
+        response._csp_update = {
+            "connect-src": [sources.origin],
+            "media-src": [sources.origin],
+            "img-src": [sources.origin],
+        }
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@never_cache
+def lesson_video_upload(request: HttpRequest, lesson: str) -> HttpResponse:
+    """The lesson's video page for staff and the course's instructor: attach or replace it."""
+    target = lesson_for_video_page(lesson_external_id=lesson[:128])
+    if target is None:
+        raise Http404("There is no such lesson.")
+    if not can_manage_video(user=request.user, lesson=target):
+        raise PermissionDenied("Only staff and the course's instructor can change its video.")
+    max_bytes = settings.STRIDE_VIDEO_MAX_UPLOAD_BYTES
+    errors: list[str] = []
+    status = 200
+    if request.method == "POST":
+        if int(request.META.get("CONTENT_LENGTH") or 0) > max_bytes + 2**20:  # before reading
+            errors, status = [f"The file is larger than the limit of {max_bytes:,} bytes."], 413
+        elif "file" not in request.FILES:
+            errors, status = ["Choose a video file to upload."], 400
+        else:
+            try:
+                video_replace(lesson=target, file=request.FILES["file"])
+            except DomainValidationError as error:
+                errors = error.fields.get("file") or [error.messages_text()]
+                status = 413 if error.code == "too_large" else 400
+            else:
+                messages.success(request, "Uploaded. The video is being transcoded.")
+                return redirect("video:upload", lesson=target.external_id)
+    try:
+        video = target.video
+    except LessonVideo.DoesNotExist:
+        video = None
+    context = {"lesson": target, "video": video, "errors": errors, "max_bytes": max_bytes}
+    return render(request, "video/upload.html", context, status=status)
 
 
 @login_required

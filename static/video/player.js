@@ -14,9 +14,20 @@
   var preview = document.getElementById("preview");
   var hls = null;
 
+  // CloudFront mode: one signed query covers the video's folder; playlists name their files
+  // relatively and a browser does not carry the query over, so it is added to each request.
+  function cdnSigned(url) {
+    if (!config.signedQuery || url.indexOf(config.signedFolder) !== 0 || /[?&]Signature=/.test(url)) return url;
+    return url + (url.indexOf("?") < 0 ? "?" : "&") + config.signedQuery;
+  }
+
   // --- Source: hls.js through Media Source Extensions, else the browser's own HLS. ---------
   if (window.Hls && window.Hls.isSupported()) {
-    hls = new window.Hls({ capLevelToPlayerSize: false, xhrSetup: function (xhr) { xhr.withCredentials = true; } });
+    hls = new window.Hls({ capLevelToPlayerSize: false, xhrSetup: function (xhr, url) {
+      var signed = cdnSigned(url);
+      if (signed !== url) xhr.open("GET", signed, true); // a CloudFront playlist's relative file
+      else xhr.withCredentials = true; // Stride's own session-bound URLs
+    } });
     hls.loadSource(config.src);
     hls.attachMedia(video);
     hls.on(window.Hls.Events.LEVEL_SWITCHED, function () { root.dataset.level = renditionName(); });
@@ -166,7 +177,7 @@
         text.split(/\n\n+/).forEach(function (block) {
           var m = block.match(/([\d:.]+) --> ([\d:.]+)\s+(\S+)#xywh=(\d+),(\d+),(\d+),(\d+)/);
           if (!m) return;
-          cues.push({ start: seconds(m[1]), end: seconds(m[2]), url: new URL(m[3], base).href,
+          cues.push({ start: seconds(m[1]), end: seconds(m[2]), url: cdnSigned(new URL(m[3], base).href),
                       x: +m[4], y: +m[5], w: +m[6], h: +m[7] });
         });
         root.dataset.thumbnails = String(cues.length);

@@ -1,5 +1,5 @@
 """The production mode at its transport: uploads by presigned S3 POST (moto's S3 in-process
-mock; its server needs Flask, which the project does not install) and MediaConvert job
+mock here; test_s3_server.py sends them to moto's S3 server over HTTP) and MediaConvert job
 creation and polling through botocore's Stubber (moto has no MediaConvert)."""
 
 from __future__ import annotations

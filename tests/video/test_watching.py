@@ -9,12 +9,14 @@ import pytest
 from django.test import Client
 
 from engagement.models import Event
+from learning.models import LessonProgress
 from tests.accounts.factories import UserFactory
 from tests.learning.factories import EnrollmentFactory, LessonFactory
 from tests.video.factories import video_ready
-from video.models import WatchInterval, WatchPosition
+from video.models import PendingProgressEvent, WatchInterval, WatchPosition
 from video.selectors import video_analytics
 from video.services.watching import Heartbeat, heartbeat_record
+from video.tasks import flush_progress_events
 
 pytestmark = pytest.mark.django_db
 
@@ -67,12 +69,43 @@ def test_a_resent_heartbeat_is_stored_once_here_and_in_engagement(video):
     assert first.stored and not again.stored
     assert first.percent == 40.0
     assert WatchInterval.objects.count() == 1
+    # Engagement hears of it at the next flush (the worker's beat entry, every minute).
+    assert not Event.objects.exists()
+    assert flush_progress_events() == 1
+    assert flush_progress_events() == 0
     event = Event.objects.get(type="video_progress")
     assert event.client_id == "video-v1-0"
     assert event.user_id == learner.pk and event.lesson_id == video.lesson_id
     assert event.properties["percent"] == 40.0
     assert event.properties["position_seconds"] == 4
     assert WatchPosition.objects.get(user=learner, video=video).position_seconds == 4
+
+
+def test_the_flush_ingests_many_heartbeats_at_once_and_a_repeat_flush_stores_nothing(video):
+    learners = [UserFactory() for _ in range(3)]
+    for learner in learners:
+        EnrollmentFactory(user=learner, course=video.lesson.course)
+        for seq in range(4):
+            heartbeat_record(
+                user=learner, video=video, beat=beat(f"v{learner.pk}", seq, 2 * seq, 2 * seq + 2)
+            )
+    assert PendingProgressEvent.objects.count() == 12
+    first = PendingProgressEvent.objects.order_by("id").values("client_id", "item")[0]
+
+    assert flush_progress_events() == 12
+
+    assert not PendingProgressEvent.objects.exists()
+    events = Event.objects.filter(type="video_progress")
+    assert events.count() == 12
+    assert sorted(e.properties["percent"] for e in events.filter(user=learners[0])) == [
+        20.0, 40.0, 60.0, 80.0
+    ]  # fmt: skip
+    # The learner's lesson progress moves as ingestion's follow-ups say.
+    assert LessonProgress.objects.get(user=learners[0], lesson=video.lesson).percent == 80
+    # A flush that died after ingesting leaves its batch to be sent again: stored once.
+    PendingProgressEvent.objects.create(**first)
+    assert flush_progress_events() == 1
+    assert events.count() == 12
 
 
 def test_the_end_of_the_video_resets_the_resume_point(video):

@@ -5,6 +5,9 @@ after STRIDE_VIDEO_TOKEN_SECONDS. Playlists refer to renditions and segments by 
 names, so every file of the ladder is fetched under the same token. A link copied out of the
 page fails in another browser (another session), for another user, once expired, or once the
 learner is no longer enrolled.
+
+In production mode (`cloudfront_enabled()`) the HLS folder's files are CloudFront signed URLs
+instead (see `video.services.cloudfront`); captions, stored with the media, stay Stride's.
 """
 
 from __future__ import annotations
@@ -18,8 +21,15 @@ from django.core import signing
 from accounts.models import User
 from learning.models import Enrollment
 from video.models import LessonVideo
+from video.services.cloudfront import (
+    CloudFrontGrant,
+    cloudfront_enabled,
+    cloudfront_grant,
+    cloudfront_origin,
+)
 
 PLAYBACK_SALT = "video.playback"
+CAPTIONS = "captions.vtt"  # served from the media storage, not the HLS folder
 
 
 @dataclass(frozen=True)
@@ -64,14 +74,59 @@ def playback_token(*, video: LessonVideo, user: User, session_key: str | None) -
 
 
 def playback_url(*, video: LessonVideo, user: User, session_key: str | None, name: str) -> str:
+    """The URL of one file of the video for `user` in this session (a CloudFront signed URL in
+    production mode)."""
+    if name != CAPTIONS and cloudfront_enabled():
+        return cloudfront_grant(video=video).url(name)
     return f"/video/hls/{playback_token(video=video, user=user, session_key=session_key)}/{name}"
 
 
 def bearer_url(*, video: LessonVideo, name: str) -> str:
     """A URL for an integrator (API key, no user or session): anyone holding it may play, for
-    STRIDE_VIDEO_BEARER_TOKEN_SECONDS only, as a CloudFront signed URL would."""
+    STRIDE_VIDEO_BEARER_TOKEN_SECONDS only (a CloudFront signed URL in production mode)."""
+    if name != CAPTIONS and cloudfront_enabled():
+        return cloudfront_grant(video=video).url(name)
     token = signing.dumps({"u": str(video.upload_id), "i": 0, "s": ""}, salt=PLAYBACK_SALT)
     return f"/video/hls/{token}/{name}"
+
+
+@dataclass(frozen=True)
+class PlayerSources:
+    """What the player page loads; `signed_query` and `signed_folder` are set in CloudFront
+    mode, for the player to sign the playlists' relative requests itself."""
+
+    src: str
+    poster: str
+    thumbnails: str
+    captions: str
+    signed_folder: str = ""
+    signed_query: str = ""
+    origin: str = ""
+
+
+def player_sources(*, video: LessonVideo, user: User, session_key: str | None) -> PlayerSources:
+    """The URLs of the player page for `user` in this session (one signature in CloudFront
+    mode, for the whole HLS folder)."""
+    grant: CloudFrontGrant | None = cloudfront_grant(video=video) if cloudfront_enabled() else None
+
+    def url(name: str) -> str:
+        if not name:
+            return ""
+        if grant is not None and name != CAPTIONS:
+            return grant.url(name)
+        return (
+            f"/video/hls/{playback_token(video=video, user=user, session_key=session_key)}/{name}"
+        )
+
+    return PlayerSources(
+        src=url("master.m3u8"),
+        poster=url(video.thumbnail_name),
+        thumbnails=url(video.sprite_vtt_name),
+        captions=url(CAPTIONS) if video.captions else "",
+        signed_folder=grant.folder if grant else "",
+        signed_query=grant.query if grant else "",
+        origin=cloudfront_origin() if grant else "",
+    )
 
 
 def _read(token: str, max_age: int) -> dict:

@@ -14,6 +14,7 @@ import logging
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -22,6 +23,7 @@ from django.utils import timezone
 
 from core.errors import DomainValidationError
 from core.jobs import task_enqueue
+from learning.models import Lesson
 from video import ffmpeg
 from video.models import LessonVideo, TranscodeJob
 from video.services import storage, uploads
@@ -235,3 +237,20 @@ def transcode_jobs_reclaim(*, now: datetime.datetime | None = None) -> list[int]
     for job_id in ids:
         task_enqueue(TASK, job_id)
     return ids
+
+
+def video_replace(*, lesson: Lesson, file: Any) -> LessonVideo:
+    """Attach `file` to `lesson` (replacing its video, if any) and queue its transcode, as the
+    lesson page's upload form and the admin do."""
+    max_bytes = settings.STRIDE_VIDEO_MAX_UPLOAD_BYTES
+    if file.size > max_bytes:
+        raise DomainValidationError(
+            {"file": [f"The file is larger than the limit of {max_bytes:,} bytes."]},
+            code="too_large",
+        )
+    if not file.size:
+        raise DomainValidationError({"file": ["The file is empty."]})
+    video = uploads.video_upload_file(lesson=lesson, file=file)
+    video_transcode_request(video=video)
+    video.refresh_from_db()
+    return video

@@ -173,3 +173,10 @@ def video_upload_in_s3(*, video: LessonVideo) -> LessonVideo | None:
     )
     video.refresh_from_db()
     return video
+
+
+def can_manage_video(*, user: Any, lesson: Lesson) -> bool:
+    """Staff and the instructor of the lesson's course may attach or replace its video."""
+    if not user.is_authenticated:
+        return False
+    return user.is_staff_account or lesson.course.instructor_id == user.pk

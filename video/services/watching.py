@@ -1,9 +1,14 @@
-"""Player heartbeats: the watched interval into the watch tables, and a `video_progress` event
-into engagement's ingestion, in one transaction.
+"""Player heartbeats: the watched interval into the watch tables and a pending `video_progress`
+event, in one transaction; the pending events go into engagement's ingestion in bulk.
 
 The player numbers its heartbeats per view (page load); a heartbeat whose number is not above
 the last stored one for that view is a retry and stores nothing. The event's id is
 "video-<view>-<seq>", so engagement de-duplicates it by idempotency key as well.
+
+Ingestion costs some forty queries per call (catalogue, lesson progress, XP, streaks,
+achievements, handlers) whether it is handed one event or a thousand, so a heartbeat does not
+call it: it records the event in `PendingProgressEvent`, and `progress_events_flush` (every
+minute, from beat) hands them over a few thousand at a time. A heartbeat is then ten queries.
 """
 
 from __future__ import annotations
@@ -18,11 +23,18 @@ from accounts.models import User
 from core.errors import DomainValidationError, invalid_choice_message
 from engagement.services.ingestion import events_ingest
 from video import retention
-from video.models import LessonVideo, WatchInterval, WatchPosition, WatchSession
+from video.models import (
+    LessonVideo,
+    PendingProgressEvent,
+    WatchInterval,
+    WatchPosition,
+    WatchSession,
+)
 
 EVENT_SOURCE = "video-player"
 SPEEDS = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
 KINDS = ("tick", "pause", "seek", "ended", "quality", "speed")
+FLUSH_BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -82,12 +94,17 @@ def heartbeat_record(*, user: User, video: LessonVideo, beat: Heartbeat) -> Hear
         raise DomainValidationError({"video": ["This video is not ready to play."]})
     _check(beat, video)
     now = timezone.now()
-    session, _ = WatchSession.objects.get_or_create(
-        video=video,
-        view_id=beat.view_id,
-        defaults={"user": user, "device": beat.device, "started_at": now},
+    # Every heartbeat after a view's first finds its session: lock it in one query.
+    session = (
+        WatchSession.objects.select_for_update().filter(video=video, view_id=beat.view_id).first()
     )
-    session = WatchSession.objects.select_for_update().get(pk=session.pk)
+    if session is None:
+        session, _ = WatchSession.objects.get_or_create(
+            video=video,
+            view_id=beat.view_id,
+            defaults={"user": user, "device": beat.device, "started_at": now},
+        )
+        session = WatchSession.objects.select_for_update().get(pk=session.pk)
     if session.user_id != user.pk:
         raise DomainValidationError({"view_id": ["This view belongs to someone else."]})
     duration = video.duration_seconds or 0
@@ -126,37 +143,63 @@ def heartbeat_record(*, user: User, video: LessonVideo, beat: Heartbeat) -> Hear
         update_fields=["coverage", "covered_buckets", "watched_seconds", "last_seq", "updated_at"]
     )
     position = 0.0 if beat.kind == "ended" else min(beat.position, duration)
-    WatchPosition.objects.update_or_create(
-        user=user, video=video, defaults={"position_seconds": position}
+    # One upsert (update_or_create would be a savepoint, a select and a write).
+    WatchPosition.objects.bulk_create(
+        [WatchPosition(user=user, video=video, position_seconds=position, updated_at=now)],
+        update_conflicts=True,
+        unique_fields=["user", "video"],
+        update_fields=["position_seconds", "updated_at"],
     )
     percent = _percent(session, video)
     if user.external_id:
         lesson = video.lesson
-        events_ingest(
-            source=EVENT_SOURCE,
-            items=[
-                {
-                    "id": f"video-{beat.view_id}-{beat.seq}",
-                    "type": "video_progress",
-                    "user": user.external_id,
-                    "course": lesson.course.external_id,
-                    "lesson": lesson.external_id,
-                    "occurred_at": now,
-                    "device": beat.device,
-                    "session_id": beat.view_id,
-                    "properties": {
-                        "percent": percent,
-                        "position_seconds": round(min(beat.position, duration), 3),
-                        "duration_seconds": round(duration, 3),
-                        "video": str(video.upload_id),
-                        "speed": beat.speed,
-                        "rendition": beat.rendition,
-                        "kind": beat.kind,
-                    },
-                }
-            ],
+        client_id = f"video-{beat.view_id}-{beat.seq}"
+        PendingProgressEvent.objects.create(
+            client_id=client_id,
+            created_at=now,
+            item={
+                "id": client_id,
+                "type": "video_progress",
+                "user": user.external_id,
+                "course": lesson.course.external_id,
+                "lesson": lesson.external_id,
+                "occurred_at": now.isoformat(),
+                "device": beat.device,
+                "session_id": beat.view_id,
+                "properties": {
+                    "percent": percent,
+                    "position_seconds": round(min(beat.position, duration), 3),
+                    "duration_seconds": round(duration, 3),
+                    "video": str(video.upload_id),
+                    "speed": beat.speed,
+                    "rendition": beat.rendition,
+                    "kind": beat.kind,
+                },
+            },
         )
     return HeartbeatResult(stored=True, percent=percent)
+
+
+def progress_events_flush(*, batch: int = FLUSH_BATCH) -> int:
+    """Hand every pending `video_progress` event to engagement's ingestion; return how many.
+
+    Each batch is claimed (skip_locked, so two flushes share the work), ingested and deleted in
+    one transaction: a flush that dies leaves its batch pending, and the next one sends it
+    again, which ingestion de-duplicates by the events' ids.
+    """
+    total = 0
+    while True:
+        with transaction.atomic():
+            pending = list(
+                PendingProgressEvent.objects.select_for_update(skip_locked=True)
+                .order_by("id")
+                .values_list("pk", "item")[:batch]
+            )
+            if not pending:
+                return total
+            events_ingest(source=EVENT_SOURCE, items=[item for _, item in pending])
+            PendingProgressEvent.objects.filter(pk__in=[pk for pk, _ in pending]).delete()
+        total += len(pending)
 
 
 def _percent(session: WatchSession, video: LessonVideo) -> float:
