@@ -484,6 +484,15 @@ STRIDE_MEDIACONVERT_QUEUE_ARN = os.environ.get("STRIDE_MEDIACONVERT_QUEUE_ARN", 
 STRIDE_VIDEO_S3_BUCKET = os.environ.get(
     "STRIDE_VIDEO_S3_BUCKET", os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
 )
+# Production playback through CloudFront signed URLs (video/services/cloudfront.py): all three
+# set, or Stride's own session-bound signed URLs serve the ladder. The private key is PEM text
+# (newlines may be escaped as \n) or the path of a PEM file.
+STRIDE_VIDEO_CLOUDFRONT_DOMAIN = os.environ.get("STRIDE_VIDEO_CLOUDFRONT_DOMAIN", "")
+STRIDE_VIDEO_CLOUDFRONT_KEY_PAIR_ID = os.environ.get("STRIDE_VIDEO_CLOUDFRONT_KEY_PAIR_ID", "")
+STRIDE_VIDEO_CLOUDFRONT_PRIVATE_KEY = os.environ.get("STRIDE_VIDEO_CLOUDFRONT_PRIVATE_KEY", "")
+STRIDE_VIDEO_CLOUDFRONT_URL_SECONDS = int(
+    os.environ.get("STRIDE_VIDEO_CLOUDFRONT_URL_SECONDS", "1800")
+)
 STRIDE_VIDEO_FFMPEG = os.environ.get("STRIDE_VIDEO_FFMPEG", "ffmpeg")
 STRIDE_VIDEO_FFPROBE = os.environ.get("STRIDE_VIDEO_FFPROBE", "ffprobe")
 STRIDE_VIDEO_FFMPEG_PRESET = os.environ.get("STRIDE_VIDEO_FFMPEG_PRESET", "veryfast")

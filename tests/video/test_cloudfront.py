@@ -140,15 +140,17 @@ def test_integrators_get_cloudfront_urls_too(cloudfront, video, make_key):
     )
 
 
-def test_the_settings_may_come_from_the_environment(monkeypatch, key_pair, video):
+def test_a_private_key_with_escaped_newlines_as_environment_variables_carry_it(
+    settings, key_pair, video
+):
     pem = key_pair.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.TraditionalOpenSSL,
         serialization.NoEncryption(),
     ).decode()
-    monkeypatch.setenv("STRIDE_VIDEO_CLOUDFRONT_DOMAIN", DOMAIN)
-    monkeypatch.setenv("STRIDE_VIDEO_CLOUDFRONT_KEY_PAIR_ID", "KENV")
-    monkeypatch.setenv("STRIDE_VIDEO_CLOUDFRONT_PRIVATE_KEY", pem.replace("\n", "\\n"))
+    settings.STRIDE_VIDEO_CLOUDFRONT_DOMAIN = DOMAIN
+    settings.STRIDE_VIDEO_CLOUDFRONT_KEY_PAIR_ID = "KENV"
+    settings.STRIDE_VIDEO_CLOUDFRONT_PRIVATE_KEY = pem.replace("\n", "\\n")
     config, _ = player_config(video)
     _, query, policy_bytes, _ = signed_parts(config["src"])
     assert query["Key-Pair-Id"] == "KENV"

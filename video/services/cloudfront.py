@@ -1,8 +1,8 @@
 """CloudFront signed URLs: production playback of the HLS ladder straight from the CDN.
 
 When STRIDE_VIDEO_CLOUDFRONT_DOMAIN, STRIDE_VIDEO_CLOUDFRONT_KEY_PAIR_ID and
-STRIDE_VIDEO_CLOUDFRONT_PRIVATE_KEY are set (Django settings, else environment variables of the
-same names), a video's playlists, segments, poster and thumbnails are served by CloudFront from
+STRIDE_VIDEO_CLOUDFRONT_PRIVATE_KEY are set (config/settings/base.py reads them from the
+environment), a video's playlists, segments, poster and thumbnails are served by CloudFront from
 the media bucket (MediaConvert writes the ladder to `videos/<upload id>/hls/`). One signature
 covers the whole folder: a custom policy whose resource is `https://<domain>/<hls path>/*` and
 whose only condition is DateLessThan, now + STRIDE_VIDEO_CLOUDFRONT_URL_SECONDS. Playlists name
@@ -15,7 +15,6 @@ makes to that folder. Without those settings the Stride-signed, session-bound UR
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -46,9 +45,7 @@ class CloudFrontGrant:
 
 def _setting(name: str, default: str = "") -> str:
     value = getattr(settings, name, None)
-    if value in (None, ""):
-        value = os.environ.get(name, default)
-    return str(value).strip()
+    return str(default if value in (None, "") else value).strip()
 
 
 def cloudfront_enabled() -> bool:
