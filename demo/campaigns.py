@@ -15,6 +15,7 @@ from campaigns.services.campaigns import campaign_activate, campaign_create
 from campaigns.services.dispatch import campaigns_claim_due, chunk_run, run_start
 from campaigns.services.drips import drip_dispatch_one
 from campaigns.services.segments import segments_predefined_install
+from demo.experiments import demo_campaign_experiment_start, demo_experiments_finish
 from interventions.models import Delivery
 from interventions.services.deliveries import deliveries_send_due
 from interventions.services.notifications import notifications_mark_read
@@ -109,6 +110,9 @@ def demo_campaigns_run(*, now: datetime.datetime, seed: int) -> int:
     announce_at = (now - datetime.timedelta(days=6)).replace(second=0, microsecond=0)
     if mondays:
         Campaign.objects.filter(pk=weekly.pk).update(next_run_at=mondays[0])
+        demo_campaign_experiment_start(
+            campaign=weekly, started=mondays[0] - datetime.timedelta(hours=1)
+        )
     Campaign.objects.filter(pk=announcement.pk).update(
         starts_at=announce_at, next_run_at=announce_at
     )
@@ -151,6 +155,7 @@ def demo_campaigns_run(*, now: datetime.datetime, seed: int) -> int:
         CampaignLog.objects.filter(campaign=campaign, action__in=["created", "activated"]).update(
             at=made_at
         )
+    demo_experiments_finish(now=now, seed=seed)
     return 3
 
 

@@ -188,6 +188,26 @@ def _assert_campaigns(out: str) -> None:
     assert DripProgress.objects.filter(campaign=drip).values("step").distinct().count() >= 2
     assert Delivery.objects.filter(source__startswith=drip.source_prefix).exists()
     assert "Campaigns:" in out
+    _assert_experiments(weekly)
+
+
+def _assert_experiments(weekly) -> None:
+    """The weekly campaign's arms experiment sent both arms and logged their sends; the
+    platform experiment has two weeks of assignments with results in both variants."""
+    from campaigns.models import Experiment
+    from campaigns.selectors.experiments import experiment_results
+
+    arms = Experiment.objects.get(key="weekly-tone", campaign=weekly, status="running")
+    sent = set(
+        Delivery.objects.filter(source__startswith=weekly.source_prefix).values_list(
+            "template__slug", flat=True
+        )
+    )
+    assert sent == {"gentle-reminder", "peer-comparison"}
+    assert set(arms.exposures.values_list("variant", flat=True)) == {"control", "peers"}
+    platform = Experiment.objects.get(key="lesson-recap-card", status="running")
+    results = experiment_results(experiment=platform)
+    assert min(results.users.values()) >= 20 and sum(results.users.values()) == 60
 
 
 def _assert_video(out: str) -> None:
