@@ -10,7 +10,7 @@ import datetime
 import random
 
 from accounts.models import User
-from campaigns.models import Campaign, Experiment
+from campaigns.models import Campaign, Experiment, ExperimentLog
 from campaigns.services.experiments import (
     assignment_get,
     experiment_create,
@@ -47,9 +47,14 @@ def demo_campaign_experiment_start(*, campaign: Campaign, started: datetime.date
         actor=None,
     )
     experiment_start(experiment=experiment, actor=None)
-    Experiment.objects.filter(pk=experiment.pk).update(
-        started_at=started, created_at=started - datetime.timedelta(hours=1)
-    )
+    _backdate(experiment, started, started - datetime.timedelta(hours=1))
+
+
+def _backdate(experiment: Experiment, started: datetime.datetime, made: datetime.datetime) -> None:
+    """Made and started when its history began, as far as its page and log can tell."""
+    Experiment.objects.filter(pk=experiment.pk).update(started_at=started, created_at=made)
+    ExperimentLog.objects.filter(experiment=experiment, action="created").update(at=made)
+    ExperimentLog.objects.filter(experiment=experiment, action="started").update(at=started)
 
 
 def demo_experiments_finish(*, now: datetime.datetime, seed: int) -> int:
@@ -80,9 +85,7 @@ def demo_experiments_finish(*, now: datetime.datetime, seed: int) -> int:
             actor=None,
         )
         experiment = experiment_start(experiment=experiment, actor=None)
-        Experiment.objects.filter(pk=experiment.pk).update(
-            started_at=started, created_at=started - datetime.timedelta(hours=2)
-        )
+        _backdate(experiment, started, started - datetime.timedelta(hours=2))
         experiment.refresh_from_db()
         rng = random.Random(seed)
         students = User.objects.filter(role=User.Role.STUDENT, is_active=True).order_by("pk")

@@ -65,7 +65,8 @@ class Command(BaseCommand):
         if summary.campaigns:
             self.stdout.write(
                 "Campaigns: a weekly re-engagement campaign, an onboarding drip and a one-time "
-                "announcement, with their run history (/dashboard/campaigns/)."
+                "announcement, with their run history (/dashboard/campaigns/); experiments on "
+                "the weekly campaign's arms and on a lesson recap card (/dashboard/experiments/)."
             )
         if summary.video_views:
             self.stdout.write(
