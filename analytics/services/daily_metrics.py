@@ -1,0 +1,257 @@
+"""The metrics of a range of learner-local days, counted from events and enrollments.
+
+`daily_metrics(start, end)` gives, for every (day, course) scope with anything to count, the
+seven figures of a `DailyAggregate` row (course None: the whole platform). PostgreSQL counts
+in SQL, one query per metric family over the whole range (``AT TIME ZONE`` the learner's
+timezone); SQLite knows no timezones, so there the same figures are counted in Python from the
+range's rows, converted one timezone name at a time. Both give the same numbers.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+
+from django.db import connection
+from django.db.models import Min
+
+from accounts.models import User
+from core.bulk import fetch_rows
+from core.localtime import local_date, utc_bounds_of_local_dates
+from engagement.catalogue import NON_ACTIVITY_TYPES
+from engagement.models import Event
+from learning.models import Enrollment
+
+DAY = datetime.timedelta(days=1)
+WEEK_DAYS = 7
+MONTH_DAYS = 30
+
+Scope = tuple[datetime.date, int | None]
+"""(learner-local day, course id or None for the platform)."""
+
+
+@dataclass
+class Metrics:
+    """The figures of one scope and day (see `DailyAggregate` for their meaning)."""
+
+    dau: int = 0
+    wau: int = 0
+    mau: int = 0
+    new_learners: int = 0
+    events: int = 0
+    enrollments: int = 0
+    completions: int = 0
+
+
+METRIC_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Metrics))
+
+
+def daily_metrics(start: datetime.date, end: datetime.date) -> dict[Scope, Metrics]:
+    """Count every metric of local days start..end; scopes with nothing to count are absent."""
+    if end < start:
+        return {}
+    if connection.vendor == "postgresql":
+        return _postgresql(start, end)
+    return _python(start, end)
+
+
+# --- PostgreSQL: one query per metric family ------------------------------------------------
+
+
+def _tables() -> dict[str, str]:
+    qn = connection.ops.quote_name
+    return {
+        "event": qn(Event._meta.db_table),
+        "user": qn(User._meta.db_table),
+        "enrollment": qn(Enrollment._meta.db_table),
+    }
+
+
+def _postgresql(start: datetime.date, end: datetime.date) -> dict[Scope, Metrics]:
+    t = _tables()
+    non_activity = sorted(NON_ACTIVITY_TYPES)
+    out: dict[Scope, Metrics] = defaultdict(Metrics)
+
+    def put(day: datetime.date, course_id: int | None, platform: int, **values: int) -> None:
+        # The per-course grouping set also yields a group of the events with no course: they
+        # count for the platform only.
+        if not platform and course_id is None:
+            return
+        metrics = out[day, None if platform else course_id]
+        for name, value in values.items():
+            setattr(metrics, name, value)
+
+    # Active learners: each (learner, course, local day) once, then every day of the range
+    # joined to the 30 days ending on it.
+    window_lo, window_hi = utc_bounds_of_local_dates(start - (MONTH_DAYS - 1) * DAY, end)
+    for day, course_id, platform, dau, wau, mau in fetch_rows(
+        f"""
+        WITH act AS (
+            SELECT DISTINCT e.user_id, e.course_id,
+                   (e.occurred_at AT TIME ZONE u.timezone)::date AS day
+            FROM {t["event"]} e JOIN {t["user"]} u ON u.id = e.user_id
+            WHERE e.occurred_at >= %s AND e.occurred_at < %s AND NOT (e.type = ANY(%s))
+        ), days AS (
+            SELECT d::date AS day FROM generate_series(%s::date, %s::date, interval '1 day') d
+        )
+        SELECT d.day, a.course_id, GROUPING(a.course_id),
+               COUNT(DISTINCT a.user_id) FILTER (WHERE a.day = d.day),
+               COUNT(DISTINCT a.user_id) FILTER (WHERE a.day > d.day - {WEEK_DAYS}),
+               COUNT(DISTINCT a.user_id)
+        FROM days d JOIN act a ON a.day > d.day - {MONTH_DAYS} AND a.day <= d.day
+        GROUP BY GROUPING SETS ((d.day, a.course_id), (d.day))
+        """,
+        [window_lo, window_hi, non_activity, start, end],
+    ):
+        put(day, course_id, platform, dau=dau, wau=wau, mau=mau)
+
+    # New learners: the local day of each learner's first activity ever (in the course, and
+    # on the platform), so the whole history up to the range's end is read.
+    lo, hi = utc_bounds_of_local_dates(start, end)
+    for day, course_id, platform, n in fetch_rows(
+        f"""
+        SELECT f.day, f.course_id, f.platform, COUNT(*) FROM (
+            SELECT e.course_id, GROUPING(e.course_id) AS platform,
+                   (MIN(e.occurred_at) AT TIME ZONE u.timezone)::date AS day
+            FROM {t["event"]} e JOIN {t["user"]} u ON u.id = e.user_id
+            WHERE e.occurred_at < %s AND NOT (e.type = ANY(%s))
+            GROUP BY GROUPING SETS ((e.user_id, u.timezone, e.course_id), (e.user_id, u.timezone))
+        ) f
+        WHERE f.day BETWEEN %s AND %s
+        GROUP BY f.day, f.course_id, f.platform
+        """,
+        [hi, non_activity, start, end],
+    ):
+        put(day, course_id, platform, new_learners=n)
+
+    # Events of every type.
+    for day, course_id, platform, n in fetch_rows(
+        f"""
+        SELECT x.day, x.course_id, GROUPING(x.course_id), COUNT(*) FROM (
+            SELECT (e.occurred_at AT TIME ZONE u.timezone)::date AS day, e.course_id
+            FROM {t["event"]} e JOIN {t["user"]} u ON u.id = e.user_id
+            WHERE e.occurred_at >= %s AND e.occurred_at < %s
+        ) x
+        WHERE x.day BETWEEN %s AND %s
+        GROUP BY GROUPING SETS ((x.day, x.course_id), (x.day))
+        """,
+        [lo, hi, start, end],
+    ):
+        put(day, course_id, platform, events=n)
+
+    # Enrollments made and courses completed, on the learner's local day of each.
+    for day, course_id, platform, enrolled, completed in fetch_rows(
+        f"""
+        SELECT x.day, x.course_id, GROUPING(x.course_id),
+               COUNT(*) FILTER (WHERE x.completion = false),
+               COUNT(*) FILTER (WHERE x.completion)
+        FROM (
+            SELECT (n.enrolled_at AT TIME ZONE u.timezone)::date AS day, n.course_id,
+                   false AS completion
+            FROM {t["enrollment"]} n JOIN {t["user"]} u ON u.id = n.user_id
+            WHERE n.enrolled_at >= %s AND n.enrolled_at < %s
+            UNION ALL
+            SELECT (n.completed_at AT TIME ZONE u.timezone)::date, n.course_id, true
+            FROM {t["enrollment"]} n JOIN {t["user"]} u ON u.id = n.user_id
+            WHERE n.completed_at >= %s AND n.completed_at < %s
+        ) x
+        WHERE x.day BETWEEN %s AND %s
+        GROUP BY GROUPING SETS ((x.day, x.course_id), (x.day))
+        """,
+        [lo, hi, lo, hi, start, end],
+    ):
+        put(day, course_id, platform, enrollments=enrolled, completions=completed)
+    return dict(out)
+
+
+# --- elsewhere (SQLite): the same counts in Python over the range's rows --------------------
+
+
+def _days(start: datetime.date, end: datetime.date) -> Iterable[datetime.date]:
+    day = start
+    while day <= end:
+        yield day
+        day += DAY
+
+
+def _python(start: datetime.date, end: datetime.date) -> dict[Scope, Metrics]:
+    out: dict[Scope, Metrics] = defaultdict(Metrics)
+    activity = Event.objects.exclude(type__in=NON_ACTIVITY_TYPES).order_by()
+
+    window_start = start - (MONTH_DAYS - 1) * DAY
+    window_lo, window_hi = utc_bounds_of_local_dates(window_start, end)
+    active: dict[tuple[int | None, datetime.date], set[int]] = defaultdict(set)
+    courses: set[int | None] = {None}
+    for user_id, course_id, at, tz in activity.filter(
+        occurred_at__gte=window_lo, occurred_at__lt=window_hi
+    ).values_list("user_id", "course_id", "occurred_at", "user__timezone"):
+        day = local_date(at, tz)
+        if window_start <= day <= end:
+            active[None, day].add(user_id)
+            if course_id is not None:
+                active[course_id, day].add(user_id)
+                courses.add(course_id)
+    for course_id in courses:
+        for day in _days(start, end):
+            month: set[int] = set()
+            week: set[int] = set()
+            for back in range(MONTH_DAYS):
+                users = active.get((course_id, day - back * DAY), set())
+                month |= users
+                if back < WEEK_DAYS:
+                    week |= users
+            if month:
+                metrics = out[day, course_id]
+                metrics.dau = len(active.get((course_id, day), ()))
+                metrics.wau, metrics.mau = len(week), len(month)
+
+    lo, hi = utc_bounds_of_local_dates(start, end)
+    history = activity.filter(occurred_at__lt=hi)
+    firsts = [
+        (course_id, first, tz)
+        for course_id, tz, first in history.values("user_id", "user__timezone", "course_id")
+        .annotate(first=Min("occurred_at"))
+        .filter(course_id__isnull=False)
+        .values_list("course_id", "user__timezone", "first")
+    ] + [
+        (None, first, tz)
+        for tz, first in history.values("user_id", "user__timezone")
+        .annotate(first=Min("occurred_at"))
+        .values_list("user__timezone", "first")
+    ]
+    for course_id, first, tz in firsts:
+        day = local_date(first, tz)
+        if start <= day <= end:
+            out[day, course_id].new_learners += 1
+
+    def count(rows: Iterable[tuple[int | None, datetime.datetime, str]], name: str) -> None:
+        for course_id, at, tz in rows:
+            day = local_date(at, tz)
+            if start <= day <= end:
+                scopes = (None,) if course_id is None else (None, course_id)
+                for scope in scopes:
+                    metrics = out[day, scope]
+                    setattr(metrics, name, getattr(metrics, name) + 1)
+
+    count(
+        Event.objects.filter(occurred_at__gte=lo, occurred_at__lt=hi)
+        .order_by()
+        .values_list("course_id", "occurred_at", "user__timezone"),
+        "events",
+    )
+    enrollments = Enrollment.objects.order_by()
+    count(
+        enrollments.filter(enrolled_at__gte=lo, enrolled_at__lt=hi).values_list(
+            "course_id", "enrolled_at", "user__timezone"
+        ),
+        "enrollments",
+    )
+    count(
+        enrollments.filter(completed_at__gte=lo, completed_at__lt=hi).values_list(
+            "course_id", "completed_at", "user__timezone"
+        ),
+        "completions",
+    )
+    return dict(out)
