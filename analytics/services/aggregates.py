@@ -14,9 +14,10 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Min
+from django.db.models import Min, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -135,41 +136,50 @@ def _upsert_platform(rows: list[DailyAggregate]) -> None:
 # --- incremental refresh --------------------------------------------------------------------
 
 
-def _changed_days(since: datetime.datetime, until: datetime.datetime) -> set[datetime.date]:
-    """The local days whose counts may differ for what was received in (since, until]."""
+def _firsts(events: QuerySet[Event]) -> dict[tuple[int, int | None], tuple[datetime.datetime, str]]:
+    """Each learner's first activity among `events`, per course and (course None) overall."""
+    firsts: dict[tuple[int, int | None], tuple[datetime.datetime, str]] = {}
+    activity = events.exclude(type__in=NON_ACTIVITY_TYPES).order_by()
+    for scope in (("user_id", "user__timezone"), ("user_id", "user__timezone", "course_id")):
+        for row in activity.values(*scope).annotate(first=Min("occurred_at")):
+            course_id = row.get("course_id") if len(scope) == 3 else None
+            if len(scope) == 3 and course_id is None:
+                continue
+            firsts[row["user_id"], course_id] = (row["first"], row["user__timezone"])
+    return firsts
+
+
+def _local_days(queryset: QuerySet[Any], at: str) -> set[datetime.date]:
+    rows = local_times(
+        queryset.filter(**{f"{at}__isnull": False}),
+        key="course_id",
+        at=at,
+        tz="user__timezone",
+        per="day",
+    )
+    return {row.local.date() for row in rows}
+
+
+def _changed_days(
+    since: datetime.datetime, until: datetime.datetime
+) -> tuple[set[datetime.date], set[datetime.date]]:
+    """The local days whose counts may differ for what was received in (since, until]:
+    (days of activity, whose WAU/MAU windows follow them; days changed on their own)."""
     received = Event.objects.filter(received_at__gt=since, received_at__lte=until)
-    days = {
-        row.local.date()
-        for row in local_times(
-            received, key="course_id", at="occurred_at", tz="user__timezone", per="day"
-        )
-    }
+    windowed = _local_days(received.exclude(type__in=NON_ACTIVITY_TYPES), "occurred_at")
+    single = _local_days(received.filter(type__in=NON_ACTIVITY_TYPES), "occurred_at")
     # A late event can move a learner's first activity earlier: the old first day loses a
     # new learner, however far after the event it lies.
-    known = Event.objects.filter(
-        user_id__in=received.values("user_id"), received_at__lte=since
-    ).exclude(type__in=NON_ACTIVITY_TYPES)
-    for scope in (("user_id", "user__timezone"), ("user_id", "user__timezone", "course_id")):
-        for tz, first in (
-            known.values(*scope)
-            .annotate(first=Min("occurred_at"))
-            .order_by()
-            .values_list("user__timezone", "first")
-        ):
-            days.add(local_date(first, tz))
+    known = _firsts(
+        Event.objects.filter(user_id__in=received.values("user_id"), received_at__lte=since)
+    )
+    for key, (first, _) in _firsts(received).items():
+        if key in known and first < known[key][0]:
+            old, tz = known[key]
+            single.add(local_date(old, tz))
     changed = Enrollment.objects.filter(updated_at__gt=since, updated_at__lte=until)
-    for at in ("enrolled_at", "completed_at"):
-        days |= {
-            row.local.date()
-            for row in local_times(
-                changed.filter(**{f"{at}__isnull": False}),
-                key="course_id",
-                at=at,
-                tz="user__timezone",
-                per="day",
-            )
-        }
-    return days
+    single |= _local_days(changed, "enrolled_at") | _local_days(changed, "completed_at")
+    return windowed, single
 
 
 def _first_day() -> datetime.date | None:
@@ -205,12 +215,9 @@ def days_to_refresh(
         if first is None:
             return []
         return [first + i * DAY for i in range((today - first).days + 1)]
-    days: set[datetime.date] = set()
-    for day in _changed_days(since - WATERMARK_OVERLAP, until):
-        for i in range(MONTH_DAYS):
-            if day + i * DAY <= today:
-                days.add(day + i * DAY)
-    return sorted(days)
+    windowed, single = _changed_days(since, until)
+    days = {day + i * DAY for day in windowed for i in range(MONTH_DAYS)} | single
+    return sorted(day for day in days if day <= today)
 
 
 def _last_watermark() -> datetime.datetime | None:
@@ -227,12 +234,16 @@ def _last_watermark() -> datetime.datetime | None:
 
 
 def aggregates_refresh(
-    now: datetime.datetime | None = None, *, progress: Progress | None = None
+    now: datetime.datetime | None = None,
+    *,
+    overlap: datetime.timedelta = WATERMARK_OVERLAP,
+    progress: Progress | None = None,
 ) -> AggregateRun | None:
     """Recompute the days changed since the last done refresh; return the run.
 
-    Returns None when another refresh is under way (and not stale). The first refresh ever
-    computes every day from the first event or enrollment to today.
+    What was received up to `overlap` before the last refresh's watermark is looked at again
+    (see WATERMARK_OVERLAP). Returns None when another refresh is under way (and not stale).
+    The first refresh ever computes every day from the first event or enrollment to today.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -250,7 +261,8 @@ def aggregates_refresh(
         except IntegrityError:  # another refresh began meanwhile
             return None
     try:
-        days = days_to_refresh(since=_last_watermark(), until=now)
+        since = _last_watermark()
+        days = days_to_refresh(since=since - overlap if since else None, until=now)
         for start, end in _ranges(days):
             aggregates_compute(start, end, progress=progress)
     except Exception as error:
