@@ -107,22 +107,30 @@ def _postgresql(start: datetime.date, end: datetime.date) -> dict[Scope, Metrics
     ):
         put(day, course_id, platform, dau=dau, wau=wau, mau=mau)
 
-    # New learners: the local day of each learner's first activity ever (in the course, and
-    # on the platform), so the whole history up to the range's end is read.
+    # New learners: each learner's first activity in the range (in the course, and on the
+    # platform) that has no activity before it, probed per learner by the (user, time) index
+    # rather than reading the whole history.
     lo, hi = utc_bounds_of_local_dates(start, end)
     for day, course_id, platform, n in fetch_rows(
         f"""
-        SELECT f.day, f.course_id, f.platform, COUNT(*) FROM (
-            SELECT e.course_id, GROUPING(e.course_id) AS platform,
-                   (MIN(e.occurred_at) AT TIME ZONE u.timezone)::date AS day
+        WITH f AS (
+            SELECT e.user_id, u.timezone, e.course_id, GROUPING(e.course_id) AS platform,
+                   MIN(e.occurred_at) AS first_at
             FROM {t["event"]} e JOIN {t["user"]} u ON u.id = e.user_id
-            WHERE e.occurred_at < %s AND NOT (e.type = ANY(%s))
+            WHERE e.occurred_at >= %s AND e.occurred_at < %s AND NOT (e.type = ANY(%s))
+              AND (e.occurred_at AT TIME ZONE u.timezone)::date BETWEEN %s AND %s
             GROUP BY GROUPING SETS ((e.user_id, u.timezone, e.course_id), (e.user_id, u.timezone))
-        ) f
-        WHERE f.day BETWEEN %s AND %s
-        GROUP BY f.day, f.course_id, f.platform
+        )
+        SELECT (f.first_at AT TIME ZONE f.timezone)::date, f.course_id, f.platform, COUNT(*)
+        FROM f
+        WHERE NOT EXISTS (
+            SELECT 1 FROM {t["event"]} p
+            WHERE p.user_id = f.user_id AND p.occurred_at < f.first_at
+              AND NOT (p.type = ANY(%s)) AND (f.platform = 1 OR p.course_id = f.course_id)
+        )
+        GROUP BY 1, 2, 3
         """,
-        [hi, non_activity, start, end],
+        [lo, hi, non_activity, start, end, non_activity],
     ):
         put(day, course_id, platform, new_learners=n)
 
