@@ -23,7 +23,7 @@ class DailyAggregateAdmin(ReadOnlyAdmin):
         "completions",
         "computed_at",
     ]
-    list_filter = [("course", admin.EmptyFieldListFilter), ("day", admin.DateFieldListFilter)]
+    list_filter = [("course", admin.EmptyFieldListFilter)]
     search_fields = ["course__title", "=course__external_id"]
     list_select_related = ["course"]
     date_hierarchy = "day"
