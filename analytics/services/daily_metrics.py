@@ -83,8 +83,11 @@ def _postgresql(start: datetime.date, end: datetime.date) -> dict[Scope, Metrics
         for name, value in values.items():
             setattr(metrics, name, value)
 
-    # Active learners: each (learner, course, local day) once, then every day of the range
-    # joined to the 30 days ending on it.
+    # Active learners as a sweep: each (learner, scope, local day of activity) covers its
+    # day, the 7 and the 30 days from it up to the learner's next active day, so the spans
+    # of one learner never overlap and DAU/WAU/MAU are running sums of +1 where a span
+    # starts and -1 where it ends (one pass over the activity, not a join of every day with
+    # its 30-day window). A zero row per scope and day of the range gives every day a sum.
     window_lo, window_hi = utc_bounds_of_local_dates(start - (MONTH_DAYS - 1) * DAY, end)
     for day, course_id, platform, dau, wau, mau in fetch_rows(
         f"""
@@ -92,18 +95,55 @@ def _postgresql(start: datetime.date, end: datetime.date) -> dict[Scope, Metrics
             SELECT DISTINCT e.user_id, e.course_id,
                    (e.occurred_at AT TIME ZONE u.timezone)::date AS day
             FROM {t["event"]} e JOIN {t["user"]} u ON u.id = e.user_id
-            WHERE e.occurred_at >= %s AND e.occurred_at < %s AND NOT (e.type = ANY(%s))
-        ), days AS (
-            SELECT d::date AS day FROM generate_series(%s::date, %s::date, interval '1 day') d
+            WHERE e.occurred_at >= %(lo)s AND e.occurred_at < %(hi)s
+              AND NOT (e.type = ANY(%(non)s))
+        ), scoped AS (
+            SELECT DISTINCT user_id, 1 AS platform, NULL::bigint AS course_id, day
+            FROM act
+            WHERE day BETWEEN %(first)s AND %(end)s
+            UNION ALL
+            SELECT user_id, 0, course_id, day
+            FROM act
+            WHERE course_id IS NOT NULL AND day BETWEEN %(first)s AND %(end)s
+        ), spans AS (
+            SELECT platform, course_id, day,
+                   LEAD(day) OVER (PARTITION BY platform, course_id, user_id ORDER BY day)
+                       AS next
+            FROM scoped
+        ), deltas AS (
+            SELECT platform, course_id, day AS at, 1 AS dau, 1 AS wau, 1 AS mau FROM spans
+            UNION ALL SELECT platform, course_id, day + 1, -1, 0, 0 FROM spans
+            UNION ALL
+            SELECT platform, course_id, LEAST(day + {WEEK_DAYS}, next), 0, -1, 0 FROM spans
+            UNION ALL
+            SELECT platform, course_id, LEAST(day + {MONTH_DAYS}, next), 0, 0, -1 FROM spans
+            UNION ALL
+            SELECT s.platform, s.course_id, d::date, 0, 0, 0
+            FROM (SELECT DISTINCT platform, course_id FROM scoped) s
+            CROSS JOIN generate_series(%(start)s::date, %(end)s::date, interval '1 day') d
+        ), per_day AS (
+            SELECT platform, course_id, at,
+                   SUM(dau) AS dau, SUM(wau) AS wau, SUM(mau) AS mau
+            FROM deltas WHERE at <= %(end)s
+            GROUP BY platform, course_id, at
+        ), running AS (
+            SELECT platform, course_id, at,
+                   SUM(dau) OVER w AS dau, SUM(wau) OVER w AS wau, SUM(mau) OVER w AS mau
+            FROM per_day
+            WINDOW w AS (PARTITION BY platform, course_id ORDER BY at)
         )
-        SELECT d.day, a.course_id, GROUPING(a.course_id),
-               COUNT(DISTINCT a.user_id) FILTER (WHERE a.day = d.day),
-               COUNT(DISTINCT a.user_id) FILTER (WHERE a.day > d.day - {WEEK_DAYS}),
-               COUNT(DISTINCT a.user_id)
-        FROM days d JOIN act a ON a.day > d.day - {MONTH_DAYS} AND a.day <= d.day
-        GROUP BY GROUPING SETS ((d.day, a.course_id), (d.day))
+        SELECT at, course_id, platform, dau::int, wau::int, mau::int
+        FROM running
+        WHERE at >= %(start)s AND mau > 0
         """,
-        [window_lo, window_hi, non_activity, start, end],
+        {
+            "lo": window_lo,
+            "hi": window_hi,
+            "non": non_activity,
+            "first": start - (MONTH_DAYS - 1) * DAY,
+            "start": start,
+            "end": end,
+        },
     ):
         put(day, course_id, platform, dau=dau, wau=wau, mau=mau)
 

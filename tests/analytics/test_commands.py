@@ -21,20 +21,20 @@ def test_backfill_prints_progress_and_writes_every_day():
     learner = UserFactory(timezone="Asia/Kolkata")
     today = timezone.now().date()
     make_events(learner, [("login", utc(today - 20 * DAY, 20)), ("login", utc(today - 3 * DAY, 1))])
-    start, end = today - 24 * DAY, today - 1 * DAY
+    start, end = today - 65 * DAY, today - 1 * DAY
     out = StringIO()
 
     call_command("aggregate_analytics", "--from", str(start), "--to", str(end), stdout=out)
 
     lines = out.getvalue().splitlines()
-    assert lines[0] == f"backfilling 24 days, {start} to {end}"
+    assert lines[0] == f"backfilling 65 days, {start} to {end}"
     assert lines[1:4] == [
-        f"  {start}..{start + 9 * DAY} done (10 days)",
-        f"  {start + 10 * DAY}..{start + 19 * DAY} done (20 days)",
-        f"  {start + 20 * DAY}..{end} done (24 days)",
+        f"  {start}..{start + 29 * DAY} done (30 days)",
+        f"  {start + 30 * DAY}..{start + 59 * DAY} done (60 days)",
+        f"  {start + 60 * DAY}..{end} done (65 days)",
     ]
-    assert f"24 days, {start} to {end}" in lines[4]
-    assert DailyAggregate.objects.filter(course=None).count() == 24
+    assert f"65 days, {start} to {end}" in lines[4]
+    assert DailyAggregate.objects.filter(course=None).count() == 65
     assert stored() == recount(start, end)
     # 20:00 UTC is 01:30 the next day in Kolkata.
     assert DailyAggregate.objects.get(day=today - 19 * DAY, course=None).dau == 1
