@@ -14,12 +14,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Min
 
 from accounts.models import User
 from core.bulk import fetch_rows
 from core.localtime import local_date, utc_bounds_of_local_dates
+from core.statement_timeout import statement_timeout_for_jobs
 from engagement.catalogue import NON_ACTIVITY_TYPES
 from engagement.models import Event
 from learning.models import Enrollment
@@ -27,6 +28,7 @@ from learning.models import Enrollment
 DAY = datetime.timedelta(days=1)
 WEEK_DAYS = 7
 MONTH_DAYS = 30
+AGGREGATION_WORK_MEM = "256MB"  # per query of a chunk, see _postgresql
 
 Scope = tuple[datetime.date, int | None]
 """(learner-local day, course id or None for the platform)."""
@@ -70,6 +72,16 @@ def _tables() -> dict[str, str]:
 
 
 def _postgresql(start: datetime.date, end: datetime.date) -> dict[Scope, Metrics]:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # The default work_mem (4 MB) sorts a month of (learner, course, day) rows on disk;
+        # with room they hash and sort in memory, several times faster. SET LOCAL ends with
+        # the block, as does the job timeout: these are a nightly job's queries.
+        cursor.execute(f"SET LOCAL work_mem = '{AGGREGATION_WORK_MEM}'")
+        statement_timeout_for_jobs(local=True)
+        return _postgresql_counts(start, end)
+
+
+def _postgresql_counts(start: datetime.date, end: datetime.date) -> dict[Scope, Metrics]:
     t = _tables()
     non_activity = sorted(NON_ACTIVITY_TYPES)
     out: dict[Scope, Metrics] = defaultdict(Metrics)
