@@ -118,11 +118,16 @@ def _upsert_platform(rows: list[DailyAggregate]) -> None:
     columns = ["day", "course_id", *METRIC_NAMES, "computed_at"]
     updates = ", ".join(f"{qn(c)} = excluded.{qn(c)}" for c in [*METRIC_NAMES, "computed_at"])
     placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    # Values as the fields store them (SQLite keeps datetimes as text in Django's own format).
+    prep = [DailyAggregate._meta.get_field(c.removesuffix("_id")) for c in columns]
     for i in range(0, len(rows), 200):
         batch = rows[i : i + 200]
         params: list[object] = []
         for row in batch:
-            params += [getattr(row, c) for c in columns]
+            params += [
+                f.get_db_prep_value(getattr(row, c), connection)
+                for f, c in zip(prep, columns, strict=True)
+            ]
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {qn(DailyAggregate._meta.db_table)} "
