@@ -15,10 +15,11 @@ from analytics.services.aggregates import (
     aggregates_refresh,
     latest_local_day,
 )
+from learning.models import Enrollment
 from tests.accounts.factories import UserFactory
 from tests.analytics.history import DAY, build_history, recount, stored, utc
 from tests.engagement.factories import make_events
-from tests.learning.factories import CourseFactory
+from tests.learning.factories import CourseFactory, EnrollmentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -204,3 +205,32 @@ def test_a_refresh_under_way_is_not_started_twice_and_a_stale_one_is_taken_over(
 def test_the_nightly_refresh_is_on_the_beat_schedule():
     entry = settings.CELERY_BEAT_SCHEDULE["analytics.refresh"]
     assert entry["task"] == "analytics.refresh"
+
+
+def test_a_completion_synced_later_recounts_its_day_alone():
+    learner = UserFactory(timezone="America/New_York")
+    course = CourseFactory()
+    today = timezone.now().date()
+    enrolled_at = utc(today - 20 * DAY, 15)
+    EnrollmentFactory(user=learner, course=course, enrolled_at=enrolled_at)
+    make_events(learner, [("login", utc(today - 20 * DAY, 16))], course=course)
+    aggregates_refresh()
+    assert DailyAggregate.objects.get(day=today - 20 * DAY, course=course).enrollments == 1
+
+    # Completed at 02:00 UTC: still the evening before in New York.
+    EnrollmentFactory(
+        user=learner,
+        course=course,
+        enrolled_at=enrolled_at,
+        status=Enrollment.Status.COMPLETED,
+        completed_at=utc(today - 4 * DAY, 2),
+    )
+    run = aggregates_refresh(overlap=NO_OVERLAP)
+
+    assert run is not None
+    # The enrollment's row changed: its enrolled and completed days are recounted, no others.
+    assert (run.days, run.first_day, run.last_day) == (2, today - 20 * DAY, today - 5 * DAY)
+    completed = DailyAggregate.objects.get(day=today - 5 * DAY, course=course)
+    assert completed.completions == 1
+    assert DailyAggregate.objects.get(day=today - 5 * DAY, course=None).completions == 1
+    assert stored() == recount(*_covered())
