@@ -15,6 +15,7 @@ from celery.schedules import crontab  # noqa: F401  (used by the app schedules m
 from csp import constants as csp
 
 from accounts.schedule import BEAT_SCHEDULE as ACCOUNTS_BEAT_SCHEDULE
+from analytics.schedule import BEAT_SCHEDULE as ANALYTICS_BEAT_SCHEDULE
 from campaigns.schedule import BEAT_SCHEDULE as CAMPAIGNS_BEAT_SCHEDULE
 from engagement.catalogue import MAX_PROPERTIES_BYTES
 from engagement.schedule import BEAT_SCHEDULE as ENGAGEMENT_BEAT_SCHEDULE
@@ -66,6 +67,7 @@ INSTALLED_APPS = [
     "interventions",
     "campaigns",
     "video",
+    "analytics",
     "demo",
 ]
 
@@ -280,6 +282,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     **ACCOUNTS_BEAT_SCHEDULE,
+    **ANALYTICS_BEAT_SCHEDULE,
     **CAMPAIGNS_BEAT_SCHEDULE,
     **ENGAGEMENT_BEAT_SCHEDULE,
     **GAMIFICATION_BEAT_SCHEDULE,

@@ -1,0 +1,111 @@
+"""Daily aggregates of learner activity (platform-wide and per course) and the runs that
+compute them."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class DailyAggregate(models.Model):
+    """The activity of one learner-local day, for the whole platform (no course) or one course.
+
+    "Active" means any event that is something the learner did (not in
+    engagement.catalogue.NON_ACTIVITY_TYPES); a day is the learner's own (User.timezone), so
+    one UTC instant may fall on different days for different learners. A course has a row on
+    the days it has anything to count (an active learner in its 30-day window, an event, an
+    enrollment or a completion); the platform has a row on every computed day.
+    """
+
+    day = models.DateField()
+    course = models.ForeignKey(
+        "learning.Course",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="Empty for the platform-wide row.",
+    )
+    dau = models.PositiveIntegerField(default=0, help_text="Distinct active learners that day.")
+    wau = models.PositiveIntegerField(
+        default=0, help_text="Distinct active learners in the 7 days ending that day."
+    )
+    mau = models.PositiveIntegerField(
+        default=0, help_text="Distinct active learners in the 30 days ending that day."
+    )
+    new_learners = models.PositiveIntegerField(
+        default=0, help_text="Learners whose first activity (in the scope) is that day."
+    )
+    events = models.PositiveIntegerField(default=0, help_text="Events of every type that day.")
+    enrollments = models.PositiveIntegerField(default=0, help_text="Enrollments made that day.")
+    completions = models.PositiveIntegerField(default=0, help_text="Courses completed that day.")
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-day", "course_id"]
+        constraints = [
+            # NULLs are distinct in a unique index on both PostgreSQL and SQLite, so this one
+            # holds for course rows only and the partial one below keeps one platform row a day.
+            models.UniqueConstraint(fields=["day", "course"], name="aggregate_unique_day_course"),
+            models.UniqueConstraint(
+                fields=["day"],
+                condition=Q(course__isnull=True),
+                name="aggregate_unique_platform_day",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        scope = f"course {self.course_id}" if self.course_id else "platform"
+        return f"{self.day} {scope}: DAU {self.dau}, MAU {self.mau}"
+
+    @property
+    def stickiness(self) -> float | None:
+        """DAU / MAU (0-1), or None on a day with no active learner in the 30-day window."""
+        return self.dau / self.mau if self.mau else None
+
+
+class AggregateRun(models.Model):
+    """One refresh or backfill of the daily aggregates; a done refresh is the watermark.
+
+    The next refresh recomputes the days of the events received after `received_until`.
+    """
+
+    class Kind(models.TextChoices):
+        REFRESH = "refresh", "Incremental refresh"
+        BACKFILL = "backfill", "Backfill"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.REFRESH)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    received_until = models.DateTimeField(
+        null=True, blank=True, help_text="Events received up to this instant are counted."
+    )
+    first_day = models.DateField(null=True, blank=True)
+    last_day = models.DateField(null=True, blank=True)
+    days = models.PositiveIntegerField(default=0, help_text="Days recomputed.")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["kind", "status", "-received_until"], name="aggregate_run_mark")
+        ]
+        constraints = [
+            # One refresh at a time: a redelivered nightly task, or the command run by hand
+            # meanwhile, finds the refresh under way instead of counting the same days twice.
+            models.UniqueConstraint(
+                fields=["kind"],
+                condition=Q(kind="refresh", status="running"),
+                name="aggregate_run_one_refresh_running",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Aggregate {self.kind} {self.pk} ({self.status}, {self.days} days)"

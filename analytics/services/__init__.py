@@ -1,0 +1,1 @@
+"""Analytics services: `aggregates` computes and stores the daily aggregates."""

@@ -1,0 +1,316 @@
+"""Daily aggregates: computed for a range of days, stored idempotently, refreshed incrementally.
+
+* `aggregates_compute(start, end)` recounts local days start..end (see `daily_metrics`) and
+  upserts their rows: a platform row for every day, a course row for every course with
+  anything to count; a course row that has nothing left to count is deleted. Rerunning it
+  gives the same rows (the unique constraints of `DailyAggregate` de-duplicate).
+* `aggregates_refresh(now)` recomputes only the days that can have changed since the last
+  done refresh: the local day of every event received since, and of every enrollment changed
+  since, with the 29 days after each (their WAU and MAU windows hold it), up to today.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Min, QuerySet
+from django.utils import timezone
+
+from accounts.models import User
+from analytics.models import AggregateRun, DailyAggregate
+from analytics.services.daily_metrics import DAY, METRIC_NAMES, MONTH_DAYS, daily_metrics
+from core.localtime import local_date, local_times
+from engagement.catalogue import NON_ACTIVITY_TYPES
+from engagement.models import Event
+from learning.models import Enrollment
+
+# Days are computed in chunks of this many, so that a backfill of years reports progress and
+# no single transaction holds the rows of every day. Each chunk reads the 29 days before it
+# too (the MAU window of its first day), so a nightly refresh (about 30 days) is one chunk.
+CHUNK_DAYS = 30
+# An event stored by a transaction that began before a refresh but committed after it carries
+# a received_at before the watermark; looking this far back again catches it (recounting a day
+# twice costs little, missing it would leave it wrong until the next backfill).
+WATERMARK_OVERLAP = datetime.timedelta(minutes=10)
+# A refresh still "running" after this long lost its worker; the next one takes over.
+STALE_RUN = datetime.timedelta(hours=2)
+
+Progress = Callable[[datetime.date, datetime.date, int], None]
+"""Called after each chunk with (chunk start, chunk end, days done so far)."""
+
+
+@dataclass(frozen=True)
+class ComputeResult:
+    """What `aggregates_compute` wrote."""
+
+    days: int
+    rows: int
+
+
+def latest_local_day(now: datetime.datetime) -> datetime.date:
+    """The latest date any learner lives at `now` (their timezones' furthest ahead)."""
+    zones = set(User.objects.order_by().values_list("timezone", flat=True).distinct()) or {"UTC"}
+    return max(local_date(now, tz) for tz in zones)
+
+
+def aggregates_compute(
+    start: datetime.date, end: datetime.date, *, progress: Progress | None = None
+) -> ComputeResult:
+    """Recount local days start..end and store their rows; return how many days and rows."""
+    done = rows = 0
+    chunk_start = start
+    while chunk_start <= end:
+        chunk_end = min(end, chunk_start + (CHUNK_DAYS - 1) * DAY)
+        rows += _compute_chunk(chunk_start, chunk_end)
+        done += (chunk_end - chunk_start).days + 1
+        if progress is not None:
+            progress(chunk_start, chunk_end, done)
+        chunk_start = chunk_end + DAY
+    return ComputeResult(days=done, rows=rows)
+
+
+@transaction.atomic
+def _compute_chunk(start: datetime.date, end: datetime.date) -> int:
+    metrics = daily_metrics(start, end)
+    now = timezone.now()
+    platform: list[DailyAggregate] = []
+    courses: list[DailyAggregate] = []
+    day = start
+    while day <= end:
+        values = metrics.get((day, None))
+        platform.append(
+            DailyAggregate(
+                day=day, course_id=None, computed_at=now, **(vars(values) if values else {})
+            )
+        )
+        day += DAY
+    for (day, course_id), values in sorted(
+        metrics.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)
+    ):
+        if course_id is not None:
+            courses.append(
+                DailyAggregate(day=day, course_id=course_id, computed_at=now, **vars(values))
+            )
+    _upsert_platform(platform)
+    fields = [*METRIC_NAMES, "computed_at"]
+    DailyAggregate.objects.bulk_create(
+        courses,
+        update_conflicts=True,
+        unique_fields=["day", "course"],
+        update_fields=fields,
+        batch_size=500,
+    )
+    stale = DailyAggregate.objects.filter(day__range=(start, end), course__isnull=False).exclude(
+        computed_at=now
+    )
+    stale.delete()
+    return len(platform) + len(courses)
+
+
+def _upsert_platform(rows: list[DailyAggregate]) -> None:
+    # The platform rows' unique index is partial (course IS NULL), and an ON CONFLICT target
+    # must name its predicate, which bulk_create cannot say; both databases accept this.
+    qn = connection.ops.quote_name
+    columns = ["day", "course_id", *METRIC_NAMES, "computed_at"]
+    updates = ", ".join(f"{qn(c)} = excluded.{qn(c)}" for c in [*METRIC_NAMES, "computed_at"])
+    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    # Values as the fields store them (SQLite keeps datetimes as text in Django's own format).
+    prep = [DailyAggregate._meta.get_field(c.removesuffix("_id")) for c in columns]
+    for i in range(0, len(rows), 200):
+        batch = rows[i : i + 200]
+        params: list[object] = []
+        for row in batch:
+            params += [
+                f.get_db_prep_value(getattr(row, c), connection)
+                for f, c in zip(prep, columns, strict=True)
+            ]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {qn(DailyAggregate._meta.db_table)} "
+                f"({', '.join(qn(c) for c in columns)}) "
+                f"VALUES {', '.join([placeholders] * len(batch))} "
+                f"ON CONFLICT ({qn('day')}) WHERE {qn('course_id')} IS NULL "
+                f"DO UPDATE SET {updates}",
+                params,
+            )
+
+
+# --- incremental refresh --------------------------------------------------------------------
+
+
+def _firsts(events: QuerySet[Event]) -> dict[tuple[int, int | None], tuple[datetime.datetime, str]]:
+    """Each learner's first activity among `events`, per course and (course None) overall."""
+    firsts: dict[tuple[int, int | None], tuple[datetime.datetime, str]] = {}
+    activity = events.exclude(type__in=NON_ACTIVITY_TYPES).order_by()
+    for scope in (("user_id", "user__timezone"), ("user_id", "user__timezone", "course_id")):
+        for row in activity.values(*scope).annotate(first=Min("occurred_at")):
+            course_id = row.get("course_id") if len(scope) == 3 else None
+            if len(scope) == 3 and course_id is None:
+                continue
+            firsts[row["user_id"], course_id] = (row["first"], row["user__timezone"])
+    return firsts
+
+
+def _local_days(queryset: QuerySet[Any], at: str) -> set[datetime.date]:
+    rows = local_times(
+        queryset.filter(**{f"{at}__isnull": False}),
+        key="course_id",
+        at=at,
+        tz="user__timezone",
+        per="day",
+    )
+    return {row.local.date() for row in rows}
+
+
+def _changed_days(
+    since: datetime.datetime, until: datetime.datetime
+) -> tuple[set[datetime.date], set[datetime.date]]:
+    """The local days whose counts may differ for what was received in (since, until]:
+    (days of activity, whose WAU/MAU windows follow them; days changed on their own)."""
+    received = Event.objects.filter(received_at__gt=since, received_at__lte=until)
+    windowed = _local_days(received.exclude(type__in=NON_ACTIVITY_TYPES), "occurred_at")
+    single = _local_days(received.filter(type__in=NON_ACTIVITY_TYPES), "occurred_at")
+    # A late event can move a learner's first activity earlier: the old first day loses a
+    # new learner, however far after the event it lies.
+    known = _firsts(
+        Event.objects.filter(user_id__in=received.values("user_id"), received_at__lte=since)
+    )
+    for key, (first, _) in _firsts(received).items():
+        if key in known and first < known[key][0]:
+            old, tz = known[key]
+            single.add(local_date(old, tz))
+    changed = Enrollment.objects.filter(updated_at__gt=since, updated_at__lte=until)
+    single |= _local_days(changed, "enrolled_at") | _local_days(changed, "completed_at")
+    return windowed, single
+
+
+def _first_day() -> datetime.date | None:
+    firsts = [
+        local_date(at, tz)
+        for queryset, field in ((Event.objects, "occurred_at"), (Enrollment.objects, "enrolled_at"))
+        for tz, at in queryset.values("user__timezone")
+        .annotate(first=Min(field))
+        .order_by()
+        .values_list("user__timezone", "first")
+    ]
+    return min(firsts, default=None)
+
+
+def _ranges(days: Iterable[datetime.date]) -> list[tuple[datetime.date, datetime.date]]:
+    """Contiguous runs of `days` as (first, last) pairs, in order."""
+    ranges: list[tuple[datetime.date, datetime.date]] = []
+    for day in sorted(set(days)):
+        if ranges and ranges[-1][1] + DAY == day:
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return ranges
+
+
+def days_to_refresh(
+    *, since: datetime.datetime | None, until: datetime.datetime
+) -> list[datetime.date]:
+    """The days a refresh covering receipts up to `until` recomputes (since None: all)."""
+    today = latest_local_day(until)
+    if since is None:
+        first = _first_day()
+        if first is None:
+            return []
+        return [first + i * DAY for i in range((today - first).days + 1)]
+    windowed, single = _changed_days(since, until)
+    days = {day + i * DAY for day in windowed for i in range(MONTH_DAYS)} | single
+    return sorted(day for day in days if day <= today)
+
+
+def _last_watermark() -> datetime.datetime | None:
+    run = (
+        AggregateRun.objects.filter(
+            kind=AggregateRun.Kind.REFRESH,
+            status=AggregateRun.Status.DONE,
+            received_until__isnull=False,
+        )
+        .order_by("-received_until")
+        .first()
+    )
+    return run.received_until if run else None
+
+
+def aggregates_refresh(
+    now: datetime.datetime | None = None,
+    *,
+    overlap: datetime.timedelta = WATERMARK_OVERLAP,
+    progress: Progress | None = None,
+) -> AggregateRun | None:
+    """Recompute the days changed since the last done refresh; return the run.
+
+    What was received up to `overlap` before the last refresh's watermark is looked at again
+    (see WATERMARK_OVERLAP). Returns None when another refresh is under way (and not stale).
+    The first refresh ever computes every day from the first event or enrollment to today.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        running = AggregateRun.objects.select_for_update().filter(
+            kind=AggregateRun.Kind.REFRESH, status=AggregateRun.Status.RUNNING
+        )
+        if running.filter(started_at__gt=timezone.now() - STALE_RUN).exists():
+            return None
+        running.update(status=AggregateRun.Status.FAILED, finished_at=timezone.now(), error="stale")
+        try:
+            with transaction.atomic():
+                run = AggregateRun.objects.create(
+                    kind=AggregateRun.Kind.REFRESH, received_until=now
+                )
+        except IntegrityError:  # another refresh began meanwhile
+            return None
+    try:
+        since = _last_watermark()
+        days = days_to_refresh(since=since - overlap if since else None, until=now)
+        for start, end in _ranges(days):
+            aggregates_compute(start, end, progress=progress)
+    except Exception as error:
+        AggregateRun.objects.filter(pk=run.pk).update(
+            status=AggregateRun.Status.FAILED, finished_at=timezone.now(), error=repr(error)
+        )
+        raise
+    run.status = AggregateRun.Status.DONE
+    run.finished_at = timezone.now()
+    run.days = len(days)
+    run.first_day = days[0] if days else None
+    run.last_day = days[-1] if days else None
+    run.save(update_fields=["status", "finished_at", "days", "first_day", "last_day"])
+    return run
+
+
+def aggregates_backfill(
+    start: datetime.date, end: datetime.date, *, progress: Progress | None = None
+) -> AggregateRun:
+    """Recompute local days start..end whatever changed, recorded as a backfill run."""
+    run = AggregateRun.objects.create(
+        kind=AggregateRun.Kind.BACKFILL, first_day=start, last_day=end
+    )
+    try:
+        result = aggregates_compute(start, end, progress=progress)
+    except Exception as error:
+        AggregateRun.objects.filter(pk=run.pk).update(
+            status=AggregateRun.Status.FAILED, finished_at=timezone.now(), error=repr(error)
+        )
+        raise
+    run.status = AggregateRun.Status.DONE
+    run.finished_at = timezone.now()
+    run.days = result.days
+    run.save(update_fields=["status", "finished_at", "days"])
+    return run
+
+
+__all__ = [
+    "ComputeResult",
+    "aggregates_backfill",
+    "aggregates_compute",
+    "aggregates_refresh",
+    "days_to_refresh",
+    "latest_local_day",
+]

@@ -1,0 +1,317 @@
+"""The metrics of a range of learner-local days, counted from events and enrollments.
+
+`daily_metrics(start, end)` gives, for every (day, course) scope with anything to count, the
+seven figures of a `DailyAggregate` row (course None: the whole platform). PostgreSQL counts
+in SQL, one query per metric family over the whole range (``AT TIME ZONE`` the learner's
+timezone); SQLite knows no timezones, so there the same figures are counted in Python from the
+range's rows, converted one timezone name at a time. Both give the same numbers.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+
+from django.db import connection, transaction
+from django.db.models import Min
+
+from accounts.models import User
+from core.bulk import fetch_rows
+from core.localtime import local_date, utc_bounds_of_local_dates
+from core.statement_timeout import statement_timeout_for_jobs
+from engagement.catalogue import NON_ACTIVITY_TYPES
+from engagement.models import Event
+from learning.models import Enrollment
+
+DAY = datetime.timedelta(days=1)
+WEEK_DAYS = 7
+MONTH_DAYS = 30
+AGGREGATION_WORK_MEM = "256MB"  # per query of a chunk, see _postgresql
+
+Scope = tuple[datetime.date, int | None]
+"""(learner-local day, course id or None for the platform)."""
+
+
+@dataclass
+class Metrics:
+    """The figures of one scope and day (see `DailyAggregate` for their meaning)."""
+
+    dau: int = 0
+    wau: int = 0
+    mau: int = 0
+    new_learners: int = 0
+    events: int = 0
+    enrollments: int = 0
+    completions: int = 0
+
+
+METRIC_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Metrics))
+
+
+def daily_metrics(start: datetime.date, end: datetime.date) -> dict[Scope, Metrics]:
+    """Count every metric of local days start..end; scopes with nothing to count are absent."""
+    if end < start:
+        return {}
+    if connection.vendor == "postgresql":
+        return _postgresql(start, end)
+    return _python(start, end)
+
+
+# --- PostgreSQL: one query per metric family ------------------------------------------------
+
+
+def _tables() -> dict[str, str]:
+    qn = connection.ops.quote_name
+    return {
+        "event": qn(Event._meta.db_table),
+        "user": qn(User._meta.db_table),
+        "enrollment": qn(Enrollment._meta.db_table),
+    }
+
+
+def _postgresql(start: datetime.date, end: datetime.date) -> dict[Scope, Metrics]:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # The default work_mem (4 MB) sorts a month of (learner, course, day) rows on disk;
+        # with room they hash and sort in memory, several times faster. SET LOCAL ends with
+        # the block, as does the job timeout: these are a nightly job's queries.
+        cursor.execute(f"SET LOCAL work_mem = '{AGGREGATION_WORK_MEM}'")
+        statement_timeout_for_jobs(local=True)
+        return _postgresql_counts(start, end)
+
+
+def _postgresql_counts(start: datetime.date, end: datetime.date) -> dict[Scope, Metrics]:
+    t = _tables()
+    non_activity = sorted(NON_ACTIVITY_TYPES)
+    out: dict[Scope, Metrics] = defaultdict(Metrics)
+
+    def put(day: datetime.date, course_id: int | None, platform: int, **values: int) -> None:
+        # The per-course grouping set also yields a group of the events with no course: they
+        # count for the platform only.
+        if not platform and course_id is None:
+            return
+        metrics = out[day, None if platform else course_id]
+        for name, value in values.items():
+            setattr(metrics, name, value)
+
+    # Active learners as a sweep: each (learner, scope, local day of activity) covers its
+    # day, the 7 and the 30 days from it up to the learner's next active day, so the spans
+    # of one learner never overlap and DAU/WAU/MAU are running sums of +1 where a span
+    # starts and -1 where it ends (one pass over the activity, not a join of every day with
+    # its 30-day window). A zero row per scope and day of the range gives every day a sum.
+    window_lo, window_hi = utc_bounds_of_local_dates(start - (MONTH_DAYS - 1) * DAY, end)
+    for day, course_id, platform, dau, wau, mau in fetch_rows(
+        f"""
+        WITH act AS (
+            SELECT DISTINCT e.user_id, e.course_id,
+                   (e.occurred_at AT TIME ZONE u.timezone)::date AS day
+            FROM {t["event"]} e JOIN {t["user"]} u ON u.id = e.user_id
+            WHERE e.occurred_at >= %(lo)s AND e.occurred_at < %(hi)s
+              AND NOT (e.type = ANY(%(non)s))
+        ), scoped AS (
+            SELECT DISTINCT user_id, 1 AS platform, NULL::bigint AS course_id, day
+            FROM act
+            WHERE day BETWEEN %(first)s AND %(end)s
+            UNION ALL
+            SELECT user_id, 0, course_id, day
+            FROM act
+            WHERE course_id IS NOT NULL AND day BETWEEN %(first)s AND %(end)s
+        ), spans AS (
+            SELECT platform, course_id, day,
+                   LEAD(day) OVER (PARTITION BY platform, course_id, user_id ORDER BY day)
+                       AS next
+            FROM scoped
+        ), deltas AS (
+            SELECT platform, course_id, day AS at, 1 AS dau, 1 AS wau, 1 AS mau FROM spans
+            UNION ALL SELECT platform, course_id, day + 1, -1, 0, 0 FROM spans
+            UNION ALL
+            SELECT platform, course_id, LEAST(day + {WEEK_DAYS}, next), 0, -1, 0 FROM spans
+            UNION ALL
+            SELECT platform, course_id, LEAST(day + {MONTH_DAYS}, next), 0, 0, -1 FROM spans
+            UNION ALL
+            SELECT s.platform, s.course_id, d::date, 0, 0, 0
+            FROM (SELECT DISTINCT platform, course_id FROM scoped) s
+            CROSS JOIN generate_series(%(start)s::date, %(end)s::date, interval '1 day') d
+        ), per_day AS (
+            SELECT platform, course_id, at,
+                   SUM(dau) AS dau, SUM(wau) AS wau, SUM(mau) AS mau
+            FROM deltas WHERE at <= %(end)s
+            GROUP BY platform, course_id, at
+        ), running AS (
+            SELECT platform, course_id, at,
+                   SUM(dau) OVER w AS dau, SUM(wau) OVER w AS wau, SUM(mau) OVER w AS mau
+            FROM per_day
+            WINDOW w AS (PARTITION BY platform, course_id ORDER BY at)
+        )
+        SELECT at, course_id, platform, dau::int, wau::int, mau::int
+        FROM running
+        WHERE at >= %(start)s AND mau > 0
+        """,
+        {
+            "lo": window_lo,
+            "hi": window_hi,
+            "non": non_activity,
+            "first": start - (MONTH_DAYS - 1) * DAY,
+            "start": start,
+            "end": end,
+        },
+    ):
+        put(day, course_id, platform, dau=dau, wau=wau, mau=mau)
+
+    # New learners: each learner's first activity in the range (in the course, and on the
+    # platform) that has no activity before it, probed per learner by the (user, time) index
+    # rather than reading the whole history.
+    lo, hi = utc_bounds_of_local_dates(start, end)
+    for day, course_id, platform, n in fetch_rows(
+        f"""
+        WITH f AS (
+            SELECT e.user_id, u.timezone, e.course_id, GROUPING(e.course_id) AS platform,
+                   MIN(e.occurred_at) AS first_at
+            FROM {t["event"]} e JOIN {t["user"]} u ON u.id = e.user_id
+            WHERE e.occurred_at >= %s AND e.occurred_at < %s AND NOT (e.type = ANY(%s))
+              AND (e.occurred_at AT TIME ZONE u.timezone)::date BETWEEN %s AND %s
+            GROUP BY GROUPING SETS ((e.user_id, u.timezone, e.course_id), (e.user_id, u.timezone))
+        )
+        SELECT (f.first_at AT TIME ZONE f.timezone)::date, f.course_id, f.platform, COUNT(*)
+        FROM f
+        WHERE NOT EXISTS (
+            SELECT 1 FROM {t["event"]} p
+            WHERE p.user_id = f.user_id AND p.occurred_at < f.first_at
+              AND NOT (p.type = ANY(%s)) AND (f.platform = 1 OR p.course_id = f.course_id)
+        )
+        GROUP BY 1, 2, 3
+        """,
+        [lo, hi, non_activity, start, end, non_activity],
+    ):
+        put(day, course_id, platform, new_learners=n)
+
+    # Events of every type.
+    for day, course_id, platform, n in fetch_rows(
+        f"""
+        SELECT x.day, x.course_id, GROUPING(x.course_id), COUNT(*) FROM (
+            SELECT (e.occurred_at AT TIME ZONE u.timezone)::date AS day, e.course_id
+            FROM {t["event"]} e JOIN {t["user"]} u ON u.id = e.user_id
+            WHERE e.occurred_at >= %s AND e.occurred_at < %s
+        ) x
+        WHERE x.day BETWEEN %s AND %s
+        GROUP BY GROUPING SETS ((x.day, x.course_id), (x.day))
+        """,
+        [lo, hi, start, end],
+    ):
+        put(day, course_id, platform, events=n)
+
+    # Enrollments made and courses completed, on the learner's local day of each.
+    for day, course_id, platform, enrolled, completed in fetch_rows(
+        f"""
+        SELECT x.day, x.course_id, GROUPING(x.course_id),
+               COUNT(*) FILTER (WHERE x.completion = false),
+               COUNT(*) FILTER (WHERE x.completion)
+        FROM (
+            SELECT (n.enrolled_at AT TIME ZONE u.timezone)::date AS day, n.course_id,
+                   false AS completion
+            FROM {t["enrollment"]} n JOIN {t["user"]} u ON u.id = n.user_id
+            WHERE n.enrolled_at >= %s AND n.enrolled_at < %s
+            UNION ALL
+            SELECT (n.completed_at AT TIME ZONE u.timezone)::date, n.course_id, true
+            FROM {t["enrollment"]} n JOIN {t["user"]} u ON u.id = n.user_id
+            WHERE n.completed_at >= %s AND n.completed_at < %s
+        ) x
+        WHERE x.day BETWEEN %s AND %s
+        GROUP BY GROUPING SETS ((x.day, x.course_id), (x.day))
+        """,
+        [lo, hi, lo, hi, start, end],
+    ):
+        put(day, course_id, platform, enrollments=enrolled, completions=completed)
+    return dict(out)
+
+
+# --- elsewhere (SQLite): the same counts in Python over the range's rows --------------------
+
+
+def _days(start: datetime.date, end: datetime.date) -> Iterable[datetime.date]:
+    day = start
+    while day <= end:
+        yield day
+        day += DAY
+
+
+def _python(start: datetime.date, end: datetime.date) -> dict[Scope, Metrics]:
+    out: dict[Scope, Metrics] = defaultdict(Metrics)
+    activity = Event.objects.exclude(type__in=NON_ACTIVITY_TYPES).order_by()
+
+    window_start = start - (MONTH_DAYS - 1) * DAY
+    window_lo, window_hi = utc_bounds_of_local_dates(window_start, end)
+    active: dict[tuple[int | None, datetime.date], set[int]] = defaultdict(set)
+    courses: set[int | None] = {None}
+    for user_id, course_id, at, tz in activity.filter(
+        occurred_at__gte=window_lo, occurred_at__lt=window_hi
+    ).values_list("user_id", "course_id", "occurred_at", "user__timezone"):
+        day = local_date(at, tz)
+        if window_start <= day <= end:
+            active[None, day].add(user_id)
+            if course_id is not None:
+                active[course_id, day].add(user_id)
+                courses.add(course_id)
+    for course_id in courses:
+        for day in _days(start, end):
+            month: set[int] = set()
+            week: set[int] = set()
+            for back in range(MONTH_DAYS):
+                users = active.get((course_id, day - back * DAY), set())
+                month |= users
+                if back < WEEK_DAYS:
+                    week |= users
+            if month:
+                metrics = out[day, course_id]
+                metrics.dau = len(active.get((course_id, day), ()))
+                metrics.wau, metrics.mau = len(week), len(month)
+
+    lo, hi = utc_bounds_of_local_dates(start, end)
+    history = activity.filter(occurred_at__lt=hi)
+    firsts = [
+        (course_id, first, tz)
+        for course_id, tz, first in history.values("user_id", "user__timezone", "course_id")
+        .annotate(first=Min("occurred_at"))
+        .filter(course_id__isnull=False)
+        .values_list("course_id", "user__timezone", "first")
+    ] + [
+        (None, first, tz)
+        for tz, first in history.values("user_id", "user__timezone")
+        .annotate(first=Min("occurred_at"))
+        .values_list("user__timezone", "first")
+    ]
+    for course_id, first, tz in firsts:
+        day = local_date(first, tz)
+        if start <= day <= end:
+            out[day, course_id].new_learners += 1
+
+    def count(rows: Iterable[tuple[int | None, datetime.datetime, str]], name: str) -> None:
+        for course_id, at, tz in rows:
+            day = local_date(at, tz)
+            if start <= day <= end:
+                scopes = (None,) if course_id is None else (None, course_id)
+                for scope in scopes:
+                    metrics = out[day, scope]
+                    setattr(metrics, name, getattr(metrics, name) + 1)
+
+    count(
+        Event.objects.filter(occurred_at__gte=lo, occurred_at__lt=hi)
+        .order_by()
+        .values_list("course_id", "occurred_at", "user__timezone"),
+        "events",
+    )
+    enrollments = Enrollment.objects.order_by()
+    count(
+        enrollments.filter(enrolled_at__gte=lo, enrolled_at__lt=hi).values_list(
+            "course_id", "enrolled_at", "user__timezone"
+        ),
+        "enrollments",
+    )
+    count(
+        enrollments.filter(completed_at__gte=lo, completed_at__lt=hi).values_list(
+            "course_id", "completed_at", "user__timezone"
+        ),
+        "completions",
+    )
+    return dict(out)

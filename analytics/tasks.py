@@ -1,0 +1,13 @@
+"""Celery entry points for analytics: thin, they call one service."""
+
+from celery import shared_task
+
+from analytics.services.aggregates import aggregates_refresh
+
+
+@shared_task(name="analytics.refresh")
+def refresh() -> int:
+    """Recompute the daily aggregates of the days changed since the last refresh; return how
+    many days (0 when another refresh is under way)."""
+    run = aggregates_refresh()
+    return run.days if run is not None else 0

@@ -1,0 +1,146 @@
+"""A generated activity history for the analytics tests, and the aggregates recounted from it
+in plain Python (no SQL, no Stride code) to check the stored ones against."""
+
+from __future__ import annotations
+
+import datetime
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+
+from accounts.models import User
+from analytics.models import DailyAggregate
+from engagement.models import Event
+from learning.models import Course, Enrollment
+from tests.accounts.factories import UserFactory
+from tests.engagement.factories import make_events
+from tests.learning.factories import CourseFactory, EnrollmentFactory
+
+DAY = datetime.timedelta(days=1)
+NON_ACTIVITY = {"live_session_missed", "enrollment_withdrawn"}
+ACTIVITY_TYPES = ["login", "page_view", "session_start", "quiz_passed", "discussion_post"]
+ZONES = ["Asia/Tokyo", "America/New_York", "UTC", "Pacific/Honolulu", "Asia/Kolkata"]
+METRICS = ("dau", "wau", "mau", "new_learners", "events", "enrollments", "completions")
+
+
+@dataclass
+class History:
+    courses: list[Course]
+    learners: dict[str, User]
+    today: datetime.date  # UTC date the history is built back from
+    late_bloomer: User
+    enrolled: dict[int, list[Course]] = field(default_factory=dict)
+
+
+def utc(day: datetime.date, hour: int, minute: int = 0) -> datetime.datetime:
+    return datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=datetime.UTC)
+
+
+def build_history(days: int = 45, seed: int = 20261203) -> History:
+    """Learners in five timezones, two courses, ~`days` days of activity and non-activity."""
+    rng = random.Random(seed)
+    today = timezone.now().date()
+    courses = [CourseFactory(), CourseFactory()]
+    learners = {tz: UserFactory(timezone=tz) for tz in ZONES}
+    enrolled: dict[int, list[Course]] = {}
+    for i, user in enumerate(learners.values()):
+        mine = courses if i % 2 == 0 else [courses[i % 2]]
+        enrolled[user.pk] = mine
+        for course in mine:
+            at = utc(today - (days + 2 - i) * DAY, 3 + 5 * i, 15)
+            if i == 2 and course == courses[0]:
+                EnrollmentFactory(
+                    user=user,
+                    course=course,
+                    enrolled_at=at,
+                    status=Enrollment.Status.COMPLETED,
+                    completed_at=utc(today - 5 * DAY, 23, 50),
+                )
+            else:
+                EnrollmentFactory(user=user, course=course, enrolled_at=at)
+    for user in learners.values():
+        specs = []
+        for back in range(days, 0, -1):
+            if rng.random() > 0.4:
+                continue
+            for _ in range(rng.randint(1, 3)):
+                course = rng.choice([None, *enrolled[user.pk]])
+                kind = rng.choice([*ACTIVITY_TYPES, "live_session_missed"])
+                at = utc(today - back * DAY, rng.randint(0, 23), rng.randint(0, 59))
+                specs.append((kind, at, {}, {"course": course}))
+        make_events(user, specs)
+    # Across midnight both ways: 23:30 UTC is the next day in Tokyo, 05:00 UTC the day before
+    # in Honolulu.
+    make_events(
+        learners["Asia/Tokyo"],
+        [("login", utc(today - 20 * DAY, 23, 30), {}, {"course": courses[0]})],
+    )
+    make_events(learners["Pacific/Honolulu"], [("page_view", utc(today - 20 * DAY, 5))])
+    # A learner first active 10 days ago (a late event will move that back by 35 days).
+    late_bloomer = UserFactory(timezone="Asia/Tokyo")
+    EnrollmentFactory(user=late_bloomer, course=courses[1], enrolled_at=utc(today - 60 * DAY, 9))
+    make_events(
+        late_bloomer,
+        [("login", utc(today - 10 * DAY, 12)), ("page_view", utc(today - 3 * DAY, 12))],
+        course=courses[1],
+    )
+    enrolled[late_bloomer.pk] = [courses[1]]
+    return History(courses, learners, today, late_bloomer, enrolled)
+
+
+def recount(start: datetime.date, end: datetime.date) -> dict[tuple, tuple[int, ...]]:
+    """Every scope's figures for local days start..end, counted naively from the raw rows."""
+    active: dict[tuple, set[int]] = defaultdict(set)
+    first: dict[tuple, datetime.date] = {}
+    events: dict[tuple, int] = defaultdict(int)
+    for user_id, tz, course_id, kind, at in Event.objects.values_list(
+        "user_id", "user__timezone", "course_id", "type", "occurred_at"
+    ):
+        day = at.astimezone(ZoneInfo(tz)).date()
+        scopes = [None] if course_id is None else [None, course_id]
+        for scope in scopes:
+            events[scope, day] += 1
+            if kind not in NON_ACTIVITY:
+                active[scope, day].add(user_id)
+                first[scope, user_id] = min(first.get((scope, user_id), day), day)
+    enrollments: dict[tuple, int] = defaultdict(int)
+    completions: dict[tuple, int] = defaultdict(int)
+    for tz, course_id, enrolled_at, completed_at in Enrollment.objects.values_list(
+        "user__timezone", "course_id", "enrolled_at", "completed_at"
+    ):
+        for scope in (None, course_id):
+            enrollments[scope, enrolled_at.astimezone(ZoneInfo(tz)).date()] += 1
+            if completed_at is not None:
+                completions[scope, completed_at.astimezone(ZoneInfo(tz)).date()] += 1
+    scopes = {None} | set(Course.objects.values_list("pk", flat=True))
+    out = {}
+    day = start
+    while day <= end:
+        for scope in scopes:
+            week = set().union(*(active[scope, day - i * DAY] for i in range(7)))
+            month = set().union(*(active[scope, day - i * DAY] for i in range(30)))
+            new = sum(1 for (s, _), d in first.items() if s == scope and d == day)
+            figures = (
+                len(active[scope, day]),
+                len(week),
+                len(month),
+                new,
+                events[scope, day],
+                enrollments[scope, day],
+                completions[scope, day],
+            )
+            if scope is None or any(figures):
+                out[day, scope] = figures
+        day += DAY
+    return out
+
+
+def stored() -> dict[tuple, tuple[int, ...]]:
+    """The stored aggregates as {(day, course id): figures}."""
+    return {
+        (row.day, row.course_id): tuple(getattr(row, name) for name in METRICS)
+        for row in DailyAggregate.objects.all()
+    }

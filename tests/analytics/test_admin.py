@@ -1,0 +1,43 @@
+"""The analytics admin: staff read the aggregates and runs; nobody edits them there."""
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import User
+from analytics.services.aggregates import aggregates_refresh
+from tests.accounts.factories import AdminFactory, UserFactory
+from tests.analytics.history import DAY
+from tests.engagement.factories import make_events
+from tests.learning.factories import CourseFactory
+
+pytestmark = pytest.mark.django_db
+
+ADMIN = "/admin/analytics"
+
+
+@pytest.fixture
+def admin_client() -> Client:
+    superuser: User = AdminFactory(
+        email="root@example.com", password="pw-root-12345", is_superuser=True
+    )
+    client = Client()
+    client.force_login(superuser)
+    return client
+
+
+def test_the_aggregates_list_shows_the_days_and_is_read_only(admin_client):
+    course = CourseFactory(title="Python 101")
+    learner = UserFactory()
+    make_events(learner, [("login", timezone.now() - 2 * DAY)], course=course)
+    aggregates_refresh()
+
+    page = admin_client.get(f"{ADMIN}/dailyaggregate/")
+    runs = admin_client.get(f"{ADMIN}/aggregaterun/")
+
+    assert page.status_code == 200 and runs.status_code == 200
+    html = page.content.decode()
+    assert "Python 101" in html
+    assert "100%" in html  # the active day's stickiness: 1 of 1 monthly learner
+    assert "Incremental refresh" in runs.content.decode()
+    assert admin_client.get(f"{ADMIN}/dailyaggregate/add/").status_code == 403
