@@ -312,14 +312,14 @@ def scoring_run_get_or_start(
 
 def _day_run(day: datetime.date, *, requested_by: Any, reuse_done: bool) -> tuple[ScoringRun, bool]:
     """The date's unfinished (or, with reuse_done, newest done) run, else a new pending one."""
+    wanted = [*UNFINISHED, ScoringRun.Status.DONE] if reuse_done else list(UNFINISHED)
     for _ in range(3):
-        run = ScoringRun.objects.filter(as_of=day, status__in=UNFINISHED).first()
-        if run is None and reuse_done:
-            run = (
-                ScoringRun.objects.filter(as_of=day, status=ScoringRun.Status.DONE)
-                .order_by("-finished_at", "-pk")
-                .first()
-            )
+        # One look at both (two looks let a run that finished between them go unseen, and a
+        # second run of the day start): the unfinished run, else the newest done one.
+        found = list(
+            ScoringRun.objects.filter(as_of=day, status__in=wanted).order_by("-finished_at", "-pk")
+        )
+        run = next((r for r in found if r.status in UNFINISHED), found[0] if found else None)
         if run is not None:
             return run, False
         try:

@@ -192,19 +192,33 @@ def _assert_campaigns(out: str) -> None:
 
 
 def _assert_experiments(weekly) -> None:
-    """The weekly campaign's arms experiment sent both arms and logged their sends; the
+    """The weekly campaign's arms experiment sent each learner their arm and logged the sends; the
     platform experiment has two weeks of assignments with results in both variants."""
     from campaigns.models import Experiment
     from campaigns.selectors.experiments import experiment_results
+    from core.assignment import variant_assign
 
     arms = Experiment.objects.get(key="weekly-tone", campaign=weekly, status="running")
-    sent = set(
+    sent = dict(
         Delivery.objects.filter(source__startswith=weekly.source_prefix).values_list(
-            "template__slug", flat=True
+            "user_id", "template__slug"
         )
     )
-    assert sent == {"gentle-reminder", "peer-comparison"}
-    assert set(arms.exposures.values_list("variant", flat=True)) == {"control", "peers"}
+    assert sent
+    template_of = {"control": "gentle-reminder", "peers": "peer-comparison"}
+    weights = [("control", 50), ("peers", 50)]
+    # Each learner the weekly runs reached got their arm's message (which arms a small demo
+    # fills depends on the learners' ids), and each send was logged as the exposure.
+    assert sent == {uid: template_of[variant_assign(arms.key, uid, weights)] for uid in sent}
+    exposed = dict(arms.exposures.values_list("user_id", "variant"))
+    assert {uid: template_of[arm] for uid, arm in exposed.items()} == {
+        uid: slug for uid, slug in sent.items() if uid in exposed
+    }
+    assert set(exposed) == set(
+        Delivery.objects.filter(
+            source__startswith=weekly.source_prefix, sent_at__isnull=False
+        ).values_list("user_id", flat=True)
+    )
     platform = Experiment.objects.get(key="lesson-recap-card", status="running")
     results = experiment_results(experiment=platform)
     assert min(results.users.values()) >= 20 and sum(results.users.values()) == 60
