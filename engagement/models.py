@@ -69,6 +69,11 @@ class Event(models.Model):
             # Events arrive roughly in time order, so a BRIN index serves every time-window
             # scan (scoring, alerts, analytics) for a fraction of a B-tree's insert cost.
             TimeOrderedIndex(fields=["occurred_at"], name="event_time_brin", autosummarize=True),
+            # Arrivals are in time order too: analytics' incremental refresh reads the events
+            # received since its last run.
+            TimeOrderedIndex(
+                fields=["received_at"], name="event_received_brin", autosummarize=True
+            ),
         ]
 
     def __str__(self) -> str:
