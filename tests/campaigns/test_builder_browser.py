@@ -54,7 +54,9 @@ def test_staff_build_a_campaign_see_its_audience_and_runs_then_activate_it(
     page.get_by_role("button", name="Add a condition").click()
     row = page.locator("[data-condition]")
     expect(row).to_have_count(1)
-    row.get_by_label("Field").select_option("timezone")
+    _settled(page)  # htmx has wired the new row: a change of its field is heard
+    with page.expect_response(re.compile(r"/builder/condition/")):  # the row is redrawn
+        row.get_by_label("Field").select_option("timezone")
     # The row follows the field: text operators only.
     expect(row.get_by_label("Operator").locator("option[value=contains]")).to_have_count(1)
     expect(row.get_by_label("Operator").locator("option[value='>']")).to_have_count(0)
@@ -96,3 +98,12 @@ def test_staff_build_a_campaign_see_its_audience_and_runs_then_activate_it(
     assert campaign.status == "active"
     assert campaign.rrule == "FREQ=WEEKLY;BYDAY=MO"
     assert campaign.filter == {"all": [{"field": "timezone", "op": "=", "value": "Europe/Paris"}]}
+
+
+def _settled(page) -> None:
+    """Wait until htmx has finished swapping and settling what it last inserted (new content
+    carries `htmx-added` until then, and its hx- attributes are live only after)."""
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, "
+        ".htmx-added')"
+    )
