@@ -413,6 +413,14 @@ class Experiment(models.Model):
     def variant_keys(self) -> list[str]:
         return [variant["key"] for variant in self.variants]
 
+    @property
+    def arm_source_prefix(self) -> str:
+        """What starts the `source` of every delivery of a campaign or rule experiment's arms
+        (a rule's deliveries are `rule:<id>:...`, a campaign's `campaign:<id>:...`)."""
+        if self.kind == self.Kind.RULE:
+            return f"rule:{self.rule_id}:"
+        return f"campaign:{self.campaign_id}:"
+
 
 class Exposure(models.Model):
     """A learner received or saw a variant: the row the analysis counts from. A learner with

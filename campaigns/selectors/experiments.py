@@ -89,12 +89,7 @@ def _learner_value(metric: dict[str, Any], experiment: Experiment, params: list[
                     slug__in=[v["template"] for v in experiment.variants]
                 ).values_list("pk", flat=True)
             ) or [0]
-            prefix = (
-                f"rule:{experiment.rule_id}:"
-                if experiment.kind == Experiment.Kind.RULE
-                else f"campaign:{experiment.campaign_id}:"
-            )
-            params.extend([*templates, f"{prefix}%"])
+            params.extend([*templates, f"{experiment.arm_source_prefix}%"])
             which = f"d.template_id IN ({', '.join(['%s'] * len(templates))}) AND d.source LIKE %s"
         else:
             params.append(experiment.template_id)

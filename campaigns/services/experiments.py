@@ -271,16 +271,22 @@ def _apply(experiment: Experiment, spec: Mapping[str, Any], *, partial: bool) ->
         experiment.auto_winner = spec["auto_winner"]
 
 
-def _campaign_read(value: Any, kind: str) -> Campaign | None:
-    if kind != Experiment.Kind.CAMPAIGN:
-        return None
+def _by_id(model: type[Any], value: Any, field: str) -> Any:
+    """The `model` row whose id `value` is (a whole number), or a 400 naming `field`."""
     found = (
-        Campaign.objects.filter(pk=value).first()
+        model.objects.filter(pk=value).first()
         if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
         else None
     )
     if found is None:
-        raise DomainValidationError({"campaign": f"No campaign {value!r}: give its id."})
+        raise DomainValidationError({field: f"No {field} {value!r}: give its id."})
+    return found
+
+
+def _campaign_read(value: Any, kind: str) -> Campaign | None:
+    if kind != Experiment.Kind.CAMPAIGN:
+        return None
+    found = _by_id(Campaign, value, "campaign")
     if found.status in (Campaign.Status.COMPLETED, Campaign.Status.CANCELLED):
         raise DomainValidationError(
             {"campaign": f"The campaign is {found.get_status_display().lower()}: it sends no more."}
@@ -291,13 +297,7 @@ def _campaign_read(value: Any, kind: str) -> Campaign | None:
 def _rule_read(value: Any, kind: str) -> Rule | None:
     if kind != Experiment.Kind.RULE:
         return None
-    found = (
-        Rule.objects.filter(pk=value).first()
-        if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
-        else None
-    )
-    if found is None:
-        raise DomainValidationError({"rule": f"No rule {value!r}: give its id."})
+    found = _by_id(Rule, value, "rule")
     if found.creates_outreach_task:
         raise DomainValidationError(
             {"rule": "This rule creates outreach tasks, not messages: it has no arms to compare."}
@@ -429,13 +429,6 @@ def _winner_set(experiment: Experiment, winner: str, *, actor: User | None, reas
     log(experiment, actor, "decided", f"{winner}: {reason}")
 
 
-def arm_source_prefix(experiment: Experiment) -> str:
-    """What starts the `source` of every delivery of a campaign or rule experiment's arms."""
-    if experiment.kind == Experiment.Kind.RULE:
-        return f"rule:{experiment.rule_id}:"
-    return f"campaign:{experiment.campaign_id}:"
-
-
 def campaign_arms(campaign: Campaign) -> tuple[Experiment, dict[str, MessageTemplate]] | None:
     """The experiment running on `campaign`'s arms, with each arm's template, or None."""
     experiment = Experiment.objects.filter(  # decided: the winner is the campaign's template
@@ -527,7 +520,7 @@ def exposures_from_deliveries(*, experiment: Experiment) -> int:
         arm_of_value = {pk: key_of[slug] for pk, slug in slugs.items()}
         column = "template_id"
         sent = Delivery.objects.filter(
-            source__startswith=arm_source_prefix(experiment), template_id__in=arm_of_value
+            source__startswith=experiment.arm_source_prefix, template_id__in=arm_of_value
         )
     sent = sent.filter(sent_at__gte=experiment.started_at)
     if experiment.stopped_at:
