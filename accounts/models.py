@@ -106,6 +106,7 @@ class ApiKey(models.Model):
         EXPERIMENTS_READ = "experiments:read", "Read experiments, assignments and results"
         EXPERIMENTS_WRITE = "experiments:write", "Create, start and stop experiments"
         USERS_SIGN_IN = "users:sign_in", "Request one-time sign-in links for students"
+        ANALYTICS_READ = "analytics:read", "Read analytics: daily aggregates, funnels, cohorts"
 
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=12, unique=True, editable=False)

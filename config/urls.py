@@ -22,6 +22,7 @@ api_v1 = [
     path("", include("interventions.api.urls")),
     path("", include("campaigns.api.urls")),
     path("", include("video.api.urls")),
+    path("", include("analytics.api.urls")),
 ]
 
 urlpatterns = [
@@ -39,6 +40,7 @@ urlpatterns = [
     path("dashboard/campaigns/", include("campaigns.urls")),
     path("dashboard/experiments/", include("campaigns.urls_experiments")),
     path("dashboard/videos/", include("video.urls_dashboard")),
+    path("dashboard/analytics/", include("analytics.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file of its own (?script), so

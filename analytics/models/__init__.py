@@ -1,0 +1,5 @@
+"""Analytics' models, a module per family; each is imported here so Django finds it."""
+
+from analytics.models.aggregates import AggregateRun, DailyAggregate
+
+__all__ = ["AggregateRun", "DailyAggregate"]

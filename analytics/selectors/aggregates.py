@@ -1,0 +1,45 @@
+"""Reading the daily aggregates for pages and the API (never the event table)."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db.models import Max
+from django.utils import timezone
+
+from analytics.models import AggregateRun, DailyAggregate
+from learning.models import Course
+
+DAY = datetime.timedelta(days=1)
+
+
+def latest_aggregated_day() -> datetime.date:
+    """The last day the aggregates cover (today in UTC before the first run), the day every
+    range ends on by default."""
+    day = DailyAggregate.objects.filter(course__isnull=True).aggregate(last=Max("day"))["last"]
+    return day or timezone.now().date()
+
+
+def daily_series(
+    start: datetime.date, end: datetime.date, *, course: Course | None = None
+) -> list[DailyAggregate]:
+    """One row per day start..end for the platform (or `course`), oldest first; a day with no
+    stored row (nothing happened in the course, or not computed yet) is an unsaved zero row."""
+    rows = DailyAggregate.objects.filter(day__gte=start, day__lte=end)
+    rows = rows.filter(course=course) if course is not None else rows.filter(course__isnull=True)
+    by_day = {row.day: row for row in rows}
+    out: list[DailyAggregate] = []
+    day = start
+    while day <= end:
+        out.append(by_day.get(day) or DailyAggregate(day=day, course=course))
+        day += DAY
+    return out
+
+
+def last_refresh() -> AggregateRun | None:
+    """The latest finished (done or failed) run of any kind, for the pages' "computed" note."""
+    return (
+        AggregateRun.objects.exclude(status=AggregateRun.Status.RUNNING)
+        .order_by("-finished_at")
+        .first()
+    )

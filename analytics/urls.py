@@ -1,0 +1,11 @@
+"""Analytics pages under /dashboard/analytics/."""
+
+from django.urls import path
+
+from analytics.views import overview
+
+app_name = "analytics"
+
+urlpatterns = [
+    path("", overview.overview, name="overview"),
+]

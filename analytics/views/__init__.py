@@ -1,0 +1,2 @@
+"""Analytics pages under /dashboard/analytics/, a module per page family (thin: filters in,
+selectors out, templates render)."""
