@@ -50,7 +50,7 @@ def test_staff_see_the_last_days_active_learners_and_the_range_totals(aggregates
     assert 'class="stat-value">10<' in html
     assert 'class="stat-value">14<' in html
     assert 'id="active-learners"' in html
-    assert "24 Nov 2026 – 30 Nov 2026" in html
+    assert "24 Nov 2026 \u2013 30 Nov 2026" in html
 
 
 def test_the_course_filter_shows_that_courses_rows(aggregates):
@@ -64,7 +64,7 @@ def test_a_custom_range_with_its_end_before_its_start_says_so_and_shows_the_defa
     assert page.status_code == 200
     html = page.content.decode()
     assert "The end date is before the start date." in html
-    assert "1 Nov 2026 – 30 Nov 2026" in html  # the default 30 days
+    assert "1 Nov 2026 \u2013 30 Nov 2026" in html  # the default 30 days
 
 
 def test_the_days_export_as_csv(aggregates):
