@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 from analytics import charts
 from analytics.access import analytics_required, can_see_platform
 from analytics.selectors.overview import overview as overview_data
-from analytics.views.common import csv_response, page_context, tabs_for, wants_csv
+from analytics.views.layout import csv_response, page_context, tabs_for, wants_csv
 from engagement.charts import figure_html
 
 CSV_HEADER = [
