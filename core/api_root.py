@@ -36,6 +36,7 @@ RESOURCES: dict[str, str] = {
     "campaigns": "campaign-list",
     "segments": "segment-list",
     "experiments": "experiment-list",
+    "analytics/engagement": "analytics-engagement",
 }
 
 
