@@ -9,6 +9,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import User
+from analytics.models import DailyAggregate
 from engagement.models import Alert, EngagementScore, Event, PersonalizationProfile, ScoringRun
 from gamification.models import (
     AchievementUnlock,
@@ -99,6 +100,18 @@ def test_seed_demo_is_idempotent_and_brings_every_page_to_life(
     _assert_interventions(out)
     _assert_campaigns(out)
     _assert_video(out)
+    _assert_analytics(out)
+
+
+def _assert_analytics(out: str) -> None:
+    """The history is aggregated, so the analytics pages have every day of it to show."""
+    platform = DailyAggregate.objects.filter(course=None)
+    assert platform.count() >= 45
+    assert platform.filter(dau__gt=0).count() >= 40
+    assert platform.order_by("-mau").first().mau >= 30
+    courses = DailyAggregate.objects.exclude(course=None).values("course").distinct().count()
+    assert courses == Course.objects.count()
+    assert "Analytics:" in out and "/dashboard/analytics/" in out
 
 
 def _assert_gamification(students, out: str) -> None:

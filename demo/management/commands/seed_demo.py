@@ -73,6 +73,10 @@ class Command(BaseCommand):
                 f"Video: a generated clip on lesson {DEMO_LESSON}, transcoded to HLS, with "
                 f"{summary.video_views} views (/dashboard/videos/, /me/videos/)."
             )
+        if summary.analytics_days:
+            self.stdout.write(
+                f"Analytics: {summary.analytics_days} days aggregated (/dashboard/analytics/)."
+            )
         if summary.sign_in_student:
             self.stdout.write(
                 "Sign in as a demo student with a one-time link: "
