@@ -40,6 +40,10 @@ class DailyAggregate(models.Model):
     events = models.PositiveIntegerField(default=0, help_text="Events of every type that day.")
     enrollments = models.PositiveIntegerField(default=0, help_text="Enrollments made that day.")
     completions = models.PositiveIntegerField(default=0, help_text="Courses completed that day.")
+    rating_sum = models.FloatField(
+        default=0, help_text="Sum of the ratings of the reviews posted that day."
+    )
+    rating_count = models.PositiveIntegerField(default=0, help_text="Reviews posted that day.")
     computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -58,6 +62,11 @@ class DailyAggregate(models.Model):
     def __str__(self) -> str:
         scope = f"course {self.course_id}" if self.course_id else "platform"
         return f"{self.day} {scope}: DAU {self.dau}, MAU {self.mau}"
+
+    @property
+    def average_rating(self) -> float | None:
+        """Mean rating of the day's reviews, or None on a day without one."""
+        return self.rating_sum / self.rating_count if self.rating_count else None
 
     @property
     def stickiness(self) -> float | None:

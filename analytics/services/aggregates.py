@@ -3,7 +3,8 @@
 * `aggregates_compute(start, end)` recounts local days start..end (see `daily_metrics`) and
   upserts their rows: a platform row for every day, a course row for every course with
   anything to count; a course row that has nothing left to count is deleted. Rerunning it
-  gives the same rows (the unique constraints of `DailyAggregate` de-duplicate).
+  gives the same rows (the unique constraints of `DailyAggregate` de-duplicate). The days'
+  `DailyRevenue` rows (per scope and currency) are replaced in the same transaction.
 * `aggregates_refresh(now)` recomputes only the days that can have changed since the last
   done refresh: the local day of every event received since, and of every enrollment changed
   since, with the 29 days after each (their WAU and MAU windows hold it), up to today.
@@ -21,8 +22,14 @@ from django.db.models import Min, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from analytics.models import AggregateRun, DailyAggregate
-from analytics.services.daily_metrics import DAY, METRIC_NAMES, MONTH_DAYS, daily_metrics
+from analytics.models import AggregateRun, DailyAggregate, DailyRevenue
+from analytics.services.daily_metrics import (
+    DAY,
+    METRIC_NAMES,
+    MONTH_DAYS,
+    daily_metrics,
+    daily_revenue,
+)
 from core.localtime import local_date, local_times
 from engagement.catalogue import NON_ACTIVITY_TYPES
 from engagement.models import Event
@@ -108,7 +115,26 @@ def _compute_chunk(start: datetime.date, end: datetime.date) -> int:
         computed_at=now
     )
     stale.delete()
-    return len(platform) + len(courses)
+    return len(platform) + len(courses) + _store_revenue(start, end, now)
+
+
+def _store_revenue(start: datetime.date, end: datetime.date, now: datetime.datetime) -> int:
+    # Few rows a day (one per scope and currency): replaced wholesale in the chunk's
+    # transaction, so a rerun leaves the same rows and a currency no longer paid disappears.
+    rows = [
+        DailyRevenue(
+            day=day,
+            course_id=course_id,
+            currency=currency,
+            amount=revenue.amount,
+            transactions=revenue.transactions,
+            computed_at=now,
+        )
+        for (day, course_id, currency), revenue in daily_revenue(start, end).items()
+    ]
+    DailyRevenue.objects.filter(day__range=(start, end)).delete()
+    DailyRevenue.objects.bulk_create(rows, batch_size=500)
+    return len(rows)
 
 
 def _upsert_platform(rows: list[DailyAggregate]) -> None:

@@ -1,10 +1,11 @@
 """The metrics of a range of learner-local days, counted from events and enrollments.
 
 `daily_metrics(start, end)` gives, for every (day, course) scope with anything to count, the
-seven figures of a `DailyAggregate` row (course None: the whole platform). PostgreSQL counts
+figures of a `DailyAggregate` row (course None: the whole platform). PostgreSQL counts
 in SQL, one query per metric family over the whole range (``AT TIME ZONE`` the learner's
 timezone); SQLite knows no timezones, so there the same figures are counted in Python from the
 range's rows, converted one timezone name at a time. Both give the same numbers.
+`daily_revenue(start, end)` does the same for the `purchase` events, per currency.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import datetime
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
+from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import Min
@@ -30,8 +32,21 @@ WEEK_DAYS = 7
 MONTH_DAYS = 30
 AGGREGATION_WORK_MEM = "256MB"  # per query of a chunk, see _postgresql
 
+REVIEW_TYPE = "review_posted"  # properties.rating: 1-5 stars
+PURCHASE_TYPE = "purchase"  # properties.amount (number) and properties.currency (ISO 4217)
+
 Scope = tuple[datetime.date, int | None]
 """(learner-local day, course id or None for the platform)."""
+RevenueKey = tuple[datetime.date, int | None, str]
+"""(learner-local day, course id or None for the platform, currency)."""
+
+
+@dataclass
+class Revenue:
+    """What the purchases of one scope, day and currency paid."""
+
+    amount: Decimal = Decimal(0)
+    transactions: int = 0
 
 
 @dataclass
@@ -45,6 +60,8 @@ class Metrics:
     events: int = 0
     enrollments: int = 0
     completions: int = 0
+    rating_sum: float = 0.0
+    rating_count: int = 0
 
 
 METRIC_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Metrics))
@@ -86,7 +103,7 @@ def _postgresql_counts(start: datetime.date, end: datetime.date) -> dict[Scope, 
     non_activity = sorted(NON_ACTIVITY_TYPES)
     out: dict[Scope, Metrics] = defaultdict(Metrics)
 
-    def put(day: datetime.date, course_id: int | None, platform: int, **values: int) -> None:
+    def put(day: datetime.date, course_id: int | None, platform: int, **values: float) -> None:
         # The per-course grouping set also yields a group of the events with no course: they
         # count for the platform only.
         if not platform and course_id is None:
@@ -223,7 +240,70 @@ def _postgresql_counts(start: datetime.date, end: datetime.date) -> dict[Scope, 
         [lo, hi, lo, hi, start, end],
     ):
         put(day, course_id, platform, enrollments=enrolled, completions=completed)
+
+    # Reviews posted and the sum of their ratings.
+    for day, course_id, platform, total, n in fetch_rows(
+        f"""
+        SELECT x.day, x.course_id, GROUPING(x.course_id), SUM(x.rating), COUNT(*) FROM (
+            SELECT (e.occurred_at AT TIME ZONE u.timezone)::date AS day, e.course_id,
+                   (e.properties ->> 'rating')::float8 AS rating
+            FROM {t["event"]} e JOIN {t["user"]} u ON u.id = e.user_id
+            WHERE e.occurred_at >= %s AND e.occurred_at < %s AND e.type = %s
+              AND e.properties ? 'rating'
+        ) x
+        WHERE x.day BETWEEN %s AND %s
+        GROUP BY GROUPING SETS ((x.day, x.course_id), (x.day))
+        """,
+        [lo, hi, REVIEW_TYPE, start, end],
+    ):
+        put(day, course_id, platform, rating_sum=float(total), rating_count=n)
     return dict(out)
+
+
+def daily_revenue(start: datetime.date, end: datetime.date) -> dict[RevenueKey, Revenue]:
+    """What `purchase` events paid on local days start..end, per scope and currency."""
+    if end < start:
+        return {}
+    lo, hi = utc_bounds_of_local_dates(start, end)
+    out: dict[RevenueKey, Revenue] = {}
+    if connection.vendor == "postgresql":
+        t = _tables()
+        rows = fetch_rows(
+            f"""
+            SELECT x.day, x.course_id, GROUPING(x.course_id), x.currency,
+                   SUM(x.amount), COUNT(*)
+            FROM (
+                SELECT (e.occurred_at AT TIME ZONE u.timezone)::date AS day, e.course_id,
+                       e.properties ->> 'currency' AS currency,
+                       (e.properties ->> 'amount')::numeric AS amount
+                FROM {t["event"]} e JOIN {t["user"]} u ON u.id = e.user_id
+                WHERE e.occurred_at >= %s AND e.occurred_at < %s AND e.type = %s
+                  AND e.properties ? 'amount' AND e.properties ? 'currency'
+            ) x
+            WHERE x.day BETWEEN %s AND %s
+            GROUP BY GROUPING SETS ((x.day, x.course_id, x.currency), (x.day, x.currency))
+            """,
+            [lo, hi, PURCHASE_TYPE, start, end],
+        )
+        for day, course_id, platform, currency, amount, n in rows:
+            if platform or course_id is not None:
+                key = (day, None if platform else course_id, currency)
+                out[key] = Revenue(Decimal(amount), n)
+        return out
+    for course_id, at, tz, properties in (
+        Event.objects.filter(type=PURCHASE_TYPE, occurred_at__gte=lo, occurred_at__lt=hi)
+        .order_by()
+        .values_list("course_id", "occurred_at", "user__timezone", "properties")
+    ):
+        day = local_date(at, tz)
+        if not start <= day <= end or "amount" not in properties or "currency" not in properties:
+            continue
+        amount = Decimal(str(properties["amount"]))
+        for scope in (None,) if course_id is None else (None, course_id):
+            revenue = out.setdefault((day, scope, properties["currency"]), Revenue())
+            revenue.amount += amount
+            revenue.transactions += 1
+    return out
 
 
 # --- elsewhere (SQLite): the same counts in Python over the range's rows --------------------
@@ -314,4 +394,15 @@ def _python(start: datetime.date, end: datetime.date) -> dict[Scope, Metrics]:
         ),
         "completions",
     )
+    for course_id, at, tz, properties in (
+        Event.objects.filter(type=REVIEW_TYPE, occurred_at__gte=lo, occurred_at__lt=hi)
+        .order_by()
+        .values_list("course_id", "occurred_at", "user__timezone", "properties")
+    ):
+        day = local_date(at, tz)
+        if start <= day <= end and "rating" in properties:
+            for scope in (None,) if course_id is None else (None, course_id):
+                metrics = out[day, scope]
+                metrics.rating_sum += float(properties["rating"])
+                metrics.rating_count += 1
     return dict(out)

@@ -7,12 +7,13 @@ import datetime
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
 from accounts.models import User
-from analytics.models import DailyAggregate
+from analytics.models import DailyAggregate, DailyRevenue
 from engagement.models import Event
 from learning.models import Course, Enrollment
 from tests.accounts.factories import UserFactory
@@ -23,7 +24,17 @@ DAY = datetime.timedelta(days=1)
 NON_ACTIVITY = {"live_session_missed", "enrollment_withdrawn"}
 ACTIVITY_TYPES = ["login", "page_view", "session_start", "quiz_passed", "discussion_post"]
 ZONES = ["Asia/Tokyo", "America/New_York", "UTC", "Pacific/Honolulu", "Asia/Kolkata"]
-METRICS = ("dau", "wau", "mau", "new_learners", "events", "enrollments", "completions")
+METRICS = (
+    "dau",
+    "wau",
+    "mau",
+    "new_learners",
+    "events",
+    "enrollments",
+    "completions",
+    "rating_sum",
+    "rating_count",
+)
 
 
 @dataclass
@@ -79,6 +90,24 @@ def build_history(days: int = 45, seed: int = 20261203) -> History:
         [("login", utc(today - 20 * DAY, 23, 30), {}, {"course": courses[0]})],
     )
     make_events(learners["Pacific/Honolulu"], [("page_view", utc(today - 20 * DAY, 5))])
+    # Reviews and purchases in two currencies, some across midnight: 23:50 UTC is tomorrow
+    # in Tokyo and Kolkata, today in New York.
+    for i, user in enumerate(learners.values()):
+        course = enrolled[user.pk][0]
+        make_events(
+            user,
+            [
+                ("review_posted", utc(today - (3 + i) * DAY, 23, 50), {"rating": 1 + i}),
+                ("purchase", utc(today - 12 * DAY, 23, 50), {"amount": 19.99, "currency": "EUR"}),
+                (
+                    "purchase",
+                    utc(today - (6 + i) * DAY, 10),
+                    {"amount": 5 + i, "currency": "USD" if i % 2 else "EUR"},
+                    {"course": None},
+                ),
+            ],
+            course=course,
+        )
     # A learner first active 10 days ago (a late event will move that back by 35 days).
     late_bloomer = UserFactory(timezone="Asia/Tokyo")
     EnrollmentFactory(user=late_bloomer, course=courses[1], enrolled_at=utc(today - 60 * DAY, 9))
@@ -106,6 +135,12 @@ def recount(start: datetime.date, end: datetime.date) -> dict[tuple, tuple[int, 
             if kind not in NON_ACTIVITY:
                 active[scope, day].add(user_id)
                 first[scope, user_id] = min(first.get((scope, user_id), day), day)
+    ratings: dict[tuple, list[float]] = defaultdict(list)
+    for tz, course_id, at, properties in Event.objects.filter(type="review_posted").values_list(
+        "user__timezone", "course_id", "occurred_at", "properties"
+    ):
+        for scope in [None] if course_id is None else [None, course_id]:
+            ratings[scope, at.astimezone(ZoneInfo(tz)).date()].append(properties["rating"])
     enrollments: dict[tuple, int] = defaultdict(int)
     completions: dict[tuple, int] = defaultdict(int)
     for tz, course_id, enrolled_at, completed_at in Enrollment.objects.values_list(
@@ -131,6 +166,8 @@ def recount(start: datetime.date, end: datetime.date) -> dict[tuple, tuple[int, 
                 events[scope, day],
                 enrollments[scope, day],
                 completions[scope, day],
+                float(sum(ratings[scope, day])),
+                len(ratings[scope, day]),
             )
             if scope is None or any(figures):
                 out[day, scope] = figures
@@ -143,4 +180,27 @@ def stored() -> dict[tuple, tuple[int, ...]]:
     return {
         (row.day, row.course_id): tuple(getattr(row, name) for name in METRICS)
         for row in DailyAggregate.objects.all()
+    }
+
+
+def recount_revenue(start: datetime.date, end: datetime.date) -> dict[tuple, tuple]:
+    """{(day, course id, currency): (amount, purchases)} recounted from the purchase events."""
+    out: dict[tuple, tuple] = {}
+    for tz, course_id, at, properties in Event.objects.filter(type="purchase").values_list(
+        "user__timezone", "course_id", "occurred_at", "properties"
+    ):
+        day = at.astimezone(ZoneInfo(tz)).date()
+        if not start <= day <= end:
+            continue
+        for scope in [None] if course_id is None else [None, course_id]:
+            key = (day, scope, properties["currency"])
+            amount, n = out.get(key, (Decimal(0), 0))
+            out[key] = (amount + Decimal(str(properties["amount"])), n + 1)
+    return out
+
+
+def stored_revenue() -> dict[tuple, tuple]:
+    return {
+        (row.day, row.course_id, row.currency): (row.amount, row.transactions)
+        for row in DailyRevenue.objects.all()
     }

@@ -4,6 +4,7 @@ stay the same when recomputed, and a refresh recomputes only the days that chang
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 
 import pytest
 from django.conf import settings
@@ -17,7 +18,15 @@ from analytics.services.aggregates import (
 )
 from learning.models import Enrollment
 from tests.accounts.factories import UserFactory
-from tests.analytics.history import DAY, build_history, recount, stored, utc
+from tests.analytics.history import (
+    DAY,
+    build_history,
+    recount,
+    recount_revenue,
+    stored,
+    stored_revenue,
+    utc,
+)
 from tests.engagement.factories import make_events
 from tests.learning.factories import CourseFactory, EnrollmentFactory
 
@@ -43,10 +52,17 @@ def test_refresh_agrees_with_a_recount_of_the_events_before_and_after_a_late_eve
     assert end == latest_local_day(timezone.now())
     assert first.days == (end - start).days + 1
     assert stored() == recount(start, end)
+    assert stored_revenue() == recount_revenue(start, end)
     # Learners in several timezones, two courses: there is something to compare.
     platform_mau = DailyAggregate.objects.filter(course__isnull=True).order_by("-mau").first()
     assert platform_mau.mau >= 5
     assert DailyAggregate.objects.filter(course=history.courses[1]).exists()
+    # Reviews and purchases in two currencies, with and without a course, are among them.
+    assert DailyAggregate.objects.filter(course__isnull=False, rating_count__gt=0).exists()
+    assert set(stored_revenue()) >= {
+        key for key in recount_revenue(start, end) if key[1] is None and key[2] == "USD"
+    }
+    assert {key[2] for key in stored_revenue()} == {"EUR", "USD"}
 
     # A late event (sent today, occurred 45 days ago in Tokyo) makes that day the late
     # bloomer's first: the day gains a new learner and an active one, the day 35 days later
@@ -66,6 +82,7 @@ def test_refresh_agrees_with_a_recount_of_the_events_before_and_after_a_late_eve
 
     assert second is not None and second.days < first.days
     assert stored() == recount(*_covered())
+    assert stored_revenue() == recount_revenue(*_covered())
     after = {row.day: row for row in platform.filter(day__in=[late_day, old_first])}
     assert after[late_day].dau == before[late_day].dau + 1
     assert after[late_day].new_learners == before[late_day].new_learners + 1
@@ -234,3 +251,35 @@ def test_a_completion_synced_later_recounts_its_day_alone():
     assert completed.completions == 1
     assert DailyAggregate.objects.get(day=today - 5 * DAY, course=None).completions == 1
     assert stored() == recount(*_covered())
+
+
+def test_revenue_is_kept_per_currency_on_the_learners_day_and_recomputed_in_place():
+    tokyo = UserFactory(timezone="Asia/Tokyo")
+    course = CourseFactory()
+    day = timezone.now().date() - 10 * DAY
+    make_events(
+        tokyo,
+        [
+            # 23:30 UTC is the next morning in Tokyo.
+            ("purchase", utc(day, 23, 30), {"amount": 10.5, "currency": "EUR"}),
+            ("purchase", utc(day + DAY, 1), {"amount": 4.25, "currency": "EUR"}),
+            ("purchase", utc(day + DAY, 2), {"amount": 3, "currency": "JPY"}),
+            ("review_posted", utc(day + DAY, 3), {"rating": 4}),
+            ("review_posted", utc(day + DAY, 4), {"rating": 2}),
+        ],
+        course=course,
+    )
+
+    aggregates_compute(day - DAY, day + 2 * DAY)
+    aggregates_compute(day - DAY, day + 2 * DAY)
+
+    revenue = stored_revenue()
+    assert revenue == {
+        (day + DAY, None, "EUR"): (Decimal("14.75"), 2),
+        (day + DAY, course.pk, "EUR"): (Decimal("14.75"), 2),
+        (day + DAY, None, "JPY"): (Decimal("3"), 1),
+        (day + DAY, course.pk, "JPY"): (Decimal("3"), 1),
+    }
+    row = DailyAggregate.objects.get(day=day + DAY, course=course)
+    assert (row.rating_count, row.average_rating) == (2, 3.0)
+    assert DailyAggregate.objects.get(day=day, course=None).average_rating is None
