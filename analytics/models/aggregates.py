@@ -44,6 +44,11 @@ class DailyAggregate(models.Model):
         default=0, help_text="Sum of the ratings of the reviews posted that day."
     )
     rating_count = models.PositiveIntegerField(default=0, help_text="Reviews posted that day.")
+    median_days_to_complete = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Median days from enrolling to completing, of the completions that day.",
+    )
     computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from decimal import Decimal
+from statistics import median
 
 from django.db import connection, transaction
 from django.db.models import Min
@@ -62,6 +63,7 @@ class Metrics:
     completions: int = 0
     rating_sum: float = 0.0
     rating_count: int = 0
+    median_days_to_complete: float | None = None
 
 
 METRIC_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Metrics))
@@ -241,6 +243,24 @@ def _postgresql_counts(start: datetime.date, end: datetime.date) -> dict[Scope, 
     ):
         put(day, course_id, platform, enrollments=enrolled, completions=completed)
 
+    # The median time from enrolling to completing, of the courses completed each day.
+    for day, course_id, platform, seconds in fetch_rows(
+        f"""
+        SELECT x.day, x.course_id, GROUPING(x.course_id),
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY x.seconds)
+        FROM (
+            SELECT (n.completed_at AT TIME ZONE u.timezone)::date AS day, n.course_id,
+                   EXTRACT(EPOCH FROM n.completed_at - n.enrolled_at)::float8 AS seconds
+            FROM {t["enrollment"]} n JOIN {t["user"]} u ON u.id = n.user_id
+            WHERE n.completed_at >= %s AND n.completed_at < %s
+        ) x
+        WHERE x.day BETWEEN %s AND %s
+        GROUP BY GROUPING SETS ((x.day, x.course_id), (x.day))
+        """,
+        [lo, hi, start, end],
+    ):
+        put(day, course_id, platform, median_days_to_complete=_days_of(seconds))
+
     # Reviews posted and the sum of their ratings.
     for day, course_id, platform, total, n in fetch_rows(
         f"""
@@ -258,6 +278,11 @@ def _postgresql_counts(start: datetime.date, end: datetime.date) -> dict[Scope, 
     ):
         put(day, course_id, platform, rating_sum=float(total), rating_count=n)
     return dict(out)
+
+
+def _days_of(seconds: float) -> float:
+    """Seconds as days, rounded so that both databases' medians compare equal."""
+    return round(seconds / DAY.total_seconds(), 4)
 
 
 def daily_revenue(start: datetime.date, end: datetime.date) -> dict[RevenueKey, Revenue]:
@@ -394,6 +419,16 @@ def _python(start: datetime.date, end: datetime.date) -> dict[Scope, Metrics]:
         ),
         "completions",
     )
+    durations: dict[Scope, list[float]] = defaultdict(list)
+    for course_id, enrolled_at, completed_at, tz in enrollments.filter(
+        completed_at__gte=lo, completed_at__lt=hi
+    ).values_list("course_id", "enrolled_at", "completed_at", "user__timezone"):
+        day = local_date(completed_at, tz)
+        if start <= day <= end:
+            for scope in (None, course_id):
+                durations[day, scope].append((completed_at - enrolled_at).total_seconds())
+    for scope, seconds in durations.items():
+        out[scope].median_days_to_complete = _days_of(median(seconds))
     for course_id, at, tz, properties in (
         Event.objects.filter(type=REVIEW_TYPE, occurred_at__gte=lo, occurred_at__lt=hi)
         .order_by()

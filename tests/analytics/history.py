@@ -8,6 +8,7 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from statistics import median
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
@@ -34,6 +35,7 @@ METRICS = (
     "completions",
     "rating_sum",
     "rating_count",
+    "median_days_to_complete",
 )
 
 
@@ -62,13 +64,15 @@ def build_history(days: int = 45, seed: int = 20261203) -> History:
         enrolled[user.pk] = mine
         for course in mine:
             at = utc(today - (days + 2 - i) * DAY, 3 + 5 * i, 15)
-            if i == 2 and course == courses[0]:
+            if i in (2, 4) and course == courses[0]:
                 EnrollmentFactory(
                     user=user,
                     course=course,
                     enrolled_at=at,
                     status=Enrollment.Status.COMPLETED,
-                    completed_at=utc(today - 5 * DAY, 23, 50),
+                    # UTC's late evening; Kolkata's the same afternoon (two to take a
+                    # median of).
+                    completed_at=utc(today - 5 * DAY, 23 if i == 2 else 12, 50),
                 )
             else:
                 EnrollmentFactory(user=user, course=course, enrolled_at=at)
@@ -143,6 +147,7 @@ def recount(start: datetime.date, end: datetime.date) -> dict[tuple, tuple[int, 
             ratings[scope, at.astimezone(ZoneInfo(tz)).date()].append(properties["rating"])
     enrollments: dict[tuple, int] = defaultdict(int)
     completions: dict[tuple, int] = defaultdict(int)
+    durations: dict[tuple, list[float]] = defaultdict(list)
     for tz, course_id, enrolled_at, completed_at in Enrollment.objects.values_list(
         "user__timezone", "course_id", "enrolled_at", "completed_at"
     ):
@@ -150,6 +155,9 @@ def recount(start: datetime.date, end: datetime.date) -> dict[tuple, tuple[int, 
             enrollments[scope, enrolled_at.astimezone(ZoneInfo(tz)).date()] += 1
             if completed_at is not None:
                 completions[scope, completed_at.astimezone(ZoneInfo(tz)).date()] += 1
+                durations[scope, completed_at.astimezone(ZoneInfo(tz)).date()].append(
+                    (completed_at - enrolled_at) / DAY
+                )
     scopes = {None} | set(Course.objects.values_list("pk", flat=True))
     out = {}
     day = start
@@ -168,8 +176,9 @@ def recount(start: datetime.date, end: datetime.date) -> dict[tuple, tuple[int, 
                 completions[scope, day],
                 float(sum(ratings[scope, day])),
                 len(ratings[scope, day]),
+                round(median(durations[scope, day]), 4) if durations[scope, day] else None,
             )
-            if scope is None or any(figures):
+            if scope is None or any(figures[:-1]):
                 out[day, scope] = figures
         day += DAY
     return out

@@ -283,3 +283,22 @@ def test_revenue_is_kept_per_currency_on_the_learners_day_and_recomputed_in_plac
     row = DailyAggregate.objects.get(day=day + DAY, course=course)
     assert (row.rating_count, row.average_rating) == (2, 3.0)
     assert DailyAggregate.objects.get(day=day, course=None).average_rating is None
+
+
+def test_the_median_time_to_complete_is_of_the_days_completions():
+    course = CourseFactory()
+    day = timezone.now().date() - 3 * DAY
+    for days_taken in (2, 3, 10, 20):
+        EnrollmentFactory(
+            user=UserFactory(timezone="UTC"),
+            course=course,
+            enrolled_at=utc(day - days_taken * DAY, 12),
+            status=Enrollment.Status.COMPLETED,
+            completed_at=utc(day, 12),
+        )
+
+    aggregates_compute(day - DAY, day)
+
+    assert DailyAggregate.objects.get(day=day, course=course).median_days_to_complete == 6.5
+    assert DailyAggregate.objects.get(day=day, course=None).median_days_to_complete == 6.5
+    assert DailyAggregate.objects.get(day=day - DAY, course=None).median_days_to_complete is None
