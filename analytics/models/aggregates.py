@@ -40,6 +40,10 @@ class DailyAggregate(models.Model):
     events = models.PositiveIntegerField(default=0, help_text="Events of every type that day.")
     enrollments = models.PositiveIntegerField(default=0, help_text="Enrollments made that day.")
     completions = models.PositiveIntegerField(default=0, help_text="Courses completed that day.")
+    starts = models.PositiveIntegerField(
+        default=0,
+        help_text="Enrollments whose first activity in their course is that day.",
+    )
     rating_sum = models.FloatField(
         default=0, help_text="Sum of the ratings of the reviews posted that day."
     )

@@ -211,6 +211,15 @@ def _changed_days(
             single.add(local_date(old, tz))
     changed = Enrollment.objects.filter(updated_at__gt=since, updated_at__lte=until)
     single |= _local_days(changed, "enrolled_at") | _local_days(changed, "completed_at")
+    # An enrollment made after the learner's first activity in its course makes that day a
+    # start.
+    pairs = set(changed.order_by().values_list("user_id", "course_id"))
+    if pairs:
+        for key, (first, tz) in _firsts(
+            Event.objects.filter(user_id__in={user_id for user_id, _ in pairs})
+        ).items():
+            if key in pairs:
+                single.add(local_date(first, tz))
     return windowed, single
 
 

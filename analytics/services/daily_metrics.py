@@ -61,6 +61,7 @@ class Metrics:
     events: int = 0
     enrollments: int = 0
     completions: int = 0
+    starts: int = 0
     rating_sum: float = 0.0
     rating_count: int = 0
     median_days_to_complete: float | None = None
@@ -182,7 +183,7 @@ def _postgresql_counts(start: datetime.date, end: datetime.date) -> dict[Scope, 
     # platform) that has no activity before it, probed per learner by the (user, time) index
     # rather than reading the whole history.
     lo, hi = utc_bounds_of_local_dates(start, end)
-    for day, course_id, platform, n in fetch_rows(
+    for day, course_id, platform, n, started in fetch_rows(
         f"""
         WITH f AS (
             SELECT e.user_id, u.timezone, e.course_id, GROUPING(e.course_id) AS platform,
@@ -192,7 +193,11 @@ def _postgresql_counts(start: datetime.date, end: datetime.date) -> dict[Scope, 
               AND (e.occurred_at AT TIME ZONE u.timezone)::date BETWEEN %s AND %s
             GROUP BY GROUPING SETS ((e.user_id, u.timezone, e.course_id), (e.user_id, u.timezone))
         )
-        SELECT (f.first_at AT TIME ZONE f.timezone)::date, f.course_id, f.platform, COUNT(*)
+        SELECT (f.first_at AT TIME ZONE f.timezone)::date, f.course_id, f.platform, COUNT(*),
+               COUNT(*) FILTER (WHERE f.platform = 0 AND EXISTS (
+                   SELECT 1 FROM {t["enrollment"]} n
+                   WHERE n.user_id = f.user_id AND n.course_id = f.course_id
+               ))
         FROM f
         WHERE NOT EXISTS (
             SELECT 1 FROM {t["event"]} p
@@ -204,6 +209,11 @@ def _postgresql_counts(start: datetime.date, end: datetime.date) -> dict[Scope, 
         [lo, hi, non_activity, start, end, non_activity],
     ):
         put(day, course_id, platform, new_learners=n)
+        if started and not platform and course_id is not None:
+            # A start: an enrolled learner's first activity in the course; the platform's
+            # starts are its courses'.
+            put(day, course_id, platform, starts=started)
+            out[day, None].starts += started
 
     # Events of every type.
     for day, course_id, platform, n in fetch_rows(
@@ -375,21 +385,27 @@ def _python(start: datetime.date, end: datetime.date) -> dict[Scope, Metrics]:
     lo, hi = utc_bounds_of_local_dates(start, end)
     history = activity.filter(occurred_at__lt=hi)
     firsts = [
-        (course_id, first, tz)
-        for course_id, tz, first in history.values("user_id", "user__timezone", "course_id")
+        (user_id, course_id, first, tz)
+        for user_id, course_id, tz, first in history.values(
+            "user_id", "user__timezone", "course_id"
+        )
         .annotate(first=Min("occurred_at"))
         .filter(course_id__isnull=False)
-        .values_list("course_id", "user__timezone", "first")
+        .values_list("user_id", "course_id", "user__timezone", "first")
     ] + [
-        (None, first, tz)
-        for tz, first in history.values("user_id", "user__timezone")
+        (user_id, None, first, tz)
+        for user_id, tz, first in history.values("user_id", "user__timezone")
         .annotate(first=Min("occurred_at"))
-        .values_list("user__timezone", "first")
+        .values_list("user_id", "user__timezone", "first")
     ]
-    for course_id, first, tz in firsts:
+    enrolled = set(Enrollment.objects.order_by().values_list("user_id", "course_id"))
+    for user_id, course_id, first, tz in firsts:
         day = local_date(first, tz)
         if start <= day <= end:
             out[day, course_id].new_learners += 1
+            if course_id is not None and (user_id, course_id) in enrolled:
+                out[day, course_id].starts += 1
+                out[day, None].starts += 1
 
     def count(rows: Iterable[tuple[int | None, datetime.datetime, str]], name: str) -> None:
         for course_id, at, tz in rows:

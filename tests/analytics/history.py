@@ -33,6 +33,7 @@ METRICS = (
     "events",
     "enrollments",
     "completions",
+    "starts",
     "rating_sum",
     "rating_count",
     "median_days_to_complete",
@@ -158,6 +159,12 @@ def recount(start: datetime.date, end: datetime.date) -> dict[tuple, tuple[int, 
                 durations[scope, completed_at.astimezone(ZoneInfo(tz)).date()].append(
                     (completed_at - enrolled_at) / DAY
                 )
+    starts: dict[tuple, int] = defaultdict(int)
+    pairs = set(Enrollment.objects.values_list("user_id", "course_id"))
+    for (scope, user_id), day in first.items():
+        if scope is not None and (user_id, scope) in pairs:
+            starts[scope, day] += 1
+            starts[None, day] += 1
     scopes = {None} | set(Course.objects.values_list("pk", flat=True))
     out = {}
     day = start
@@ -174,6 +181,7 @@ def recount(start: datetime.date, end: datetime.date) -> dict[tuple, tuple[int, 
                 events[scope, day],
                 enrollments[scope, day],
                 completions[scope, day],
+                starts[scope, day],
                 float(sum(ratings[scope, day])),
                 len(ratings[scope, day]),
                 round(median(durations[scope, day]), 4) if durations[scope, day] else None,

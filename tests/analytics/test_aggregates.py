@@ -302,3 +302,27 @@ def test_the_median_time_to_complete_is_of_the_days_completions():
     assert DailyAggregate.objects.get(day=day, course=course).median_days_to_complete == 6.5
     assert DailyAggregate.objects.get(day=day, course=None).median_days_to_complete == 6.5
     assert DailyAggregate.objects.get(day=day - DAY, course=None).median_days_to_complete is None
+
+
+def test_a_start_is_the_day_of_an_enrolled_learners_first_activity_in_the_course():
+    learner = UserFactory(timezone="America/New_York")
+    course = CourseFactory()
+    today = timezone.now().date()
+    first = today - 15 * DAY
+    enrolled_on = first - 5 * DAY
+    EnrollmentFactory(user=learner, course=course, enrolled_at=utc(enrolled_on, 15))
+    # 02:00 UTC is still the evening before in New York.
+    make_events(
+        learner,
+        [("page_view", utc(first + DAY, 2)), ("page_view", utc(first + 2 * DAY, 10))],
+        course=course,
+    )
+    aggregates_refresh()
+
+    starts = dict(
+        DailyAggregate.objects.filter(course=course, starts__gt=0).values_list("day", "starts")
+    )
+    assert starts == {first: 1}
+    assert DailyAggregate.objects.get(day=first, course=None).starts == 1
+    assert DailyAggregate.objects.get(day=enrolled_on, course=course).enrollments == 1
+    assert stored() == recount(*_covered())
