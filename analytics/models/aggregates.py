@@ -53,6 +53,14 @@ class DailyAggregate(models.Model):
         blank=True,
         help_text="Median days from enrolling to completing, of the completions that day.",
     )
+    messages_sent = models.PositiveIntegerField(default=0, help_text="Messages sent that day.")
+    messages_opened = models.PositiveIntegerField(default=0, help_text="Messages opened that day.")
+    messages_clicked = models.PositiveIntegerField(
+        default=0, help_text="Messages clicked that day."
+    )
+    messages_converted = models.PositiveIntegerField(
+        default=0, help_text="Messages that converted that day."
+    )
     computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

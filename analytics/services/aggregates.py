@@ -25,6 +25,7 @@ from accounts.models import User
 from analytics.models import AggregateRun, DailyAggregate, DailyRevenue
 from analytics.services.daily_metrics import (
     DAY,
+    MESSAGE_STEPS,
     METRIC_NAMES,
     MONTH_DAYS,
     daily_metrics,
@@ -33,6 +34,7 @@ from analytics.services.daily_metrics import (
 from core.localtime import local_date, local_times
 from engagement.catalogue import NON_ACTIVITY_TYPES
 from engagement.models import Event
+from interventions.models import Delivery
 from learning.models import Enrollment
 
 # Days are computed in chunks of this many, so that a backfill of years reports progress and
@@ -211,6 +213,10 @@ def _changed_days(
             single.add(local_date(old, tz))
     changed = Enrollment.objects.filter(updated_at__gt=since, updated_at__lte=until)
     single |= _local_days(changed, "enrolled_at") | _local_days(changed, "completed_at")
+    # A delivery step is stamped when it happens: its day is recounted.
+    for column in MESSAGE_STEPS.values():
+        stepped = Delivery.objects.filter(**{f"{column}__gt": since, f"{column}__lte": until})
+        single |= _local_days(stepped, column)
     # An enrollment made after the learner's first activity in its course makes that day a
     # start.
     pairs = set(changed.order_by().values_list("user_id", "course_id"))

@@ -26,11 +26,19 @@ from core.localtime import local_date, utc_bounds_of_local_dates
 from core.statement_timeout import statement_timeout_for_jobs
 from engagement.catalogue import NON_ACTIVITY_TYPES
 from engagement.models import Event
+from interventions.models import Delivery
 from learning.models import Enrollment
 
 DAY = datetime.timedelta(days=1)
 WEEK_DAYS = 7
 MONTH_DAYS = 30
+# Each step of a delivery counts on the learner's local day it happened.
+MESSAGE_STEPS = {
+    "messages_sent": "sent_at",
+    "messages_opened": "opened_at",
+    "messages_clicked": "clicked_at",
+    "messages_converted": "converted_at",
+}
 AGGREGATION_WORK_MEM = "256MB"  # per query of a chunk, see _postgresql
 
 REVIEW_TYPE = "review_posted"  # properties.rating: 1-5 stars
@@ -65,6 +73,10 @@ class Metrics:
     rating_sum: float = 0.0
     rating_count: int = 0
     median_days_to_complete: float | None = None
+    messages_sent: int = 0
+    messages_opened: int = 0
+    messages_clicked: int = 0
+    messages_converted: int = 0
 
 
 METRIC_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Metrics))
@@ -88,6 +100,7 @@ def _tables() -> dict[str, str]:
         "event": qn(Event._meta.db_table),
         "user": qn(User._meta.db_table),
         "enrollment": qn(Enrollment._meta.db_table),
+        "delivery": qn(Delivery._meta.db_table),
     }
 
 
@@ -271,6 +284,50 @@ def _postgresql_counts(start: datetime.date, end: datetime.date) -> dict[Scope, 
     ):
         put(day, course_id, platform, median_days_to_complete=_days_of(seconds))
 
+    # Messages sent, opened, clicked and converted, each on the day of its step.
+    for day, course_id, platform, sent, opened, clicked, converted in fetch_rows(
+        f"""
+        SELECT x.day, x.course_id, GROUPING(x.course_id),
+               COUNT(*) FILTER (WHERE x.step = 'messages_sent'),
+               COUNT(*) FILTER (WHERE x.step = 'messages_opened'),
+               COUNT(*) FILTER (WHERE x.step = 'messages_clicked'),
+               COUNT(*) FILTER (WHERE x.step = 'messages_converted')
+        FROM (
+            SELECT (d.sent_at AT TIME ZONE u.timezone)::date AS day, d.course_id,
+                   'messages_sent' AS step
+            FROM {t["delivery"]} d JOIN {t["user"]} u ON u.id = d.user_id
+            WHERE d.sent_at >= %(lo)s AND d.sent_at < %(hi)s
+            UNION ALL
+            SELECT (d.opened_at AT TIME ZONE u.timezone)::date AS day, d.course_id,
+                   'messages_opened' AS step
+            FROM {t["delivery"]} d JOIN {t["user"]} u ON u.id = d.user_id
+            WHERE d.opened_at >= %(lo)s AND d.opened_at < %(hi)s
+            UNION ALL
+            SELECT (d.clicked_at AT TIME ZONE u.timezone)::date AS day, d.course_id,
+                   'messages_clicked' AS step
+            FROM {t["delivery"]} d JOIN {t["user"]} u ON u.id = d.user_id
+            WHERE d.clicked_at >= %(lo)s AND d.clicked_at < %(hi)s
+            UNION ALL
+            SELECT (d.converted_at AT TIME ZONE u.timezone)::date AS day, d.course_id,
+                   'messages_converted' AS step
+            FROM {t["delivery"]} d JOIN {t["user"]} u ON u.id = d.user_id
+            WHERE d.converted_at >= %(lo)s AND d.converted_at < %(hi)s
+        ) x
+        WHERE x.day BETWEEN %(start)s AND %(end)s
+        GROUP BY GROUPING SETS ((x.day, x.course_id), (x.day))
+        """,
+        {"lo": lo, "hi": hi, "start": start, "end": end},
+    ):
+        put(
+            day,
+            course_id,
+            platform,
+            messages_sent=sent,
+            messages_opened=opened,
+            messages_clicked=clicked,
+            messages_converted=converted,
+        )
+
     # Reviews posted and the sum of their ratings.
     for day, course_id, platform, total, n in fetch_rows(
         f"""
@@ -445,6 +502,14 @@ def _python(start: datetime.date, end: datetime.date) -> dict[Scope, Metrics]:
                 durations[day, scope].append((completed_at - enrolled_at).total_seconds())
     for scope, seconds in durations.items():
         out[scope].median_days_to_complete = _days_of(median(seconds))
+    deliveries = Delivery.objects.order_by()
+    for name, column in MESSAGE_STEPS.items():
+        count(
+            deliveries.filter(**{f"{column}__gte": lo, f"{column}__lt": hi}).values_list(
+                "course_id", column, "user__timezone"
+            ),
+            name,
+        )
     for course_id, at, tz, properties in (
         Event.objects.filter(type=REVIEW_TYPE, occurred_at__gte=lo, occurred_at__lt=hi)
         .order_by()

@@ -16,12 +16,15 @@ from django.utils import timezone
 from accounts.models import User
 from analytics.models import DailyAggregate, DailyRevenue
 from engagement.models import Event
+from interventions.models import Delivery
 from learning.models import Course, Enrollment
 from tests.accounts.factories import UserFactory
 from tests.engagement.factories import make_events
+from tests.interventions.factories import default_template
 from tests.learning.factories import CourseFactory, EnrollmentFactory
 
 DAY = datetime.timedelta(days=1)
+HOUR = datetime.timedelta(hours=1)
 NON_ACTIVITY = {"live_session_missed", "enrollment_withdrawn"}
 ACTIVITY_TYPES = ["login", "page_view", "session_start", "quiz_passed", "discussion_post"]
 ZONES = ["Asia/Tokyo", "America/New_York", "UTC", "Pacific/Honolulu", "Asia/Kolkata"]
@@ -37,7 +40,12 @@ METRICS = (
     "rating_sum",
     "rating_count",
     "median_days_to_complete",
+    "messages_sent",
+    "messages_opened",
+    "messages_clicked",
+    "messages_converted",
 )
+STEPS = ("sent_at", "opened_at", "clicked_at", "converted_at")
 
 
 @dataclass
@@ -113,6 +121,21 @@ def build_history(days: int = 45, seed: int = 20261203) -> History:
             ],
             course=course,
         )
+    # Messages, each step later than the one before, some across midnight.
+    template = default_template("gentle-reminder")
+    for i, user in enumerate(learners.values()):
+        sent = utc(today - (8 + i) * DAY, 22, 30)
+        # Each step 20 hours after the one before; learner i got i + 1 of them.
+        steps = {step: sent + k * 20 * HOUR for k, step in enumerate(STEPS)}
+        Delivery.objects.create(
+            user=user,
+            template=template,
+            channel="email",
+            source=f"test:{i}",
+            course=enrolled[user.pk][0] if i % 2 else None,
+            status="converted",
+            **{step: at for k, (step, at) in enumerate(steps.items()) if k <= i},
+        )
     # A learner first active 10 days ago (a late event will move that back by 35 days).
     late_bloomer = UserFactory(timezone="Asia/Tokyo")
     EnrollmentFactory(user=late_bloomer, course=courses[1], enrolled_at=utc(today - 60 * DAY, 9))
@@ -165,6 +188,14 @@ def recount(start: datetime.date, end: datetime.date) -> dict[tuple, tuple[int, 
         if scope is not None and (user_id, scope) in pairs:
             starts[scope, day] += 1
             starts[None, day] += 1
+    messages: dict[tuple, int] = defaultdict(int)
+    for delivery in Delivery.objects.select_related("user"):
+        for step in STEPS:
+            at = getattr(delivery, step)
+            if at is not None:
+                day = at.astimezone(ZoneInfo(delivery.user.timezone)).date()
+                for scope in {None, delivery.course_id}:
+                    messages[scope, step, day] += 1
     scopes = {None} | set(Course.objects.values_list("pk", flat=True))
     out = {}
     day = start
@@ -185,8 +216,9 @@ def recount(start: datetime.date, end: datetime.date) -> dict[tuple, tuple[int, 
                 float(sum(ratings[scope, day])),
                 len(ratings[scope, day]),
                 round(median(durations[scope, day]), 4) if durations[scope, day] else None,
+                *(messages[scope, step, day] for step in STEPS),
             )
-            if scope is None or any(figures[:-1]):
+            if scope is None or any(f for f in figures if f is not None):
                 out[day, scope] = figures
         day += DAY
     return out

@@ -63,6 +63,10 @@ def test_refresh_agrees_with_a_recount_of_the_events_before_and_after_a_late_eve
         key for key in recount_revenue(start, end) if key[1] is None and key[2] == "USD"
     }
     assert {key[2] for key in stored_revenue()} == {"EUR", "USD"}
+    messages = DailyAggregate.objects.filter(course__isnull=True)
+    assert sum(messages.values_list("messages_sent", flat=True)) == 5
+    assert sum(messages.values_list("messages_converted", flat=True)) == 2
+    assert DailyAggregate.objects.filter(course__isnull=False, messages_clicked__gt=0).exists()
 
     # A late event (sent today, occurred 45 days ago in Tokyo) makes that day the late
     # bloomer's first: the day gains a new learner and an active one, the day 35 days later
