@@ -513,3 +513,7 @@ STRIDE_VIDEO_HEARTBEAT_SECONDS = int(os.environ.get("STRIDE_VIDEO_HEARTBEAT_SECO
 STRIDE_VIDEO_PER_SECOND_MAX_SECONDS = int(
     os.environ.get("STRIDE_VIDEO_PER_SECOND_MAX_SECONDS", "1800")
 )
+
+# Analytics: rates converting each currency to one base currency for revenue totals (e.g.
+# {"EUR": 1, "USD": 0.92}); empty keeps revenue per currency only.
+ANALYTICS_EXCHANGE_RATES: dict[str, float] = {}
