@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from analytics.models import AggregateRun, DailyAggregate
+from analytics.models import AggregateRun, Anomaly, DailyAggregate
 from core.admin import ReadOnlyAdmin
 
 
@@ -48,3 +48,11 @@ class AggregateRunAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["kind", "status"]
     ordering = ["-started_at"]
+
+
+@admin.register(Anomaly)
+class AnomalyAdmin(ReadOnlyAdmin):
+    list_display = ["day", "course", "metric", "value", "baseline", "score", "detected_at"]
+    list_filter = ["metric", ("course", admin.EmptyFieldListFilter)]
+    list_select_related = ["course"]
+    date_hierarchy = "day"

@@ -76,3 +76,107 @@ def bars_figure(
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
         margin={"l": 48, "r": 16, "t": 32, "b": 40},
     )
+
+
+def trends_figure(
+    days: Sequence[datetime.date],
+    values: Sequence[float],
+    averages: Sequence[tuple[str, Sequence[float | None]]],
+    *,
+    fitted: Sequence[float] | None,
+    lower: Sequence[float] | None,
+    upper: Sequence[float] | None,
+    anomalies: Sequence[tuple[datetime.date, float]],
+    y_title: str,
+    height: int = 320,
+) -> Figure:
+    """The series, its moving averages, the trend line inside its confidence band, and the
+    anomalous days as markers."""
+    x = [d.isoformat() for d in days]
+    data: list[dict[str, Any]] = []
+    if fitted is not None and lower is not None and upper is not None:
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": x + x[::-1],
+                "y": list(upper) + list(lower)[::-1],
+                "fill": "toself",
+                "fillcolor": "rgba(120,120,120,0.15)",
+                "line": {"width": 0},
+                "name": "Trend 95% CI",
+                "hoverinfo": "skip",
+            }
+        )
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": x,
+                "y": list(fitted),
+                "name": "Trend",
+                "line": {"color": "#777", "dash": "dash", "width": 1.5},
+            }
+        )
+    data.append(
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "x": x,
+            "y": list(values),
+            "name": y_title,
+            "line": {"color": PALETTE[0], "width": 2},
+        }
+    )
+    for i, (name, series) in enumerate(averages, start=1):
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": x,
+                "y": list(series),
+                "name": name,
+                "line": {"color": PALETTE[i % len(PALETTE)], "width": 1.5},
+            }
+        )
+    if anomalies:
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "x": [d.isoformat() for d, _ in anomalies],
+                "y": [v for _, v in anomalies],
+                "name": "Anomaly",
+                "marker": {"color": "#c0392b", "size": 10, "symbol": "x"},
+            }
+        )
+    return base_figure(
+        data,
+        height=height,
+        xaxis=date_axis(),
+        yaxis=chart_axis(title={"text": y_title}, rangemode="tozero"),
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+        margin={"l": 48, "r": 16, "t": 32, "b": 40},
+    )
+
+
+def weekday_figure(
+    labels: Sequence[str], ratios: Sequence[float | None], *, height: int = 240
+) -> Figure:
+    """One bar per weekday: its mean relative to the overall mean (1 = average)."""
+    data = [
+        {
+            "type": "bar",
+            "x": list(labels),
+            "y": [r if r is not None else 0 for r in ratios],
+            "name": "Relative to the mean",
+            "marker": {"color": PALETTE[0]},
+            "hovertemplate": "%{x}: %{y:.2f} x the mean<extra></extra>",
+        }
+    ]
+    return base_figure(
+        data,
+        height=height,
+        yaxis=chart_axis(title={"text": "Relative to the mean (1 = average)"}, rangemode="tozero"),
+        margin={"l": 48, "r": 16, "t": 16, "b": 40},
+    )

@@ -3,11 +3,15 @@
 from celery import shared_task
 
 from analytics.services.aggregates import aggregates_refresh
+from analytics.services.anomalies import anomalies_detect
 
 
 @shared_task(name="analytics.refresh")
 def refresh() -> int:
     """Recompute the daily aggregates of the days changed since the last refresh; return how
-    many days (0 when another refresh is under way)."""
+    many days (0 when another refresh is under way). Then store the latest days' anomalies."""
     run = aggregates_refresh()
-    return run.days if run is not None else 0
+    if run is None:
+        return 0
+    anomalies_detect()
+    return run.days

@@ -2,5 +2,6 @@
 
 from analytics.models.aggregates import AggregateRun, DailyAggregate
 from analytics.models.revenue import DailyRevenue
+from analytics.models.trends import Anomaly
 
-__all__ = ["AggregateRun", "DailyAggregate", "DailyRevenue"]
+__all__ = ["AggregateRun", "Anomaly", "DailyAggregate", "DailyRevenue"]
