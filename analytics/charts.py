@@ -76,3 +76,18 @@ def bars_figure(
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
         margin={"l": 48, "r": 16, "t": 32, "b": 40},
     )
+
+
+def funnel_figure(labels: Sequence[str], counts: Sequence[int], *, height: int = 320) -> Figure:
+    """A Plotly funnel: one bar per step, with its count and its share of the top step."""
+    data = [
+        {
+            "type": "funnel",
+            "y": list(labels),
+            "x": list(counts),
+            "textinfo": "value+percent initial",
+            "marker": {"color": ACCENT},
+            "hovertemplate": "%{y}: %{x}<extra>%{percentInitial} of enrolled</extra>",
+        }
+    ]
+    return base_figure(data, height=height, margin={"l": 160, "r": 16, "t": 16, "b": 32})

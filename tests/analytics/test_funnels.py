@@ -3,10 +3,14 @@ cohort of enrollments exactly."""
 
 from __future__ import annotations
 
+import csv
 import datetime
+import io
 
 import pytest
+from django.test import Client
 
+from accounts.models import User
 from analytics.selectors.funnels import funnel_steps
 from analytics.services.funnels import funnels_compute
 from learning.models import Enrollment
@@ -80,3 +84,64 @@ def test_an_empty_range_has_no_one_at_any_step():
 
     assert [s.count for s in steps] == [0] * 7
     assert all(s.from_top is None and s.median_seconds is None for s in steps)
+
+
+# --- the page ------------------------------------------------------------------------------
+
+RANGE = "range=custom&from=2026-11-01&to=2026-11-07"
+
+
+def _signed_in(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def funnel_course():
+    instructor = UserFactory(role=User.Role.INSTRUCTOR)
+    course = CourseFactory(external_id="algebra-1", title="Algebra I", instructor=instructor)
+    lessons = [LessonFactory(course=course, position=i) for i in range(2)]
+    _learner(course, T, started=T + H, lessons=lessons, lesson_times=[T + 2 * H])
+    _learner(course, T + D)
+    funnels_compute()
+    return course
+
+
+def test_staff_see_the_steps_of_the_chosen_course_and_export_them(funnel_course):
+    client = _signed_in(UserFactory(is_staff=True, role=User.Role.ADMIN))
+    html = client.get(f"/dashboard/analytics/funnels/?course=algebra-1&{RANGE}").content.decode()
+    assert "First lesson completed" in html and 'id="funnel"' in html
+
+    response = client.get(f"/dashboard/analytics/funnels/?course=algebra-1&{RANGE}&format=csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == ["step", "learners", "from_previous", "from_enrolled", "median_hours"]
+    assert rows[1][:2] == ["Enrolled", "2"]
+    assert rows[2] == ["Started", "1", "0.5", "0.5", "1.0"]
+
+
+def test_an_instructor_sees_only_their_own_courses_funnel(funnel_course):
+    other = UserFactory(role=User.Role.INSTRUCTOR)
+    CourseFactory(external_id="poetry", title="Poetry", instructor=other)
+    html = (
+        _signed_in(other)
+        .get(f"/dashboard/analytics/funnels/?course=algebra-1&{RANGE}")
+        .content.decode()
+    )
+    assert "Algebra I" not in html
+    owner = _signed_in(funnel_course.instructor)
+    assert "Algebra I" in owner.get(f"/dashboard/analytics/funnels/?{RANGE}").content.decode()
+
+
+def test_students_get_a_403_and_visitors_the_login_page(funnel_course):
+    assert _signed_in(UserFactory()).get("/dashboard/analytics/funnels/").status_code == 403
+    response = Client().get("/dashboard/analytics/funnels/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_a_course_without_enrollments_in_the_range_says_what_to_do(funnel_course):
+    client = _signed_in(UserFactory(is_staff=True, role=User.Role.ADMIN))
+    html = client.get(
+        "/dashboard/analytics/funnels/?range=custom&from=2025-01-01&to=2025-01-07"
+    ).content.decode()
+    assert "No enrollments to follow" in html and "aggregate_analytics" in html
