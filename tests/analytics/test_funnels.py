@@ -8,9 +8,11 @@ import datetime
 import io
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 
 from accounts.models import User
+from analytics.models import FunnelProgress
 from analytics.selectors.funnels import funnel_steps
 from analytics.services.funnels import funnels_compute
 from learning.models import Enrollment
@@ -145,3 +147,13 @@ def test_a_course_without_enrollments_in_the_range_says_what_to_do(funnel_course
         "/dashboard/analytics/funnels/?range=custom&from=2025-01-01&to=2025-01-07"
     ).content.decode()
     assert "No enrollments to follow" in html and "aggregate_analytics" in html
+
+
+def test_aggregate_analytics_computes_the_funnels_too():
+    EnrollmentFactory(enrolled_at=T)
+    out = io.StringIO()
+
+    call_command("aggregate_analytics", stdout=out)
+
+    assert "funnels: 1 enrollments" in out.getvalue()
+    assert FunnelProgress.objects.count() == 1
