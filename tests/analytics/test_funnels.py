@@ -157,3 +157,29 @@ def test_aggregate_analytics_computes_the_funnels_too():
 
     assert "funnels: 1 enrollments" in out.getvalue()
     assert FunnelProgress.objects.count() == 1
+
+
+# --- GET /api/v1/analytics/funnels/ --------------------------------------------------------
+
+
+def test_the_funnels_endpoint_answers_the_steps(funnel_course, make_key):
+    response = make_key("analytics:read").get(
+        "/api/v1/analytics/funnels/?course=algebra-1&from=2026-11-01&to=2026-11-07"
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert [(s["step"], s["learners"]) for s in body][:3] == [
+        ("enrolled", 2),
+        ("started", 1),
+        ("first_lesson", 1),
+    ]
+    assert body[1]["median_seconds"] == 3600
+
+
+@pytest.mark.parametrize(
+    ("query", "field"), [("", "course"), ("course=nope", "course"), ("from=x", "from")]
+)
+def test_bad_funnel_queries_get_a_400_naming_the_field(make_key, query, field):
+    response = make_key("analytics:read").get(f"/api/v1/analytics/funnels/?{query}")
+    assert response.status_code == 400
+    assert field in response.json()["fields"]
