@@ -180,3 +180,18 @@ def weekday_figure(
         yaxis=chart_axis(title={"text": "Relative to the mean (1 = average)"}, rangemode="tozero"),
         margin={"l": 48, "r": 16, "t": 16, "b": 40},
     )
+
+
+def funnel_figure(labels: Sequence[str], counts: Sequence[int], *, height: int = 320) -> Figure:
+    """A Plotly funnel: one bar per step, with its count and its share of the top step."""
+    data = [
+        {
+            "type": "funnel",
+            "y": list(labels),
+            "x": list(counts),
+            "textinfo": "value+percent initial",
+            "marker": {"color": ACCENT},
+            "hovertemplate": "%{y}: %{x}<extra>%{percentInitial} of enrolled</extra>",
+        }
+    ]
+    return base_figure(data, height=height, margin={"l": 160, "r": 16, "t": 16, "b": 32})

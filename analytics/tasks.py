@@ -2,16 +2,12 @@
 
 from celery import shared_task
 
-from analytics.services.aggregates import aggregates_refresh
-from analytics.services.anomalies import anomalies_detect
+from analytics.services.nightly import analytics_refresh
 
 
 @shared_task(name="analytics.refresh")
 def refresh() -> int:
-    """Recompute the daily aggregates of the days changed since the last refresh; return how
-    many days (0 when another refresh is under way). Then store the latest days' anomalies."""
-    run = aggregates_refresh()
-    if run is None:
-        return 0
-    anomalies_detect()
-    return run.days
+    """Recompute the daily aggregates of the days changed since the last refresh, the funnels
+    and the latest anomalies; return how many days (0 when another refresh is under way)."""
+    run = analytics_refresh()
+    return run.days if run is not None else 0

@@ -2,11 +2,12 @@
 
 from django.urls import path
 
-from analytics.views import overview, trends
+from analytics.views import funnels, overview, trends
 
 app_name = "analytics"
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
+    path("funnels/", funnels.funnels, name="funnels"),
     path("trends/", trends.trends, name="trends"),
 ]

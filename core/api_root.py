@@ -37,6 +37,7 @@ RESOURCES: dict[str, str] = {
     "segments": "segment-list",
     "experiments": "experiment-list",
     "analytics/engagement": "analytics-engagement",
+    "analytics/funnels": "analytics-funnels",
 }
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import users_upsert
-from analytics.services.aggregates import aggregates_refresh
+from analytics.services.nightly import analytics_refresh
 from core.errors import DomainValidationError
 from core.records import XpEntryRecord
 from demo.behaviour import DemoLearner, archetype_pick, learner_events
@@ -328,7 +328,7 @@ def demo_seed(
     step("video", 1, 1)
     # What beat does nightly: the analytics of every day the demo's history changed.
     step("analytics", 0, 1)
-    refreshed = aggregates_refresh()
+    refreshed = analytics_refresh()
     step("analytics", 1, 1)
     return DemoSummary(
         instructors=len(instructors),

@@ -1,7 +1,9 @@
 from django.urls import path
 
 from analytics.api.engagement import EngagementView
+from analytics.api.funnels import FunnelsView
 
 urlpatterns = [
     path("analytics/engagement/", EngagementView.as_view(), name="analytics-engagement"),
+    path("analytics/funnels/", FunnelsView.as_view(), name="analytics-funnels"),
 ]

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("analytics", "0002_metrics"),
+        ("analytics", "0003_cohorts"),
         ("learning", "0001_initial"),
     ]
 

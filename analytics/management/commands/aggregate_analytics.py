@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from analytics.services.aggregates import aggregates_backfill, aggregates_refresh
+from analytics.services.nightly import analytics_derive
 
 
 class Command(BaseCommand):
@@ -42,8 +43,12 @@ class Command(BaseCommand):
             if refreshed is None:
                 raise CommandError("another refresh is under way; try again later")
             run = refreshed
+        derived = analytics_derive()
         seconds = time.perf_counter() - started
         span = f", {run.first_day} to {run.last_day}" if run.days else ""
         self.stdout.write(
             self.style.SUCCESS(f"aggregate run {run.pk}: {run.days} days{span} in {seconds:.1f}s")
+        )
+        self.stdout.write(
+            f"funnels: {derived.funnel_rows} enrollments; anomalies: {derived.anomalies} found"
         )
