@@ -84,6 +84,8 @@ done
 #   later than now;
 # - alerts: a resolved alert can be neither acknowledged nor resolved again;
 # - at-risk: `course` must name a course Stride knows;
+# - analytics: `course` must name a course Stride knows, `to` must not be before `from`, and a
+#   range is at most three years long;
 # - XP awards: `user` and `action` must name a learner and an action Stride knows;
 # - leaderboards: `course` and `around` must name a course and a learner Stride knows;
 # - interventions: `template` must name a template Stride has;
@@ -146,6 +148,10 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401",
 
 [[operations]]
 include-name-regex = "^GET /api/v1/engagement/at-risk/$"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429"]
+
+[[operations]]
+include-name-regex = "^GET /api/v1/analytics/"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429"]
 
 [[operations]]

@@ -75,7 +75,8 @@ class EngagementDaySerializer(serializers.Serializer):
         "`wau`, `mau`, `stickiness` and the day's new learners, events, enrollments and "
         "completions, for the platform or one `course`. Read from the nightly aggregates; "
         "a day not computed yet answers zeros. Needs the `analytics:read` scope (or a staff "
-        "session)."
+        "session). A 400 names the field when `course` is not a course Stride knows, `to` is "
+        "before `from`, or the range is longer than three years."
     ),
     parameters=[RangeQuerySerializer],
     responses=EngagementDaySerializer(many=True),

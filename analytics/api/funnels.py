@@ -33,7 +33,9 @@ class FunnelStepSerializer(serializers.Serializer):
         "The steps enrolled → started → first lesson → 25 / 50 / 75% of lessons → completed "
         "for the `course`'s enrollments made from `from` to `to` (UTC dates): learners at "
         "each step, conversion from the previous step and from enrolled, and the median time "
-        "each step takes. Read from the nightly funnels. Needs the `analytics:read` scope."
+        "each step takes. Read from the nightly funnels. Needs the `analytics:read` scope. "
+        "A 400 names the field when `course` is not a course Stride knows or `to` is before "
+        "`from`."
     ),
     parameters=[FunnelQuerySerializer],
     responses=FunnelStepSerializer(many=True),
