@@ -60,6 +60,7 @@ def test_staff_build_a_campaign_see_its_audience_and_runs_then_activate_it(
     # The row follows the field: text operators only.
     expect(row.get_by_label("Operator").locator("option[value=contains]")).to_have_count(1)
     expect(row.get_by_label("Operator").locator("option[value='>']")).to_have_count(0)
+    _settled(page)  # the redrawn row is wired too before its operator changes
     with page.expect_response(re.compile(r"/builder/condition/")):  # the row is redrawn
         row.get_by_label("Operator").select_option("=")
     row.get_by_label("Value").fill("Europe/Paris")  # counted as typed, no need to leave
