@@ -20,6 +20,19 @@ def latest_aggregated_day() -> datetime.date:
     return day or timezone.now().date()
 
 
+def _filled(
+    start: datetime.date, end: datetime.date, rows: list[DailyAggregate], course_id: int | None
+) -> list[DailyAggregate]:
+    """`rows` with an unsaved zero row on each day start..end that has none, oldest first."""
+    by_day = {row.day: row for row in rows}
+    out: list[DailyAggregate] = []
+    day = start
+    while day <= end:
+        out.append(by_day.get(day) or DailyAggregate(day=day, course_id=course_id))
+        day += DAY
+    return out
+
+
 def daily_series(
     start: datetime.date, end: datetime.date, *, course: Course | None = None
 ) -> list[DailyAggregate]:
@@ -27,13 +40,18 @@ def daily_series(
     stored row (nothing happened in the course, or not computed yet) is an unsaved zero row."""
     rows = DailyAggregate.objects.filter(day__gte=start, day__lte=end)
     rows = rows.filter(course=course) if course is not None else rows.filter(course__isnull=True)
-    by_day = {row.day: row for row in rows}
-    out: list[DailyAggregate] = []
-    day = start
-    while day <= end:
-        out.append(by_day.get(day) or DailyAggregate(day=day, course=course))
-        day += DAY
-    return out
+    return _filled(start, end, list(rows), course.pk if course is not None else None)
+
+
+def daily_series_by_scope(
+    start: datetime.date, end: datetime.date
+) -> dict[int | None, list[DailyAggregate]]:
+    """`daily_series` of the platform (key None) and of every course with a row start..end
+    (key its id), in one query."""
+    stored: dict[int | None, list[DailyAggregate]] = {None: []}
+    for row in DailyAggregate.objects.filter(day__gte=start, day__lte=end).order_by():
+        stored.setdefault(row.course_id, []).append(row)
+    return {scope: _filled(start, end, rows, scope) for scope, rows in stored.items()}
 
 
 def last_refresh() -> AggregateRun | None:

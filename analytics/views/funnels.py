@@ -9,14 +9,10 @@ from django.views.decorators.http import require_GET
 from analytics import charts
 from analytics.access import analytics_required
 from analytics.selectors.funnels import funnel_steps
-from analytics.views.layout import csv_response, page_context, wants_csv
+from analytics.views.layout import csv_response, page_context, rounded, wants_csv
 from engagement.charts import figure_html
 
 CSV_HEADER = ["step", "learners", "from_previous", "from_enrolled", "median_hours"]
-
-
-def _round(value: float | None, digits: int) -> float | None:
-    return None if value is None else round(value, digits)
 
 
 @require_GET
@@ -39,9 +35,9 @@ def funnels(request: HttpRequest) -> HttpResponse:
                 [
                     s.label,
                     s.count,
-                    _round(s.from_previous, 4),
-                    _round(s.from_top, 4),
-                    None if s.median_seconds is None else round(s.median_seconds / 3600, 2),
+                    rounded(s.from_previous, 4),
+                    rounded(s.from_top, 4),
+                    rounded(s.median_seconds / 3600 if s.median_seconds is not None else None),
                 ]
                 for s in steps
             ),

@@ -79,6 +79,11 @@ def page_context(
     }
 
 
+def rounded(value: float | None, digits: int = 2) -> float | None:
+    """`value` rounded for a table or a CSV cell; None (an empty cell) stays None."""
+    return None if value is None else round(value, digits)
+
+
 def wants_csv(request: HttpRequest) -> bool:
     return request.GET.get("format") == "csv"
 

@@ -10,15 +10,11 @@ from analytics import charts
 from analytics.access import analytics_required
 from analytics.selectors.trends import trends as trends_data
 from analytics.services.trends import DEFAULT_METRIC, METRICS
-from analytics.views.layout import csv_response, page_context, wants_csv
+from analytics.views.layout import csv_response, page_context, rounded, wants_csv
 from engagement.charts import figure_html
 
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 CSV_HEADER = ["date", "value", "ma7", "ma28", "anomaly_score", "anomaly"]
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
 
 
 @require_GET
@@ -40,9 +36,9 @@ def trends(request: HttpRequest) -> HttpResponse:
                 [
                     r.day.isoformat(),
                     r.value,
-                    _round(r.ma7),
-                    _round(r.ma28),
-                    _round(r.score),
+                    rounded(r.ma7),
+                    rounded(r.ma28),
+                    rounded(r.score),
                     "yes" if r.anomaly else "",
                 ]
                 for r in data.rows
