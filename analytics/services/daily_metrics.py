@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.db.models import Min
 
 from accounts.models import User
-from analytics.services.active_learners import count_learners
+from analytics.services.event_scan import REVIEW_TYPE, count_events
 from core.bulk import fetch_rows
 from core.localtime import local_date, utc_bounds_of_local_dates
 from core.statement_timeout import statement_timeout_for_jobs
@@ -43,7 +43,6 @@ MESSAGE_STEPS = {
 }
 AGGREGATION_WORK_MEM = "256MB"  # per query of a chunk, see _postgresql
 
-REVIEW_TYPE = "review_posted"  # properties.rating: 1-5 stars
 PURCHASE_TYPE = "purchase"  # properties.amount (number) and properties.currency (ISO 4217)
 
 Scope = tuple[datetime.date, int | None]
@@ -140,28 +139,17 @@ def _postgresql_counts(start: datetime.date, end: datetime.date) -> dict[Scope, 
         for name, value in values.items():
             setattr(metrics, name, value)
 
-    # Active and new learners, from one scan of the activity (see active_learners).
+    # Active and new learners, events and ratings: one scan of the events (see event_scan).
     lo, hi = utc_bounds_of_local_dates(start, end)
-    learners = count_learners(start, end)
-    for (day, course_id), (dau, wau, mau) in learners.active.items():
+    scanned = count_events(start, end)
+    for (day, course_id), (dau, wau, mau) in scanned.active.items():
         put(day, course_id, int(course_id is None), dau=dau, wau=wau, mau=mau)
-    for (day, course_id), (n, started) in learners.new.items():
+    for (day, course_id), (n, started) in scanned.new.items():
         put(day, course_id, int(course_id is None), new_learners=n, starts=started)
-
-    # Events of every type.
-    for day, course_id, platform, n in fetch_rows(
-        f"""
-        SELECT x.day, x.course_id, GROUPING(x.course_id), COUNT(*) FROM (
-            SELECT (e.occurred_at AT TIME ZONE u.timezone)::date AS day, e.course_id
-            FROM {t["event"]} e JOIN {t["user"]} u ON u.id = e.user_id
-            WHERE e.occurred_at >= %s AND e.occurred_at < %s
-        ) x
-        WHERE x.day BETWEEN %s AND %s
-        GROUP BY GROUPING SETS ((x.day, x.course_id), (x.day))
-        """,
-        [lo, hi, start, end],
-    ):
-        put(day, course_id, platform, events=n)
+    for (day, course_id), n in scanned.events.items():
+        put(day, course_id, int(course_id is None), events=n)
+    for (day, course_id), (total, n) in scanned.ratings.items():
+        put(day, course_id, int(course_id is None), rating_sum=total, rating_count=n)
 
     # Enrollments made and courses completed, on the learner's local day of each.
     for day, course_id, platform, enrolled, completed in fetch_rows(
@@ -248,22 +236,6 @@ def _postgresql_counts(start: datetime.date, end: datetime.date) -> dict[Scope, 
             messages_converted=converted,
         )
 
-    # Reviews posted and the sum of their ratings.
-    for day, course_id, platform, total, n in fetch_rows(
-        f"""
-        SELECT x.day, x.course_id, GROUPING(x.course_id), SUM(x.rating), COUNT(*) FROM (
-            SELECT (e.occurred_at AT TIME ZONE u.timezone)::date AS day, e.course_id,
-                   (e.properties ->> 'rating')::float8 AS rating
-            FROM {t["event"]} e JOIN {t["user"]} u ON u.id = e.user_id
-            WHERE e.occurred_at >= %s AND e.occurred_at < %s AND e.type = %s
-              AND e.properties ? 'rating'
-        ) x
-        WHERE x.day BETWEEN %s AND %s
-        GROUP BY GROUPING SETS ((x.day, x.course_id), (x.day))
-        """,
-        [lo, hi, REVIEW_TYPE, start, end],
-    ):
-        put(day, course_id, platform, rating_sum=float(total), rating_count=n)
     return dict(out)
 
 
