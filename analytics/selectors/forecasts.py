@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
+from dataclasses import dataclass
 
 from analytics.models import DailyRevenue, Forecast
 from analytics.selectors.aggregates import daily_series, daily_series_by_scope
@@ -57,6 +58,29 @@ def forecast_get(
     rows = Forecast.objects.filter(metric=metric, currency=currency)
     rows = rows.filter(course=course) if course is not None else rows.filter(course__isnull=True)
     return rows.order_by("-origin").first()
+
+
+@dataclass(frozen=True)
+class ForecastChoice:
+    """One entry of the forecasts' metric picker: `key` is what the page's ?forecast= holds."""
+
+    key: str
+    label: str
+    metric: str
+    currency: str
+
+
+def forecast_choices(*, course: Course | None = None) -> list[ForecastChoice]:
+    """DAU, enrollments, and revenue in each currency with a stored forecast (one query)."""
+    choices = [
+        ForecastChoice("dau", "DAU", Forecast.Metric.DAU, ""),
+        ForecastChoice("enrollments", "Enrollments", Forecast.Metric.ENROLLMENTS, ""),
+    ]
+    choices += [
+        ForecastChoice(f"revenue:{c}", f"Revenue ({c})", Forecast.Metric.REVENUE, c)
+        for c in forecast_currencies(course=course)
+    ]
+    return choices
 
 
 def forecast_currencies(*, course: Course | None = None) -> list[str]:
