@@ -6,10 +6,12 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import os
 import random
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts.models import User
 from analytics.models import DailyAggregate, DailyRevenue, Forecast
@@ -120,3 +122,28 @@ def test_instructors_see_their_own_courses_forecast_and_never_another(forecasts)
 
 def test_students_get_a_403(forecasts):
     assert signed_in(UserFactory()).get(PAGE).status_code == 403
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("width", "height"), [(1366, 900), (390, 844)])
+def test_the_forecast_chart_draws_and_fits_a_phone(live_server, page, staff_user, width, height):
+    for back in range(56):
+        day = END - back * DAY
+        DailyAggregate.objects.create(day=day, dau=200 + (60 if day.weekday() == 0 else 0))
+    DailyAggregate.objects.filter(day=END - 5 * DAY).update(dau=230)
+    forecasts_compute()
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(f"{live_server.url}/accounts/login/?next={PAGE}")
+    page.fill("#id_username", staff_user.email)
+    page.fill("#id_password", "pw-staff-1234")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}{PAGE}")
+
+    expect(page.locator("#forecast.js-plotly-plot")).to_be_visible()
+    expect(page.locator("#forecasts")).to_contain_text("Backtest over the last 14 days")
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1, f"the trends page scrolls sideways by {overflow}px"
+    shots = os.environ.get("STRIDE_SCREENSHOTS")
+    if shots:
+        page.locator("#forecasts").screenshot(path=f"{shots}/analytics-forecast-{width}.png")

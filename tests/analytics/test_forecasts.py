@@ -9,6 +9,7 @@ import random
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 
 from analytics.models import DailyAggregate, DailyRevenue, Forecast
 from analytics.services.forecast_models import (
@@ -20,6 +21,7 @@ from analytics.services.forecast_models import (
 )
 from analytics.services.forecasts import forecasts_compute
 from analytics.services.nightly import analytics_derive
+from tests.accounts.factories import AdminFactory
 from tests.learning.factories import CourseFactory
 
 DAY = datetime.timedelta(days=1)
@@ -218,3 +220,15 @@ def test_the_nightly_derive_step_stores_the_forecasts(stored_history):
 def test_with_no_aggregates_nothing_is_forecast(db):
     assert forecasts_compute().stored == 0
     assert not Forecast.objects.exists()
+
+
+def test_staff_read_the_stored_forecasts_in_the_admin_and_cannot_add_one(stored_history):
+    forecasts_compute()
+    client = Client()
+    client.force_login(AdminFactory(is_superuser=True))
+
+    page = client.get("/admin/analytics/forecast/")
+
+    assert page.status_code == 200
+    assert "weekly seasonality" in page.content.decode()
+    assert client.get("/admin/analytics/forecast/add/").status_code == 403
