@@ -12,6 +12,7 @@ import pytest
 from django.test import Client
 
 from analytics.models import DailyAggregate, DailyRevenue, Forecast
+from analytics.selectors.forecasts import forecast_get, forecast_histories
 from analytics.services.forecast_models import (
     NO_SEASON,
     WEEKLY,
@@ -232,3 +233,18 @@ def test_staff_read_the_stored_forecasts_in_the_admin_and_cannot_add_one(stored_
     assert page.status_code == 200
     assert "weekly seasonality" in page.content.decode()
     assert client.get("/admin/analytics/forecast/add/").status_code == 403
+
+
+def test_the_histories_of_every_scope_are_read_in_two_queries(
+    stored_history, django_assert_num_queries
+):
+    with django_assert_num_queries(2):
+        histories = forecast_histories(END - 181 * DAY, END)
+    assert len(histories) == 8
+
+
+def test_a_stored_forecast_is_read_in_one_query(stored_history, django_assert_num_queries):
+    forecasts_compute()
+    with django_assert_num_queries(1):
+        stored = forecast_get(metric="revenue", currency="USD")
+    assert stored is not None and stored.origin == END
