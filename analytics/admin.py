@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from analytics.models import AggregateRun, Anomaly, DailyAggregate
+from analytics.models import AggregateRun, Anomaly, DailyAggregate, Forecast
 from core.admin import ReadOnlyAdmin
 
 
@@ -56,3 +56,22 @@ class AnomalyAdmin(ReadOnlyAdmin):
     list_filter = ["metric", ("course", admin.EmptyFieldListFilter)]
     list_select_related = ["course"]
     date_hierarchy = "day"
+
+
+@admin.register(Forecast)
+class ForecastAdmin(ReadOnlyAdmin):
+    list_display = [
+        "origin",
+        "course",
+        "metric",
+        "currency",
+        "model",
+        "history_days",
+        "backtest_mape",
+        "backtest_covered_95",
+        "computed_at",
+    ]
+    list_filter = ["metric", "currency", ("course", admin.EmptyFieldListFilter)]
+    search_fields = ["course__title", "=course__external_id"]
+    list_select_related = ["course"]
+    date_hierarchy = "origin"

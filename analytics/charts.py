@@ -160,6 +160,63 @@ def trends_figure(
     )
 
 
+def forecast_figure(
+    history: Sequence[tuple[datetime.date, float]],
+    points: Sequence[dict[str, Any]],
+    *,
+    y_title: str,
+    height: int = 320,
+) -> Figure:
+    """The recent history, then the forecast line inside its shaded 95% and 80% prediction
+    bands (`points` as stored: {date, mean, lower_80, upper_80, lower_95, upper_95})."""
+    x = [p["date"] for p in points]
+    data: list[dict[str, Any]] = []
+    for level, colour in ((95, "rgba(120,120,120,0.15)"), (80, "rgba(120,120,120,0.3)")):
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": x + x[::-1],
+                "y": [p[f"upper_{level}"] for p in points]
+                + [p[f"lower_{level}"] for p in points][::-1],
+                "fill": "toself",
+                "fillcolor": colour,
+                "line": {"width": 0},
+                "name": f"{level}% prediction interval",
+                "hoverinfo": "skip",
+            }
+        )
+    data.append(
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "x": [d.isoformat() for d, _ in history],
+            "y": [v for _, v in history],
+            "name": y_title,
+            "line": {"color": PALETTE[0], "width": 2},
+        }
+    )
+    data.append(
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "x": x,
+            "y": [p["mean"] for p in points],
+            "name": "Forecast",
+            "line": {"color": PALETTE[0], "dash": "dash", "width": 2},
+            "hovertemplate": "Forecast: %{y:.1f}<extra>%{x|%d %b %Y}</extra>",
+        }
+    )
+    return base_figure(
+        data,
+        height=height,
+        xaxis=date_axis(),
+        yaxis=chart_axis(title={"text": y_title}, rangemode="tozero"),
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+        margin={"l": 48, "r": 16, "t": 32, "b": 40},
+    )
+
+
 def weekday_figure(
     labels: Sequence[str], ratios: Sequence[float | None], *, height: int = 240
 ) -> Figure:

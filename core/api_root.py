@@ -38,6 +38,8 @@ RESOURCES: dict[str, str] = {
     "experiments": "experiment-list",
     "analytics/engagement": "analytics-engagement",
     "analytics/funnels": "analytics-funnels",
+    "analytics/forecasts": "analytics-forecasts",
+    "analytics/trends": "analytics-trends",
 }
 
 

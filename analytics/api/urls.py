@@ -1,9 +1,13 @@
 from django.urls import path
 
 from analytics.api.engagement import EngagementView
+from analytics.api.forecasts import ForecastsView
 from analytics.api.funnels import FunnelsView
+from analytics.api.trends import TrendsView
 
 urlpatterns = [
     path("analytics/engagement/", EngagementView.as_view(), name="analytics-engagement"),
     path("analytics/funnels/", FunnelsView.as_view(), name="analytics-funnels"),
+    path("analytics/forecasts/", ForecastsView.as_view(), name="analytics-forecasts"),
+    path("analytics/trends/", TrendsView.as_view(), name="analytics-trends"),
 ]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from analytics.models import AggregateRun
 from analytics.services.aggregates import Progress, aggregates_refresh
 from analytics.services.anomalies import anomalies_detect
+from analytics.services.forecasts import forecasts_compute
 from analytics.services.funnels import funnels_compute
 
 
@@ -16,11 +17,17 @@ class Derived:
 
     funnel_rows: int
     anomalies: int
+    forecasts: int
 
 
 def analytics_derive() -> Derived:
-    """Recompute the funnels and store the latest days' anomalies (after the aggregates)."""
-    return Derived(funnel_rows=funnels_compute(), anomalies=len(anomalies_detect()))
+    """Recompute the funnels, store the latest days' anomalies and the forecasts (after the
+    aggregates)."""
+    return Derived(
+        funnel_rows=funnels_compute(),
+        anomalies=len(anomalies_detect()),
+        forecasts=forecasts_compute().stored,
+    )
 
 
 def analytics_refresh(*, progress: Progress | None = None) -> AggregateRun | None:
