@@ -34,6 +34,7 @@ from analytics.services.daily_metrics import (
 from core.localtime import local_date, local_times
 from engagement.catalogue import NON_ACTIVITY_TYPES
 from engagement.models import Event
+from engagement.services.ingestion.validation import MAX_FUTURE
 from interventions.models import Delivery
 from learning.models import Enrollment
 
@@ -190,7 +191,14 @@ def _moved_first_days(received: QuerySet[Event], since: datetime.datetime) -> se
     the `received` events moved earlier: each (learner, scope) of the received activity is
     compared with its earliest activity received before, one probe on the (learner, time)
     index each, rather than a grouping of those learners' whole history."""
-    activity = received.exclude(type__in=NON_ACTIVITY_TYPES).order_by()
+    # An event received before `since` occurred at most MAX_FUTURE after it (ingestion
+    # refuses more), so only a received event that occurred before that can precede one:
+    # the late events, not the day's.
+    activity = (
+        received.exclude(type__in=NON_ACTIVITY_TYPES)
+        .filter(occurred_at__lte=since + MAX_FUTURE)
+        .order_by()
+    )
     before = Event.objects.filter(user_id=OuterRef("user_id"), received_at__lte=since).exclude(
         type__in=NON_ACTIVITY_TYPES
     )
