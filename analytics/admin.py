@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from analytics.models import AggregateRun, Anomaly, DailyAggregate
+from analytics.models import AggregateRun, Anomaly, DailyAggregate, TaskHealth
 from core.admin import ReadOnlyAdmin
 
 
@@ -56,3 +56,18 @@ class AnomalyAdmin(ReadOnlyAdmin):
     list_filter = ["metric", ("course", admin.EmptyFieldListFilter)]
     list_select_related = ["course"]
     date_hierarchy = "day"
+
+
+@admin.register(TaskHealth)
+class TaskHealthAdmin(ReadOnlyAdmin):
+    list_display = [
+        "task",
+        "last_started_at",
+        "last_success_at",
+        "last_success_seconds",
+        "last_failure_at",
+        "last_error",
+        "successes",
+        "failures",
+    ]
+    search_fields = ["task"]

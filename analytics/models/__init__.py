@@ -2,7 +2,15 @@
 
 from analytics.models.aggregates import AggregateRun, DailyAggregate
 from analytics.models.funnels import FunnelProgress
+from analytics.models.health import TaskHealth
 from analytics.models.revenue import DailyRevenue
 from analytics.models.trends import Anomaly
 
-__all__ = ["AggregateRun", "Anomaly", "DailyAggregate", "DailyRevenue", "FunnelProgress"]
+__all__ = [
+    "AggregateRun",
+    "Anomaly",
+    "DailyAggregate",
+    "DailyRevenue",
+    "FunnelProgress",
+    "TaskHealth",
+]
