@@ -8,16 +8,22 @@ Nothing here scans the event table: the ingestion rate counts the events receive
 from __future__ import annotations
 
 import datetime
+import itertools
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from celery import current_app as celery_app  # config.celery, set as current at start-up
+from celery.schedules import crontab
+from celery.schedules import schedule as interval
+from django.conf import settings
 from django.db.models import Count
 from django.db.models.functions import TruncMinute
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 from kombu.exceptions import ChannelError
 
-from analytics.models import AggregateRun
+from analytics.models import AggregateRun, TaskHealth
 from engagement.models import Event, ScoringRun
 
 logger = logging.getLogger(__name__)
@@ -27,6 +33,133 @@ HOUR = datetime.timedelta(hours=1)
 DAY = datetime.timedelta(days=1)
 RECENT_RUNS = 30
 BROKER_TIMEOUT = 2  # seconds: a broker that does not answer must not hang the page
+
+
+# --- periodic tasks ------------------------------------------------------------------------
+
+OK, STALE, FAILING = "ok", "stale", "failing"
+STALE_AFTER_PERIODS = 2
+_SCAN_FROM = datetime.date(2026, 3, 2)  # a Monday; any start gives the same gaps over a year
+_SCAN_DAYS = 400
+
+
+def _crontab_period(schedule: crontab) -> datetime.timedelta | None:
+    """The longest time between two consecutive runs of `schedule` (its gap over a weekend or
+    a month end, not its shortest one): the wait after which a missing run is late."""
+    times = sorted(h * 60 + m for h in schedule.hour for m in schedule.minute)
+    days = [
+        day
+        for day in (_SCAN_FROM + datetime.timedelta(days=i) for i in range(_SCAN_DAYS))
+        if day.isoweekday() % 7 in schedule.day_of_week
+        and day.day in schedule.day_of_month
+        and day.month in schedule.month_of_year
+    ]
+    if not times or not days or (len(days) == 1 and len(times) == 1):
+        return None
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    gaps += [(d2 - d1).days * 1440 + times[0] - times[-1] for d1, d2 in itertools.pairwise(days)]
+    return datetime.timedelta(minutes=max(gaps))
+
+
+def schedule_period(schedule: Any) -> datetime.timedelta | None:
+    """How long a beat schedule (a crontab, an interval, or seconds) may wait between runs;
+    None for a kind of schedule it cannot tell."""
+    if isinstance(schedule, crontab):
+        return _crontab_period(schedule)
+    if isinstance(schedule, interval):
+        return schedule.run_every
+    if isinstance(schedule, datetime.timedelta):
+        return schedule
+    if isinstance(schedule, int | float):
+        return datetime.timedelta(seconds=schedule)
+    return None
+
+
+def schedule_text(schedule: Any) -> str:
+    """A beat schedule as people read it: the crontab fields, or "every N s"."""
+    if isinstance(schedule, crontab):
+        return " ".join(
+            str(getattr(schedule, f"_orig_{part}"))
+            for part in ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
+        )
+    period = schedule_period(schedule)
+    return f"every {int(period.total_seconds())} s" if period else str(schedule)
+
+
+@dataclass(frozen=True)
+class TaskState:
+    entry: str  # the beat entry's name
+    task: str
+    schedule: str
+    period: datetime.timedelta | None
+    last_run_at: datetime.datetime | None  # when beat last sent it (django_celery_beat)
+    last_started_at: datetime.datetime | None
+    last_success_at: datetime.datetime | None
+    last_success_seconds: float | None
+    last_failure_at: datetime.datetime | None
+    last_failure_seconds: float | None
+    last_error: str
+    successes: int
+    failures: int
+    state: str  # OK (green), STALE (amber) or FAILING (red)
+
+    @property
+    def colour(self) -> str:
+        return {OK: "green", STALE: "amber", FAILING: "red"}[self.state]
+
+
+def _state(
+    now: datetime.datetime,
+    period: datetime.timedelta | None,
+    success: datetime.datetime | None,
+    failure: datetime.datetime | None,
+) -> str:
+    if failure is not None and (success is None or failure > success):
+        return FAILING
+    if success is None:
+        return STALE
+    if period is not None and success < now - STALE_AFTER_PERIODS * period:
+        return STALE
+    return OK
+
+
+def task_states(now: datetime.datetime | None = None) -> list[TaskState]:
+    """Every entry of the beat schedule with its last outcomes and its state, by entry name:
+    failing when it failed after its last success, stale when it has not succeeded within
+    twice its period (or never), ok otherwise (2 queries)."""
+    now = now or timezone.now()
+    entries = sorted(settings.CELERY_BEAT_SCHEDULE.items())
+    health = {
+        h.task: h for h in TaskHealth.objects.filter(task__in=[e["task"] for _, e in entries])
+    }
+    beat = dict(
+        PeriodicTask.objects.filter(name__in=[name for name, _ in entries]).values_list(
+            "name", "last_run_at"
+        )
+    )
+    states = []
+    for name, entry in entries:
+        h = health.get(entry["task"]) or TaskHealth(task=entry["task"])
+        period = schedule_period(entry["schedule"])
+        states.append(
+            TaskState(
+                entry=name,
+                task=entry["task"],
+                schedule=schedule_text(entry["schedule"]),
+                period=period,
+                last_run_at=beat.get(name),
+                last_started_at=h.last_started_at,
+                last_success_at=h.last_success_at,
+                last_success_seconds=h.last_success_seconds,
+                last_failure_at=h.last_failure_at,
+                last_failure_seconds=h.last_failure_seconds,
+                last_error=h.last_error,
+                successes=h.successes,
+                failures=h.failures,
+                state=_state(now, period, h.last_success_at, h.last_failure_at),
+            )
+        )
+    return states
 
 
 # --- queues --------------------------------------------------------------------------------
@@ -165,3 +298,35 @@ def aggregate_runs(limit: int = RECENT_RUNS) -> list[RunDuration]:
         )
         for r in runs
     ]
+
+
+# --- everything ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SystemHealth:
+    now: datetime.datetime
+    tasks: list[TaskState]
+    queues: list[QueueDepth]
+    ingestion: IngestionRate
+    scoring_runs: list[RunDuration]
+    aggregate_runs: list[RunDuration]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many tasks are in each state."""
+        return {s: sum(1 for t in self.tasks if t.state == s) for s in (OK, STALE, FAILING)}
+
+
+def system_health(now: datetime.datetime | None = None) -> SystemHealth:
+    """Everything the health page and its API show (7 queries and one broker round trip per
+    queue)."""
+    now = now or timezone.now()
+    return SystemHealth(
+        now=now,
+        tasks=task_states(now),
+        queues=queue_depths(),
+        ingestion=ingestion_rate(now),
+        scoring_runs=scoring_runs(),
+        aggregate_runs=aggregate_runs(),
+    )
