@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -13,6 +13,7 @@ from analytics import charts
 from analytics.access import analytics_required
 from analytics.selectors.health import RunDuration, SystemHealth, system_health
 from analytics.views.layout import csv_response, page_context, wants_csv
+from core.api import error_body
 from engagement.charts import figure_html
 
 RUN_HEADER = ["id", "kind", "status", "started_at", "finished_at", "seconds", "items", "error"]
@@ -94,8 +95,9 @@ def health(request: HttpRequest) -> HttpResponse:
         tables = _tables(data)
         table = request.GET.get("table", "")
         if table not in tables:
-            return HttpResponseBadRequest(
-                f"table: choose one of {', '.join(tables)}.", content_type="text/plain"
+            message = f"Choose one of {', '.join(tables)}."
+            return JsonResponse(
+                error_body("invalid", f"table: {message}", {"table": [message]}), status=400
             )
         header, rows = tables[table]
         return csv_response(f"analytics-health-{table}-{data.now:%Y%m%d-%H%M}.csv", header, rows)
