@@ -38,6 +38,7 @@ RESOURCES: dict[str, str] = {
     "experiments": "experiment-list",
     "analytics/engagement": "analytics-engagement",
     "analytics/funnels": "analytics-funnels",
+    "analytics/health": "analytics-health",
 }
 
 
