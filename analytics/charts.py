@@ -241,7 +241,7 @@ def durations_figure(
     return base_figure(
         data,
         height=height,
-        xaxis=chart_axis(type="date", tickformat="%d %b"),
+        xaxis=chart_axis(type="date", tickformat="%d %b %H:%M"),
         yaxis=chart_axis(title={"text": "Seconds"}, rangemode="tozero"),
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
         margin={"l": 48, "r": 16, "t": 32, "b": 40},

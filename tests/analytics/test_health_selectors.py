@@ -14,6 +14,7 @@ from analytics.selectors.health import (
     queue_depths,
     queue_names,
     scoring_runs,
+    system_health,
 )
 from analytics.services.aggregates import aggregates_refresh
 from config.celery import app as celery_app
@@ -118,3 +119,15 @@ def test_aggregate_refreshes_report_their_duration_and_days():
 @pytest.mark.django_db
 def test_no_runs_no_rows():
     assert scoring_runs() == [] and aggregate_runs() == []
+
+
+@pytest.mark.django_db
+def test_everything_the_page_shows_takes_seven_queries(django_assert_num_queries):
+    make_events(UserFactory(), [("login", timezone.now())])
+    aggregates_refresh()
+    scoring_run_start(execute_now=True)
+
+    # tasks: TaskHealth + PeriodicTask; ingestion: per minute, hour, day; the two run lists.
+    with django_assert_num_queries(7):
+        health = system_health()
+    assert health.ingestion.last_day == 1 and len(health.aggregate_runs) == 1
