@@ -52,7 +52,16 @@ class AggregateRunAdmin(ReadOnlyAdmin):
 
 @admin.register(Anomaly)
 class AnomalyAdmin(ReadOnlyAdmin):
-    list_display = ["day", "course", "metric", "value", "baseline", "score", "detected_at"]
+    list_display = [
+        "day",
+        "course",
+        "metric",
+        "value",
+        "baseline",
+        "score",
+        "detected_at",
+        "notified_at",
+    ]
     list_filter = ["metric", ("course", admin.EmptyFieldListFilter)]
     list_select_related = ["course"]
     date_hierarchy = "day"

@@ -96,3 +96,19 @@ def test_several_new_anomalies_make_one_message_per_person(people):
     assert len(mail.outbox) == 1
     assert mail.outbox[0].subject == "Stride analytics: 2 new anomalies"
     assert "the platform" in mail.outbox[0].body and "course Geometry" in mail.outbox[0].body
+
+
+def test_a_message_that_cannot_be_sent_fails_the_run_and_is_not_sent_twice(people, settings):
+    # A real SMTP client against a port where nothing listens: the connection is refused.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
+    plant()
+
+    with pytest.raises(OSError):
+        analytics_derive()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert analytics_derive().alerted == 0
+
+    # Recorded before sending: at most once, and the failed run shows on the health page.
+    assert mail.outbox == []
+    assert Anomaly.objects.get().notified_at is not None

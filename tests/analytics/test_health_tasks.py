@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import datetime
+import threading
 
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings as django_settings
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
+from django.db import connection
 from django.utils import timezone
 
 from accounts.tasks import clear_expired_sessions
 from analytics.models import TaskHealth
+from analytics.services.health import task_health_succeeded
 from config.celery import app as celery_app
 
 
@@ -116,3 +119,31 @@ def test_a_real_worker_records_success_and_failure(scheduled_explodes):
     bad = TaskHealth.objects.get(task="tests.analytics.health_explodes")
     assert (bad.successes, bad.failures) == (0, 1)
     assert bad.last_error == "ValueError: could not reach <address> on the third attempt"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_finishing_a_new_task_at_once_make_one_row_and_count_both():
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL (SQLite serialises them)")
+    barrier = threading.Barrier(4)
+    errors = []
+
+    def finish() -> None:
+        try:
+            barrier.wait(timeout=10)
+            task_health_succeeded(task="engagement.score_all", at=timezone.now(), seconds=1.0)
+        except Exception as error:  # reported below, not lost in the thread
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=finish) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert errors == []
+    assert list(TaskHealth.objects.values_list("task", "successes")) == [
+        ("engagement.score_all", 4)
+    ]
