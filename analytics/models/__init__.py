@@ -2,7 +2,7 @@
 
 from analytics.models.aggregates import AggregateRun, DailyAggregate
 from analytics.models.funnels import FunnelProgress
-from analytics.models.health import TaskHealth
+from analytics.models.health import IngestionHour, TaskHealth
 from analytics.models.revenue import DailyRevenue
 from analytics.models.trends import Anomaly
 
@@ -12,5 +12,6 @@ __all__ = [
     "DailyAggregate",
     "DailyRevenue",
     "FunnelProgress",
+    "IngestionHour",
     "TaskHealth",
 ]

@@ -32,3 +32,18 @@ class TaskHealth(models.Model):
 
     def __str__(self) -> str:
         return self.task
+
+
+class IngestionHour(models.Model):
+    """The events received in one closed UTC hour, counted once by `analytics.count_ingestion`
+    so that the health page adds up a day of hours instead of counting a day of events."""
+
+    hour = models.DateTimeField(unique=True, help_text="The hour's start (UTC).")
+    events = models.PositiveBigIntegerField(default=0)
+    counted_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-hour"]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}:00 UTC: {self.events} events"

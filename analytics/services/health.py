@@ -1,4 +1,5 @@
-"""Writes of system health: the outcomes of the periodic tasks.
+"""Writes of system health: the outcomes of the periodic tasks, and the hourly ingestion
+counts the health page adds up.
 
 The Celery signal receivers (analytics.receivers) call these for every task on the beat
 schedule. Each is an UPDATE on the task's unique row (created on first sight with
@@ -13,9 +14,12 @@ import re
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F
+from django.db.models import Count, F
+from django.db.models.functions import TruncHour
+from django.utils import timezone
 
-from analytics.models import TaskHealth
+from analytics.models import IngestionHour, TaskHealth
+from engagement.models import Event
 
 ERROR_LENGTH = TaskHealth._meta.get_field("last_error").max_length
 _ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
@@ -64,3 +68,42 @@ def task_health_failed(
         last_error=error_summary(exception),
         failures=F("failures") + 1,
     )
+
+
+# An event stored by a transaction that began before the count but committed after it carries
+# a received_at inside an hour already counted; an hour is counted once it ended this long ago.
+LATE_COMMITS = datetime.timedelta(minutes=10)
+HOUR = datetime.timedelta(hours=1)
+KEPT_HOURS = 48
+
+
+def ingestion_hours_count(*, now: datetime.datetime | None = None) -> int:
+    """Count the events received in each closed hour of the last day that has no count yet
+    (one grouped query, bounded on the indexed `Event.received_at`), store them, and drop the
+    counts older than KEPT_HOURS; return how many hours were counted."""
+    now = now or timezone.now()
+    last_end = (now - LATE_COMMITS).replace(minute=0, second=0, microsecond=0)
+    first = last_end - 24 * HOUR
+    hours = [first + i * HOUR for i in range(24)]
+    stored = set(
+        IngestionHour.objects.filter(hour__gte=first, hour__lt=last_end).values_list(
+            "hour", flat=True
+        )
+    )
+    missing = [h for h in hours if h not in stored]
+    IngestionHour.objects.filter(hour__lt=now - KEPT_HOURS * HOUR).delete()
+    if not missing:
+        return 0
+    counts = dict(
+        Event.objects.order_by()
+        .filter(received_at__gte=missing[0], received_at__lt=missing[-1] + HOUR)
+        .annotate(at=TruncHour("received_at", tzinfo=datetime.UTC))
+        .values("at")
+        .annotate(n=Count("id"))
+        .values_list("at", "n")
+    )
+    IngestionHour.objects.bulk_create(
+        [IngestionHour(hour=h, events=counts.get(h, 0), counted_at=now) for h in missing],
+        ignore_conflicts=True,  # a concurrent count stored the same figures
+    )
+    return len(missing)

@@ -8,6 +8,7 @@ import uuid
 import pytest
 from django.utils import timezone
 
+from analytics.models import IngestionHour
 from analytics.selectors.health import (
     aggregate_runs,
     ingestion_rate,
@@ -17,6 +18,7 @@ from analytics.selectors.health import (
     system_health,
 )
 from analytics.services.aggregates import aggregates_refresh
+from analytics.services.health import ingestion_hours_count
 from config.celery import app as celery_app
 from engagement.services.scoring import scoring_run_start
 from tests.accounts.factories import UserFactory
@@ -122,12 +124,41 @@ def test_no_runs_no_rows():
 
 
 @pytest.mark.django_db
-def test_everything_the_page_shows_takes_seven_queries(django_assert_num_queries):
+def test_everything_the_page_shows_takes_eight_queries(django_assert_num_queries):
     make_events(UserFactory(), [("login", timezone.now())])
     aggregates_refresh()
     scoring_run_start(execute_now=True)
 
-    # tasks: TaskHealth + PeriodicTask; ingestion: per minute, hour, day; the two run lists.
-    with django_assert_num_queries(7):
+    # tasks: TaskHealth + PeriodicTask; ingestion: per minute, hour, stored hours, the rest
+    # of the day; the two run lists.
+    with django_assert_num_queries(8):
         health = system_health()
     assert health.ingestion.last_day == 1 and len(health.aggregate_runs) == 1
+
+
+@pytest.mark.django_db
+def test_the_day_adds_up_the_counted_hours_and_counts_only_the_rest():
+    learner = UserFactory()
+    make_events(learner, [("login", timezone.now() - datetime.timedelta(days=1))] * 3)
+    after = timezone.now()
+    later = after + datetime.timedelta(hours=3)
+
+    assert ingestion_hours_count(now=later) == 24
+    assert ingestion_hours_count(now=later) == 0  # every closed hour of the day is counted
+    hour = after.replace(minute=0, second=0, microsecond=0)
+    assert IngestionHour.objects.get(events__gt=0).hour == hour
+    assert IngestionHour.objects.get(hour=hour).events == 3
+
+    # From the stored hour, from the events while their hour is still open, and out of range.
+    assert ingestion_rate(later).last_day == 3
+    assert ingestion_rate(after + 30 * MINUTE).last_day == 3
+    assert ingestion_rate(after + datetime.timedelta(hours=25)).last_day == 0
+
+
+@pytest.mark.django_db
+def test_counts_older_than_two_days_are_dropped():
+    now = timezone.now()
+    ingestion_hours_count(now=now - datetime.timedelta(days=3))
+    ingestion_hours_count(now=now)
+    assert IngestionHour.objects.count() == 24
+    assert IngestionHour.objects.order_by("hour").first().hour >= now - datetime.timedelta(days=2)
