@@ -252,3 +252,54 @@ def funnel_figure(labels: Sequence[str], counts: Sequence[int], *, height: int =
         }
     ]
     return base_figure(data, height=height, margin={"l": 160, "r": 16, "t": 16, "b": 32})
+
+
+def per_minute_figure(
+    minutes: Sequence[tuple[datetime.datetime, int]], *, y_title: str, height: int = 260
+) -> Figure:
+    """Bars of a count per minute (UTC), e.g. the events received in the last hour."""
+    data = [
+        {
+            "type": "bar",
+            "x": [m.isoformat() for m, _ in minutes],
+            "y": [n for _, n in minutes],
+            "name": y_title,
+            "marker": {"color": ACCENT},
+            "hovertemplate": "%{y}<extra>%{x|%H:%M} UTC</extra>",
+        }
+    ]
+    return base_figure(
+        data,
+        height=height,
+        xaxis=chart_axis(type="date", tickformat="%H:%M"),
+        yaxis=chart_axis(title={"text": y_title}, rangemode="tozero"),
+        margin={"l": 48, "r": 16, "t": 16, "b": 40},
+    )
+
+
+def durations_figure(
+    series: Sequence[tuple[str, Sequence[tuple[datetime.datetime, float]]]],
+    *,
+    height: int = 280,
+) -> Figure:
+    """One line of (start, seconds) points per run kind: how long each run took, over time."""
+    data = [
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "x": [at.isoformat() for at, _ in points],
+            "y": [seconds for _, seconds in points],
+            "name": name,
+            "line": {"color": PALETTE[i % len(PALETTE)], "width": 2},
+            "hovertemplate": f"{name}: %{{y}} s<extra>%{{x|%d %b %H:%M}}</extra>",
+        }
+        for i, (name, points) in enumerate(series)
+    ]
+    return base_figure(
+        data,
+        height=height,
+        xaxis=chart_axis(type="date", tickformat="%d %b %H:%M"),
+        yaxis=chart_axis(title={"text": "Seconds"}, rangemode="tozero"),
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+        margin={"l": 48, "r": 16, "t": 32, "b": 40},
+    )

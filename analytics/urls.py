@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from analytics.views import funnels, overview, trends
+from analytics.views import funnels, health, overview, trends
 
 app_name = "analytics"
 
@@ -10,4 +10,5 @@ urlpatterns = [
     path("", overview.overview, name="overview"),
     path("funnels/", funnels.funnels, name="funnels"),
     path("trends/", trends.trends, name="trends"),
+    path("health/", health.health, name="health"),
 ]

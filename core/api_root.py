@@ -40,6 +40,7 @@ RESOURCES: dict[str, str] = {
     "analytics/funnels": "analytics-funnels",
     "analytics/forecasts": "analytics-forecasts",
     "analytics/trends": "analytics-trends",
+    "analytics/health": "analytics-health",
 }
 
 

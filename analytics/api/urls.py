@@ -3,6 +3,7 @@ from django.urls import path
 from analytics.api.engagement import EngagementView
 from analytics.api.forecasts import ForecastsView
 from analytics.api.funnels import FunnelsView
+from analytics.api.health import HealthView
 from analytics.api.trends import TrendsView
 
 urlpatterns = [
@@ -10,4 +11,5 @@ urlpatterns = [
     path("analytics/funnels/", FunnelsView.as_view(), name="analytics-funnels"),
     path("analytics/forecasts/", ForecastsView.as_view(), name="analytics-forecasts"),
     path("analytics/trends/", TrendsView.as_view(), name="analytics-trends"),
+    path("analytics/health/", HealthView.as_view(), name="analytics-health"),
 ]

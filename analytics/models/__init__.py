@@ -3,6 +3,7 @@
 from analytics.models.aggregates import AggregateRun, DailyAggregate
 from analytics.models.forecasts import Forecast
 from analytics.models.funnels import FunnelProgress
+from analytics.models.health import IngestionHour, TaskHealth
 from analytics.models.revenue import DailyRevenue
 from analytics.models.trends import Anomaly
 
@@ -13,4 +14,6 @@ __all__ = [
     "DailyRevenue",
     "Forecast",
     "FunnelProgress",
+    "IngestionHour",
+    "TaskHealth",
 ]

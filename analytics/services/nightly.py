@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from analytics.models import AggregateRun
 from analytics.services.aggregates import Progress, aggregates_refresh
 from analytics.services.anomalies import anomalies_detect
+from analytics.services.anomaly_alerts import anomaly_alerts_send
 from analytics.services.forecasts import forecasts_compute
 from analytics.services.funnels import funnels_compute
 
@@ -17,15 +18,20 @@ class Derived:
 
     funnel_rows: int
     anomalies: int
+    alerted: int  # anomalies staff were newly told of
     forecasts: int
 
 
 def analytics_derive() -> Derived:
-    """Recompute the funnels, store the latest days' anomalies and the forecasts (after the
-    aggregates)."""
+    """Recompute the funnels, store the latest days' anomalies and tell staff of the new ones,
+    then store the forecasts (after the aggregates)."""
+    funnel_rows = funnels_compute()
+    found = anomalies_detect()
+    alerted = anomaly_alerts_send([a.pk for a in found])
     return Derived(
-        funnel_rows=funnels_compute(),
-        anomalies=len(anomalies_detect()),
+        funnel_rows=funnel_rows,
+        anomalies=len(found),
+        alerted=alerted,
         forecasts=forecasts_compute().stored,
     )
 
