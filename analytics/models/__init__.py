@@ -2,7 +2,18 @@
 
 from analytics.models.aggregates import AggregateRun, DailyAggregate
 from analytics.models.funnels import FunnelProgress
+from analytics.models.retention import Breakdown, CohortKind, LifecycleWeek, RetentionCell
 from analytics.models.revenue import DailyRevenue
 from analytics.models.trends import Anomaly
 
-__all__ = ["AggregateRun", "Anomaly", "DailyAggregate", "DailyRevenue", "FunnelProgress"]
+__all__ = [
+    "AggregateRun",
+    "Anomaly",
+    "Breakdown",
+    "CohortKind",
+    "DailyAggregate",
+    "DailyRevenue",
+    "FunnelProgress",
+    "LifecycleWeek",
+    "RetentionCell",
+]

@@ -8,6 +8,7 @@ from analytics.models import AggregateRun
 from analytics.services.aggregates import Progress, aggregates_refresh
 from analytics.services.anomalies import anomalies_detect
 from analytics.services.funnels import funnels_compute
+from analytics.services.retention import RetentionComputed, retention_compute
 
 
 @dataclass(frozen=True)
@@ -16,11 +17,17 @@ class Derived:
 
     funnel_rows: int
     anomalies: int
+    retention: RetentionComputed
 
 
 def analytics_derive() -> Derived:
-    """Recompute the funnels and store the latest days' anomalies (after the aggregates)."""
-    return Derived(funnel_rows=funnels_compute(), anomalies=len(anomalies_detect()))
+    """Recompute the funnels and the retention cohorts and lifecycle, and store the latest
+    days' anomalies (after the aggregates)."""
+    return Derived(
+        funnel_rows=funnels_compute(),
+        anomalies=len(anomalies_detect()),
+        retention=retention_compute(),
+    )
 
 
 def analytics_refresh(*, progress: Progress | None = None) -> AggregateRun | None:

@@ -50,5 +50,7 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"aggregate run {run.pk}: {run.days} days{span} in {seconds:.1f}s")
         )
         self.stdout.write(
-            f"funnels: {derived.funnel_rows} enrollments; anomalies: {derived.anomalies} found"
+            f"funnels: {derived.funnel_rows} enrollments; anomalies: {derived.anomalies} found; "
+            f"retention: {derived.retention.cells} cells, "
+            f"{derived.retention.lifecycle_weeks} lifecycle weeks"
         )

@@ -1,0 +1,364 @@
+"""Nightly retention cohorts (RetentionCell) and weekly lifecycle (LifecycleWeek).
+
+Definitions (the page, the API and the saved segments all follow them):
+
+* Weeks are learner-local ISO weeks, Monday to Sunday, in the learner's own timezone.
+* A learner is a student (User.role). "Active in a week" is any activity event in it: every
+  event type but engagement's NON_ACTIVITY_TYPES, as in the daily aggregates; in a course,
+  only the events of that course.
+* Cohort week, "signup": the week of User.date_joined. "enrollment": the week of the
+  learner's first enrollment (Enrollment.enrolled_at); in a course, of their enrollment in it.
+* Course cohorts: the course's enrolled learners, counting their activity in the course.
+* Breakdowns: `timezone` (User.timezone), `league` (the league tier the learner is in now,
+  bronze without a game profile) and `streak7`: "yes" when the learner reached a 7-day
+  streak within the 14 days from the cohort week's Monday, i.e. has a gamification StreakDay
+  with run_length >= 7 dated cohort_week .. cohort_week + 13 (freezes as gamification
+  counts them); "no" otherwise.
+* Week offset k counts the learners of the cohort active in the k-th week after the cohort
+  week (k = 0: the cohort week), for k from 0 to the current week, at most MAX_WEEK_OFFSET.
+* Lifecycle of week W (platform, and per course): new (first activity ever in W), returning
+  (active in W and W-1), resurrecting (active in W, not W-1, active before), dormant
+  (active in W-1, not in W), for the weeks up to the current one.
+
+PostgreSQL counts in SQL: one query reads the events once into distinct (learner, course,
+week) rows and groups the cells with GROUPING SETS, another the lifecycle with window
+functions. SQLite has no timezones: there the same figures are counted in Python from the
+activity rows. A run replaces every stored row in one transaction, so a rerun never
+duplicates.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from analytics.models import Breakdown, CohortKind, LifecycleWeek, RetentionCell
+from core.bulk import fetch_rows
+from core.localtime import local_date
+from core.statement_timeout import statement_timeout_for_jobs
+from engagement.catalogue import NON_ACTIVITY_TYPES
+from engagement.models import Event
+from gamification.models import LearnerGameProfile, StreakDay
+from learning.models import Enrollment
+
+MAX_WEEK_OFFSET = 12
+STREAK_DAYS = 7  # the streak that splits the `streak7` breakdown
+STREAK_WINDOW_DAYS = 14  # ... reached within this many days from the cohort week's Monday
+DEFAULT_LEAGUE = "bronze"  # a learner without a game profile (gamification's default)
+WORK_MEM = "256MB"
+PLATFORM = 0  # the course id standing for "the platform" inside the computation
+
+# (kind, course id or PLATFORM, breakdown, breakdown value, cohort week)
+CohortKey = tuple[str, int, str, str, datetime.date]
+
+
+@dataclass(frozen=True)
+class RetentionComputed:
+    """What `retention_compute` stored."""
+
+    cells: int
+    lifecycle_weeks: int
+
+
+def week_of(day: datetime.date) -> datetime.date:
+    """The Monday of the week `day` is in."""
+    return day - datetime.timedelta(days=day.weekday())
+
+
+def retention_compute(*, today: datetime.date | None = None) -> RetentionComputed:
+    """Recompute every retention cell and lifecycle week (module docstring), replacing the
+    stored ones; `today` (default: today, UTC) bounds the weeks."""
+    current = week_of(today or timezone.now().date())
+    if connection.vendor == "postgresql":
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+            statement_timeout_for_jobs(local=True)
+            sizes, retained = _postgresql_cells(current)
+            lifecycle = _postgresql_lifecycle(current)
+    else:
+        sizes, retained, lifecycle = _python(current)
+    cells = [
+        RetentionCell(
+            cohort_kind=kind,
+            course_id=course or None,
+            breakdown=breakdown,
+            breakdown_value=value,
+            cohort_week=week,
+            week_offset=offset,
+            cohort_size=size,
+            retained=retained.get((kind, course, breakdown, value, week, offset), 0),
+        )
+        for (kind, course, breakdown, value, week), size in sizes.items()
+        for offset in range(min(MAX_WEEK_OFFSET, (current - week).days // 7) + 1)
+    ]
+    weeks = [
+        LifecycleWeek(
+            week=week,
+            course_id=course or None,
+            new=counts[0],
+            returning=counts[1],
+            resurrecting=counts[2],
+            dormant=counts[3],
+        )
+        for (course, week), counts in lifecycle.items()
+    ]
+    with transaction.atomic():
+        RetentionCell.objects.all().delete()
+        RetentionCell.objects.bulk_create(cells, batch_size=5000)
+        LifecycleWeek.objects.all().delete()
+        LifecycleWeek.objects.bulk_create(weeks, batch_size=5000)
+    return RetentionComputed(cells=len(cells), lifecycle_weeks=len(weeks))
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+
+
+def _tables() -> dict[str, str]:
+    qn = connection.ops.quote_name
+    return {
+        "event": qn(Event._meta.db_table),
+        "user": qn(User._meta.db_table),
+        "enrollment": qn(Enrollment._meta.db_table),
+        "profile": qn(LearnerGameProfile._meta.db_table),
+        "streak": qn(StreakDay._meta.db_table),
+    }
+
+
+def _activity_sql(t: dict[str, str]) -> str:
+    """CTE `act`: distinct (learner, course or 0 for the platform, local week) of activity."""
+    return f"""
+        ev AS (
+            SELECT DISTINCT e.user_id, COALESCE(e.course_id, 0) AS course_id,
+                   date_trunc('week', e.occurred_at AT TIME ZONE u.timezone)::date AS week
+            FROM {t["event"]} e JOIN {t["user"]} u ON u.id = e.user_id
+            WHERE u.role = %(student)s AND NOT (e.type = ANY(%(non)s))
+        ), act AS (
+            SELECT user_id, course_id, week FROM ev WHERE course_id <> 0
+            UNION ALL
+            SELECT DISTINCT user_id, 0, week FROM ev
+        )
+    """
+
+
+def _params(current: datetime.date) -> dict[str, object]:
+    return {
+        "student": User.Role.STUDENT,
+        "non": sorted(NON_ACTIVITY_TYPES),
+        "current": current,
+        "max_offset": MAX_WEEK_OFFSET,
+        "streak": STREAK_DAYS,
+        "window": STREAK_WINDOW_DAYS,
+        "league": DEFAULT_LEAGUE,
+    }
+
+
+def _postgresql_cells(
+    current: datetime.date,
+) -> tuple[dict[CohortKey, int], dict[tuple, int]]:
+    t = _tables()
+    rows = fetch_rows(
+        f"""
+        WITH {_activity_sql(t)},
+        learner AS (
+            SELECT u.id AS user_id, u.timezone, COALESCE(p.league_tier, %(league)s) AS league,
+                   date_trunc('week', u.date_joined AT TIME ZONE u.timezone)::date AS signup
+            FROM {t["user"]} u LEFT JOIN {t["profile"]} p ON p.user_id = u.id
+            WHERE u.role = %(student)s
+        ), enr AS (
+            SELECT n.user_id, n.course_id,
+                   date_trunc('week', n.enrolled_at AT TIME ZONE l.timezone)::date AS week
+            FROM {t["enrollment"]} n JOIN learner l ON l.user_id = n.user_id
+        ), members AS (
+            SELECT 'signup' AS kind, 0::bigint AS course_id, user_id, signup AS week
+            FROM learner
+            UNION ALL
+            SELECT 'signup', e.course_id, e.user_id, l.signup
+            FROM enr e JOIN learner l ON l.user_id = e.user_id
+            UNION ALL
+            SELECT 'enrollment', 0, user_id, MIN(week) FROM enr GROUP BY user_id
+            UNION ALL
+            SELECT 'enrollment', course_id, user_id, week FROM enr
+        ), tagged AS (
+            SELECT m.kind, m.course_id, m.user_id, m.week, l.timezone, l.league,
+                   CASE WHEN EXISTS (
+                       SELECT 1 FROM {t["streak"]} s
+                       WHERE s.user_id = m.user_id AND s.run_length >= %(streak)s
+                         AND s.date >= m.week AND s.date < m.week + %(window)s
+                   ) THEN 'yes' ELSE 'no' END AS streak7
+            FROM members m JOIN learner l ON l.user_id = m.user_id
+            WHERE m.week <= %(current)s
+        ), hits AS (
+            SELECT t.*, (a.week - t.week) / 7 AS week_offset
+            FROM tagged t JOIN act a
+              ON a.user_id = t.user_id AND a.course_id = t.course_id
+             AND a.week >= t.week AND a.week <= t.week + 7 * %(max_offset)s
+        ), counted AS (
+            SELECT kind, course_id, week, timezone, league, streak7, -1 AS week_offset,
+                   GROUPING(timezone) AS no_tz, GROUPING(league) AS no_league,
+                   GROUPING(streak7) AS no_streak, COUNT(*) AS n
+            FROM tagged
+            GROUP BY GROUPING SETS (
+                (kind, course_id, week), (kind, course_id, week, timezone),
+                (kind, course_id, week, league), (kind, course_id, week, streak7)
+            )
+            UNION ALL
+            SELECT kind, course_id, week, timezone, league, streak7, week_offset,
+                   GROUPING(timezone), GROUPING(league), GROUPING(streak7), COUNT(*)
+            FROM hits
+            GROUP BY GROUPING SETS (
+                (kind, course_id, week, week_offset),
+                (kind, course_id, week, week_offset, timezone),
+                (kind, course_id, week, week_offset, league),
+                (kind, course_id, week, week_offset, streak7)
+            )
+        )
+        SELECT * FROM counted
+        """,
+        _params(current),
+    )
+    sizes: dict[CohortKey, int] = {}
+    retained: dict[tuple, int] = {}
+    for kind, course, week, tz, league, streak, offset, no_tz, no_league, no_streak, n in rows:
+        if not no_tz:
+            breakdown, value = Breakdown.TIMEZONE.value, tz
+        elif not no_league:
+            breakdown, value = Breakdown.LEAGUE.value, league
+        elif not no_streak:
+            breakdown, value = Breakdown.STREAK7.value, streak
+        else:
+            breakdown, value = Breakdown.ALL.value, ""
+        key = (kind, course, breakdown, value, week)
+        if offset < 0:
+            sizes[key] = n
+        else:
+            retained[(*key, offset)] = n
+    return sizes, retained
+
+
+def _postgresql_lifecycle(current: datetime.date) -> dict[tuple[int, datetime.date], list[int]]:
+    t = _tables()
+    out: dict[tuple[int, datetime.date], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for course, week, new, returning, resurrecting, dormant in fetch_rows(
+        f"""
+        WITH {_activity_sql(t)},
+        spans AS (
+            SELECT course_id, week,
+                   LAG(week) OVER w AS prev, LEAD(week) OVER w AS next
+            FROM act
+            WHERE week <= %(current)s
+            WINDOW w AS (PARTITION BY course_id, user_id ORDER BY week)
+        )
+        SELECT course_id, week,
+               COUNT(*) FILTER (WHERE prev IS NULL),
+               COUNT(*) FILTER (WHERE prev = week - 7),
+               COUNT(*) FILTER (WHERE prev < week - 7),
+               0
+        FROM spans GROUP BY course_id, week
+        UNION ALL
+        SELECT course_id, week + 7, 0, 0, 0, COUNT(*)
+        FROM spans
+        WHERE (next IS NULL OR next > week + 7) AND week + 7 <= %(current)s
+        GROUP BY course_id, week + 7
+        """,
+        _params(current),
+    ):
+        counts = out[course, week]
+        for i, n in enumerate((new, returning, resurrecting, dormant)):
+            counts[i] += n
+    return dict(out)
+
+
+# --- elsewhere (SQLite): the same counts in Python ----------------------------------------
+
+
+def _python(
+    current: datetime.date,
+) -> tuple[dict[CohortKey, int], dict[tuple, int], dict[tuple[int, datetime.date], list[int]]]:
+    students = User.objects.filter(role=User.Role.STUDENT).order_by()
+    learners = {
+        pk: (tz, week_of(local_date(joined, tz)))
+        for pk, tz, joined in students.values_list("pk", "timezone", "date_joined")
+    }
+    leagues = dict(
+        LearnerGameProfile.objects.filter(user__role=User.Role.STUDENT).values_list(
+            "user_id", "league_tier"
+        )
+    )
+    active: dict[tuple[int, int], set[datetime.date]] = defaultdict(set)
+    for user_id, course_id, at, tz in (
+        Event.objects.filter(user__role=User.Role.STUDENT)
+        .exclude(type__in=NON_ACTIVITY_TYPES)
+        .order_by()
+        .values_list("user_id", "course_id", "occurred_at", "user__timezone")
+        .iterator()
+    ):
+        week = week_of(local_date(at, tz))
+        active[user_id, PLATFORM].add(week)
+        if course_id is not None:
+            active[user_id, course_id].add(week)
+    streak_days: dict[int, list[datetime.date]] = defaultdict(list)
+    for user_id, day in StreakDay.objects.filter(
+        user__role=User.Role.STUDENT, run_length__gte=STREAK_DAYS
+    ).values_list("user_id", "date"):
+        streak_days[user_id].append(day)
+
+    members: list[tuple[str, int, int, datetime.date]] = []
+    first_enrolled: dict[int, datetime.date] = {}
+    for user_id, course_id, at in Enrollment.objects.filter(
+        user__role=User.Role.STUDENT
+    ).values_list("user_id", "course_id", "enrolled_at"):
+        tz, signup = learners[user_id]
+        week = week_of(local_date(at, tz))
+        members.append((CohortKind.SIGNUP, course_id, user_id, signup))
+        members.append((CohortKind.ENROLLMENT, course_id, user_id, week))
+        first_enrolled[user_id] = min(week, first_enrolled.get(user_id, week))
+    members += [(CohortKind.SIGNUP, PLATFORM, pk, signup) for pk, (_, signup) in learners.items()]
+    members += [(CohortKind.ENROLLMENT, PLATFORM, pk, w) for pk, w in first_enrolled.items()]
+
+    sizes: dict[CohortKey, int] = defaultdict(int)
+    retained: dict[tuple, int] = defaultdict(int)
+    window = datetime.timedelta(days=STREAK_WINDOW_DAYS)
+    for kind, course, user_id, week in members:
+        if week > current:
+            continue
+        tz = learners[user_id][0]
+        streak = any(week <= day < week + window for day in streak_days.get(user_id, ()))
+        splits = (
+            (Breakdown.ALL.value, ""),
+            (Breakdown.TIMEZONE.value, tz),
+            (Breakdown.LEAGUE.value, leagues.get(user_id, DEFAULT_LEAGUE)),
+            (Breakdown.STREAK7.value, "yes" if streak else "no"),
+        )
+        offsets = [
+            (w - week).days // 7
+            for w in active.get((user_id, course), ())
+            if 0 <= (w - week).days // 7 <= MAX_WEEK_OFFSET
+        ]
+        for breakdown, value in splits:
+            key = (str(kind), course, breakdown, value, week)
+            sizes[key] += 1
+            for offset in offsets:
+                retained[(*key, offset)] += 1
+    return dict(sizes), dict(retained), _python_lifecycle(active, current)
+
+
+def _python_lifecycle(
+    active: dict[tuple[int, int], set[datetime.date]], current: datetime.date
+) -> dict[tuple[int, datetime.date], list[int]]:
+    out: dict[tuple[int, datetime.date], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    week = datetime.timedelta(days=7)
+    for (_, course), weeks in active.items():
+        ordered = sorted(w for w in weeks if w <= current)
+        for i, w in enumerate(ordered):
+            prev = ordered[i - 1] if i else None
+            status = 0 if prev is None else 1 if prev == w - week else 2
+            out[course, w][status] += 1
+            following = ordered[i + 1] if i + 1 < len(ordered) else None
+            if (following is None or following > w + week) and w + week <= current:
+                out[course, w + week][3] += 1
+    return dict(out)
