@@ -2,12 +2,13 @@
 
 from django.urls import path
 
-from analytics.views import funnels, overview, trends
+from analytics.views import cohorts, funnels, overview, trends
 
 app_name = "analytics"
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
     path("funnels/", funnels.funnels, name="funnels"),
+    path("cohorts/", cohorts.cohorts, name="cohorts"),
     path("trends/", trends.trends, name="trends"),
 ]
