@@ -10,5 +10,6 @@ urlpatterns = [
     path("", overview.overview, name="overview"),
     path("funnels/", funnels.funnels, name="funnels"),
     path("cohorts/", cohorts.cohorts, name="cohorts"),
+    path("cohorts/segment/", cohorts.cohort_segment, name="cohort_segment"),
     path("trends/", trends.trends, name="trends"),
 ]

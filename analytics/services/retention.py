@@ -29,22 +29,28 @@ duplicates.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.text import slugify
 
 from accounts.models import User
 from analytics.models import Breakdown, CohortKind, LifecycleWeek, RetentionCell
+from campaigns.models import Segment
+from campaigns.services.segments import segment_create
 from core.bulk import fetch_rows
+from core.errors import DomainValidationError
 from core.localtime import local_date
 from core.statement_timeout import statement_timeout_for_jobs
 from engagement.catalogue import NON_ACTIVITY_TYPES
 from engagement.models import Event
 from gamification.models import LearnerGameProfile, StreakDay
-from learning.models import Enrollment
+from learning.models import Course, Enrollment
 
 MAX_WEEK_OFFSET = 12
 STREAK_DAYS = 7  # the streak that splits the `streak7` breakdown
@@ -362,3 +368,100 @@ def _python_lifecycle(
             if (following is None or following > w + week) and w + week <= current:
                 out[course, w + week][3] += 1
     return dict(out)
+
+
+# --- a cohort row saved as a campaigns segment ----------------------------------------------
+
+
+def cohort_filter(
+    *, kind: str, week: datetime.date, breakdown: str, value: str, course: Course | None
+) -> dict[str, Any]:
+    """The campaigns filter that selects exactly the students of one matrix row (module
+    definitions; the league and timezone as they are when the segment is used)."""
+    monday = week.isoformat()
+    conditions: list[dict[str, Any]] = []
+    if kind == CohortKind.SIGNUP:
+        conditions.append({"field": "signup_week", "op": "=", "value": monday})
+        if course is not None:
+            conditions.append({"field": "course", "op": "=", "value": course.external_id})
+    else:
+        first: dict[str, Any] = {"field": "first_enrollment_week", "op": "=", "value": monday}
+        if course is not None:
+            first["course"] = course.external_id
+        conditions.append(first)
+    if breakdown == Breakdown.TIMEZONE:
+        conditions.append({"field": "timezone", "op": "=", "value": value})
+    elif breakdown == Breakdown.LEAGUE:
+        conditions.append({"field": "league", "op": "=", "value": value})
+    elif breakdown == Breakdown.STREAK7:
+        op = ">=" if value == "yes" else "<"
+        conditions.append(
+            {"field": "streak_in_two_weeks", "week": monday, "op": op, "value": STREAK_DAYS}
+        )
+    return {"all": conditions}
+
+
+def _cohort_name(
+    kind: str, week: datetime.date, breakdown: str, value: str, course: Course | None
+) -> str:
+    verb = "signed up" if kind == CohortKind.SIGNUP else "first enrolled"
+    name = f"Cohort: {verb} week of {week:%d %b %Y}"
+    if course is not None:
+        name += f" in {course.title}"
+    if breakdown == Breakdown.STREAK7:
+        name += ", 7-day streak" if value == "yes" else ", no 7-day streak"
+    elif breakdown != Breakdown.ALL:
+        name += f", {breakdown} {value}"
+    return name[:120]
+
+
+def cohort_segment_save(
+    *,
+    kind: Any,
+    week: Any,
+    breakdown: Any,
+    value: Any,
+    course: Course | None,
+    actor: User | None,
+) -> Segment:
+    """A campaigns segment of one matrix row's learners (`cohort_filter`); saving the same
+    row again returns the segment saved before. Raises DomainValidationError naming the
+    field for a kind, week, breakdown or value that is not a cohort's."""
+    errors: dict[str, str] = {}
+    if kind not in CohortKind.values:
+        errors["kind"] = f"Choose one of {', '.join(CohortKind.values)}."
+    monday = None
+    with contextlib.suppress(ValueError):
+        monday = datetime.date.fromisoformat(week) if isinstance(week, str) else None
+    if monday is None or monday.weekday() != 0:
+        errors["week"] = "Give the cohort's Monday as YYYY-MM-DD."
+    if breakdown not in Breakdown.values:
+        errors["breakdown"] = f"Choose one of {', '.join(Breakdown.values)}."
+    elif breakdown == Breakdown.ALL and value:
+        errors["value"] = "A cohort without a breakdown has no value."
+    elif breakdown == Breakdown.STREAK7 and value not in ("yes", "no"):
+        errors["value"] = 'Choose "yes" or "no".'
+    elif breakdown != Breakdown.ALL and (not isinstance(value, str) or not value):
+        errors["value"] = "Give the breakdown's value."
+    if errors:
+        raise DomainValidationError(errors)
+    assert monday is not None
+    filter_ = cohort_filter(kind=kind, week=monday, breakdown=breakdown, value=value, course=course)
+    name = _cohort_name(kind, monday, breakdown, value, course)
+    base = slugify(name)[:72] or "cohort"
+    for n in range(1, 100):
+        slug = base if n == 1 else f"{base}-{n}"
+        existing = Segment.objects.filter(slug=slug).first()
+        if existing is None:
+            return segment_create(
+                spec={
+                    "name": name,
+                    "slug": slug,
+                    "filter": filter_,
+                    "description": "Saved from the analytics cohorts page.",
+                },
+                actor=actor,
+            )
+        if existing.filter == filter_:
+            return existing
+    raise DomainValidationError({"week": "Too many segments of this cohort already."})

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 
 from analytics import charts
-from analytics.access import analytics_required, can_see_platform
+from analytics.access import analytics_required, can_see_platform, visible_courses
 from analytics.models import CohortKind
 from analytics.selectors.retention import (
     BREAKDOWNS,
@@ -21,8 +24,9 @@ from analytics.selectors.retention import (
     lifecycle_rows,
     retention_curves,
 )
-from analytics.services.retention import MAX_WEEK_OFFSET
+from analytics.services.retention import MAX_WEEK_OFFSET, cohort_segment_save
 from analytics.views.layout import csv_response, page_context, rounded, wants_csv
+from core.errors import DomainValidationError
 from engagement.charts import figure_html
 
 MATRIX_CSV_HEADER = [
@@ -151,3 +155,38 @@ def cohorts(request: HttpRequest) -> HttpResponse:
         else "",
     )
     return render(request, "analytics/cohorts.html", context)
+
+
+@require_POST
+@analytics_required()
+def cohort_segment(request: HttpRequest) -> HttpResponse:
+    """Save one matrix row as a campaigns segment (POST kind, week, breakdown, value,
+    course): staff any row, an instructor the rows of their own courses. Staff go to the
+    segment's page, instructors (who have no campaigns pages) back to the cohorts."""
+    data = request.POST
+    course = None
+    if data.get("course"):
+        course = visible_courses(request.user).filter(external_id=data["course"]).first()
+        if course is None:
+            raise PermissionDenied("That course's cohorts are not yours to save.")
+    elif not can_see_platform(request.user):
+        raise PermissionDenied("Choose one of your courses.")
+    breakdown, value = data.get("breakdown", ""), data.get("value", "")
+    if breakdown == COURSE:  # a course's row of the platform's cohorts
+        breakdown, value = "all", ""
+    try:
+        segment = cohort_segment_save(
+            kind=data.get("kind"),
+            week=data.get("week"),
+            breakdown=breakdown,
+            value=value,
+            course=course,
+            actor=request.user,
+        )
+    except DomainValidationError as error:
+        return HttpResponse(error.messages_text(), status=400, content_type="text/plain")
+    messages.success(request, f"Saved the cohort as the segment “{segment.name}”.")
+    if request.user.is_staff:
+        return redirect("admin:campaigns_segment_change", segment.pk)
+    back = data.get("next", "")
+    return redirect(back if back.startswith(reverse("analytics:cohorts")) else "analytics:cohorts")
