@@ -20,11 +20,12 @@ Definitions (the page, the API and the saved segments all follow them):
   (active in W and W-1), resurrecting (active in W, not W-1, active before), dormant
   (active in W-1, not in W), for the weeks up to the current one.
 
-PostgreSQL counts in SQL: one query reads the events once into distinct (learner, course,
-week) rows and groups the cells with GROUPING SETS, another the lifecycle with window
-functions. SQLite has no timezones: there the same figures are counted in Python from the
-activity rows. A run replaces every stored row in one transaction, so a rerun never
-duplicates.
+PostgreSQL counts in SQL: one statement reads the events once into a temporary table of
+distinct (learner, course, week) rows; one query counts the cells from it per finest group
+(kind, course, week and the three breakdown values), which Python sums into the breakdowns;
+another counts the lifecycle with window functions. SQLite has no timezones: there the same
+figures are counted in Python from the activity rows. A run replaces every stored row in
+one transaction, so a rerun never duplicates.
 """
 
 from __future__ import annotations
@@ -83,7 +84,11 @@ def retention_compute(*, today: datetime.date | None = None) -> RetentionCompute
     if connection.vendor == "postgresql":
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+            # The CTEs' row estimates are far off; compiling the plan (JIT) for the billions
+            # of rows PostgreSQL fears costs more than running it.
+            cursor.execute("SET LOCAL jit = off")
             statement_timeout_for_jobs(local=True)
+            _stage_activity(cursor, _tables())
             sizes, retained = _postgresql_cells(current)
             lifecycle = _postgresql_lifecycle(current)
     else:
@@ -135,20 +140,30 @@ def _tables() -> dict[str, str]:
     }
 
 
-def _activity_sql(t: dict[str, str]) -> str:
-    """CTE `act`: distinct (learner, course or 0 for the platform, local week) of activity."""
-    return f"""
-        ev AS (
+ACTIVITY_TABLE = "analytics_retention_activity"  # a temporary table of the computation
+
+
+def _stage_activity(cursor: Any, t: dict[str, str]) -> None:
+    """Read the events once into a temporary table of distinct (learner, course or 0 for
+    the platform, local week) of activity, which both queries then read (a few rows per
+    learner and week instead of every event)."""
+    cursor.execute(f"DROP TABLE IF EXISTS {ACTIVITY_TABLE}")
+    cursor.execute(
+        f"""
+        CREATE TEMPORARY TABLE {ACTIVITY_TABLE} ON COMMIT DROP AS
+        WITH ev AS (
             SELECT DISTINCT e.user_id, COALESCE(e.course_id, 0) AS course_id,
                    date_trunc('week', e.occurred_at AT TIME ZONE u.timezone)::date AS week
             FROM {t["event"]} e JOIN {t["user"]} u ON u.id = e.user_id
             WHERE u.role = %(student)s AND NOT (e.type = ANY(%(non)s))
-        ), act AS (
-            SELECT user_id, course_id, week FROM ev WHERE course_id <> 0
-            UNION ALL
-            SELECT DISTINCT user_id, 0, week FROM ev
         )
-    """
+        SELECT user_id, course_id, week FROM ev WHERE course_id <> 0
+        UNION ALL
+        SELECT DISTINCT user_id, 0, week FROM ev
+        """,
+        _params(datetime.date.min),
+    )
+    cursor.execute(f"ANALYZE {ACTIVITY_TABLE}")
 
 
 def _params(current: datetime.date) -> dict[str, object]:
@@ -169,8 +184,7 @@ def _postgresql_cells(
     t = _tables()
     rows = fetch_rows(
         f"""
-        WITH {_activity_sql(t)},
-        learner AS (
+        WITH learner AS (
             SELECT u.id AS user_id, u.timezone, COALESCE(p.league_tier, %(league)s) AS league,
                    date_trunc('week', u.date_joined AT TIME ZONE u.timezone)::date AS signup
             FROM {t["user"]} u LEFT JOIN {t["profile"]} p ON p.user_id = u.id
@@ -198,64 +212,58 @@ def _postgresql_cells(
                    ) THEN 'yes' ELSE 'no' END AS streak7
             FROM members m JOIN learner l ON l.user_id = m.user_id
             WHERE m.week <= %(current)s
-        ), hits AS (
-            SELECT t.*, (a.week - t.week) / 7 AS week_offset
-            FROM tagged t JOIN act a
-              ON a.user_id = t.user_id AND a.course_id = t.course_id
-             AND a.week >= t.week AND a.week <= t.week + 7 * %(max_offset)s
-        ), counted AS (
-            SELECT kind, course_id, week, timezone, league, streak7, -1 AS week_offset,
-                   GROUPING(timezone) AS no_tz, GROUPING(league) AS no_league,
-                   GROUPING(streak7) AS no_streak, COUNT(*) AS n
+        ), grouped AS MATERIALIZED (
+            -- Each member with the number of its finest group (kind, course, week and the
+            -- three breakdown values): the join with the activity then groups by integers,
+            -- and the few thousand groups are rolled up into the breakdowns in Python.
+            SELECT user_id, course_id, week,
+                   DENSE_RANK() OVER (
+                       ORDER BY kind, course_id, week, timezone, league, streak7
+                   ) AS gid,
+                   kind, timezone, league, streak7
             FROM tagged
-            GROUP BY GROUPING SETS (
-                (kind, course_id, week), (kind, course_id, week, timezone),
-                (kind, course_id, week, league), (kind, course_id, week, streak7)
-            )
-            UNION ALL
-            SELECT kind, course_id, week, timezone, league, streak7, week_offset,
-                   GROUPING(timezone), GROUPING(league), GROUPING(streak7), COUNT(*)
-            FROM hits
-            GROUP BY GROUPING SETS (
-                (kind, course_id, week, week_offset),
-                (kind, course_id, week, week_offset, timezone),
-                (kind, course_id, week, week_offset, league),
-                (kind, course_id, week, week_offset, streak7)
-            )
+        ), hits AS (
+            SELECT g.gid, (a.week - g.week) / 7 AS week_offset, COUNT(*) AS n
+            FROM grouped g JOIN {ACTIVITY_TABLE} a
+              ON a.user_id = g.user_id AND a.course_id = g.course_id
+             AND a.week >= g.week AND a.week <= g.week + 7 * %(max_offset)s
+            GROUP BY 1, 2
         )
-        SELECT * FROM counted
+        SELECT gid, kind, course_id, week, timezone, league, streak7, -1, COUNT(*)
+        FROM grouped GROUP BY 1, 2, 3, 4, 5, 6, 7
+        UNION ALL
+        SELECT gid, NULL, NULL, NULL, NULL, NULL, NULL, week_offset, n FROM hits
         """,
         _params(current),
     )
-    sizes: dict[CohortKey, int] = {}
-    retained: dict[tuple, int] = {}
-    for kind, course, week, tz, league, streak, offset, no_tz, no_league, no_streak, n in rows:
-        if not no_tz:
-            breakdown, value = Breakdown.TIMEZONE.value, tz
-        elif not no_league:
-            breakdown, value = Breakdown.LEAGUE.value, league
-        elif not no_streak:
-            breakdown, value = Breakdown.STREAK7.value, streak
-        else:
-            breakdown, value = Breakdown.ALL.value, ""
-        key = (kind, course, breakdown, value, week)
+    groups: dict[int, list[CohortKey]] = {}
+    sizes: dict[CohortKey, int] = defaultdict(int)
+    retained: dict[tuple, int] = defaultdict(int)
+    for gid, kind, course, week, tz, league, streak, offset, n in rows:
         if offset < 0:
-            sizes[key] = n
-        else:
-            retained[(*key, offset)] = n
-    return sizes, retained
+            groups[gid] = [
+                (kind, course, Breakdown.ALL.value, "", week),
+                (kind, course, Breakdown.TIMEZONE.value, tz, week),
+                (kind, course, Breakdown.LEAGUE.value, league, week),
+                (kind, course, Breakdown.STREAK7.value, streak, week),
+            ]
+            for key in groups[gid]:
+                sizes[key] += n
+    for gid, *_, offset, n in rows:
+        if offset >= 0:
+            for key in groups[gid]:
+                retained[(*key, offset)] += n
+    return dict(sizes), dict(retained)
 
 
 def _postgresql_lifecycle(current: datetime.date) -> dict[tuple[int, datetime.date], list[int]]:
-    t = _tables()
     out: dict[tuple[int, datetime.date], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for course, week, new, returning, resurrecting, dormant in fetch_rows(
         f"""
-        WITH {_activity_sql(t)},
-        spans AS (
+        WITH spans AS (
             SELECT course_id, week,
                    LAG(week) OVER w AS prev, LEAD(week) OVER w AS next
-            FROM act
+            FROM {ACTIVITY_TABLE}
             WHERE week <= %(current)s
             WINDOW w AS (PARTITION BY course_id, user_id ORDER BY week)
         )
