@@ -144,3 +144,14 @@ def test_the_charts_are_valid_plotly_figures(cohorts):
     )
     go.Figure(figure)
     assert figure["data"][3]["name"] == "Dormant" and min(figure["data"][3]["y"]) == -2
+
+
+def test_the_selectors_read_one_query_each(cohorts, django_assert_num_queries):
+    span = {"start": D(2026, 11, 1), "end": D(2026, 11, 29)}
+    with django_assert_num_queries(1):
+        by_course = cohort_rows(kind="signup", breakdown="course", course=None, **span)
+        assert {r.course.title for r in by_course} == {"Algebra", "Biology"}
+    with django_assert_num_queries(1):
+        cohort_rows(kind="enrollment", breakdown="streak7", course=cohorts["biology"], **span)
+    with django_assert_num_queries(1):
+        assert len(lifecycle_rows(course=cohorts["biology"], **span)) == 5
