@@ -187,6 +187,6 @@ def cohort_segment(request: HttpRequest) -> HttpResponse:
         return HttpResponse(error.messages_text(), status=400, content_type="text/plain")
     messages.success(request, f"Saved the cohort as the segment “{segment.name}”.")
     if request.user.is_staff:
-        return redirect("admin:campaigns_segment_change", segment.pk)
+        return redirect("campaigns:segment_detail", segment.pk)
     back = data.get("next", "")
     return redirect(back if back.startswith(reverse("analytics:cohorts")) else "analytics:cohorts")

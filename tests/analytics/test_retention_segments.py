@@ -85,8 +85,15 @@ def test_one_click_saves_the_row_and_shows_the_segment(cohorts, post, members):
     response = staff().post(URL, post)
     segment = Segment.objects.get(is_predefined=False)
     assert response.status_code == 302
-    assert response["Location"] == f"/admin/campaigns/segment/{segment.pk}/change/"
+    assert response["Location"] == f"/dashboard/campaigns/segments/{segment.pk}/"
     assert audience(segment.filter) == {cohorts[name].pk for name in members}
+    page = staff().get(response["Location"])
+    html = page.content.decode()
+    assert page.status_code == 200 and segment.name in html
+    assert f'data-live-count="{len(members)}"' in html
+    for name, user in cohorts.items():
+        if hasattr(user, "email") and user.role == "student":
+            assert (user.email in html) == (name in members)
     assert segment.name.startswith("Cohort: ")
 
 
