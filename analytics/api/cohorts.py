@@ -6,29 +6,13 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from accounts.models import ApiKey
-from analytics.access import can_see_analytics, visible_courses
+from analytics.api.access import AnalyticsReadView
 from analytics.api.engagement import RangeQuerySerializer
 from analytics.models import CohortKind
 from analytics.selectors.retention import BREAKDOWNS, COURSE, cohort_rows, lifecycle_rows
-from learning.models import Course
-
-
-def _check_course(request: Request, course: Course | None) -> None:
-    """API keys (with the scope) and staff read any scope; an instructor's session only one
-    of their own courses; anyone else nothing."""
-    user = request.user
-    if isinstance(request.auth, ApiKey) or user.is_staff:
-        return
-    if not can_see_analytics(user):
-        raise PermissionDenied("Analytics are for staff and instructors.")
-    if course is None or not visible_courses(user).filter(pk=course.pk).exists():
-        raise PermissionDenied("Give `course`: one of the courses you teach.")
 
 
 class CohortQuerySerializer(RangeQuerySerializer):
@@ -102,15 +86,12 @@ class LifecycleWeekSerializer(serializers.Serializer):
     parameters=[CohortQuerySerializer],
     responses=CohortRowSerializer(many=True),
 )
-class CohortsView(APIView):
-    scope_read = "analytics:read"
-    allow_self_service = True  # instructors, for their own courses (_check_course)
-
+class CohortsView(AnalyticsReadView):
     def get(self, request: Request) -> Response:
         query = CohortQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         q = query.validated_data
-        _check_course(request, q["course"])
+        self.check_course(request, q["course"])
         rows = cohort_rows(
             kind=q["kind"],
             breakdown=q["breakdown"],
@@ -133,14 +114,11 @@ class CohortsView(APIView):
     parameters=[RangeQuerySerializer],
     responses=LifecycleWeekSerializer(many=True),
 )
-class LifecycleView(APIView):
-    scope_read = "analytics:read"
-    allow_self_service = True  # instructors, for their own courses (_check_course)
-
+class LifecycleView(AnalyticsReadView):
     def get(self, request: Request) -> Response:
         query = RangeQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         q = query.validated_data
-        _check_course(request, q["course"])
+        self.check_course(request, q["course"])
         weeks = lifecycle_rows(course=q["course"], start=q["start"], end=q["end"])
         return Response(LifecycleWeekSerializer(weeks, many=True).data)
