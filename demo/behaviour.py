@@ -13,6 +13,13 @@ from zoneinfo import ZoneInfo
 
 ARCHETYPES = ("steady", "fading", "weekend", "binge", "never_started", "returning")
 ARCHETYPE_WEIGHTS = (30, 22, 12, 12, 10, 14)
+# Analytics' revenue and ratings: a share of learners pays for a course on their first day in
+# it (a course's price, in EUR for learners in Europe, else USD), a share reviews it once they
+# have completed a few lessons.
+PAYING_SHARE = 0.4
+PRICES = (29, 49, 79, 99)
+REVIEWING_SHARE = 0.3
+REVIEW_AFTER_LESSONS = 3
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,12 @@ def learner_events(
     device = rng.choice(("desktop", "desktop", "mobile", "tablet"))
     skill = {"fading": 0.5, "never_started": 0.55}.get(learner.archetype, 0.78)
     next_lesson = 0
+    # What a learner pays and how they rate the course come from a generator of their own,
+    # so the learning behaviour above replays as before.
+    commerce = random.Random(f"{learner.external_id}-{learner.course}-commerce")
+    buys = commerce.random() < PAYING_SHARE
+    reviews = commerce.random() < REVIEWING_SHARE
+    first_day = True
     for days_ago in range(learner.enrolled_on_day, -1, -1):
         local_day = (today - timedelta(days=days_ago)).astimezone(tz)
         if learner.archetype == "weekend":
@@ -102,6 +115,15 @@ def learner_events(
                     steps.append(("quiz_passed", lesson, {}))
                 steps.append(("lesson_completed", lesson, {}))
                 next_lesson += 1
+        if first_day and buys:
+            price = PRICES[sum(map(ord, learner.course)) % len(PRICES)]
+            currency = "EUR" if learner.timezone.startswith("Europe/") else "USD"
+            steps.append(("purchase", None, {"amount": price, "currency": currency}))
+        first_day = False
+        if reviews and next_lesson >= REVIEW_AFTER_LESSONS:
+            rating = max(1, min(5, round(commerce.gauss(2 + 3 * skill, 0.8))))
+            steps.append(("review_posted", None, {"rating": rating}))
+            reviews = False
         if rng.random() < 0.15:
             steps.append(("discussion_post", None, {}))
         if rng.random() < 0.08:

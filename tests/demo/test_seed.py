@@ -9,7 +9,13 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import User
-from analytics.models import DailyAggregate
+from analytics.models import (
+    DailyAggregate,
+    DailyRevenue,
+    Forecast,
+    FunnelProgress,
+    RetentionCell,
+)
 from engagement.models import Alert, EngagementScore, Event, PersonalizationProfile, ScoringRun
 from gamification.models import (
     AchievementUnlock,
@@ -111,6 +117,13 @@ def _assert_analytics(out: str) -> None:
     assert platform.order_by("-mau").first().mau >= 30
     courses = DailyAggregate.objects.exclude(course=None).values("course").distinct().count()
     assert courses == Course.objects.count()
+    # Revenue in both currencies, ratings, and what the nightly run derives from them all.
+    assert set(DailyRevenue.objects.values_list("currency", flat=True)) == {"EUR", "USD"}
+    assert platform.filter(rating_count__gt=0).count() >= 10
+    assert FunnelProgress.objects.count() == Enrollment.objects.count()
+    assert RetentionCell.objects.filter(week_offset__gt=0, retained__gt=0).exists()
+    dau = Forecast.objects.get(course=None, metric="dau", currency="")
+    assert dau.model and len(dau.points) == 30 and dau.backtest_mape is not None
     assert "Analytics:" in out and "/dashboard/analytics/" in out
 
 
