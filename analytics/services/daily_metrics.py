@@ -1,10 +1,12 @@
 """The metrics of a range of learner-local days, counted from events and enrollments.
 
-`daily_metrics(start, end)` gives, for every (day, course) scope with anything to count, the
-figures of a `DailyAggregate` row (course None: the whole platform). PostgreSQL counts
-in SQL, one query per metric family over the whole range (``AT TIME ZONE`` the learner's
-timezone); SQLite knows no timezones, so there the same figures are counted in Python from the
-range's rows, converted one timezone name at a time. Both give the same numbers.
+`daily_metrics(start, end)` gives, for every (day, course, instructor) scope with anything to
+count, the figures of a `DailyAggregate` row (both None: the whole platform; an instructor's
+scope is the union of their courses, so a learner in two of them counts once). PostgreSQL
+counts in SQL, one query per metric family over the whole range (``AT TIME ZONE`` the
+learner's timezone), the instructor scope one more grouping of the same rows; SQLite knows
+no timezones, so there the same figures are counted in Python from the range's rows,
+converted one timezone name at a time. Both give the same numbers.
 `daily_revenue(start, end)` does the same for the `purchase` events, per currency.
 """
 
@@ -27,7 +29,7 @@ from core.statement_timeout import statement_timeout_for_jobs
 from engagement.catalogue import NON_ACTIVITY_TYPES
 from engagement.models import Event
 from interventions.models import Delivery
-from learning.models import Enrollment
+from learning.models import Course, Enrollment
 
 DAY = datetime.timedelta(days=1)
 WEEK_DAYS = 7
@@ -44,10 +46,14 @@ AGGREGATION_WORK_MEM = "256MB"  # per query of a chunk, see _postgresql
 REVIEW_TYPE = "review_posted"  # properties.rating: 1-5 stars
 PURCHASE_TYPE = "purchase"  # properties.amount (number) and properties.currency (ISO 4217)
 
-Scope = tuple[datetime.date, int | None]
-"""(learner-local day, course id or None for the platform)."""
-RevenueKey = tuple[datetime.date, int | None, str]
-"""(learner-local day, course id or None for the platform, currency)."""
+Scope = tuple[datetime.date, int | None, int | None]
+"""(learner-local day, course id, instructor id): at most one id set, neither for the
+platform."""
+RevenueKey = tuple[datetime.date, int | None, int | None, str]
+"""(learner-local day, course id, instructor id, currency), scoped as `Scope`."""
+# GROUPING(course_id, instructor_id) of each grouping set: 1 a course's group, 2 an
+# instructor's, 3 the platform's.
+COURSE_SET, INSTRUCTOR_SET, PLATFORM_SET = 1, 2, 3
 
 
 @dataclass
@@ -101,7 +107,27 @@ def _tables() -> dict[str, str]:
         "user": qn(User._meta.db_table),
         "enrollment": qn(Enrollment._meta.db_table),
         "delivery": qn(Delivery._meta.db_table),
+        "course": qn(Course._meta.db_table),
     }
+
+
+def course_instructors() -> dict[int, int]:
+    """{course id: instructor id} of the courses that have an instructor."""
+    return dict(
+        Course.objects.filter(instructor__isnull=False)
+        .order_by()
+        .values_list("pk", "instructor_id")
+    )
+
+
+def scope_of(grouping: int, course_id: int | None, instructor_id: int | None) -> tuple | None:
+    """The (course, instructor) scope of a grouping set's row, None for the group of the rows
+    with no course (or no instructor), which count for the platform only."""
+    if grouping == PLATFORM_SET:
+        return (None, None)
+    if grouping == COURSE_SET:
+        return None if course_id is None else (course_id, None)
+    return None if instructor_id is None else (None, instructor_id)
 
 
 def _postgresql(start: datetime.date, end: datetime.date) -> dict[Scope, Metrics]:
@@ -119,12 +145,17 @@ def _postgresql_counts(start: datetime.date, end: datetime.date) -> dict[Scope, 
     non_activity = sorted(NON_ACTIVITY_TYPES)
     out: dict[Scope, Metrics] = defaultdict(Metrics)
 
-    def put(day: datetime.date, course_id: int | None, platform: int, **values: float) -> None:
-        # The per-course grouping set also yields a group of the events with no course: they
-        # count for the platform only.
-        if not platform and course_id is None:
+    def put(
+        day: datetime.date,
+        grouping: int,
+        course_id: int | None,
+        instructor_id: int | None,
+        **values: float,
+    ) -> None:
+        scope = scope_of(grouping, course_id, instructor_id)
+        if scope is None:
             return
-        metrics = out[day, None if platform else course_id]
+        metrics = out[day, *scope]
         for name, value in values.items():
             setattr(metrics, name, value)
 
@@ -133,51 +164,57 @@ def _postgresql_counts(start: datetime.date, end: datetime.date) -> dict[Scope, 
     # of one learner never overlap and DAU/WAU/MAU are running sums of +1 where a span
     # starts and -1 where it ends (one pass over the activity, not a join of every day with
     # its 30-day window). A zero row per scope and day of the range gives every day a sum.
+    # Scopes are (kind, id): the platform (3, NULL), a course (1, id), an instructor (2, id):
+    # an instructor's learners are distinct over their courses, one more branch of `act`.
     window_lo, window_hi = utc_bounds_of_local_dates(start - (MONTH_DAYS - 1) * DAY, end)
-    for day, course_id, platform, dau, wau, mau in fetch_rows(
+    for day, kind, scope_id, dau, wau, mau in fetch_rows(
         f"""
         WITH act AS (
-            SELECT DISTINCT e.user_id, e.course_id,
+            SELECT DISTINCT e.user_id, e.course_id, c.instructor_id,
                    (e.occurred_at AT TIME ZONE u.timezone)::date AS day
             FROM {t["event"]} e JOIN {t["user"]} u ON u.id = e.user_id
+            LEFT JOIN {t["course"]} c ON c.id = e.course_id
             WHERE e.occurred_at >= %(lo)s AND e.occurred_at < %(hi)s
               AND NOT (e.type = ANY(%(non)s))
         ), scoped AS (
-            SELECT DISTINCT user_id, 1 AS platform, NULL::bigint AS course_id, day
+            SELECT DISTINCT user_id, {PLATFORM_SET} AS kind, NULL::bigint AS scope_id, day
             FROM act
             WHERE day BETWEEN %(first)s AND %(end)s
             UNION ALL
-            SELECT user_id, 0, course_id, day
+            SELECT user_id, {COURSE_SET}, course_id, day
             FROM act
             WHERE course_id IS NOT NULL AND day BETWEEN %(first)s AND %(end)s
+            UNION ALL
+            SELECT DISTINCT user_id, {INSTRUCTOR_SET}, instructor_id, day
+            FROM act
+            WHERE instructor_id IS NOT NULL AND day BETWEEN %(first)s AND %(end)s
         ), spans AS (
-            SELECT platform, course_id, day,
-                   LEAD(day) OVER (PARTITION BY platform, course_id, user_id ORDER BY day)
-                       AS next
+            SELECT kind, scope_id, day,
+                   LEAD(day) OVER (PARTITION BY kind, scope_id, user_id ORDER BY day) AS next
             FROM scoped
         ), deltas AS (
-            SELECT platform, course_id, day AS at, 1 AS dau, 1 AS wau, 1 AS mau FROM spans
-            UNION ALL SELECT platform, course_id, day + 1, -1, 0, 0 FROM spans
+            SELECT kind, scope_id, day AS at, 1 AS dau, 1 AS wau, 1 AS mau FROM spans
+            UNION ALL SELECT kind, scope_id, day + 1, -1, 0, 0 FROM spans
             UNION ALL
-            SELECT platform, course_id, LEAST(day + {WEEK_DAYS}, next), 0, -1, 0 FROM spans
+            SELECT kind, scope_id, LEAST(day + {WEEK_DAYS}, next), 0, -1, 0 FROM spans
             UNION ALL
-            SELECT platform, course_id, LEAST(day + {MONTH_DAYS}, next), 0, 0, -1 FROM spans
+            SELECT kind, scope_id, LEAST(day + {MONTH_DAYS}, next), 0, 0, -1 FROM spans
             UNION ALL
-            SELECT s.platform, s.course_id, d::date, 0, 0, 0
-            FROM (SELECT DISTINCT platform, course_id FROM scoped) s
+            SELECT s.kind, s.scope_id, d::date, 0, 0, 0
+            FROM (SELECT DISTINCT kind, scope_id FROM scoped) s
             CROSS JOIN generate_series(%(start)s::date, %(end)s::date, interval '1 day') d
         ), per_day AS (
-            SELECT platform, course_id, at,
+            SELECT kind, scope_id, at,
                    SUM(dau) AS dau, SUM(wau) AS wau, SUM(mau) AS mau
             FROM deltas WHERE at <= %(end)s
-            GROUP BY platform, course_id, at
+            GROUP BY kind, scope_id, at
         ), running AS (
-            SELECT platform, course_id, at,
+            SELECT kind, scope_id, at,
                    SUM(dau) OVER w AS dau, SUM(wau) OVER w AS wau, SUM(mau) OVER w AS mau
             FROM per_day
-            WINDOW w AS (PARTITION BY platform, course_id ORDER BY at)
+            WINDOW w AS (PARTITION BY kind, scope_id ORDER BY at)
         )
-        SELECT at, course_id, platform, dau::int, wau::int, mau::int
+        SELECT at, kind, scope_id, dau::int, wau::int, mau::int
         FROM running
         WHERE at >= %(start)s AND mau > 0
         """,
@@ -190,138 +227,162 @@ def _postgresql_counts(start: datetime.date, end: datetime.date) -> dict[Scope, 
             "end": end,
         },
     ):
-        put(day, course_id, platform, dau=dau, wau=wau, mau=mau)
+        course_id = scope_id if kind == COURSE_SET else None
+        instructor_id = scope_id if kind == INSTRUCTOR_SET else None
+        put(day, kind, course_id, instructor_id, dau=dau, wau=wau, mau=mau)
 
-    # New learners: each learner's first activity in the range (in the course, and on the
-    # platform) that has no activity before it, probed per learner by the (user, time) index
-    # rather than reading the whole history.
+    # New learners: each learner's first activity in the range (in the course, in any of the
+    # instructor's courses, and on the platform) that has no activity before it, probed per
+    # learner by the (user, time) index rather than reading the whole history.
     lo, hi = utc_bounds_of_local_dates(start, end)
-    for day, course_id, platform, n, started in fetch_rows(
+    instructors = course_instructors()
+    for day, grouping, course_id, instructor_id, n, started in fetch_rows(
         f"""
         WITH f AS (
-            SELECT e.user_id, u.timezone, e.course_id, GROUPING(e.course_id) AS platform,
+            SELECT e.user_id, u.timezone, e.course_id, c.instructor_id,
+                   GROUPING(e.course_id, c.instructor_id) AS g,
                    MIN(e.occurred_at) AS first_at
             FROM {t["event"]} e JOIN {t["user"]} u ON u.id = e.user_id
+            LEFT JOIN {t["course"]} c ON c.id = e.course_id
             WHERE e.occurred_at >= %s AND e.occurred_at < %s AND NOT (e.type = ANY(%s))
               AND (e.occurred_at AT TIME ZONE u.timezone)::date BETWEEN %s AND %s
-            GROUP BY GROUPING SETS ((e.user_id, u.timezone, e.course_id), (e.user_id, u.timezone))
+            GROUP BY GROUPING SETS (
+                (e.user_id, u.timezone, e.course_id),
+                (e.user_id, u.timezone, c.instructor_id),
+                (e.user_id, u.timezone)
+            )
         )
-        SELECT (f.first_at AT TIME ZONE f.timezone)::date, f.course_id, f.platform, COUNT(*),
-               COUNT(*) FILTER (WHERE f.platform = 0 AND EXISTS (
+        SELECT (f.first_at AT TIME ZONE f.timezone)::date, f.g, f.course_id, f.instructor_id,
+               COUNT(*),
+               COUNT(*) FILTER (WHERE f.g = {COURSE_SET} AND EXISTS (
                    SELECT 1 FROM {t["enrollment"]} n
                    WHERE n.user_id = f.user_id AND n.course_id = f.course_id
                ))
         FROM f
-        WHERE NOT EXISTS (
+        WHERE (f.g = {PLATFORM_SET} OR COALESCE(f.course_id, f.instructor_id) IS NOT NULL)
+          AND NOT EXISTS (
             SELECT 1 FROM {t["event"]} p
             WHERE p.user_id = f.user_id AND p.occurred_at < f.first_at
-              AND NOT (p.type = ANY(%s)) AND (f.platform = 1 OR p.course_id = f.course_id)
+              AND NOT (p.type = ANY(%s))
+              AND (f.g = {PLATFORM_SET}
+                   OR (f.g = {COURSE_SET} AND p.course_id = f.course_id)
+                   OR (f.g = {INSTRUCTOR_SET} AND p.course_id IN (
+                       SELECT pc.id FROM {t["course"]} pc
+                       WHERE pc.instructor_id = f.instructor_id)))
         )
-        GROUP BY 1, 2, 3
+        GROUP BY 1, 2, 3, 4
         """,
         [lo, hi, non_activity, start, end, non_activity],
     ):
-        put(day, course_id, platform, new_learners=n)
-        if started and not platform and course_id is not None:
+        put(day, grouping, course_id, instructor_id, new_learners=n)
+        if started and grouping == COURSE_SET and course_id is not None:
             # A start: an enrolled learner's first activity in the course; the platform's
-            # starts are its courses'.
-            put(day, course_id, platform, starts=started)
-            out[day, None].starts += started
+            # and an instructor's starts are their courses'.
+            put(day, grouping, course_id, None, starts=started)
+            out[day, None, None].starts += started
+            if course_id in instructors:
+                out[day, None, instructors[course_id]].starts += started
 
     # Events of every type.
-    for day, course_id, platform, n in fetch_rows(
+    for day, grouping, course_id, instructor_id, n in fetch_rows(
         f"""
-        SELECT x.day, x.course_id, GROUPING(x.course_id), COUNT(*) FROM (
-            SELECT (e.occurred_at AT TIME ZONE u.timezone)::date AS day, e.course_id
+        SELECT x.day, GROUPING(x.course_id, x.instructor_id), x.course_id, x.instructor_id,
+               COUNT(*)
+        FROM (
+            SELECT (e.occurred_at AT TIME ZONE u.timezone)::date AS day, e.course_id,
+                   c.instructor_id
             FROM {t["event"]} e JOIN {t["user"]} u ON u.id = e.user_id
+            LEFT JOIN {t["course"]} c ON c.id = e.course_id
             WHERE e.occurred_at >= %s AND e.occurred_at < %s
         ) x
         WHERE x.day BETWEEN %s AND %s
-        GROUP BY GROUPING SETS ((x.day, x.course_id), (x.day))
+        GROUP BY GROUPING SETS ((x.day, x.course_id), (x.day, x.instructor_id), (x.day))
         """,
         [lo, hi, start, end],
     ):
-        put(day, course_id, platform, events=n)
+        put(day, grouping, course_id, instructor_id, events=n)
 
     # Enrollments made and courses completed, on the learner's local day of each.
-    for day, course_id, platform, enrolled, completed in fetch_rows(
+    for day, grouping, course_id, instructor_id, enrolled, completed in fetch_rows(
         f"""
-        SELECT x.day, x.course_id, GROUPING(x.course_id),
+        SELECT x.day, GROUPING(x.course_id, x.instructor_id), x.course_id, x.instructor_id,
                COUNT(*) FILTER (WHERE x.completion = false),
                COUNT(*) FILTER (WHERE x.completion)
         FROM (
             SELECT (n.enrolled_at AT TIME ZONE u.timezone)::date AS day, n.course_id,
-                   false AS completion
+                   c.instructor_id, false AS completion
             FROM {t["enrollment"]} n JOIN {t["user"]} u ON u.id = n.user_id
+            JOIN {t["course"]} c ON c.id = n.course_id
             WHERE n.enrolled_at >= %s AND n.enrolled_at < %s
             UNION ALL
-            SELECT (n.completed_at AT TIME ZONE u.timezone)::date, n.course_id, true
+            SELECT (n.completed_at AT TIME ZONE u.timezone)::date, n.course_id,
+                   c.instructor_id, true
             FROM {t["enrollment"]} n JOIN {t["user"]} u ON u.id = n.user_id
+            JOIN {t["course"]} c ON c.id = n.course_id
             WHERE n.completed_at >= %s AND n.completed_at < %s
         ) x
         WHERE x.day BETWEEN %s AND %s
-        GROUP BY GROUPING SETS ((x.day, x.course_id), (x.day))
+        GROUP BY GROUPING SETS ((x.day, x.course_id), (x.day, x.instructor_id), (x.day))
         """,
         [lo, hi, lo, hi, start, end],
     ):
-        put(day, course_id, platform, enrollments=enrolled, completions=completed)
+        put(day, grouping, course_id, instructor_id, enrollments=enrolled, completions=completed)
 
     # The median time from enrolling to completing, of the courses completed each day.
-    for day, course_id, platform, seconds in fetch_rows(
+    for day, grouping, course_id, instructor_id, seconds in fetch_rows(
         f"""
-        SELECT x.day, x.course_id, GROUPING(x.course_id),
+        SELECT x.day, GROUPING(x.course_id, x.instructor_id), x.course_id, x.instructor_id,
                percentile_cont(0.5) WITHIN GROUP (ORDER BY x.seconds)
         FROM (
             SELECT (n.completed_at AT TIME ZONE u.timezone)::date AS day, n.course_id,
+                   c.instructor_id,
                    EXTRACT(EPOCH FROM n.completed_at - n.enrolled_at)::float8 AS seconds
             FROM {t["enrollment"]} n JOIN {t["user"]} u ON u.id = n.user_id
+            JOIN {t["course"]} c ON c.id = n.course_id
             WHERE n.completed_at >= %s AND n.completed_at < %s
         ) x
         WHERE x.day BETWEEN %s AND %s
-        GROUP BY GROUPING SETS ((x.day, x.course_id), (x.day))
+        GROUP BY GROUPING SETS ((x.day, x.course_id), (x.day, x.instructor_id), (x.day))
         """,
         [lo, hi, start, end],
     ):
-        put(day, course_id, platform, median_days_to_complete=_days_of(seconds))
+        put(
+            day,
+            grouping,
+            course_id,
+            instructor_id,
+            median_days_to_complete=_days_of(seconds),
+        )
 
     # Messages sent, opened, clicked and converted, each on the day of its step.
-    for day, course_id, platform, sent, opened, clicked, converted in fetch_rows(
+    steps = " UNION ALL ".join(
         f"""
-        SELECT x.day, x.course_id, GROUPING(x.course_id),
+            SELECT (d.{column} AT TIME ZONE u.timezone)::date AS day, d.course_id,
+                   c.instructor_id, '{name}' AS step
+            FROM {t["delivery"]} d JOIN {t["user"]} u ON u.id = d.user_id
+            LEFT JOIN {t["course"]} c ON c.id = d.course_id
+            WHERE d.{column} >= %(lo)s AND d.{column} < %(hi)s
+        """
+        for name, column in MESSAGE_STEPS.items()
+    )
+    for day, grouping, course_id, instructor_id, sent, opened, clicked, converted in fetch_rows(
+        f"""
+        SELECT x.day, GROUPING(x.course_id, x.instructor_id), x.course_id, x.instructor_id,
                COUNT(*) FILTER (WHERE x.step = 'messages_sent'),
                COUNT(*) FILTER (WHERE x.step = 'messages_opened'),
                COUNT(*) FILTER (WHERE x.step = 'messages_clicked'),
                COUNT(*) FILTER (WHERE x.step = 'messages_converted')
-        FROM (
-            SELECT (d.sent_at AT TIME ZONE u.timezone)::date AS day, d.course_id,
-                   'messages_sent' AS step
-            FROM {t["delivery"]} d JOIN {t["user"]} u ON u.id = d.user_id
-            WHERE d.sent_at >= %(lo)s AND d.sent_at < %(hi)s
-            UNION ALL
-            SELECT (d.opened_at AT TIME ZONE u.timezone)::date AS day, d.course_id,
-                   'messages_opened' AS step
-            FROM {t["delivery"]} d JOIN {t["user"]} u ON u.id = d.user_id
-            WHERE d.opened_at >= %(lo)s AND d.opened_at < %(hi)s
-            UNION ALL
-            SELECT (d.clicked_at AT TIME ZONE u.timezone)::date AS day, d.course_id,
-                   'messages_clicked' AS step
-            FROM {t["delivery"]} d JOIN {t["user"]} u ON u.id = d.user_id
-            WHERE d.clicked_at >= %(lo)s AND d.clicked_at < %(hi)s
-            UNION ALL
-            SELECT (d.converted_at AT TIME ZONE u.timezone)::date AS day, d.course_id,
-                   'messages_converted' AS step
-            FROM {t["delivery"]} d JOIN {t["user"]} u ON u.id = d.user_id
-            WHERE d.converted_at >= %(lo)s AND d.converted_at < %(hi)s
-        ) x
+        FROM ({steps}) x
         WHERE x.day BETWEEN %(start)s AND %(end)s
-        GROUP BY GROUPING SETS ((x.day, x.course_id), (x.day))
+        GROUP BY GROUPING SETS ((x.day, x.course_id), (x.day, x.instructor_id), (x.day))
         """,
         {"lo": lo, "hi": hi, "start": start, "end": end},
     ):
         put(
             day,
+            grouping,
             course_id,
-            platform,
+            instructor_id,
             messages_sent=sent,
             messages_opened=opened,
             messages_clicked=clicked,
@@ -329,21 +390,24 @@ def _postgresql_counts(start: datetime.date, end: datetime.date) -> dict[Scope, 
         )
 
     # Reviews posted and the sum of their ratings.
-    for day, course_id, platform, total, n in fetch_rows(
+    for day, grouping, course_id, instructor_id, total, n in fetch_rows(
         f"""
-        SELECT x.day, x.course_id, GROUPING(x.course_id), SUM(x.rating), COUNT(*) FROM (
+        SELECT x.day, GROUPING(x.course_id, x.instructor_id), x.course_id, x.instructor_id,
+               SUM(x.rating), COUNT(*)
+        FROM (
             SELECT (e.occurred_at AT TIME ZONE u.timezone)::date AS day, e.course_id,
-                   (e.properties ->> 'rating')::float8 AS rating
+                   c.instructor_id, (e.properties ->> 'rating')::float8 AS rating
             FROM {t["event"]} e JOIN {t["user"]} u ON u.id = e.user_id
+            LEFT JOIN {t["course"]} c ON c.id = e.course_id
             WHERE e.occurred_at >= %s AND e.occurred_at < %s AND e.type = %s
               AND e.properties ? 'rating'
         ) x
         WHERE x.day BETWEEN %s AND %s
-        GROUP BY GROUPING SETS ((x.day, x.course_id), (x.day))
+        GROUP BY GROUPING SETS ((x.day, x.course_id), (x.day, x.instructor_id), (x.day))
         """,
         [lo, hi, REVIEW_TYPE, start, end],
     ):
-        put(day, course_id, platform, rating_sum=float(total), rating_count=n)
+        put(day, grouping, course_id, instructor_id, rating_sum=float(total), rating_count=n)
     return dict(out)
 
 
@@ -362,26 +426,32 @@ def daily_revenue(start: datetime.date, end: datetime.date) -> dict[RevenueKey, 
         t = _tables()
         rows = fetch_rows(
             f"""
-            SELECT x.day, x.course_id, GROUPING(x.course_id), x.currency,
-                   SUM(x.amount), COUNT(*)
+            SELECT x.day, GROUPING(x.course_id, x.instructor_id), x.course_id, x.instructor_id,
+                   x.currency, SUM(x.amount), COUNT(*)
             FROM (
                 SELECT (e.occurred_at AT TIME ZONE u.timezone)::date AS day, e.course_id,
-                       e.properties ->> 'currency' AS currency,
+                       c.instructor_id, e.properties ->> 'currency' AS currency,
                        (e.properties ->> 'amount')::numeric AS amount
                 FROM {t["event"]} e JOIN {t["user"]} u ON u.id = e.user_id
+                LEFT JOIN {t["course"]} c ON c.id = e.course_id
                 WHERE e.occurred_at >= %s AND e.occurred_at < %s AND e.type = %s
                   AND e.properties ? 'amount' AND e.properties ? 'currency'
             ) x
             WHERE x.day BETWEEN %s AND %s
-            GROUP BY GROUPING SETS ((x.day, x.course_id, x.currency), (x.day, x.currency))
+            GROUP BY GROUPING SETS (
+                (x.day, x.course_id, x.currency),
+                (x.day, x.instructor_id, x.currency),
+                (x.day, x.currency)
+            )
             """,
             [lo, hi, PURCHASE_TYPE, start, end],
         )
-        for day, course_id, platform, currency, amount, n in rows:
-            if platform or course_id is not None:
-                key = (day, None if platform else course_id, currency)
-                out[key] = Revenue(Decimal(amount), n)
+        for day, grouping, course_id, instructor_id, currency, amount, n in rows:
+            scope = scope_of(grouping, course_id, instructor_id)
+            if scope is not None:
+                out[day, *scope, currency] = Revenue(Decimal(amount), n)
         return out
+    instructors = course_instructors()
     for course_id, at, tz, properties in (
         Event.objects.filter(type=PURCHASE_TYPE, occurred_at__gte=lo, occurred_at__lt=hi)
         .order_by()
@@ -391,11 +461,23 @@ def daily_revenue(start: datetime.date, end: datetime.date) -> dict[RevenueKey, 
         if not start <= day <= end or "amount" not in properties or "currency" not in properties:
             continue
         amount = Decimal(str(properties["amount"]))
-        for scope in (None,) if course_id is None else (None, course_id):
-            revenue = out.setdefault((day, scope, properties["currency"]), Revenue())
+        for scope in scopes_of(course_id, instructors):
+            revenue = out.setdefault((day, *scope, properties["currency"]), Revenue())
             revenue.amount += amount
             revenue.transactions += 1
     return out
+
+
+def scopes_of(
+    course_id: int | None, instructors: dict[int, int]
+) -> list[tuple[int | None, int | None]]:
+    """The (course, instructor) scopes a row of `course_id` counts in: the platform's, the
+    course's and its instructor's."""
+    if course_id is None:
+        return [(None, None)]
+    if course_id in instructors:
+        return [(None, None), (course_id, None), (None, instructors[course_id])]
+    return [(None, None), (course_id, None)]
 
 
 # --- elsewhere (SQLite): the same counts in Python over the range's rows --------------------
@@ -411,66 +493,78 @@ def _days(start: datetime.date, end: datetime.date) -> Iterable[datetime.date]:
 def _python(start: datetime.date, end: datetime.date) -> dict[Scope, Metrics]:
     out: dict[Scope, Metrics] = defaultdict(Metrics)
     activity = Event.objects.exclude(type__in=NON_ACTIVITY_TYPES).order_by()
+    instructors = course_instructors()
 
     window_start = start - (MONTH_DAYS - 1) * DAY
     window_lo, window_hi = utc_bounds_of_local_dates(window_start, end)
-    active: dict[tuple[int | None, datetime.date], set[int]] = defaultdict(set)
-    courses: set[int | None] = {None}
+    ScopeIds = tuple[int | None, int | None]
+    active: dict[tuple[ScopeIds, datetime.date], set[int]] = defaultdict(set)
+    scopes: set[ScopeIds] = {(None, None)}
     for user_id, course_id, at, tz in activity.filter(
         occurred_at__gte=window_lo, occurred_at__lt=window_hi
     ).values_list("user_id", "course_id", "occurred_at", "user__timezone"):
         day = local_date(at, tz)
         if window_start <= day <= end:
-            active[None, day].add(user_id)
-            if course_id is not None:
-                active[course_id, day].add(user_id)
-                courses.add(course_id)
-    for course_id in courses:
+            for scope in scopes_of(course_id, instructors):
+                active[scope, day].add(user_id)
+                scopes.add(scope)
+    for scope in scopes:
         for day in _days(start, end):
             month: set[int] = set()
             week: set[int] = set()
             for back in range(MONTH_DAYS):
-                users = active.get((course_id, day - back * DAY), set())
+                users = active.get((scope, day - back * DAY), set())
                 month |= users
                 if back < WEEK_DAYS:
                     week |= users
             if month:
-                metrics = out[day, course_id]
-                metrics.dau = len(active.get((course_id, day), ()))
+                metrics = out[day, *scope]
+                metrics.dau = len(active.get((scope, day), ()))
                 metrics.wau, metrics.mau = len(week), len(month)
 
     lo, hi = utc_bounds_of_local_dates(start, end)
     history = activity.filter(occurred_at__lt=hi)
-    firsts = [
-        (user_id, course_id, first, tz)
-        for user_id, course_id, tz, first in history.values(
-            "user_id", "user__timezone", "course_id"
-        )
+    per_course = list(
+        history.values("user_id", "user__timezone", "course_id")
         .annotate(first=Min("occurred_at"))
         .filter(course_id__isnull=False)
         .values_list("user_id", "course_id", "user__timezone", "first")
-    ] + [
-        (user_id, None, first, tz)
+    )
+    # An instructor's first is the earliest of their courses' firsts.
+    per_instructor: dict[tuple[int, int], tuple[datetime.datetime, str]] = {}
+    for user_id, course_id, tz, first in per_course:
+        if course_id in instructors:
+            key = (user_id, instructors[course_id])
+            if key not in per_instructor or first < per_instructor[key][0]:
+                per_instructor[key] = (first, tz)
+    firsts = [
+        (user_id, (course_id, None), first, tz) for user_id, course_id, tz, first in per_course
+    ]
+    firsts += [
+        (user_id, (None, instructor_id), first, tz)
+        for (user_id, instructor_id), (first, tz) in per_instructor.items()
+    ]
+    firsts += [
+        (user_id, (None, None), first, tz)
         for user_id, tz, first in history.values("user_id", "user__timezone")
         .annotate(first=Min("occurred_at"))
         .values_list("user_id", "user__timezone", "first")
     ]
     enrolled = set(Enrollment.objects.order_by().values_list("user_id", "course_id"))
-    for user_id, course_id, first, tz in firsts:
+    for user_id, (course_id, instructor_id), first, tz in firsts:
         day = local_date(first, tz)
         if start <= day <= end:
-            out[day, course_id].new_learners += 1
+            out[day, course_id, instructor_id].new_learners += 1
             if course_id is not None and (user_id, course_id) in enrolled:
-                out[day, course_id].starts += 1
-                out[day, None].starts += 1
+                for scope in scopes_of(course_id, instructors):
+                    out[day, *scope].starts += 1
 
     def count(rows: Iterable[tuple[int | None, datetime.datetime, str]], name: str) -> None:
         for course_id, at, tz in rows:
             day = local_date(at, tz)
             if start <= day <= end:
-                scopes = (None,) if course_id is None else (None, course_id)
-                for scope in scopes:
-                    metrics = out[day, scope]
+                for scope in scopes_of(course_id, instructors):
+                    metrics = out[day, *scope]
                     setattr(metrics, name, getattr(metrics, name) + 1)
 
     count(
@@ -498,10 +592,10 @@ def _python(start: datetime.date, end: datetime.date) -> dict[Scope, Metrics]:
     ).values_list("course_id", "enrolled_at", "completed_at", "user__timezone"):
         day = local_date(completed_at, tz)
         if start <= day <= end:
-            for scope in (None, course_id):
-                durations[day, scope].append((completed_at - enrolled_at).total_seconds())
-    for scope, seconds in durations.items():
-        out[scope].median_days_to_complete = _days_of(median(seconds))
+            for scope in scopes_of(course_id, instructors):
+                durations[day, *scope].append((completed_at - enrolled_at).total_seconds())
+    for key, seconds in durations.items():
+        out[key].median_days_to_complete = _days_of(median(seconds))
     deliveries = Delivery.objects.order_by()
     for name, column in MESSAGE_STEPS.items():
         count(
@@ -517,8 +611,8 @@ def _python(start: datetime.date, end: datetime.date) -> dict[Scope, Metrics]:
     ):
         day = local_date(at, tz)
         if start <= day <= end and "rating" in properties:
-            for scope in (None,) if course_id is None else (None, course_id):
-                metrics = out[day, scope]
+            for scope in scopes_of(course_id, instructors):
+                metrics = out[day, *scope]
                 metrics.rating_sum += float(properties["rating"])
                 metrics.rating_count += 1
     return dict(out)
