@@ -195,3 +195,27 @@ def funnel_figure(labels: Sequence[str], counts: Sequence[int], *, height: int =
         }
     ]
     return base_figure(data, height=height, margin={"l": 160, "r": 16, "t": 16, "b": 32})
+
+
+def ranking_figure(
+    labels: Sequence[str], values: Sequence[float], *, x_title: str, height: int | None = None
+) -> Figure:
+    """Horizontal bars, the first label on top (a "top 10" chart)."""
+    data = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "y": list(labels)[::-1],
+            "x": [float(v) for v in values][::-1],
+            "name": x_title,
+            "marker": {"color": ACCENT},
+            "hovertemplate": "%{y}: %{x}<extra></extra>",
+        }
+    ]
+    return base_figure(
+        data,
+        height=height or 80 + 28 * max(1, len(labels)),
+        xaxis=chart_axis(title={"text": x_title}, rangemode="tozero"),
+        yaxis=chart_axis(automargin=True),
+        margin={"l": 16, "r": 16, "t": 16, "b": 40},
+    )

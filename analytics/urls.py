@@ -2,12 +2,14 @@
 
 from django.urls import path
 
-from analytics.views import funnels, overview, trends
+from analytics.views import courses, funnels, overview, trends
 
 app_name = "analytics"
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
+    path("courses/", courses.courses, name="courses"),
+    path("courses/<str:external_id>/", courses.course, name="course"),
     path("funnels/", funnels.funnels, name="funnels"),
     path("trends/", trends.trends, name="trends"),
 ]
