@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from analytics.views import courses, funnels, overview, trends
+from analytics.views import courses, funnels, instructors, overview, trends
 
 app_name = "analytics"
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("", overview.overview, name="overview"),
     path("courses/", courses.courses, name="courses"),
     path("courses/<str:external_id>/", courses.course, name="course"),
+    path("instructors/", instructors.instructors, name="instructors"),
     path("funnels/", funnels.funnels, name="funnels"),
     path("trends/", trends.trends, name="trends"),
 ]
