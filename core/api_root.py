@@ -38,6 +38,9 @@ RESOURCES: dict[str, str] = {
     "experiments": "experiment-list",
     "analytics/engagement": "analytics-engagement",
     "analytics/funnels": "analytics-funnels",
+    "analytics/courses": "analytics-courses",
+    "analytics/instructors": "analytics-instructors",
+    "analytics/revenue": "analytics-revenue",
 }
 
 

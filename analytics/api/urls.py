@@ -1,9 +1,18 @@
 from django.urls import path
 
+from analytics.api.courses import CourseSeriesView, CoursesView, InstructorsView, RevenueView
 from analytics.api.engagement import EngagementView
 from analytics.api.funnels import FunnelsView
 
 urlpatterns = [
     path("analytics/engagement/", EngagementView.as_view(), name="analytics-engagement"),
     path("analytics/funnels/", FunnelsView.as_view(), name="analytics-funnels"),
+    path("analytics/courses/", CoursesView.as_view(), name="analytics-courses"),
+    path(
+        "analytics/courses/<str:external_id>/",
+        CourseSeriesView.as_view(),
+        name="analytics-course",
+    ),
+    path("analytics/instructors/", InstructorsView.as_view(), name="analytics-instructors"),
+    path("analytics/revenue/", RevenueView.as_view(), name="analytics-revenue"),
 ]

@@ -264,12 +264,17 @@ def course_page(course: Course, start: datetime.date, end: datetime.date) -> Cou
 
 
 def revenue_days(
-    start: datetime.date, end: datetime.date, *, course: Course | None = None
+    start: datetime.date,
+    end: datetime.date,
+    *,
+    course: Course | None = None,
+    instructor: User | None = None,
 ) -> list[DailyRevenue]:
-    """The stored revenue rows of days start..end of the platform (or `course`), oldest
-    first, one per day and currency with a purchase, in one query."""
+    """The stored revenue rows of days start..end of the platform (or `course`, or
+    `instructor`'s courses), oldest first, one per day and currency with a purchase, in one
+    query."""
     return list(
         DailyRevenue.objects.filter(day__gte=start, day__lte=end)
-        .scoped(course=course)
+        .scoped(course=course, instructor=instructor)
         .order_by("day", "currency")
     )
