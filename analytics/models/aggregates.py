@@ -113,6 +113,13 @@ class DailyAggregate(models.Model):
     messages_converted = models.PositiveIntegerField(
         default=0, help_text="Messages that converted that day."
     )
+    scored_learners = models.PositiveIntegerField(
+        default=0,
+        help_text="Learners scored by the day's latest completed scoring run (0: no run).",
+    )
+    at_risk_learners = models.PositiveIntegerField(
+        default=0, help_text="Of those, learners with a high or critical score in the scope."
+    )
     computed_at = models.DateTimeField(default=timezone.now)
 
     objects = ScopedQuerySet.as_manager()
@@ -136,6 +143,12 @@ class DailyAggregate(models.Model):
     def average_rating(self) -> float | None:
         """Mean rating of the day's reviews, or None on a day without one."""
         return self.rating_sum / self.rating_count if self.rating_count else None
+
+    @property
+    def at_risk_share(self) -> float | None:
+        """The share (0-1) of the scored learners rated high or critical, or None on a day
+        without a completed scoring run."""
+        return self.at_risk_learners / self.scored_learners if self.scored_learners else None
 
     @property
     def stickiness(self) -> float | None:

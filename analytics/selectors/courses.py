@@ -15,6 +15,7 @@ from accounts.models import User
 from analytics.models import DailyAggregate, DailyRevenue
 from analytics.selectors.aggregates import daily_series
 from analytics.selectors.funnels import FunnelStep, funnel_steps
+from analytics.selectors.overview import latest_scored
 from analytics.selectors.revenue import CurrencyTotal, RevenueTotals, exchange_rates
 from analytics.selectors.revenue import revenue_totals as revenue_totals_of
 from learning.models import Course
@@ -232,7 +233,15 @@ class CoursePage:
 
     @property
     def has_activity(self) -> bool:
-        return any(r.mau or r.events or r.enrollments or r.completions for r in self.rows)
+        return any(
+            r.mau or r.events or r.enrollments or r.completions or r.scored_learners
+            for r in self.rows
+        )
+
+    @property
+    def at_risk(self) -> DailyAggregate | None:
+        """The range's last day with a completed scoring run (its at-risk share), if any."""
+        return latest_scored(self.rows)
 
     @property
     def rating_count(self) -> int:

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from analytics.models import AggregateRun, DailyAggregate, DailyRevenue
+from analytics.services.at_risk import finished_run_days
 from analytics.services.daily_metrics import (
     DAY,
     MESSAGE_STEPS,
@@ -240,6 +241,8 @@ def _changed_days(
             single.add(local_date(old, tz))
     changed = Enrollment.objects.filter(updated_at__gt=since, updated_at__lte=until)
     single |= _local_days(changed, "enrolled_at") | _local_days(changed, "completed_at")
+    # A scoring run that finished meanwhile changes its day's at-risk share.
+    single |= finished_run_days(since, until)
     # A delivery step is stamped when it happens: its day is recounted.
     for column in MESSAGE_STEPS.values():
         stepped = Delivery.objects.filter(**{f"{column}__gt": since, f"{column}__lte": until})

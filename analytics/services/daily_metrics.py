@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Min
 
 from accounts.models import User
+from analytics.services.at_risk import daily_at_risk
 from core.bulk import fetch_rows
 from core.localtime import local_date, utc_bounds_of_local_dates
 from core.statement_timeout import statement_timeout_for_jobs
@@ -83,6 +84,8 @@ class Metrics:
     messages_opened: int = 0
     messages_clicked: int = 0
     messages_converted: int = 0
+    scored_learners: int = 0
+    at_risk_learners: int = 0
 
 
 METRIC_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Metrics))
@@ -92,9 +95,12 @@ def daily_metrics(start: datetime.date, end: datetime.date) -> dict[Scope, Metri
     """Count every metric of local days start..end; scopes with nothing to count are absent."""
     if end < start:
         return {}
-    if connection.vendor == "postgresql":
-        return _postgresql(start, end)
-    return _python(start, end)
+    out = _postgresql(start, end) if connection.vendor == "postgresql" else _python(start, end)
+    # The at-risk share comes from the scoring runs, read the same way on both databases.
+    for (day, course_id, instructor_id), (scored, at_risk) in daily_at_risk(start, end).items():
+        metrics = out.setdefault((day, course_id, instructor_id), Metrics())
+        metrics.scored_learners, metrics.at_risk_learners = scored, at_risk
+    return out
 
 
 # --- PostgreSQL: one query per metric family ------------------------------------------------
