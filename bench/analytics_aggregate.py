@@ -1,157 +1,315 @@
-"""Benchmark of the daily aggregates: N learners with E events over 90 days on PostgreSQL.
+"""Benchmark of analytics on the scoring benchmark's history (50,000 learners / 5,000,000 events).
 
-Generates the data server-side (users in five timezones, Tokyo and Honolulu among them, an
-enrolment each in one of 50 courses, events of several types, non-activity ones included, a
-tenth without a course), then times a 90-day backfill (`aggregates_compute`, nine chunks of ten
-days, every metric family in SQL), the first incremental refresh and a refresh after 1,000 late
-events spread over the 90 days.
+The history is `bench/score_risk.py`'s (learners in four timezones, 50 courses, a second
+enrolment for 40 %, eight weeks of events of several types), ending yesterday, topped up with
+what analytics reads beyond activity: ten instructors owning the courses, a purchase (USD or
+EUR) for a fifth of the learners, a review for a tenth, a completion for a seventh. In one run
+it times:
 
-    python bench/analytics_aggregate.py                       # 20k learners / 2M events
-    python bench/analytics_aggregate.py --sizes 5000:500000
+1. the plain baseline: one SQL statement rolling the same events up per day and course
+   (events and distinct learners, UTC days, no join), stored in a table; and the same rollup
+   on learner-local days (joined to the learners' timezones);
+2. the 90-day backfill of every aggregate (`aggregates_backfill`), and the ratio to 1;
+3. what the nightly run recomputes from the aggregates and the raw tables (`analytics_derive`);
+4. the nightly incremental run (`analytics_refresh`, as beat runs it) after a day of new events
+   and 1,000 late events spread over the last 90 days;
+5. every analytics page and endpoint as staff over 90 days (median of `--requests`).
+
+    python bench/analytics_aggregate.py                      # 50k learners / 5M events
+    python bench/analytics_aggregate.py --size 5000:500000   # a quick look
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import statistics
 import time
 
 from _setup import setup_django
+from score_risk import generate as generate_scoring_history
 
 DAYS = 90
+INSTRUCTORS = 10
 
 
-def generate(n_users: int, n_events: int, end: datetime.datetime) -> None:
-    """Flush the bench database and generate the learners, enrolments and events in SQL."""
-    from django.core.management import call_command
+def top_up(as_of: datetime.date) -> None:
+    """Add instructors, purchases, reviews and completions to the scoring history."""
     from django.db import connection
 
-    call_command("flush", interactive=False, verbosity=0)
-    per_user = n_events // n_users
+    end = datetime.datetime.combine(as_of, datetime.time(23), datetime.UTC)
     with connection.cursor() as cur:
-        cur.execute(
-            """
-            INSERT INTO learning_course (external_id, title, description, provisional,
-                                         created_at, updated_at)
-            SELECT 'c' || g, 'Course ' || g, '', false, now(), now()
-            FROM generate_series(1, 50) g
-            """
-        )
         cur.execute(
             """
             INSERT INTO accounts_user (password, is_superuser, first_name, last_name, email,
                 is_staff, is_active, date_joined, role, timezone, external_id, provisional,
                 updated_at)
-            SELECT '!', false, '', '', 'bench' || g || '@example.com', false, true, now(),
-                   'student',
-                   (ARRAY['UTC', 'Europe/Berlin', 'Asia/Tokyo', 'America/New_York',
-                          'Pacific/Honolulu'])[1 + mod(g, 5)],
-                   'bench-' || g, false, now()
+            SELECT '!', false, 'Teacher', g::text, 'teacher' || g || '@example.com', false,
+                   true, now(), 'instructor', 'UTC', 'teacher-' || g, false, now()
             FROM generate_series(1, %s) g
             """,
-            [n_users],
+            [INSTRUCTORS],
         )
         cur.execute(
             """
-            INSERT INTO learning_enrollment (user_id, course_id, enrolled_at, status,
-                                             provisional, updated_at, completed_at)
-            SELECT u.id, c.first + mod(u.id, 50),
-                   %(end)s::timestamptz - make_interval(days => mod(u.id, 100)::int),
-                   'active', false, now() - interval '1 day',
-                   CASE WHEN mod(u.id, 7) = 0
-                        THEN %(end)s::timestamptz - make_interval(days => mod(u.id, 20)::int) END
-            FROM accounts_user u, (SELECT min(id) AS first FROM learning_course) c
+            UPDATE learning_course c SET instructor_id = t.id
+            FROM (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM accounts_user
+                  WHERE role = 'instructor') t,
+                 (SELECT min(id) AS first FROM learning_course) f
+            WHERE t.n = mod(c.id - f.first, %s)
             """,
-            {"end": end},
+            [INSTRUCTORS],
         )
         cur.execute(
             """
             INSERT INTO engagement_event (source, client_id, type, user_id, course_id,
                                           occurred_at, received_at, session_id, device,
                                           platform, properties)
-            SELECT 'bench', u.id || '-' || k, t.type, u.id,
-                   CASE WHEN mod(k, 10) = 0 THEN NULL ELSE c.first + mod(u.id, 50) END,
-                   %(end)s::timestamptz
-                     - make_interval(secs => floor(power(random(), 1.3) * %(span)s)::int),
-                   now() - interval '1 day', '', '', '', '{}'::jsonb
-            FROM accounts_user u
-            CROSS JOIN (SELECT min(id) AS first FROM learning_course) c
-            CROSS JOIN generate_series(1, %(per)s) k
-            CROSS JOIN LATERAL (SELECT (ARRAY['login', 'page_view', 'session_start',
-                'quiz_passed', 'discussion_post', 'live_session_missed', 'page_view',
-                'x-note'])[1 + mod(k + u.id, 8)] AS type) t
+            SELECT 'bench', 'extra-' || e.id || '-' || kind.type, kind.type, e.user_id,
+                   e.course_id,
+                   %(end)s::timestamptz - make_interval(days => mod(e.user_id * 13, 56)::int),
+                   now(), '', '', '',
+                   CASE kind.type
+                     WHEN 'purchase' THEN jsonb_build_object(
+                         'amount', 19 + mod(e.user_id, 5) * 10,
+                         'currency', (ARRAY['USD', 'EUR'])[1 + mod(e.user_id, 2)])
+                     ELSE jsonb_build_object('rating', 1 + mod(e.user_id, 5)) END
+            FROM learning_enrollment e
+            CROSS JOIN (VALUES ('purchase', 5), ('review_posted', 10)) AS kind(type, every)
+            WHERE mod(e.user_id, kind.every) = 0
             """,
-            {"end": end, "per": per_user, "span": DAYS * 86400},
+            {"end": end},
+        )
+        cur.execute(
+            """
+            UPDATE learning_enrollment SET completed_at =
+                %(end)s::timestamptz - make_interval(days => mod(user_id, 20)::int)
+            WHERE mod(user_id, 7) = 0
+            """,
+            {"end": end},
         )
         cur.execute("ANALYZE")
 
 
-def late_events(end: datetime.datetime, n: int) -> None:
-    """Insert `n` events received now that occurred over the last 90 days."""
+def new_events(as_of: datetime.date, per_day: int, late: int) -> None:
+    """Today's events (`per_day` of them, received now) and `late` events received now that
+    occurred over the last 90 days."""
     from django.db import connection
 
+    today = datetime.datetime.combine(
+        as_of + datetime.timedelta(days=1), datetime.time(), datetime.UTC
+    )
     with connection.cursor() as cur:
         cur.execute(
             """
             INSERT INTO engagement_event (source, client_id, type, user_id, course_id,
                                           occurred_at, received_at, session_id, device,
                                           platform, properties)
-            SELECT 'late', g::text, 'login', u.id, NULL,
-                   %(end)s::timestamptz - make_interval(days => mod(g, %(days)s)::int),
+            SELECT 'today', g::text, (ARRAY['page_view', 'lesson_started', 'login'])[1 + mod(g, 3)],
+                   e.user_id, e.course_id,
+                   %(today)s::timestamptz + make_interval(secs => mod(g * 7, 40000)),
                    now(), '', '', '', '{}'::jsonb
             FROM generate_series(1, %(n)s) g
-            JOIN accounts_user u ON u.id = (SELECT min(id) FROM accounts_user) + mod(g * 37, 1000)
+            JOIN learning_enrollment e
+              ON e.id = (SELECT min(id) FROM learning_enrollment) + mod(g * 7919, 50000)
             """,
-            {"end": end, "days": DAYS, "n": n},
+            {"today": today, "n": per_day},
+        )
+        cur.execute(
+            """
+            INSERT INTO engagement_event (source, client_id, type, user_id, course_id,
+                                          occurred_at, received_at, session_id, device,
+                                          platform, properties)
+            SELECT 'late', g::text, 'lesson_completed', e.user_id, e.course_id,
+                   %(today)s::timestamptz - make_interval(days => 1 + mod(g, %(days)s)::int),
+                   now(), '', '', '', '{}'::jsonb
+            FROM generate_series(1, %(n)s) g
+            JOIN learning_enrollment e
+              ON e.id = (SELECT min(id) FROM learning_enrollment) + mod(g * 37, 50000)
+            """,
+            {"today": today, "days": DAYS - 1, "n": late},
         )
 
 
-def bench(n_users: int, n_events: int) -> dict[str, float]:
-    from django.utils import timezone
+def timed_sql(sql: str, params: list) -> float:
+    from django.db import connection
 
-    from analytics.models import DailyAggregate
-    from analytics.services.aggregates import aggregates_compute, aggregates_refresh
+    with connection.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS bench_rollup")
+        start = time.perf_counter()
+        cur.execute(sql, params)
+        return time.perf_counter() - start
 
-    end = timezone.now() - datetime.timedelta(hours=1)
-    t0 = time.perf_counter()
-    generate(n_users, n_events, end)
-    out: dict[str, float] = {"generate": time.perf_counter() - t0}
-    last = end.date()
-    t0 = time.perf_counter()
-    aggregates_compute(last - datetime.timedelta(days=DAYS - 1), last)
-    out["backfill"] = time.perf_counter() - t0
-    out["rows"] = DailyAggregate.objects.count()
-    t0 = time.perf_counter()
-    first = aggregates_refresh()
-    out["first_refresh"] = time.perf_counter() - t0
-    out["first_days"] = first.days if first else 0
-    late_events(end, 1000)
-    t0 = time.perf_counter()
-    second = aggregates_refresh(overlap=datetime.timedelta(0))
-    out["late_refresh"] = time.perf_counter() - t0
-    out["late_days"] = second.days if second else 0
+
+def baselines(start: datetime.date, end: datetime.date) -> tuple[float, float]:
+    """(plain UTC-day rollup, local-day rollup) of the events of days start..end, in seconds."""
+    lo = datetime.datetime.combine(start, datetime.time(), datetime.UTC) - datetime.timedelta(
+        days=1
+    )
+    hi = datetime.datetime.combine(end, datetime.time(), datetime.UTC) + datetime.timedelta(days=2)
+    plain = timed_sql(
+        """
+        CREATE TABLE bench_rollup AS
+        SELECT date_trunc('day', occurred_at AT TIME ZONE 'UTC')::date AS day, course_id,
+               count(*) AS events, count(DISTINCT user_id) AS learners
+        FROM engagement_event WHERE occurred_at >= %s AND occurred_at < %s
+        GROUP BY 1, 2
+        """,
+        [lo, hi],
+    )
+    local = timed_sql(
+        """
+        CREATE TABLE bench_rollup AS
+        SELECT (e.occurred_at AT TIME ZONE u.timezone)::date AS day, e.course_id,
+               count(*) AS events, count(DISTINCT e.user_id) AS learners
+        FROM engagement_event e JOIN accounts_user u ON u.id = e.user_id
+        WHERE e.occurred_at >= %s AND e.occurred_at < %s
+        GROUP BY 1, 2
+        """,
+        [lo, hi],
+    )
+    return plain, local
+
+
+def pages(course: str, start: datetime.date, end: datetime.date) -> list[tuple[str, str]]:
+    """Every analytics page and endpoint that is routed, with a 90-day range."""
+    from django.urls import NoReverseMatch, reverse
+
+    rng = "?range=90"
+    api = f"?from={start}&to={end}"
+    candidates = [
+        ("analytics:overview", [], rng),
+        ("analytics:courses", [], rng),
+        ("analytics:course", [course], rng),
+        ("analytics:instructors", [], rng),
+        ("analytics:funnels", [], f"{rng}&course={course}"),
+        ("analytics:cohorts", [], rng),
+        ("analytics:trends", [], rng),
+        ("analytics:health", [], ""),
+    ]
+    out = []
+    for name, args, query in candidates:
+        try:
+            out.append((name.split(":")[1] + " page", reverse(name, args=args) + query))
+        except NoReverseMatch:
+            continue
+    for path, extra in (
+        ("engagement/", ""),
+        ("courses/", ""),
+        (f"courses/{course}/", ""),
+        ("instructors/", ""),
+        ("revenue/", ""),
+        ("funnels/", f"&course={course}"),
+        ("cohorts/", ""),
+        ("lifecycle/", ""),
+        ("trends/", "&metric=dau"),
+        ("forecasts/", "&metric=dau"),
+        ("health/", ""),
+    ):
+        out.append((f"API {path}", f"/api/v1/analytics/{path}{api}{extra}"))
     return out
+
+
+def time_pages(requests: int, course: str, start: datetime.date, end: datetime.date) -> None:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import User
+
+    staff = User.objects.create_user(
+        email="bench-staff@example.com", password="x", is_staff=True, role="admin"
+    )
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(staff)
+    print(f"\n{'page (staff, 90 days)':<34}{'median':>10}{'worst':>10}{'queries':>9}  status")
+    slowest = 0.0
+    for name, url in pages(course, start, end):
+        response = client.get(url)
+        if response.status_code == 404 and name.startswith("API"):
+            continue  # not routed (yet)
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(url)
+        times = []
+        for _ in range(requests):
+            t0 = time.perf_counter()
+            client.get(url)
+            times.append((time.perf_counter() - t0) * 1000)
+        median = statistics.median(times)
+        slowest = max(slowest, median)
+        print(
+            f"{name:<34}{median:>8.1f}ms{max(times):>8.1f}ms{len(ctx.captured_queries):>9}"
+            f"  {response.status_code}",
+            flush=True,
+        )
+    verdict = "OK" if slowest < 200 else "SLOWER THAN TARGET"
+    print(f"slowest median {slowest:.1f} ms (target < 200 ms): {verdict}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="20000:2000000")
+    parser.add_argument("--size", default="50000:5000000")
     parser.add_argument("--db", default="stride_bench_analytics")
+    parser.add_argument("--requests", type=int, default=10)
     args = parser.parse_args()
     setup_django(args.db)
     from django.core.management import call_command
+    from django.utils import timezone
+
+    from analytics.models import AggregateRun, DailyAggregate
+    from analytics.services.aggregates import aggregates_backfill
+    from analytics.services.nightly import analytics_derive, analytics_refresh
 
     call_command("migrate", verbosity=0)
-    for size in args.sizes.split(","):
-        n_users, n_events = (int(x) for x in size.split(":"))
-        t = bench(n_users, n_events)
-        print(
-            f"{n_users} learners / {n_events} events over {DAYS} days: backfill "
-            f"{t['backfill']:.1f}s ({t['rows']:.0f} rows); first refresh {t['first_refresh']:.1f}s "
-            f"({t['first_days']:.0f} days); after 1,000 late events {t['late_refresh']:.1f}s "
-            f"({t['late_days']:.0f} days); generate {t['generate']:.1f}s",
-            flush=True,
-        )
+    n_users, n_events = (int(x) for x in args.size.split(":"))
+    as_of = timezone.now().date() - datetime.timedelta(days=1)
+    start = as_of - datetime.timedelta(days=DAYS - 1)
+    t0 = time.perf_counter()
+    generate_scoring_history(n_users, n_events, as_of)
+    top_up(as_of)
+    print(
+        f"{n_users:,} learners / {n_events:,} events generated in {time.perf_counter() - t0:.1f} s"
+    )
+
+    plain, local = baselines(start, as_of)
+    t0 = time.perf_counter()
+    aggregates_backfill(start, as_of)
+    backfill = time.perf_counter() - t0
+    rows = DailyAggregate.objects.count()
+    print(
+        f"\nplain per-day rollup (UTC days, one GROUP BY): {plain:.2f} s; "
+        f"on local days: {local:.2f} s"
+        f"\n90-day backfill of every aggregate: {backfill:.2f} s ({rows:,} rows) = "
+        f"{backfill / plain:.2f}x the plain rollup ({backfill / local:.2f}x the local-day one);"
+        f" target <= 3x: {'OK' if backfill <= 3 * plain else 'NOT MET'}",
+        flush=True,
+    )
+    t0 = time.perf_counter()
+    derived = analytics_derive()
+    print(
+        f"derived (funnels, anomalies and the rest) in {time.perf_counter() - t0:.2f} s: {derived}"
+    )
+
+    # Last night's refresh: its watermark is now; then a day of events and late ones arrive.
+    AggregateRun.objects.create(
+        kind=AggregateRun.Kind.REFRESH,
+        status=AggregateRun.Status.DONE,
+        received_until=timezone.now(),
+        finished_at=timezone.now(),
+    )
+    per_day = n_events // 56
+    new_events(as_of, per_day, 1000)
+    t0 = time.perf_counter()
+    run = analytics_refresh()
+    nightly = time.perf_counter() - t0
+    aggregates = (run.finished_at - run.started_at).total_seconds()
+    print(
+        f"nightly incremental run after {per_day:,} new and 1,000 late events: {nightly:.2f} s"
+        f" (aggregates {aggregates:.2f} s over {run.days} days, the rest derived);"
+        f" target < 10 s: {'OK' if nightly < 10 else 'NOT MET'}",
+        flush=True,
+    )
+    time_pages(args.requests, "c1", start, as_of)
 
 
 if __name__ == "__main__":

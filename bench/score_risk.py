@@ -26,14 +26,15 @@ from _setup import setup_django
 AS_OF = datetime.date(2026, 6, 30)
 
 
-def generate(n_users: int, n_events: int) -> None:
-    """Flush the bench database and generate the learners and events in SQL."""
+def generate(n_users: int, n_events: int, as_of: datetime.date = AS_OF) -> None:
+    """Flush the bench database and generate the learners and events of the 8 weeks up to
+    `as_of`, in SQL."""
     from django.core.management import call_command
     from django.db import connection
 
     call_command("flush", interactive=False, verbosity=0)
     per_user = n_events // n_users
-    end = datetime.datetime.combine(AS_OF, datetime.time(23), datetime.UTC)
+    end = datetime.datetime.combine(as_of, datetime.time(23), datetime.UTC)
     with connection.cursor() as cur:
         cur.execute(
             """
@@ -43,7 +44,7 @@ def generate(n_users: int, n_events: int) -> None:
                    CASE WHEN mod(g, 2) = 0 THEN %s::date + mod(g, 40) END
             FROM generate_series(1, 50) g
             """,
-            [AS_OF],
+            [as_of],
         )
         cur.execute(
             """

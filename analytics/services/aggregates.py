@@ -41,8 +41,9 @@ from learning.models import Enrollment
 
 # Days are computed in chunks of this many, so that a backfill of years reports progress and
 # no single transaction holds the rows of every day. Each chunk reads the 29 days before it
-# too (the MAU window of its first day), so a nightly refresh (about 30 days) is one chunk.
-CHUNK_DAYS = 30
+# too (the MAU window of its first day), so a nightly refresh (about 30 days) and a 90-day
+# backfill are one chunk each (one scan of the events, see active_learners).
+CHUNK_DAYS = 90
 # An event stored by a transaction that began before a refresh but committed after it carries
 # a received_at before the watermark; looking this far back again catches it (recounting a day
 # twice costs little, missing it would leave it wrong until the next backfill).

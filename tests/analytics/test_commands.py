@@ -21,20 +21,20 @@ def test_backfill_prints_progress_and_writes_every_day():
     learner = UserFactory(timezone="Asia/Kolkata")
     today = timezone.now().date()
     make_events(learner, [("login", utc(today - 20 * DAY, 20)), ("login", utc(today - 3 * DAY, 1))])
-    start, end = today - 65 * DAY, today - 1 * DAY
+    start, end = today - 200 * DAY, today - 1 * DAY
     out = StringIO()
 
     call_command("aggregate_analytics", "--from", str(start), "--to", str(end), stdout=out)
 
     lines = out.getvalue().splitlines()
-    assert lines[0] == f"backfilling 65 days, {start} to {end}"
+    assert lines[0] == f"backfilling 200 days, {start} to {end}"
     assert lines[1:4] == [
-        f"  {start}..{start + 29 * DAY} done (30 days)",
-        f"  {start + 30 * DAY}..{start + 59 * DAY} done (60 days)",
-        f"  {start + 60 * DAY}..{end} done (65 days)",
+        f"  {start}..{start + 89 * DAY} done (90 days)",
+        f"  {start + 90 * DAY}..{start + 179 * DAY} done (180 days)",
+        f"  {start + 180 * DAY}..{end} done (200 days)",
     ]
-    assert f"65 days, {start} to {end}" in lines[4]
-    assert DailyAggregate.objects.filter(course=None).count() == 65
+    assert f"200 days, {start} to {end}" in lines[4]
+    assert DailyAggregate.objects.filter(course=None).count() == 200
     assert stored() == recount(start, end)
     # 20:00 UTC is 01:30 the next day in Kolkata.
     assert DailyAggregate.objects.get(day=today - 19 * DAY, course=None).dau == 1
