@@ -173,26 +173,63 @@ def _windows(
     return out
 
 
+Probe = tuple[int, int | None, int | None, datetime.datetime, int]
+"""(learner, course id, instructor id, first activity in the scope, its day's column)."""
+
+
 def _new_learners(
     activity: Activity, start: datetime.date, instructors: dict[int, int]
 ) -> dict[Scope, tuple[int, int]]:
     """New learners and starts per scope and day: the learners first active in the range
-    with nothing before it (probed on the (learner, time) index)."""
+    with nothing before it (probed on the (learner, time) index).
+
+    A learner active in one course only of an instructor (in the bitmaps) is new for the
+    instructor only if new in that course, so they are probed for the instructor (any of
+    their courses, before the bitmaps too) only then: a second, small batch of probes."""
     offset = (start - activity.first).days
     first_at = _first_times(activity, instructors)
-    probes: list[tuple[int, int | None, int | None, datetime.datetime, int]] = []
+    rows_per_pair: dict[tuple[int, int], list[int]] = {}
+    for user_id, course_id in zip(activity.users.tolist(), activity.courses.tolist(), strict=True):
+        if course_id in instructors:
+            rows_per_pair.setdefault((user_id, instructors[course_id]), []).append(course_id)
+    probes: list[Probe] = []
+    deferred: dict[tuple[int, int], Probe] = {}  # (learner, course) -> instructor probe
     for course_id, instructor_id, users, active in _scopes(activity, instructors):
         firsts = np.argmax(active, axis=1)
         for i in np.flatnonzero(firsts >= offset):
             user_id = int(users[i])
             at = first_at[user_id, course_id, instructor_id]
-            probes.append((user_id, course_id, instructor_id, at, int(firsts[i])))
+            probe = (user_id, course_id, instructor_id, at, int(firsts[i]))
+            mine = rows_per_pair.get((user_id, instructor_id or 0), [])
+            if instructor_id is not None and len(mine) == 1:
+                deferred[user_id, mine[0]] = probe
+            else:
+                probes.append(probe)
+    found = _probe(probes)
+    again = [deferred[u, c] for u, _, c, i, _ in found if c is not None and (u, c) in deferred]
+    found += _probe(again)
+    new: dict[Scope, list[int]] = {}
+    for _, day, course_id, instructor_id, enrolled in found:
+        date = activity.first + day * DAY
+        counts = new.setdefault((date, course_id, instructor_id), [0, 0])
+        counts[0] += 1
+        if course_id is not None and enrolled:
+            counts[1] += 1
+            new.setdefault((date, None, None), [0, 0])[1] += 1
+            if course_id in instructors:
+                new.setdefault((date, None, instructors[course_id]), [0, 0])[1] += 1
+    return {scope: (n, started) for scope, (n, started) in new.items()}
+
+
+def _probe(probes: list[Probe]) -> list[tuple[int, int, int | None, int | None, bool]]:
+    """The probes with no activity in their scope before their first (learner, day, course,
+    instructor, enrolled in the course), in one query."""
     if not probes:
-        return {}
+        return []
     qn = _quote
-    rows = fetch_rows(
+    return fetch_rows(
         f"""
-        SELECT c.day, c.course_id, c.instructor_id, EXISTS (
+        SELECT c.user_id, c.day, c.course_id, c.instructor_id, EXISTS (
                    SELECT 1 FROM {qn(Enrollment)} n
                    WHERE n.user_id = c.user_id AND n.course_id = c.course_id)
         FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::timestamptz[], %s::int[])
@@ -222,17 +259,6 @@ def _new_learners(
             sorted(NON_ACTIVITY_TYPES),
         ],
     )
-    new: dict[Scope, list[int]] = {}
-    for day, course_id, instructor_id, enrolled in rows:
-        date = activity.first + day * DAY
-        counts = new.setdefault((date, course_id, instructor_id), [0, 0])
-        counts[0] += 1
-        if course_id is not None and enrolled:
-            counts[1] += 1
-            new.setdefault((date, None, None), [0, 0])[1] += 1
-            if course_id in instructors:
-                new.setdefault((date, None, instructors[course_id]), [0, 0])[1] += 1
-    return {scope: (n, started) for scope, (n, started) in new.items()}
 
 
 FirstKey = tuple[int, int | None, int | None]

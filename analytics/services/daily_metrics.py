@@ -180,7 +180,8 @@ def _postgresql_counts(start: datetime.date, end: datetime.date) -> dict[Scope, 
     # Active and new learners, from one scan of the activity (see active_learners); an
     # instructor's are distinct over their courses, one more grouping of the same bitmaps.
     lo, hi = utc_bounds_of_local_dates(start, end)
-    learners = count_learners(start, end, course_instructors())
+    instructors = course_instructors()
+    learners = count_learners(start, end, instructors)
     for (day, course_id, instructor_id), (dau, wau, mau) in learners.active.items():
         out[day, course_id, instructor_id].dau = dau
         out[day, course_id, instructor_id].wau = wau
@@ -189,24 +190,24 @@ def _postgresql_counts(start: datetime.date, end: datetime.date) -> dict[Scope, 
         out[day, course_id, instructor_id].new_learners = n
         out[day, course_id, instructor_id].starts = started
 
-    # Events of every type.
-    for day, grouping, course_id, instructor_id, n in fetch_rows(
+    # Events of every type. The largest table: an event is in one course at most, so an
+    # instructor's count is exactly the sum of their courses' and costs no third grouping.
+    for day, course_id, platform, n in fetch_rows(
         f"""
-        SELECT x.day, GROUPING(x.course_id, x.instructor_id), x.course_id, x.instructor_id,
-               COUNT(*)
-        FROM (
-            SELECT (e.occurred_at AT TIME ZONE u.timezone)::date AS day, e.course_id,
-                   c.instructor_id
+        SELECT x.day, x.course_id, GROUPING(x.course_id), COUNT(*) FROM (
+            SELECT (e.occurred_at AT TIME ZONE u.timezone)::date AS day, e.course_id
             FROM {t["event"]} e JOIN {t["user"]} u ON u.id = e.user_id
-            LEFT JOIN {t["course"]} c ON c.id = e.course_id
             WHERE e.occurred_at >= %s AND e.occurred_at < %s
         ) x
         WHERE x.day BETWEEN %s AND %s
-        GROUP BY GROUPING SETS ((x.day, x.course_id), (x.day, x.instructor_id), (x.day))
+        GROUP BY GROUPING SETS ((x.day, x.course_id), (x.day))
         """,
         [lo, hi, start, end],
     ):
-        put(day, grouping, course_id, instructor_id, events=n)
+        grouping = PLATFORM_SET if platform else COURSE_SET
+        put(day, grouping, course_id, None, events=n)
+        if not platform and course_id in instructors:
+            out[day, None, instructors[course_id]].events += n
 
     # Enrollments made and courses completed, on the learner's local day of each.
     for day, grouping, course_id, instructor_id, enrolled, completed in fetch_rows(
@@ -295,25 +296,27 @@ def _postgresql_counts(start: datetime.date, end: datetime.date) -> dict[Scope, 
             messages_converted=converted,
         )
 
-    # Reviews posted and the sum of their ratings.
-    for day, grouping, course_id, instructor_id, total, n in fetch_rows(
+    # Reviews posted and the sum of their ratings (an instructor's: their courses' sums).
+    for day, course_id, platform, total, n in fetch_rows(
         f"""
-        SELECT x.day, GROUPING(x.course_id, x.instructor_id), x.course_id, x.instructor_id,
-               SUM(x.rating), COUNT(*)
-        FROM (
+        SELECT x.day, x.course_id, GROUPING(x.course_id), SUM(x.rating), COUNT(*) FROM (
             SELECT (e.occurred_at AT TIME ZONE u.timezone)::date AS day, e.course_id,
-                   c.instructor_id, (e.properties ->> 'rating')::float8 AS rating
+                   (e.properties ->> 'rating')::float8 AS rating
             FROM {t["event"]} e JOIN {t["user"]} u ON u.id = e.user_id
-            LEFT JOIN {t["course"]} c ON c.id = e.course_id
             WHERE e.occurred_at >= %s AND e.occurred_at < %s AND e.type = %s
               AND e.properties ? 'rating'
         ) x
         WHERE x.day BETWEEN %s AND %s
-        GROUP BY GROUPING SETS ((x.day, x.course_id), (x.day, x.instructor_id), (x.day))
+        GROUP BY GROUPING SETS ((x.day, x.course_id), (x.day))
         """,
         [lo, hi, REVIEW_TYPE, start, end],
     ):
-        put(day, grouping, course_id, instructor_id, rating_sum=float(total), rating_count=n)
+        grouping = PLATFORM_SET if platform else COURSE_SET
+        put(day, grouping, course_id, None, rating_sum=float(total), rating_count=n)
+        if not platform and course_id in instructors:
+            metrics = out[day, None, instructors[course_id]]
+            metrics.rating_sum += float(total)
+            metrics.rating_count += n
     return dict(out)
 
 
@@ -333,30 +336,32 @@ def daily_revenue(start: datetime.date, end: datetime.date) -> dict[RevenueKey, 
         with _job_session():
             rows = fetch_rows(
                 f"""
-            SELECT x.day, GROUPING(x.course_id, x.instructor_id), x.course_id, x.instructor_id,
-                   x.currency, SUM(x.amount), COUNT(*)
+            SELECT x.day, x.course_id, GROUPING(x.course_id), x.currency,
+                   SUM(x.amount), COUNT(*)
             FROM (
                 SELECT (e.occurred_at AT TIME ZONE u.timezone)::date AS day, e.course_id,
-                       c.instructor_id, e.properties ->> 'currency' AS currency,
+                       e.properties ->> 'currency' AS currency,
                        (e.properties ->> 'amount')::numeric AS amount
                 FROM {t["event"]} e JOIN {t["user"]} u ON u.id = e.user_id
-                LEFT JOIN {t["course"]} c ON c.id = e.course_id
                 WHERE e.occurred_at >= %s AND e.occurred_at < %s AND e.type = %s
                   AND e.properties ? 'amount' AND e.properties ? 'currency'
             ) x
             WHERE x.day BETWEEN %s AND %s
-            GROUP BY GROUPING SETS (
-                (x.day, x.course_id, x.currency),
-                (x.day, x.instructor_id, x.currency),
-                (x.day, x.currency)
-            )
+            GROUP BY GROUPING SETS ((x.day, x.course_id, x.currency), (x.day, x.currency))
             """,
                 [lo, hi, PURCHASE_TYPE, start, end],
             )
-        for day, grouping, course_id, instructor_id, currency, amount, n in rows:
-            scope = scope_of(grouping, course_id, instructor_id)
-            if scope is not None:
-                out[day, *scope, currency] = Revenue(Decimal(amount), n)
+        # A purchase is in one course at most: an instructor's are their courses' sums.
+        instructors = course_instructors()
+        for day, course_id, platform, currency, amount, n in rows:
+            if platform:
+                out[day, None, None, currency] = Revenue(Decimal(amount), n)
+            elif course_id is not None:
+                out[day, course_id, None, currency] = Revenue(Decimal(amount), n)
+                if course_id in instructors:
+                    total = out.setdefault((day, None, instructors[course_id], currency), Revenue())
+                    total.amount += Decimal(amount)
+                    total.transactions += n
         return out
     instructors = course_instructors()
     for course_id, at, tz, properties in (
