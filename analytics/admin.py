@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from analytics.models import AggregateRun, Anomaly, DailyAggregate
+from analytics.models import AggregateRun, Anomaly, DailyAggregate, Forecast, TaskHealth
 from core.admin import ReadOnlyAdmin
 
 
@@ -52,7 +52,50 @@ class AggregateRunAdmin(ReadOnlyAdmin):
 
 @admin.register(Anomaly)
 class AnomalyAdmin(ReadOnlyAdmin):
-    list_display = ["day", "course", "metric", "value", "baseline", "score", "detected_at"]
+    list_display = [
+        "day",
+        "course",
+        "metric",
+        "value",
+        "baseline",
+        "score",
+        "detected_at",
+        "notified_at",
+    ]
     list_filter = ["metric", ("course", admin.EmptyFieldListFilter)]
     list_select_related = ["course"]
     date_hierarchy = "day"
+
+
+@admin.register(Forecast)
+class ForecastAdmin(ReadOnlyAdmin):
+    list_display = [
+        "origin",
+        "course",
+        "metric",
+        "currency",
+        "model",
+        "history_days",
+        "backtest_mape",
+        "backtest_covered_95",
+        "computed_at",
+    ]
+    list_filter = ["metric", "currency", ("course", admin.EmptyFieldListFilter)]
+    search_fields = ["course__title", "=course__external_id"]
+    list_select_related = ["course"]
+    date_hierarchy = "origin"
+
+
+@admin.register(TaskHealth)
+class TaskHealthAdmin(ReadOnlyAdmin):
+    list_display = [
+        "task",
+        "last_started_at",
+        "last_success_at",
+        "last_success_seconds",
+        "last_failure_at",
+        "last_error",
+        "successes",
+        "failures",
+    ]
+    search_fields = ["task"]

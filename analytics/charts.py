@@ -160,6 +160,63 @@ def trends_figure(
     )
 
 
+def forecast_figure(
+    history: Sequence[tuple[datetime.date, float]],
+    points: Sequence[dict[str, Any]],
+    *,
+    y_title: str,
+    height: int = 320,
+) -> Figure:
+    """The recent history, then the forecast line inside its shaded 95% and 80% prediction
+    bands (`points` as stored: {date, mean, lower_80, upper_80, lower_95, upper_95})."""
+    x = [p["date"] for p in points]
+    data: list[dict[str, Any]] = []
+    for level, colour in ((95, "rgba(120,120,120,0.15)"), (80, "rgba(120,120,120,0.3)")):
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": x + x[::-1],
+                "y": [p[f"upper_{level}"] for p in points]
+                + [p[f"lower_{level}"] for p in points][::-1],
+                "fill": "toself",
+                "fillcolor": colour,
+                "line": {"width": 0},
+                "name": f"{level}% prediction interval",
+                "hoverinfo": "skip",
+            }
+        )
+    data.append(
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "x": [d.isoformat() for d, _ in history],
+            "y": [v for _, v in history],
+            "name": y_title,
+            "line": {"color": PALETTE[0], "width": 2},
+        }
+    )
+    data.append(
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "x": x,
+            "y": [p["mean"] for p in points],
+            "name": "Forecast",
+            "line": {"color": PALETTE[0], "dash": "dash", "width": 2},
+            "hovertemplate": "Forecast: %{y:.1f}<extra>%{x|%d %b %Y}</extra>",
+        }
+    )
+    return base_figure(
+        data,
+        height=height,
+        xaxis=date_axis(),
+        yaxis=chart_axis(title={"text": y_title}, rangemode="tozero"),
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+        margin={"l": 48, "r": 16, "t": 32, "b": 40},
+    )
+
+
 def weekday_figure(
     labels: Sequence[str], ratios: Sequence[float | None], *, height: int = 240
 ) -> Figure:
@@ -195,6 +252,57 @@ def funnel_figure(labels: Sequence[str], counts: Sequence[int], *, height: int =
         }
     ]
     return base_figure(data, height=height, margin={"l": 160, "r": 16, "t": 16, "b": 32})
+
+
+def per_minute_figure(
+    minutes: Sequence[tuple[datetime.datetime, int]], *, y_title: str, height: int = 260
+) -> Figure:
+    """Bars of a count per minute (UTC), e.g. the events received in the last hour."""
+    data = [
+        {
+            "type": "bar",
+            "x": [m.isoformat() for m, _ in minutes],
+            "y": [n for _, n in minutes],
+            "name": y_title,
+            "marker": {"color": ACCENT},
+            "hovertemplate": "%{y}<extra>%{x|%H:%M} UTC</extra>",
+        }
+    ]
+    return base_figure(
+        data,
+        height=height,
+        xaxis=chart_axis(type="date", tickformat="%H:%M"),
+        yaxis=chart_axis(title={"text": y_title}, rangemode="tozero"),
+        margin={"l": 48, "r": 16, "t": 16, "b": 40},
+    )
+
+
+def durations_figure(
+    series: Sequence[tuple[str, Sequence[tuple[datetime.datetime, float]]]],
+    *,
+    height: int = 280,
+) -> Figure:
+    """One line of (start, seconds) points per run kind: how long each run took, over time."""
+    data = [
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "x": [at.isoformat() for at, _ in points],
+            "y": [seconds for _, seconds in points],
+            "name": name,
+            "line": {"color": PALETTE[i % len(PALETTE)], "width": 2},
+            "hovertemplate": f"{name}: %{{y}} s<extra>%{{x|%d %b %H:%M}}</extra>",
+        }
+        for i, (name, points) in enumerate(series)
+    ]
+    return base_figure(
+        data,
+        height=height,
+        xaxis=chart_axis(type="date", tickformat="%d %b %H:%M"),
+        yaxis=chart_axis(title={"text": "Seconds"}, rangemode="tozero"),
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+        margin={"l": 48, "r": 16, "t": 32, "b": 40},
+    )
 
 
 def ranking_figure(

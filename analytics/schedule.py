@@ -11,4 +11,13 @@ BEAT_SCHEDULE = {
         # The next night's refresh catches up on everything a missed one would have done.
         "options": {"expire_seconds": 12 * 3600},
     },
+    # The health page's 24-hour ingestion rate adds up hourly counts instead of counting a
+    # day of events on every view; a few minutes after each hour closes is fresh enough, and
+    # every 10 minutes also catches up quickly after a worker outage.
+    "analytics.count_ingestion": {
+        "task": "analytics.count_ingestion",
+        "schedule": crontab(minute="*/10"),
+        # Each run counts every hour still missing: a late one is worthless once the next is due.
+        "options": {"expire_seconds": 9 * 60},
+    },
 }

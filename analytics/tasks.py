@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from analytics.services.health import ingestion_hours_count
 from analytics.services.nightly import analytics_refresh
 
 
@@ -11,3 +12,9 @@ def refresh() -> int:
     and the latest anomalies; return how many days (0 when another refresh is under way)."""
     run = analytics_refresh()
     return run.days if run is not None else 0
+
+
+@shared_task(name="analytics.count_ingestion")
+def count_ingestion() -> int:
+    """Count the events received in the closed hours of the last day not counted yet."""
+    return ingestion_hours_count()

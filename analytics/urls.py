@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from analytics.views import courses, funnels, instructors, overview, trends
+from analytics.views import courses, funnels, health, instructors, overview, trends
 
 app_name = "analytics"
 
@@ -13,4 +13,5 @@ urlpatterns = [
     path("instructors/", instructors.instructors, name="instructors"),
     path("funnels/", funnels.funnels, name="funnels"),
     path("trends/", trends.trends, name="trends"),
+    path("health/", health.health, name="health"),
 ]

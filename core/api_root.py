@@ -41,6 +41,9 @@ RESOURCES: dict[str, str] = {
     "analytics/courses": "analytics-courses",
     "analytics/instructors": "analytics-instructors",
     "analytics/revenue": "analytics-revenue",
+    "analytics/forecasts": "analytics-forecasts",
+    "analytics/trends": "analytics-trends",
+    "analytics/health": "analytics-health",
 }
 
 

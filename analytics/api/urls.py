@@ -2,7 +2,10 @@ from django.urls import path
 
 from analytics.api.courses import CourseSeriesView, CoursesView, InstructorsView, RevenueView
 from analytics.api.engagement import EngagementView
+from analytics.api.forecasts import ForecastsView
 from analytics.api.funnels import FunnelsView
+from analytics.api.health import HealthView
+from analytics.api.trends import TrendsView
 
 urlpatterns = [
     path("analytics/engagement/", EngagementView.as_view(), name="analytics-engagement"),
@@ -15,4 +18,7 @@ urlpatterns = [
     ),
     path("analytics/instructors/", InstructorsView.as_view(), name="analytics-instructors"),
     path("analytics/revenue/", RevenueView.as_view(), name="analytics-revenue"),
+    path("analytics/forecasts/", ForecastsView.as_view(), name="analytics-forecasts"),
+    path("analytics/trends/", TrendsView.as_view(), name="analytics-trends"),
+    path("analytics/health/", HealthView.as_view(), name="analytics-health"),
 ]

@@ -1,8 +1,19 @@
 """Analytics' models, a module per family; each is imported here so Django finds it."""
 
 from analytics.models.aggregates import AggregateRun, DailyAggregate
+from analytics.models.forecasts import Forecast
 from analytics.models.funnels import FunnelProgress
+from analytics.models.health import IngestionHour, TaskHealth
 from analytics.models.revenue import DailyRevenue
 from analytics.models.trends import Anomaly
 
-__all__ = ["AggregateRun", "Anomaly", "DailyAggregate", "DailyRevenue", "FunnelProgress"]
+__all__ = [
+    "AggregateRun",
+    "Anomaly",
+    "DailyAggregate",
+    "DailyRevenue",
+    "Forecast",
+    "FunnelProgress",
+    "IngestionHour",
+    "TaskHealth",
+]

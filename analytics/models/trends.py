@@ -20,6 +20,11 @@ class Anomaly(models.Model):
     baseline = models.FloatField(help_text="Median of the previous same weekdays.")
     score = models.FloatField(help_text="Robust score: residual over 1.4826 x MAD.")
     detected_at = models.DateTimeField(default=timezone.now)
+    notified_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When staff were told of it (set once, before sending; never told twice).",
+    )
 
     class Meta:
         ordering = ["-day", "metric"]

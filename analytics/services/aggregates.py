@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Min, QuerySet
+from django.db.models import F, Min, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.models import User
@@ -36,14 +36,16 @@ from analytics.services.daily_metrics import (
 from core.localtime import local_date, local_times
 from engagement.catalogue import NON_ACTIVITY_TYPES
 from engagement.models import Event
+from engagement.services.ingestion.validation import MAX_FUTURE
 from interventions.models import Delivery
 from learning.models import Enrollment
 
 # Days are computed in chunks of this many, so that a backfill of years reports progress and
 # no single transaction holds the rows of every day. Each chunk reads the 29 days before it
-# too (the MAU window of its first day), so a nightly refresh (about 30 days) and a 90-day
-# backfill are one chunk each (one scan of the events, see active_learners).
-CHUNK_DAYS = 90
+# too (the MAU window of its first day), so a nightly refresh (30 days; 119 after late events
+# from the last 90 days) and a 90-day backfill are one chunk each: one scan of the events
+# (see event_scan).
+CHUNK_DAYS = 120
 # An event stored by a transaction that began before a refresh but committed after it carries
 # a received_at before the watermark; looking this far back again catches it (recounting a day
 # twice costs little, missing it would leave it wrong until the next backfill).
@@ -211,6 +213,47 @@ def _firsts(events: QuerySet[Event]) -> dict[FirstKey, tuple[datetime.datetime, 
     return firsts
 
 
+def _moved_first_days(received: QuerySet[Event], since: datetime.datetime) -> set[datetime.date]:
+    """The local days of the first activities (per learner, per learner and course, and per
+    learner and instructor: any of their courses) that the `received` events moved earlier:
+    each (learner, scope) of the received activity is compared with its earliest activity
+    received before, one probe on the (learner, time) index each, rather than a grouping of
+    those learners' whole history."""
+    # An event received before `since` occurred at most MAX_FUTURE after it (ingestion
+    # refuses more), so only a received event that occurred before that can precede one:
+    # the late events, not the day's.
+    activity = (
+        received.exclude(type__in=NON_ACTIVITY_TYPES)
+        .filter(occurred_at__lte=since + MAX_FUTURE)
+        .order_by()
+    )
+    before = Event.objects.filter(user_id=OuterRef("user_id"), received_at__lte=since).exclude(
+        type__in=NON_ACTIVITY_TYPES
+    )
+    days: set[datetime.date] = set()
+    for rows, prior in (
+        (activity.values("user_id", "user__timezone"), before),
+        (
+            activity.filter(course__isnull=False).values("user_id", "user__timezone", "course_id"),
+            before.filter(course_id=OuterRef("course_id")),
+        ),
+        (
+            activity.filter(course__instructor__isnull=False).values(
+                "user_id", "user__timezone", "course__instructor_id"
+            ),
+            before.filter(course__instructor_id=OuterRef("course__instructor_id")),
+        ),
+    ):
+        earliest = prior.order_by("occurred_at").values("occurred_at")[:1]
+        for tz, old in (
+            rows.annotate(first=Min("occurred_at"), old=Subquery(earliest))
+            .filter(old__gt=F("first"))
+            .values_list("user__timezone", "old")
+        ):
+            days.add(local_date(old, tz))
+    return days
+
+
 def _local_days(queryset: QuerySet[Any], at: str) -> set[datetime.date]:
     rows = local_times(
         queryset.filter(**{f"{at}__isnull": False}),
@@ -233,13 +276,7 @@ def _changed_days(
     # A late event can move a learner's first activity earlier (on the platform, in a course
     # or among an instructor's courses): the old first day loses a new learner, however far
     # after the event it lies.
-    known = _firsts(
-        Event.objects.filter(user_id__in=received.values("user_id"), received_at__lte=since)
-    )
-    for key, (first, _) in _firsts(received).items():
-        if key in known and first < known[key][0]:
-            old, tz = known[key]
-            single.add(local_date(old, tz))
+    single |= _moved_first_days(received, since)
     changed = Enrollment.objects.filter(updated_at__gt=since, updated_at__lte=until)
     single |= _local_days(changed, "enrolled_at") | _local_days(changed, "completed_at")
     # A scoring run that finished meanwhile changes its day's at-risk share.

@@ -24,8 +24,8 @@ from django.db import connection, transaction
 from django.db.models import Min
 
 from accounts.models import User
-from analytics.services.active_learners import count_learners
 from analytics.services.at_risk import daily_at_risk
+from analytics.services.event_scan import REVIEW_TYPE, count_events
 from core.bulk import fetch_rows
 from core.localtime import local_date, utc_bounds_of_local_dates
 from core.statement_timeout import statement_timeout_for_jobs
@@ -46,7 +46,6 @@ MESSAGE_STEPS = {
 }
 AGGREGATION_WORK_MEM = "256MB"  # per query of a chunk, see _postgresql
 
-REVIEW_TYPE = "review_posted"  # properties.rating: 1-5 stars
 PURCHASE_TYPE = "purchase"  # properties.amount (number) and properties.currency (ISO 4217)
 
 Scope = tuple[datetime.date, int | None, int | None]
@@ -177,37 +176,20 @@ def _postgresql_counts(start: datetime.date, end: datetime.date) -> dict[Scope, 
         for name, value in values.items():
             setattr(metrics, name, value)
 
-    # Active and new learners, from one scan of the activity (see active_learners); an
-    # instructor's are distinct over their courses, one more grouping of the same bitmaps.
+    # Active and new learners, events and ratings: one scan of the events (see event_scan);
+    # an instructor's learners are distinct over their courses (one more grouping of the
+    # same bitmaps), their events and ratings their courses' sums.
     lo, hi = utc_bounds_of_local_dates(start, end)
     instructors = course_instructors()
-    learners = count_learners(start, end, instructors)
-    for (day, course_id, instructor_id), (dau, wau, mau) in learners.active.items():
-        out[day, course_id, instructor_id].dau = dau
-        out[day, course_id, instructor_id].wau = wau
-        out[day, course_id, instructor_id].mau = mau
-    for (day, course_id, instructor_id), (n, started) in learners.new.items():
-        out[day, course_id, instructor_id].new_learners = n
-        out[day, course_id, instructor_id].starts = started
-
-    # Events of every type. The largest table: an event is in one course at most, so an
-    # instructor's count is exactly the sum of their courses' and costs no third grouping.
-    for day, course_id, platform, n in fetch_rows(
-        f"""
-        SELECT x.day, x.course_id, GROUPING(x.course_id), COUNT(*) FROM (
-            SELECT (e.occurred_at AT TIME ZONE u.timezone)::date AS day, e.course_id
-            FROM {t["event"]} e JOIN {t["user"]} u ON u.id = e.user_id
-            WHERE e.occurred_at >= %s AND e.occurred_at < %s
-        ) x
-        WHERE x.day BETWEEN %s AND %s
-        GROUP BY GROUPING SETS ((x.day, x.course_id), (x.day))
-        """,
-        [lo, hi, start, end],
-    ):
-        grouping = PLATFORM_SET if platform else COURSE_SET
-        put(day, grouping, course_id, None, events=n)
-        if not platform and course_id in instructors:
-            out[day, None, instructors[course_id]].events += n
+    scanned = count_events(start, end, instructors)
+    for key, (dau, wau, mau) in scanned.active.items():
+        out[key].dau, out[key].wau, out[key].mau = dau, wau, mau
+    for key, (n, started) in scanned.new.items():
+        out[key].new_learners, out[key].starts = n, started
+    for key, n in scanned.events.items():
+        out[key].events = n
+    for key, (total, n) in scanned.ratings.items():
+        out[key].rating_sum, out[key].rating_count = float(total), n
 
     # Enrollments made and courses completed, on the learner's local day of each.
     for day, grouping, course_id, instructor_id, enrolled, completed in fetch_rows(
@@ -296,27 +278,6 @@ def _postgresql_counts(start: datetime.date, end: datetime.date) -> dict[Scope, 
             messages_converted=converted,
         )
 
-    # Reviews posted and the sum of their ratings (an instructor's: their courses' sums).
-    for day, course_id, platform, total, n in fetch_rows(
-        f"""
-        SELECT x.day, x.course_id, GROUPING(x.course_id), SUM(x.rating), COUNT(*) FROM (
-            SELECT (e.occurred_at AT TIME ZONE u.timezone)::date AS day, e.course_id,
-                   (e.properties ->> 'rating')::float8 AS rating
-            FROM {t["event"]} e JOIN {t["user"]} u ON u.id = e.user_id
-            WHERE e.occurred_at >= %s AND e.occurred_at < %s AND e.type = %s
-              AND e.properties ? 'rating'
-        ) x
-        WHERE x.day BETWEEN %s AND %s
-        GROUP BY GROUPING SETS ((x.day, x.course_id), (x.day))
-        """,
-        [lo, hi, REVIEW_TYPE, start, end],
-    ):
-        grouping = PLATFORM_SET if platform else COURSE_SET
-        put(day, grouping, course_id, None, rating_sum=float(total), rating_count=n)
-        if not platform and course_id in instructors:
-            metrics = out[day, None, instructors[course_id]]
-            metrics.rating_sum += float(total)
-            metrics.rating_count += n
     return dict(out)
 
 

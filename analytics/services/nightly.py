@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from analytics.models import AggregateRun
 from analytics.services.aggregates import Progress, aggregates_refresh
 from analytics.services.anomalies import anomalies_detect
+from analytics.services.anomaly_alerts import anomaly_alerts_send
+from analytics.services.forecasts import forecasts_compute
 from analytics.services.funnels import funnels_compute
 
 
@@ -16,11 +18,22 @@ class Derived:
 
     funnel_rows: int
     anomalies: int
+    alerted: int  # anomalies staff were newly told of
+    forecasts: int
 
 
 def analytics_derive() -> Derived:
-    """Recompute the funnels and store the latest days' anomalies (after the aggregates)."""
-    return Derived(funnel_rows=funnels_compute(), anomalies=len(anomalies_detect()))
+    """Recompute the funnels, store the latest days' anomalies and tell staff of the new ones,
+    then store the forecasts (after the aggregates)."""
+    funnel_rows = funnels_compute()
+    found = anomalies_detect()
+    alerted = anomaly_alerts_send([a.pk for a in found])
+    return Derived(
+        funnel_rows=funnel_rows,
+        anomalies=len(found),
+        alerted=alerted,
+        forecasts=forecasts_compute().stored,
+    )
 
 
 def analytics_refresh(*, progress: Progress | None = None) -> AggregateRun | None:

@@ -50,5 +50,6 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"aggregate run {run.pk}: {run.days} days{span} in {seconds:.1f}s")
         )
         self.stdout.write(
-            f"funnels: {derived.funnel_rows} enrollments; anomalies: {derived.anomalies} found"
+            f"funnels: {derived.funnel_rows} enrollments; anomalies: {derived.anomalies} found, "
+            f"{derived.alerted} new told to staff; forecasts: {derived.forecasts} stored"
         )
