@@ -305,6 +305,80 @@ def durations_figure(
     )
 
 
+def retention_curves_figure(
+    curves: Sequence[tuple[str, Sequence[float | None]]], *, height: int = 320
+) -> Figure:
+    """Retention curves: one line per (name, share of the cohort active in week 0, 1, ...)."""
+    data = [
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "x": [f"Week {k}" for k in range(len(rates))],
+            "y": [None if r is None else round(100 * r, 1) for r in rates],
+            "name": name,
+            "line": {"color": PALETTE[i % len(PALETTE)], "width": 2},
+            "hovertemplate": f"{name}: %{{y}}%<extra>%{{x}}</extra>",
+        }
+        for i, (name, rates) in enumerate(curves)
+    ]
+    return base_figure(
+        data,
+        height=height,
+        xaxis=chart_axis(type="category"),
+        yaxis=chart_axis(title={"text": "% of the cohort active"}, range=[0, 100]),
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+        margin={"l": 48, "r": 16, "t": 32, "b": 40},
+    )
+
+
+LIFECYCLE_COLOURS = {
+    "New": ACCENT,
+    "Returning": LEVEL_COLOURS["low"],
+    "Resurrecting": LEVEL_COLOURS["medium"],
+    "Dormant": LEVEL_COLOURS["critical"],
+}
+
+
+def lifecycle_figure(
+    weeks: Sequence[datetime.date],
+    new: Sequence[int],
+    returning: Sequence[int],
+    resurrecting: Sequence[int],
+    dormant: Sequence[int],
+    *,
+    height: int = 300,
+) -> Figure:
+    """The weekly lifecycle as stacked bars: new, returning and resurrecting learners above
+    the axis, dormant ones below it (negative), as PostHog draws it."""
+    x = [w.isoformat() for w in weeks]
+    series = (
+        ("New", list(new)),
+        ("Returning", list(returning)),
+        ("Resurrecting", list(resurrecting)),
+        ("Dormant", [-n for n in dormant]),
+    )
+    data = [
+        {
+            "type": "bar",
+            "x": x,
+            "y": values,
+            "name": name,
+            "marker": {"color": LIFECYCLE_COLOURS[name]},
+            "hovertemplate": f"{name}: %{{y}}<extra>week of %{{x|%d %b %Y}}</extra>",
+        }
+        for name, values in series
+    ]
+    return base_figure(
+        data,
+        height=height,
+        barmode="relative",
+        xaxis=date_axis(),
+        yaxis=chart_axis(title={"text": "Learners"}),
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+        margin={"l": 48, "r": 16, "t": 32, "b": 40},
+    )
+
+
 def ranking_figure(
     labels: Sequence[str], values: Sequence[float], *, x_title: str, height: int | None = None
 ) -> Figure:

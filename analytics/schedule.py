@@ -11,6 +11,14 @@ BEAT_SCHEDULE = {
         # The next night's refresh catches up on everything a missed one would have done.
         "options": {"expire_seconds": 12 * 3600},
     },
+    # What reads the aggregates is its own task half an hour later (the refresh takes
+    # seconds): a slow or failing forecast never holds the aggregates back, and the health
+    # page shows each one's last success.
+    "analytics.derive": {
+        "task": "analytics.derive",
+        "schedule": crontab(hour=2, minute=0),
+        "options": {"expire_seconds": 12 * 3600},
+    },
     # The health page's 24-hour ingestion rate adds up hourly counts instead of counting a
     # day of events on every view; a few minutes after each hour closes is fresh enough, and
     # every 10 minutes also catches up quickly after a worker outage.

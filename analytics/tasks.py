@@ -2,16 +2,24 @@
 
 from celery import shared_task
 
+from analytics.services.aggregates import aggregates_refresh
 from analytics.services.health import ingestion_hours_count
-from analytics.services.nightly import analytics_refresh
+from analytics.services.nightly import analytics_derive
 
 
 @shared_task(name="analytics.refresh")
 def refresh() -> int:
-    """Recompute the daily aggregates of the days changed since the last refresh, the funnels
-    and the latest anomalies; return how many days (0 when another refresh is under way)."""
-    run = analytics_refresh()
+    """Recompute the daily aggregates of the days changed since the last refresh; return how
+    many days (0 when another refresh is under way)."""
+    run = aggregates_refresh()
     return run.days if run is not None else 0
+
+
+@shared_task(name="analytics.derive")
+def derive() -> int:
+    """Recompute what reads the aggregates (funnels, anomalies and their alerts, retention
+    cohorts, forecasts); return how many forecasts were stored."""
+    return analytics_derive().forecasts
 
 
 @shared_task(name="analytics.count_ingestion")

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from analytics.views import courses, funnels, health, instructors, overview, trends
+from analytics.views import cohorts, courses, funnels, health, instructors, overview, trends
 
 app_name = "analytics"
 
@@ -12,6 +12,8 @@ urlpatterns = [
     path("courses/<str:external_id>/", courses.course, name="course"),
     path("instructors/", instructors.instructors, name="instructors"),
     path("funnels/", funnels.funnels, name="funnels"),
+    path("cohorts/", cohorts.cohorts, name="cohorts"),
+    path("cohorts/segment/", cohorts.cohort_segment, name="cohort_segment"),
     path("trends/", trends.trends, name="trends"),
     path("health/", health.health, name="health"),
 ]

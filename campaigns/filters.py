@@ -13,9 +13,9 @@ A filter is JSON:
 
 Operators, each defined only for the field types where it makes sense:
 
-    =, !=            number, days, choice, text, boolean (= only)
+    =, !=            number, days, choice, text, week, boolean (= only)
     >, >=, <, <=     number, days
-    in, not_in       number, choice, text (value: a non-empty list)
+    in, not_in       number, choice, text, week (value: a non-empty list)
     contains         text (case-insensitive substring)
     is_set           every type; value true (the default) or false
 
@@ -36,12 +36,17 @@ itself (not an object, too big) is `filter`.
     courses: {course external id: {"status": str, "progress": float | None}},
     xp: int, level: int, streak: int, streak_at_risk: bool, league: str,
     timezone: str, role: str,
+    signup_week: "YYYY-MM-DD" (the Monday of the learner-local week of signing up),
+    first_enrollment_weeks: {course external id: "YYYY-MM-DD" (Monday of the enrolment's
+                             learner-local week)},
+    streak_days: {"YYYY-MM-DD": run_length} (gamification's StreakDay rows),
     deliveries: [{"campaign": int | None, "template": str, "sent": bool, "opened": bool,
                   "clicked": bool}, ...]
 """
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import math
 from collections.abc import Callable, Mapping
@@ -64,13 +69,14 @@ MAX_TEXT = 200  # characters of a text value
 ROOT = "filter"
 GROUPS = ("all", "any", "not")
 
-NUMBER, DAYS, CHOICE, TEXT, BOOLEAN = "number", "days", "choice", "text", "boolean"
+NUMBER, DAYS, CHOICE, TEXT, BOOLEAN, WEEK = "number", "days", "choice", "text", "boolean", "week"
 OPS: dict[str, tuple[str, ...]] = {
     NUMBER: ("=", "!=", ">", ">=", "<", "<=", "in", "not_in", "is_set"),
     DAYS: ("=", "!=", ">", ">=", "<", "<=", "is_set"),
     CHOICE: ("=", "!=", "in", "not_in", "is_set"),
     TEXT: ("=", "!=", "in", "not_in", "contains", "is_set"),
     BOOLEAN: ("=", "is_set"),
+    WEEK: ("=", "!=", "in", "not_in", "is_set"),
 }
 ALL_OPS: tuple[str, ...] = ("=", "!=", ">", ">=", "<", "<=", "in", "not_in", "contains", "is_set")
 LIST_OPS = ("in", "not_in")
@@ -80,6 +86,8 @@ _PARAMETERS: dict[str, dict[str, bool]] = {
     "signal": {"name": True},
     "progress": {"course": False},
     "enrollment_status": {"course": False},
+    "first_enrollment_week": {"course": False},
+    "streak_in_two_weeks": {"week": True},
     "received": {"campaign": False, "template": False},
     "opened": {"campaign": False, "template": False},
     "clicked": {"campaign": False, "template": False},
@@ -178,6 +186,26 @@ FIELDS: dict[str, dict[str, Any]] = {
     ),
     "timezone": _field(
         TEXT, "Timezone", 'The learner\'s IANA timezone, e.g. "Europe/Berlin" (exact case).'
+    ),
+    "signup_week": _field(
+        WEEK,
+        "Signup week",
+        "The week (Monday to Sunday in the learner's timezone) the account was created, as "
+        'its Monday: "2026-11-02". Always set.',
+    ),
+    "first_enrollment_week": _field(
+        WEEK,
+        "First enrolment week",
+        "The week (Monday to Sunday in the learner's timezone) of the learner's first "
+        'enrolment (in "course" if given, an external id), as its Monday. Not set: no '
+        "enrolment.",
+    ),
+    "streak_in_two_weeks": _field(
+        NUMBER,
+        "Longest streak in two weeks",
+        "The longest streak (active days, gamification's definition, freezes included) the "
+        'learner had on a day of the 14 from the Monday "week" (YYYY-MM-DD), in their '
+        "timezone; 0 without one.",
     ),
     "role": _field(
         CHOICE,
@@ -341,6 +369,10 @@ class _Checker:
                     self.add(at, "Give a campaign's id.")
                 else:
                     self.refs["campaign"].setdefault(value, []).append(at)
+            elif key == "week":
+                problem = _week(value, None)
+                if problem:
+                    self.add(at, problem)
             elif key in ("template", "course"):
                 if not isinstance(value, str) or not value or len(value) > 128:
                     what = "template's slug" if key == "template" else "course's external id"
@@ -414,6 +446,16 @@ def _text(value: Any, _spec: Any) -> str | None:
     return None
 
 
+def _week(value: Any, _spec: Any) -> str | None:
+    try:
+        day = datetime.date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        day = None
+    if day is None or day.isoformat() != value or day.weekday() != 0:
+        return "Give a Monday as YYYY-MM-DD (weeks start on Mondays)."
+    return None
+
+
 def _course(value: Any, _spec: Any) -> str | None:
     if not isinstance(value, str) or not value or len(value) > 128:
         return "Give a course's external id."
@@ -426,6 +468,7 @@ _SCALAR_CHECKS: dict[str, Callable[[Any, Mapping[str, Any]], str | None]] = {
     "choice": _choice,
     "text": _text,
     "course": _course,
+    "week": _week,
 }
 
 
@@ -494,6 +537,16 @@ def _scalar_value(node: Mapping[str, Any], facts: Mapping[str, Any]) -> Any:
             return entry.get("progress") if entry else None
         known = [e["progress"] for e in courses.values() if e.get("progress") is not None]
         return max(known) if known else None
+    if field == "first_enrollment_week":
+        weeks: Mapping[str, str] = facts.get("first_enrollment_weeks") or {}
+        if "course" in node:
+            return weeks.get(node["course"])
+        return min(weeks.values()) if weeks else None
+    if field == "streak_in_two_weeks":
+        first = datetime.date.fromisoformat(node["week"])
+        last = (first + datetime.timedelta(days=13)).isoformat()
+        days: Mapping[str, int] = facts.get("streak_days") or {}
+        return max((n for day, n in days.items() if node["week"] <= day <= last), default=0)
     if field in DELIVERY_FIELDS:
         flag = DELIVERY_FIELDS[field]
         return any(

@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:pk>/edit/", views.campaign_edit, name="edit"),
     path("<int:pk>/audience-size/", views.audience_size, name="audience_size"),
     path("<int:pk>/<slug:action>/", views.campaign_action, name="action"),
+    path("segments/<int:pk>/", views.segment_detail, name="segment_detail"),
     path("builder/condition/", views.condition_row, name="condition_row"),
     path("builder/audience/", views.audience_preview_partial, name="audience_preview"),
     path("builder/schedule/", views.schedule_preview, name="schedule_preview"),

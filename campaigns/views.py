@@ -505,3 +505,29 @@ def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     else:
         messages.success(request, f"{done} “{campaign.name}”.")
     return redirect("campaigns:detail", pk=campaign.pk)
+
+
+@require_GET
+@staff_required
+def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A segment: its filter, how many learners it holds now and the first of them."""
+    segment = get_object_or_404(segment_list(), pk=pk)
+    now = timezone.now()
+    try:
+        count = audience_count(filter=segment.filter, now=now)
+        learners = audience_preview(filter=segment.filter, now=now, limit=20)
+        errors: list[tuple[str, str]] = []
+    except DomainValidationError as error:
+        count, learners = 0, []
+        errors = [(path, " ".join(map(str, texts))) for path, texts in error.fields.items()]
+    return render(
+        request,
+        "campaigns/segment_detail.html",
+        {
+            "segment": segment,
+            "filter_json": json.dumps(segment.filter, indent=2),
+            "count": count,
+            "learners": learners,
+            "errors": errors,
+        },
+    )

@@ -44,6 +44,8 @@ RESOURCES: dict[str, str] = {
     "analytics/forecasts": "analytics-forecasts",
     "analytics/trends": "analytics-trends",
     "analytics/health": "analytics-health",
+    "analytics/cohorts": "analytics-cohorts",
+    "analytics/lifecycle": "analytics-lifecycle",
 }
 
 

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from analytics.api.cohorts import CohortsView, LifecycleView
 from analytics.api.courses import CourseSeriesView, CoursesView, InstructorsView, RevenueView
 from analytics.api.engagement import EngagementView
 from analytics.api.forecasts import ForecastsView
@@ -21,4 +22,6 @@ urlpatterns = [
     path("analytics/forecasts/", ForecastsView.as_view(), name="analytics-forecasts"),
     path("analytics/trends/", TrendsView.as_view(), name="analytics-trends"),
     path("analytics/health/", HealthView.as_view(), name="analytics-health"),
+    path("analytics/cohorts/", CohortsView.as_view(), name="analytics-cohorts"),
+    path("analytics/lifecycle/", LifecycleView.as_view(), name="analytics-lifecycle"),
 ]

@@ -4,16 +4,21 @@ from analytics.models.aggregates import AggregateRun, DailyAggregate
 from analytics.models.forecasts import Forecast
 from analytics.models.funnels import FunnelProgress
 from analytics.models.health import IngestionHour, TaskHealth
+from analytics.models.retention import Breakdown, CohortKind, LifecycleWeek, RetentionCell
 from analytics.models.revenue import DailyRevenue
 from analytics.models.trends import Anomaly
 
 __all__ = [
     "AggregateRun",
     "Anomaly",
+    "Breakdown",
+    "CohortKind",
     "DailyAggregate",
     "DailyRevenue",
     "Forecast",
     "FunnelProgress",
     "IngestionHour",
+    "LifecycleWeek",
+    "RetentionCell",
     "TaskHealth",
 ]

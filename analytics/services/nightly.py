@@ -10,6 +10,7 @@ from analytics.services.anomalies import anomalies_detect
 from analytics.services.anomaly_alerts import anomaly_alerts_send
 from analytics.services.forecasts import forecasts_compute
 from analytics.services.funnels import funnels_compute
+from analytics.services.retention import RetentionComputed, retention_compute
 
 
 @dataclass(frozen=True)
@@ -19,12 +20,14 @@ class Derived:
     funnel_rows: int
     anomalies: int
     alerted: int  # anomalies staff were newly told of
+    retention: RetentionComputed
     forecasts: int
 
 
 def analytics_derive() -> Derived:
-    """Recompute the funnels, store the latest days' anomalies and tell staff of the new ones,
-    then store the forecasts (after the aggregates)."""
+    """Recompute what reads the aggregates and the raw tables (after the aggregates): the
+    funnels, the latest days' anomalies (telling staff of the new ones), the retention
+    cohorts and lifecycle, and the forecasts."""
     funnel_rows = funnels_compute()
     found = anomalies_detect()
     alerted = anomaly_alerts_send([a.pk for a in found])
@@ -32,6 +35,7 @@ def analytics_derive() -> Derived:
         funnel_rows=funnel_rows,
         anomalies=len(found),
         alerted=alerted,
+        retention=retention_compute(),
         forecasts=forecasts_compute().stored,
     )
 

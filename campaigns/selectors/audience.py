@@ -13,6 +13,9 @@ index on (run, user, course) is probed with a constant and a signal's position i
 `signal_names` is known. Each condition is true or false for every learner, never SQL NULL, so
 `not` is exactly the opposite (see the language's rules on learners without a value).
 
+Weeks (signup_week, first_enrollment_week) are learner-local: one small query lists the
+students' timezones and each week becomes, per timezone, a range of UTC instants.
+
 A learner's local "today" (streaks) is worked out in Python for every IANA timezone and put in
 the query as the lists of timezones whose date differs from UTC's, so that SQLite, which has no
 timezone data, gives the same answer as PostgreSQL.
@@ -48,6 +51,7 @@ from django.db.models.functions import Cast, Coalesce
 from accounts.models import User
 from campaigns.filters import DELIVERY_FIELDS, filter_errors, filter_evaluate
 from core.errors import DomainValidationError
+from core.localtime import local_day_bounds
 from engagement.models import EngagementScore, Event, ScoringRun
 from engagement.selectors.dashboard import scoring_run_current
 from gamification.defaults_rewards import FREEZES_MAX_HELD, STREAK_FREEZE
@@ -119,6 +123,7 @@ class _Compiler:
         self.never_null: set[str] = {"timezone", "role"}
         self._run: ScoringRun | None = None
         self._run_read = False
+        self._timezones: list[str] | None = None
 
     # --- shared pieces ------------------------------------------------------------------
 
@@ -136,6 +141,26 @@ class _Compiler:
             self._run = scoring_run_current()
             self._run_read = True
         return self._run
+
+    @property
+    def timezones(self) -> list[str]:
+        """The timezones of the active students (one query, the first time)."""
+        if self._timezones is None:
+            self._timezones = sorted(
+                set(_learners().order_by().values_list("timezone", flat=True).distinct())
+            )
+        return self._timezones
+
+    def in_local_week(self, monday: str, condition: Callable[[Any, Any], Q]) -> Q:
+        """OR over the students' timezones of: this timezone and `condition(lo, hi)`, the
+        UTC bounds of the local week from `monday` in it."""
+        first = datetime.date.fromisoformat(monday)
+        out = FALSE
+        for tz in self.timezones:
+            lo = local_day_bounds(first, tz)[0]
+            hi = local_day_bounds(first + 7 * DAY, tz)[0]
+            out |= Q(timezone=tz) & condition(lo, hi)
+        return out
 
     def scores(self) -> QuerySet[EngagementScore]:
         return _mine(EngagementScore).filter(run_id=self.run.pk if self.run else 0)
@@ -183,6 +208,8 @@ class _Compiler:
             return self.boolean(self.streak_at_risk(), op, value)
         if field in ("course", "enrollment_status"):
             return self.enrolled(node, op, value)
+        if field in ("signup_week", "first_enrollment_week"):
+            return self.week(node, op, value)
         if field in ("days_inactive", "days_since_signup", "days_since_last_message"):
             return self.days(field, op, value)
         if field == "risk" and op not in ("in",):
@@ -242,6 +269,10 @@ class _Compiler:
             return self.alias(("progress", course), lambda: self.progress(course))
         if field == "streak":
             name = self.alias(("streak",), self.streak)
+            self.never_null.add(name)
+            return name
+        if field == "streak_in_two_weeks":
+            name = self.alias(("streak_in", node["week"]), lambda: self.streak_in(node["week"]))
             self.never_null.add(name)
             return name
         raise ValueError(f"unknown field {field!r}")  # pragma: no cover - validated before
@@ -351,6 +382,46 @@ class _Compiler:
             When(self._alive(), then=self._tail("run_length")),
             default=Value(0),
             output_field=IntegerField(),
+        )
+
+    def streak_in(self, monday: str) -> Any:
+        """The longest run_length of the learner's streak days within 14 days of `monday`."""
+        first = datetime.date.fromisoformat(monday)
+        longest = Subquery(
+            _mine(StreakDay)
+            .filter(date__gte=first, date__lte=first + 13 * DAY)
+            .order_by()
+            .annotate(n=Func(F("run_length"), function="MAX"))
+            .values("n"),
+            output_field=IntegerField(),
+        )
+        return Coalesce(longest, Value(0))
+
+    def week(self, node: Mapping[str, Any], op: str, value: Any) -> Q:
+        """The learner-local week of signing up, or of the first enrolment (in "course")."""
+        if node["field"] == "signup_week":
+            if op == "is_set":
+                return TRUE if value else FALSE
+
+            def signed_up(lo: datetime.datetime, hi: datetime.datetime) -> Q:
+                return Q(date_joined__gte=lo, date_joined__lt=hi)
+
+            condition = signed_up
+        else:
+            rows = _mine(Enrollment)
+            if "course" in node:
+                rows = rows.filter(course__external_id=node["course"])
+            if op == "is_set":
+                return Q(Exists(rows)) if value else ~Q(Exists(rows))
+
+            def condition(lo: datetime.datetime, hi: datetime.datetime) -> Q:
+                return Q(Exists(rows.filter(enrolled_at__gte=lo, enrolled_at__lt=hi))) & ~Q(
+                    Exists(rows.filter(enrolled_at__lt=lo))
+                )
+
+        weeks = value if op == "in" else [value]
+        return functools.reduce(
+            lambda a, b: a | b, (self.in_local_week(monday, condition) for monday in weeks)
         )
 
     def streak_at_risk(self) -> Q:

@@ -13,6 +13,7 @@ import datetime
 import itertools
 import random
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -47,6 +48,11 @@ from tests.learning.factories import (
 )
 
 NOW = datetime.datetime(2026, 6, 15, 10, 30, tzinfo=datetime.UTC)
+MONDAY = "2026-06-15"  # NOW's week
+WEEKS = [
+    (datetime.date(2026, 6, 15) - k * datetime.timedelta(weeks=1)).isoformat()
+    for k in range(-1, 16)
+]
 DAY = datetime.timedelta(days=1)
 HOUR = datetime.timedelta(hours=1)
 SIGNALS = ["recency_days", "active_days_7d", "events_7d"]
@@ -251,7 +257,7 @@ def test_valid_filters_pass(filter_):
 
 def test_the_catalogue_describes_every_field():
     for name, spec in FIELDS.items():
-        assert spec["type"] in ("number", "days", "choice", "text", "boolean"), name
+        assert spec["type"] in ("number", "days", "choice", "text", "boolean", "week"), name
         assert spec["label"] and spec["help"] and spec["ops"], name
         assert all(isinstance(choice, str) for choice in spec.get("choices", [])), name
     assert FIELDS["signal"]["parameters"] == ["name"]
@@ -536,6 +542,7 @@ def _any_value(name: str) -> Any:
         "text": "UTC",
         "boolean": True,
         "choice": (spec.get("choices") or ["c1"])[0],
+        "week": MONDAY,
     }[spec["type"]]
 
 
@@ -545,6 +552,7 @@ def _parameters(name: str) -> dict[str, Any]:
         "received": {"campaign": CAMPAIGN_A},
         "opened": {"template": "nudge"},
         "clicked": {"campaign": CAMPAIGN_A, "template": "nudge"},
+        "streak_in_two_weeks": {"week": MONDAY},
     }.get(name, {})
 
 
@@ -628,6 +636,12 @@ def _population(rng: random.Random) -> list[dict[str, Any]]:
     return people
 
 
+def _monday(at: datetime.datetime, tz: str) -> str:
+    """The Monday of the learner-local week of `at`, as the language writes weeks."""
+    day = at.astimezone(ZoneInfo(tz)).date()
+    return (day - datetime.timedelta(days=day.weekday())).isoformat()
+
+
 def _build(people: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     """Store the population; return each learner's facts (filters module docstring)."""
     lesson_ids: dict[str, list[Any]] = {}
@@ -652,8 +666,16 @@ def _build(people: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
             _event(user, last)
             _event(user, last - 3 * DAY)
         learner_courses = {}
+        first_weeks = {}
         for external_id, enrolment in person["courses"].items():
-            EnrollmentFactory(user=user, course=courses[external_id], status=enrolment["status"])
+            enrolled_at = NOW - ((len(facts) * 5 + int(external_id[1:]) * 3) % 40 + 0.3) * DAY
+            EnrollmentFactory(
+                user=user,
+                course=courses[external_id],
+                status=enrolment["status"],
+                enrolled_at=enrolled_at,
+            )
+            first_weeks[external_id] = _monday(enrolled_at, user.timezone)
             for lesson in lesson_ids[external_id][: enrolment["done"]]:
                 LessonProgressFactory(user=user, lesson=lesson, completed=True, at=NOW - DAY)
             total = COURSES[external_id]
@@ -718,6 +740,12 @@ def _build(people: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
             "league": person["profile"][2] if person["profile"] else "bronze",
             "timezone": user.timezone,
             "role": user.role,
+            "signup_week": _monday(user.date_joined, user.timezone),
+            "first_enrollment_weeks": first_weeks,
+            "streak_days": {
+                d.isoformat(): n
+                for d, n in StreakDay.objects.filter(user=user).values_list("date", "run_length")
+            },
             "deliveries": [
                 {
                     "campaign": d["campaign"],
@@ -745,6 +773,7 @@ def _leaves() -> st.SearchStrategy[dict[str, Any]]:
         "xp": st.sampled_from([0, 10, 250, 1000, 5, 249.5]),
         "level": st.sampled_from([0, 1, 2, 3, 4, 5, 6, 2.5]),
         "streak": st.integers(0, 9),
+        "streak_in_two_weeks": st.integers(0, 9),
     }
     days = st.sampled_from([0, 1, 2, 3, 7, 8, 29, 30, 31, 40, 45, 100])
     texts = st.sampled_from([*TIMEZONES, "Europe", "pacific", "a", "Asia/Tok", "Mars/Base"])
@@ -754,7 +783,9 @@ def _leaves() -> st.SearchStrategy[dict[str, Any]]:
         params: st.SearchStrategy[dict[str, Any]] = st.just({})
         if field == "signal":
             params = st.fixed_dictionaries({"name": st.sampled_from([*SIGNALS, "sessions_7d"])})
-        elif field in ("progress", "enrollment_status"):
+        elif field == "streak_in_two_weeks":
+            params = st.fixed_dictionaries({"week": st.sampled_from(WEEKS)})
+        elif field in ("progress", "enrollment_status", "first_enrollment_week"):
             params = st.one_of(
                 st.just({}), st.fixed_dictionaries({"course": st.sampled_from(list(COURSES))})
             )
@@ -774,6 +805,8 @@ def _leaves() -> st.SearchStrategy[dict[str, Any]]:
             value = texts
         elif spec["type"] == "boolean":
             value = st.booleans()
+        elif spec["type"] == "week":
+            value = st.sampled_from(WEEKS)
         else:
             value = st.sampled_from(spec.get("choices") or [*list(COURSES), "k9"])
 
@@ -831,8 +864,67 @@ def test_the_sql_agrees_with_the_plain_python_meaning():
     # The population tells the fields apart: each comparison selects some learners, not all.
     for leaf in (
         RISK,
+        {"field": "signup_week", "op": "=", "value": "2026-06-08"},
+        {"field": "first_enrollment_week", "op": "=", "value": "2026-06-08"},
+        {"field": "first_enrollment_week", "course": "k2", "op": "in", "value": WEEKS[:4]},
+        {"field": "streak_in_two_weeks", "week": "2026-06-08", "op": ">=", "value": 3},
         {"field": "streak_at_risk"},
         {"field": "days_inactive", "op": ">=", "value": 7},
     ):
         selected = sum(filter_evaluate(leaf, fact) for fact in facts.values())
         assert 0 < selected < len(facts), leaf
+
+
+# --- weeks and the streak of two weeks (the analytics cohorts saved as segments) -------------
+
+
+@pytest.mark.django_db
+def test_weeks_are_the_learners_own_and_a_first_enrolment_is_the_earliest():
+    # Sunday 14 June 20:00 UTC is Monday 15 June in Tokyo, still Sunday in New York.
+    sunday_evening = datetime.datetime(2026, 6, 14, 20, tzinfo=datetime.UTC)
+    tokyo = UserFactory(timezone="Asia/Tokyo", date_joined=sunday_evening)
+    ny = UserFactory(timezone="America/New_York", date_joined=sunday_evening)
+    course, other = CourseFactory(external_id="k1"), CourseFactory(external_id="k2")
+    EnrollmentFactory(user=tokyo, course=course, enrolled_at=sunday_evening)
+    EnrollmentFactory(user=ny, course=course, enrolled_at=sunday_evening)
+    EnrollmentFactory(user=ny, course=other, enrolled_at=sunday_evening - 9 * DAY)
+    _streak(tokyo, datetime.date(2026, 6, 21), 7)
+    _streak(ny, datetime.date(2026, 6, 29), 7)  # the 15th day from 15 June
+
+    def selected(filter_: dict[str, Any]) -> set[str]:
+        filter_validate(filter_)
+        users = audience_users(filter=filter_, now=NOW)
+        return {u.timezone for u in users}
+
+    assert selected({"field": "signup_week", "op": "=", "value": "2026-06-15"}) == {"Asia/Tokyo"}
+    assert selected({"field": "signup_week", "op": "=", "value": "2026-06-08"}) == {
+        "America/New_York"
+    }
+    week = {"field": "first_enrollment_week", "op": "=", "value": "2026-06-08"}
+    # ny's first enrolment (in k2) was the week before.
+    assert selected(week) == set()
+    assert selected({**week, "course": "k1"}) == {"America/New_York"}
+    assert selected({**week, "op": "!="}) == {"Asia/Tokyo", "America/New_York"}
+    streak = {"field": "streak_in_two_weeks", "week": "2026-06-15", "op": ">=", "value": 7}
+    assert selected(streak) == {"Asia/Tokyo"}
+    assert selected({"not": streak}) == {"America/New_York"}
+
+
+@pytest.mark.parametrize(
+    ("filter_", "path", "message"),
+    [
+        ({"field": "signup_week", "op": "=", "value": "2026-06-16"}, "value", "Give a Monday"),
+        ({"field": "signup_week", "op": "=", "value": "15/06/2026"}, "value", "Give a Monday"),
+        ({"field": "signup_week", "op": ">", "value": "2026-06-15"}, "op", "not defined"),
+        ({"field": "streak_in_two_weeks", "op": ">=", "value": 7}, "week", 'Give "week"'),
+        (
+            {"field": "streak_in_two_weeks", "week": "2026-6-15", "op": ">=", "value": 7},
+            "week",
+            "Give a Monday",
+        ),
+    ],
+)
+def test_weeks_must_be_mondays(filter_, path, message):
+    errors = filter_errors(filter_, check_references=False)
+    assert list(errors) == [path]
+    assert message in errors[path]

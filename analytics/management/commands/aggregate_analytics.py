@@ -51,5 +51,7 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             f"funnels: {derived.funnel_rows} enrollments; anomalies: {derived.anomalies} found, "
-            f"{derived.alerted} new told to staff; forecasts: {derived.forecasts} stored"
+            f"{derived.alerted} new told to staff; retention: {derived.retention.cells} cells, "
+            f"{derived.retention.lifecycle_weeks} lifecycle weeks; "
+            f"forecasts: {derived.forecasts} stored"
         )
