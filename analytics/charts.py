@@ -377,3 +377,27 @@ def lifecycle_figure(
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
         margin={"l": 48, "r": 16, "t": 32, "b": 40},
     )
+
+
+def ranking_figure(
+    labels: Sequence[str], values: Sequence[float], *, x_title: str, height: int | None = None
+) -> Figure:
+    """Horizontal bars, the first label on top (a "top 10" chart)."""
+    data = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "y": list(labels)[::-1],
+            "x": [float(v) for v in values][::-1],
+            "name": x_title,
+            "marker": {"color": ACCENT},
+            "hovertemplate": "%{y}: %{x}<extra></extra>",
+        }
+    ]
+    return base_figure(
+        data,
+        height=height or 80 + 28 * max(1, len(labels)),
+        xaxis=chart_axis(title={"text": x_title}, rangemode="tozero"),
+        yaxis=chart_axis(automargin=True),
+        margin={"l": 16, "r": 16, "t": 16, "b": 40},
+    )

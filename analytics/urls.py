@@ -2,12 +2,15 @@
 
 from django.urls import path
 
-from analytics.views import cohorts, funnels, health, overview, trends
+from analytics.views import cohorts, courses, funnels, health, instructors, overview, trends
 
 app_name = "analytics"
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
+    path("courses/", courses.courses, name="courses"),
+    path("courses/<str:external_id>/", courses.course, name="course"),
+    path("instructors/", instructors.instructors, name="instructors"),
     path("funnels/", funnels.funnels, name="funnels"),
     path("cohorts/", cohorts.cohorts, name="cohorts"),
     path("cohorts/segment/", cohorts.cohort_segment, name="cohort_segment"),

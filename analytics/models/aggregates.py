@@ -1,5 +1,5 @@
-"""Daily aggregates of learner activity (platform-wide and per course) and the runs that
-compute them."""
+"""Daily aggregates of learner activity (platform-wide, per course and per instructor) and the
+runs that compute them."""
 
 from __future__ import annotations
 
@@ -8,14 +8,58 @@ from django.db.models import Q
 from django.utils import timezone
 
 
+class ScopedQuerySet(models.QuerySet):
+    """Rows of a model scoped to the platform (no course, no instructor), a course or an
+    instructor (the union of their courses: a learner in two of them counts once)."""
+
+    def platform(self) -> ScopedQuerySet:
+        return self.filter(course__isnull=True, instructor__isnull=True)
+
+    def scoped(self, *, course: object = None, instructor: object = None) -> ScopedQuerySet:
+        """The rows of `course`, else of `instructor`, else of the platform."""
+        if course is not None:
+            return self.filter(course=course)
+        if instructor is not None:
+            return self.filter(instructor=instructor)
+        return self.platform()
+
+
+def scope_constraints(prefix: str, extra: list[str]) -> list[models.BaseConstraint]:
+    """A row is for at most one of course and instructor, and one row a day per scope (and
+    per `extra` fields). NULLs are distinct in a unique index on both PostgreSQL and SQLite,
+    so the per-course and per-instructor ones hold for their own rows only and a partial one
+    keeps one platform row."""
+    return [
+        models.CheckConstraint(
+            condition=Q(course__isnull=True) | Q(instructor__isnull=True),
+            name=f"{prefix}_course_or_instructor",
+        ),
+        models.UniqueConstraint(
+            fields=["day", "course", *extra],
+            name=f"{prefix}_unique_day_course{''.join('_' + e for e in extra)}",
+        ),
+        models.UniqueConstraint(
+            fields=["day", "instructor", *extra],
+            name=f"{prefix}_unique_day_instructor{''.join('_' + e for e in extra)}",
+        ),
+        models.UniqueConstraint(
+            fields=["day", *extra],
+            condition=Q(course__isnull=True, instructor__isnull=True),
+            name=f"{prefix}_unique_platform_day{''.join('_' + e for e in extra)}",
+        ),
+    ]
+
+
 class DailyAggregate(models.Model):
-    """The activity of one learner-local day, for the whole platform (no course) or one course.
+    """The activity of one learner-local day, for the whole platform (no course, no
+    instructor), one course or one instructor's courses together.
 
     "Active" means any event that is something the learner did (not in
     engagement.catalogue.NON_ACTIVITY_TYPES); a day is the learner's own (User.timezone), so
     one UTC instant may fall on different days for different learners. A course has a row on
     the days it has anything to count (an active learner in its 30-day window, an event, an
-    enrollment or a completion); the platform has a row on every computed day.
+    enrollment or a completion), and so does an instructor (distinct learners over all of their
+    courses, not a sum of the course rows); the platform has a row on every computed day.
     """
 
     day = models.DateField()
@@ -25,7 +69,15 @@ class DailyAggregate(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="+",
-        help_text="Empty for the platform-wide row.",
+        help_text="Empty for the platform-wide and instructor rows.",
+    )
+    instructor = models.ForeignKey(
+        "accounts.User",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="Set on an instructor's row: the courses they teach, together.",
     )
     dau = models.PositiveIntegerField(default=0, help_text="Distinct active learners that day.")
     wau = models.PositiveIntegerField(
@@ -61,29 +113,42 @@ class DailyAggregate(models.Model):
     messages_converted = models.PositiveIntegerField(
         default=0, help_text="Messages that converted that day."
     )
+    scored_learners = models.PositiveIntegerField(
+        default=0,
+        help_text="Learners scored by the day's latest completed scoring run (0: no run).",
+    )
+    at_risk_learners = models.PositiveIntegerField(
+        default=0, help_text="Of those, learners with a high or critical score in the scope."
+    )
     computed_at = models.DateTimeField(default=timezone.now)
 
+    objects = ScopedQuerySet.as_manager()
+
     class Meta:
-        ordering = ["-day", "course_id"]
-        constraints = [
-            # NULLs are distinct in a unique index on both PostgreSQL and SQLite, so this one
-            # holds for course rows only and the partial one below keeps one platform row a day.
-            models.UniqueConstraint(fields=["day", "course"], name="aggregate_unique_day_course"),
-            models.UniqueConstraint(
-                fields=["day"],
-                condition=Q(course__isnull=True),
-                name="aggregate_unique_platform_day",
-            ),
-        ]
+        ordering = ["-day", "course_id", "instructor_id"]
+        constraints = scope_constraints("aggregate", [])
 
     def __str__(self) -> str:
-        scope = f"course {self.course_id}" if self.course_id else "platform"
-        return f"{self.day} {scope}: DAU {self.dau}, MAU {self.mau}"
+        return f"{self.day} {self.scope_label}: DAU {self.dau}, MAU {self.mau}"
+
+    @property
+    def scope_label(self) -> str:
+        if self.course_id:
+            return f"course {self.course_id}"
+        if self.instructor_id:
+            return f"instructor {self.instructor_id}"
+        return "platform"
 
     @property
     def average_rating(self) -> float | None:
         """Mean rating of the day's reviews, or None on a day without one."""
         return self.rating_sum / self.rating_count if self.rating_count else None
+
+    @property
+    def at_risk_share(self) -> float | None:
+        """The share (0-1) of the scored learners rated high or critical, or None on a day
+        without a completed scoring run."""
+        return self.at_risk_learners / self.scored_learners if self.scored_learners else None
 
     @property
     def stickiness(self) -> float | None:

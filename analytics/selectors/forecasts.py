@@ -37,7 +37,10 @@ def forecast_histories(start: datetime.date, end: datetime.date) -> dict[SeriesK
         for metric in AGGREGATE_METRICS:
             out[(metric, course_id, "")] = [(r.day, float(getattr(r, metric))) for r in kept]
     amounts: dict[tuple[int | None, str], dict[datetime.date, float]] = defaultdict(dict)
-    revenue = DailyRevenue.objects.filter(day__gte=start, day__lte=end).order_by()
+    # Instructors' rows are not forecast (a course's and the platform's are).
+    revenue = DailyRevenue.objects.filter(
+        day__gte=start, day__lte=end, instructor__isnull=True
+    ).order_by()
     for course_id, currency, day, amount in revenue.values_list(
         "course_id", "currency", "day", "amount"
     ):
@@ -101,9 +104,6 @@ def forecast_history(forecast: Forecast, *, days: int = 56) -> Series:
     rows = DailyRevenue.objects.filter(
         day__gte=start, day__lte=forecast.origin, currency=forecast.currency
     )
-    if forecast.course_id:
-        rows = rows.filter(course_id=forecast.course_id)
-    else:
-        rows = rows.filter(course__isnull=True)
+    rows = rows.filter(course_id=forecast.course_id) if forecast.course_id else rows.platform()
     by_day = dict(rows.values_list("day", "amount"))
     return [(day, float(by_day.get(day, 0))) for day in _days(start, forecast.origin)]

@@ -47,7 +47,17 @@ class Overview:
 
     @property
     def has_activity(self) -> bool:
-        return any(r.mau or r.events or r.enrollments for r in self.rows)
+        return any(r.mau or r.events or r.enrollments or r.scored_learners for r in self.rows)
+
+    @property
+    def at_risk(self) -> DailyAggregate | None:
+        """The range's last day with a completed scoring run (its at-risk share), if any."""
+        return latest_scored(self.rows)
+
+
+def latest_scored(rows: list[DailyAggregate]) -> DailyAggregate | None:
+    """The last of `rows` (oldest first) whose day had a completed scoring run."""
+    return next((r for r in reversed(rows) if r.scored_learners), None)
 
 
 def overview(start: datetime.date, end: datetime.date, *, course: Course | None = None) -> Overview:

@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import Sum
 
+from accounts.models import User
 from analytics.models import DailyRevenue
 from learning.models import Course
 
@@ -41,11 +42,17 @@ def exchange_rates() -> dict[str, Decimal]:
 
 
 def revenue_totals(
-    start: datetime.date, end: datetime.date, *, course: Course | None = None
+    start: datetime.date,
+    end: datetime.date,
+    *,
+    course: Course | None = None,
+    instructor: User | None = None,
 ) -> RevenueTotals:
-    """The revenue of days start..end on the platform (or in `course`), in one query."""
-    rows = DailyRevenue.objects.filter(day__gte=start, day__lte=end)
-    rows = rows.filter(course=course) if course is not None else rows.filter(course__isnull=True)
+    """The revenue of days start..end on the platform (or in `course`, or in `instructor`'s
+    courses), in one query."""
+    rows = DailyRevenue.objects.filter(day__gte=start, day__lte=end).scoped(
+        course=course, instructor=instructor
+    )
     per_currency = [
         CurrencyTotal(row["currency"], row["amount"], row["transactions"])
         for row in rows.order_by()

@@ -1,8 +1,9 @@
 """Daily aggregates: computed for a range of days, stored idempotently, refreshed incrementally.
 
 * `aggregates_compute(start, end)` recounts local days start..end (see `daily_metrics`) and
-  upserts their rows: a platform row for every day, a course row for every course with
-  anything to count; a course row that has nothing left to count is deleted. Rerunning it
+  upserts their rows: a platform row for every day, a course (and an instructor) row for
+  every course (instructor) with anything to count; such a row that has nothing left to
+  count is deleted. Rerunning it
   gives the same rows (the unique constraints of `DailyAggregate` de-duplicate). The days'
   `DailyRevenue` rows (per scope and currency) are replaced in the same transaction.
 * `aggregates_refresh(now)` recomputes only the days that can have changed since the last
@@ -23,6 +24,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from analytics.models import AggregateRun, DailyAggregate, DailyRevenue
+from analytics.services.at_risk import finished_run_days
 from analytics.services.daily_metrics import (
     DAY,
     MESSAGE_STEPS,
@@ -91,36 +93,47 @@ def _compute_chunk(start: datetime.date, end: datetime.date) -> int:
     now = timezone.now()
     platform: list[DailyAggregate] = []
     courses: list[DailyAggregate] = []
+    instructors: list[DailyAggregate] = []
     day = start
     while day <= end:
-        values = metrics.get((day, None))
+        values = metrics.get((day, None, None))
         platform.append(
             DailyAggregate(
                 day=day, course_id=None, computed_at=now, **(vars(values) if values else {})
             )
         )
         day += DAY
-    for (day, course_id), values in sorted(
-        metrics.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)
+    for (day, course_id, instructor_id), values in sorted(
+        metrics.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0, kv[0][2] or 0)
     ):
+        row = DailyAggregate(
+            day=day,
+            course_id=course_id,
+            instructor_id=instructor_id,
+            computed_at=now,
+            **vars(values),
+        )
         if course_id is not None:
-            courses.append(
-                DailyAggregate(day=day, course_id=course_id, computed_at=now, **vars(values))
-            )
+            courses.append(row)
+        elif instructor_id is not None:
+            instructors.append(row)
     _upsert_platform(platform)
     fields = [*METRIC_NAMES, "computed_at"]
-    DailyAggregate.objects.bulk_create(
-        courses,
-        update_conflicts=True,
-        unique_fields=["day", "course"],
-        update_fields=fields,
-        batch_size=500,
-    )
-    stale = DailyAggregate.objects.filter(day__range=(start, end), course__isnull=False).exclude(
-        computed_at=now
+    for rows, scope in ((courses, "course"), (instructors, "instructor")):
+        DailyAggregate.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["day", scope],
+            update_fields=fields,
+            batch_size=500,
+        )
+    stale = (
+        DailyAggregate.objects.filter(day__range=(start, end))
+        .exclude(course__isnull=True, instructor__isnull=True)
+        .exclude(computed_at=now)
     )
     stale.delete()
-    return len(platform) + len(courses) + _store_revenue(start, end, now)
+    return len(platform) + len(courses) + len(instructors) + _store_revenue(start, end, now)
 
 
 def _store_revenue(start: datetime.date, end: datetime.date, now: datetime.datetime) -> int:
@@ -130,12 +143,13 @@ def _store_revenue(start: datetime.date, end: datetime.date, now: datetime.datet
         DailyRevenue(
             day=day,
             course_id=course_id,
+            instructor_id=instructor_id,
             currency=currency,
             amount=revenue.amount,
             transactions=revenue.transactions,
             computed_at=now,
         )
-        for (day, course_id, currency), revenue in daily_revenue(start, end).items()
+        for (day, course_id, instructor_id, currency), revenue in daily_revenue(start, end).items()
     ]
     DailyRevenue.objects.filter(day__range=(start, end)).delete()
     DailyRevenue.objects.bulk_create(rows, batch_size=500)
@@ -143,7 +157,8 @@ def _store_revenue(start: datetime.date, end: datetime.date, now: datetime.datet
 
 
 def _upsert_platform(rows: list[DailyAggregate]) -> None:
-    # The platform rows' unique index is partial (course IS NULL), and an ON CONFLICT target
+    # The platform rows' unique index is partial (no course, no instructor), and an ON CONFLICT
+    # target
     # must name its predicate, which bulk_create cannot say; both databases accept this.
     qn = connection.ops.quote_name
     columns = ["day", "course_id", *METRIC_NAMES, "computed_at"]
@@ -164,7 +179,8 @@ def _upsert_platform(rows: list[DailyAggregate]) -> None:
                 f"INSERT INTO {qn(DailyAggregate._meta.db_table)} "
                 f"({', '.join(qn(c) for c in columns)}) "
                 f"VALUES {', '.join([placeholders] * len(batch))} "
-                f"ON CONFLICT ({qn('day')}) WHERE {qn('course_id')} IS NULL "
+                f"ON CONFLICT ({qn('day')}) "
+                f"WHERE {qn('course_id')} IS NULL AND {qn('instructor_id')} IS NULL "
                 f"DO UPDATE SET {updates}",
                 params,
             )
@@ -173,24 +189,36 @@ def _upsert_platform(rows: list[DailyAggregate]) -> None:
 # --- incremental refresh --------------------------------------------------------------------
 
 
-def _firsts(events: QuerySet[Event]) -> dict[tuple[int, int | None], tuple[datetime.datetime, str]]:
-    """Each learner's first activity among `events`, per course and (course None) overall."""
-    firsts: dict[tuple[int, int | None], tuple[datetime.datetime, str]] = {}
+FirstKey = tuple[int, int | None, int | None]
+"""(learner, course id, instructor id): a scope as in `daily_metrics`."""
+
+
+def _firsts(events: QuerySet[Event]) -> dict[FirstKey, tuple[datetime.datetime, str]]:
+    """Each learner's first activity among `events`, per course, per instructor (any of their
+    courses) and (both None) overall."""
+    firsts: dict[FirstKey, tuple[datetime.datetime, str]] = {}
     activity = events.exclude(type__in=NON_ACTIVITY_TYPES).order_by()
-    for scope in (("user_id", "user__timezone"), ("user_id", "user__timezone", "course_id")):
-        for row in activity.values(*scope).annotate(first=Min("occurred_at")):
-            course_id = row.get("course_id") if len(scope) == 3 else None
-            if len(scope) == 3 and course_id is None:
+    for scope in (None, "course_id", "course__instructor_id"):
+        columns = ("user_id", "user__timezone", *([scope] if scope else []))
+        for row in activity.values(*columns).annotate(first=Min("occurred_at")):
+            scope_id = row.get(scope) if scope else None
+            if scope and scope_id is None:
                 continue
-            firsts[row["user_id"], course_id] = (row["first"], row["user__timezone"])
+            course_id = scope_id if scope == "course_id" else None
+            instructor_id = scope_id if scope == "course__instructor_id" else None
+            firsts[row["user_id"], course_id, instructor_id] = (
+                row["first"],
+                row["user__timezone"],
+            )
     return firsts
 
 
 def _moved_first_days(received: QuerySet[Event], since: datetime.datetime) -> set[datetime.date]:
-    """The local days of the first activities (per learner, and per learner and course) that
-    the `received` events moved earlier: each (learner, scope) of the received activity is
-    compared with its earliest activity received before, one probe on the (learner, time)
-    index each, rather than a grouping of those learners' whole history."""
+    """The local days of the first activities (per learner, per learner and course, and per
+    learner and instructor: any of their courses) that the `received` events moved earlier:
+    each (learner, scope) of the received activity is compared with its earliest activity
+    received before, one probe on the (learner, time) index each, rather than a grouping of
+    those learners' whole history."""
     # An event received before `since` occurred at most MAX_FUTURE after it (ingestion
     # refuses more), so only a received event that occurred before that can precede one:
     # the late events, not the day's.
@@ -208,6 +236,12 @@ def _moved_first_days(received: QuerySet[Event], since: datetime.datetime) -> se
         (
             activity.filter(course__isnull=False).values("user_id", "user__timezone", "course_id"),
             before.filter(course_id=OuterRef("course_id")),
+        ),
+        (
+            activity.filter(course__instructor__isnull=False).values(
+                "user_id", "user__timezone", "course__instructor_id"
+            ),
+            before.filter(course__instructor_id=OuterRef("course__instructor_id")),
         ),
     ):
         earliest = prior.order_by("occurred_at").values("occurred_at")[:1]
@@ -239,11 +273,14 @@ def _changed_days(
     received = Event.objects.filter(received_at__gt=since, received_at__lte=until)
     windowed = _local_days(received.exclude(type__in=NON_ACTIVITY_TYPES), "occurred_at")
     single = _local_days(received.filter(type__in=NON_ACTIVITY_TYPES), "occurred_at")
-    # A late event can move a learner's first activity earlier: the old first day loses a
-    # new learner, however far after the event it lies.
+    # A late event can move a learner's first activity earlier (on the platform, in a course
+    # or among an instructor's courses): the old first day loses a new learner, however far
+    # after the event it lies.
     single |= _moved_first_days(received, since)
     changed = Enrollment.objects.filter(updated_at__gt=since, updated_at__lte=until)
     single |= _local_days(changed, "enrolled_at") | _local_days(changed, "completed_at")
+    # A scoring run that finished meanwhile changes its day's at-risk share.
+    single |= finished_run_days(since, until)
     # A delivery step is stamped when it happens: its day is recounted.
     for column in MESSAGE_STEPS.values():
         stepped = Delivery.objects.filter(**{f"{column}__gt": since, f"{column}__lte": until})
@@ -255,7 +292,7 @@ def _changed_days(
         for key, (first, tz) in _firsts(
             Event.objects.filter(user_id__in={user_id for user_id, _ in pairs})
         ).items():
-            if key in pairs:
+            if key[2] is None and key[:2] in pairs:
                 single.add(local_date(first, tz))
     return windowed, single
 

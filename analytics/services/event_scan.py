@@ -7,11 +7,15 @@ the ratings; per (learner, course), a bitmap of the days they were active: one r
 and course however many events they sent, for about the cost of a plain per-day rollup of the
 same events. The windows are then counted on the bitmaps with numpy (a learner is in the WAU
 of day d when a bit of d-6..d is set; in the MAU when one of d-29..d is); a learner's platform
-bitmap is the OR of their courses' (and of their activity without a course). A learner is new
-on the local day of their first activity (in a course, or anywhere on the platform) if
-nothing came before it: the learners whose first active day in the bitmaps falls in the range
-are checked with one probe each on the (learner, time) index; a start is a new learner in a
-course they are enrolled in.
+bitmap is the OR of their courses' (and of their activity without a course), an instructor's
+the OR of their rows in that instructor's courses (one more grouping of the same bitmaps: a
+learner in two of the courses counts once; an instructor's events and ratings are their
+courses' sums, an event being in one course at most). A learner is new on the local day of
+their first activity (in a course, among an instructor's courses, or anywhere on the
+platform) if nothing came before it: the learners whose first active day in the bitmaps
+falls in the range are checked with one probe each on the (learner, time) index; a start is
+a new learner in a course they are enrolled in (the platform's and an instructor's starts are
+their courses').
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from core.bulk import fetch_rows
 from core.localtime import utc_bounds_of_local_dates
 from engagement.catalogue import NON_ACTIVITY_TYPES
 from engagement.models import Event
-from learning.models import Enrollment
+from learning.models import Course, Enrollment
 
 DAY = datetime.timedelta(days=1)
 WEEK_DAYS = 7
@@ -36,8 +40,8 @@ NO_COURSE = -1  # the course of activity that names none, in the bitmaps' arrays
 WORD_BITS = 64
 REVIEW_TYPE = "review_posted"  # properties.rating: 1-5 stars
 
-Scope = tuple[datetime.date, int | None]
-"""(learner-local day, course id or None for the platform)."""
+Scope = tuple[datetime.date, int | None, int | None]
+"""(learner-local day, course id, instructor id): neither for the platform."""
 
 
 @dataclass(frozen=True)
@@ -63,21 +67,22 @@ class Counted:
     ratings: dict[Scope, tuple[float, int]]
 
 
-def count_events(start: datetime.date, end: datetime.date) -> Counted:
+def count_events(start: datetime.date, end: datetime.date, instructors: dict[int, int]) -> Counted:
     """Scan the events of local days start..end (and the 29 days before: the MAU window of
-    `start`) once and count everything the scan can see."""
+    `start`) once and count everything the scan can see, per platform, course and instructor
+    (`instructors`: {course id: instructor id})."""
     first = start - (MONTH_DAYS - 1) * DAY
-    activity, events, ratings = _scan(first, end, start)
+    activity, events, ratings = _scan(first, end, start, instructors)
     return Counted(
-        active=_windows(activity, start),
-        new=_new_learners(activity, start),
+        active=_windows(activity, start, instructors),
+        new=_new_learners(activity, start, instructors),
         events=events,
         ratings=ratings,
     )
 
 
 def _scan(
-    first: datetime.date, end: datetime.date, start: datetime.date
+    first: datetime.date, end: datetime.date, start: datetime.date, instructors: dict[int, int]
 ) -> tuple[Activity, dict[Scope, int], dict[Scope, tuple[float, int]]]:
     """One pass over the events of local days first..end, grouped two ways at once: per
     (learner, course, 64-day word) the bitmap of active days and the first activity; per
@@ -124,12 +129,22 @@ def _scan(
         if p < offset:
             continue
         day = first + p * DAY
-        for scope in (None,) if course_id is None else (None, course_id):
-            events[day, scope] = events.get((day, scope), 0) + n
+        for key in _keys(day, course_id, instructors):
+            events[key] = events.get(key, 0) + n
             if reviews:
-                total, count = ratings.get((day, scope), (0.0, 0))
-                ratings[day, scope] = (total + rating_sum, count + reviews)
+                total, count = ratings.get(key, (0.0, 0))
+                ratings[key] = (total + rating_sum, count + reviews)
     return _bitmaps(first, days, bitmaps), events, ratings
+
+
+def _keys(day: datetime.date, course_id: int | None, instructors: dict[int, int]) -> list[Scope]:
+    """The scopes a day's row of `course_id` counts in: the platform's, the course's and its
+    instructor's."""
+    if course_id is None:
+        return [(day, None, None)]
+    if course_id in instructors:
+        return [(day, None, None), (day, course_id, None), (day, None, instructors[course_id])]
+    return [(day, None, None), (day, course_id, None)]
 
 
 def _bitmaps(first: datetime.date, days: int, rows: list[tuple]) -> Activity:
@@ -155,20 +170,33 @@ def _quote(model: type) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _scopes(activity: Activity) -> Iterator[tuple[int | None, np.ndarray, np.ndarray]]:
-    """(course id or None, the rows' learners, their bitmaps) per scope: each course's
-    rows, then the platform's (one row per learner, the OR of all their rows)."""
+def _scopes(
+    activity: Activity, instructors: dict[int, int]
+) -> Iterator[tuple[int | None, int | None, np.ndarray, np.ndarray]]:
+    """(course id, instructor id, the rows' learners, their bitmaps) per scope: each
+    course's rows; each instructor's (one row per learner, the OR of their rows in the
+    instructor's courses); then the platform's (one row per learner, the OR of all theirs)."""
     courses = activity.courses
     with_course = np.flatnonzero(courses != NO_COURSE)
     if len(with_course):
         order = with_course[np.argsort(courses[with_course], kind="stable")]
         bounds = np.flatnonzero(np.r_[True, courses[order][1:] != courses[order][:-1]])
         for rows in np.split(order, bounds[1:]):
-            yield int(courses[rows[0]]), activity.users[rows], activity.active[rows]
+            yield int(courses[rows[0]]), None, activity.users[rows], activity.active[rows]
+        taught = np.array([instructors.get(int(c), NO_COURSE) for c in courses], np.int64)
+        rows = np.flatnonzero(taught != NO_COURSE)
+        if len(rows):
+            rows = rows[np.lexsort((activity.users[rows], taught[rows]))]
+            by = np.flatnonzero(np.r_[True, taught[rows][1:] != taught[rows][:-1]])
+            for mine in np.split(rows, by[1:]):
+                users = activity.users[mine]
+                first = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+                merged = np.logical_or.reduceat(activity.active[mine], first, axis=0)
+                yield None, int(taught[mine[0]]), users[first], merged
     if len(courses):
-        users = activity.users  # sorted: the query orders by learner
+        users = activity.users  # sorted by learner (see _bitmaps)
         bounds = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
-        yield None, users[bounds], np.logical_or.reduceat(activity.active, bounds, axis=0)
+        yield None, None, users[bounds], np.logical_or.reduceat(activity.active, bounds, axis=0)
 
 
 def _in_window(active: np.ndarray, width: int) -> np.ndarray:
@@ -179,40 +207,86 @@ def _in_window(active: np.ndarray, width: int) -> np.ndarray:
     return running[:, days + 1] - running[:, np.maximum(days + 1 - width, 0)] > 0
 
 
-def _windows(activity: Activity, start: datetime.date) -> dict[Scope, tuple[int, int, int]]:
+def _windows(
+    activity: Activity, start: datetime.date, instructors: dict[int, int]
+) -> dict[Scope, tuple[int, int, int]]:
     offset = (start - activity.first).days
     out: dict[Scope, tuple[int, int, int]] = {}
-    for course_id, _, active in _scopes(activity):
+    for course_id, instructor_id, _, active in _scopes(activity, instructors):
         dau = active.sum(axis=0)
         wau = _in_window(active, WEEK_DAYS).sum(axis=0)
         mau = _in_window(active, MONTH_DAYS).sum(axis=0)
         for j in range(offset, active.shape[1]):
             if mau[j]:
-                out[activity.first + j * DAY, course_id] = (int(dau[j]), int(wau[j]), int(mau[j]))
+                key = (activity.first + j * DAY, course_id, instructor_id)
+                out[key] = (int(dau[j]), int(wau[j]), int(mau[j]))
     return out
 
 
-def _new_learners(activity: Activity, start: datetime.date) -> dict[Scope, tuple[int, int]]:
+Probe = tuple[int, int | None, int | None, int]
+"""(learner, course id, instructor id, the column of their first active day)."""
+
+
+def _new_learners(
+    activity: Activity, start: datetime.date, instructors: dict[int, int]
+) -> dict[Scope, tuple[int, int]]:
     """New learners and starts per scope and day: the learners whose first active day in the
     bitmaps falls in the range, with no activity before the bitmaps' first day (the window
     holds all of it from there: one probe each on the (learner, time) index, bounded by the
-    learner's local midnight of that day)."""
+    learner's local midnight of that day).
+
+    A learner active in only one of an instructor's courses in the bitmaps is new for the
+    instructor only if new in that course, so they are probed for the instructor (any of
+    their courses) only then: a second, small batch of probes."""
     offset = (start - activity.first).days
-    probes: list[tuple[int, int | None, int]] = []
-    for course_id, users, active in _scopes(activity):
+    rows_per_pair: dict[tuple[int, int], list[int]] = {}
+    for user_id, course_id in zip(activity.users.tolist(), activity.courses.tolist(), strict=True):
+        if course_id in instructors:
+            rows_per_pair.setdefault((user_id, instructors[course_id]), []).append(course_id)
+    probes: list[Probe] = []
+    deferred: dict[tuple[int, int], Probe] = {}  # (learner, course) -> the instructor's probe
+    for course_id, instructor_id, users, active in _scopes(activity, instructors):
         firsts = np.argmax(active, axis=1)
         for i in np.flatnonzero(firsts >= offset):
-            probes.append((int(users[i]), course_id, int(firsts[i])))
+            user_id = int(users[i])
+            probe = (user_id, course_id, instructor_id, int(firsts[i]))
+            mine = rows_per_pair.get((user_id, instructor_id or 0), [])
+            if instructor_id is not None and len(mine) == 1:
+                deferred[user_id, mine[0]] = probe
+            else:
+                probes.append(probe)
+    found = _probe(probes, activity.first)
+    again = [deferred[u, c] for u, _, c, _, _ in found if c is not None and (u, c) in deferred]
+    found += _probe(again, activity.first)
+    new: dict[Scope, list[int]] = {}
+    for _, day, course_id, instructor_id, enrolled in found:
+        date = activity.first + day * DAY
+        counts = new.setdefault((date, course_id, instructor_id), [0, 0])
+        counts[0] += 1
+        if course_id is not None and enrolled:
+            counts[1] += 1
+            new.setdefault((date, None, None), [0, 0])[1] += 1
+            if course_id in instructors:
+                new.setdefault((date, None, instructors[course_id]), [0, 0])[1] += 1
+    return {scope: (n, started) for scope, (n, started) in new.items()}
+
+
+def _probe(
+    probes: list[Probe], first: datetime.date
+) -> list[tuple[int, int, int | None, int | None, bool]]:
+    """The probes with no activity in their scope before local day `first` (learner, day,
+    course, instructor, enrolled in the course), in one query."""
     if not probes:
-        return {}
+        return []
     qn = _quote
-    rows = fetch_rows(
+    return fetch_rows(
         f"""
-        SELECT c.day, c.course_id, EXISTS (
+        SELECT c.user_id, c.day, c.course_id, c.instructor_id, EXISTS (
                    SELECT 1 FROM {qn(Enrollment)} n
                    WHERE n.user_id = c.user_id AND n.course_id = c.course_id)
-        FROM unnest(%(users)s::bigint[], %(courses)s::bigint[], %(days)s::int[])
-             AS c(user_id, course_id, day)
+        FROM unnest(%(users)s::bigint[], %(courses)s::bigint[], %(instructors)s::bigint[],
+                    %(days)s::int[])
+             AS c(user_id, course_id, instructor_id, day)
         JOIN {qn(User)} u ON u.id = c.user_id
         -- LIMIT keeps the planner from hashing the whole event table for an anti-join.
         LEFT JOIN LATERAL (
@@ -220,7 +294,12 @@ def _new_learners(activity: Activity, start: datetime.date) -> dict[Scope, tuple
             WHERE p.user_id = c.user_id
               AND p.occurred_at < (%(first)s::timestamp AT TIME ZONE u.timezone)
               AND NOT (p.type = ANY(%(non)s))
-              AND (c.course_id IS NULL OR p.course_id = c.course_id)
+              AND CASE
+                  WHEN c.course_id IS NOT NULL THEN p.course_id = c.course_id
+                  WHEN c.instructor_id IS NOT NULL THEN p.course_id IN (
+                      SELECT pc.id FROM {qn(Course)} pc WHERE pc.instructor_id = c.instructor_id)
+                  ELSE true
+              END
             LIMIT 1
         ) prior ON true
         WHERE prior.hit IS NULL
@@ -228,17 +307,9 @@ def _new_learners(activity: Activity, start: datetime.date) -> dict[Scope, tuple
         {
             "users": [p[0] for p in probes],
             "courses": [p[1] for p in probes],
-            "days": [p[2] for p in probes],
-            "first": activity.first,
+            "instructors": [p[2] for p in probes],
+            "days": [p[3] for p in probes],
+            "first": first,
             "non": sorted(NON_ACTIVITY_TYPES),
         },
     )
-    new: dict[Scope, list[int]] = {}
-    for day, course_id, enrolled in rows:
-        date = activity.first + day * DAY
-        counts = new.setdefault((date, course_id), [0, 0])
-        counts[0] += 1
-        if course_id is not None and enrolled:
-            counts[1] += 1
-            new.setdefault((date, None), [0, 0])[1] += 1
-    return {scope: (n, started) for scope, (n, started) in new.items()}

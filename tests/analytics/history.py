@@ -18,7 +18,7 @@ from analytics.models import DailyAggregate, DailyRevenue
 from engagement.models import Event
 from interventions.models import Delivery
 from learning.models import Course, Enrollment
-from tests.accounts.factories import UserFactory
+from tests.accounts.factories import InstructorFactory, UserFactory
 from tests.engagement.factories import make_events
 from tests.interventions.factories import default_template
 from tests.learning.factories import CourseFactory, EnrollmentFactory
@@ -62,10 +62,12 @@ def utc(day: datetime.date, hour: int, minute: int = 0) -> datetime.datetime:
 
 
 def build_history(days: int = 45, seed: int = 20261203) -> History:
-    """Learners in five timezones, two courses, ~`days` days of activity and non-activity."""
+    """Learners in five timezones, two courses of one instructor (three learners are in
+    both), ~`days` days of activity and non-activity."""
     rng = random.Random(seed)
     today = timezone.now().date()
-    courses = [CourseFactory(), CourseFactory()]
+    instructor = InstructorFactory()
+    courses = [CourseFactory(instructor=instructor), CourseFactory(instructor=instructor)]
     learners = {tz: UserFactory(timezone=tz) for tz in ZONES}
     enrolled: dict[int, list[Course]] = {}
     for i, user in enumerate(learners.values()):
@@ -148,8 +150,21 @@ def build_history(days: int = 45, seed: int = 20261203) -> History:
     return History(courses, learners, today, late_bloomer, enrolled)
 
 
+def _scopes(course_id: int | None, instructors: dict[int, int]) -> list:
+    """None (the platform), the course id, ("instructor", id) of its instructor."""
+    scopes: list = [None] if course_id is None else [None, course_id]
+    if course_id in instructors:
+        scopes.append(("instructor", instructors[course_id]))
+    return scopes
+
+
 def recount(start: datetime.date, end: datetime.date) -> dict[tuple, tuple[int, ...]]:
-    """Every scope's figures for local days start..end, counted naively from the raw rows."""
+    """Every scope's figures for local days start..end, counted naively from the raw rows:
+    scope None is the platform, a course id a course, ("instructor", id) an instructor's
+    courses together (a learner active in two of them is one active learner)."""
+    instructors = dict(
+        Course.objects.filter(instructor__isnull=False).values_list("pk", "instructor_id")
+    )
     active: dict[tuple, set[int]] = defaultdict(set)
     first: dict[tuple, datetime.date] = {}
     events: dict[tuple, int] = defaultdict(int)
@@ -157,9 +172,10 @@ def recount(start: datetime.date, end: datetime.date) -> dict[tuple, tuple[int, 
         "user_id", "user__timezone", "course_id", "type", "occurred_at"
     ):
         day = at.astimezone(ZoneInfo(tz)).date()
-        scopes = [None] if course_id is None else [None, course_id]
+        scopes = _scopes(course_id, instructors)
         for scope in scopes:
             events[scope, day] += 1
+
             if kind not in NON_ACTIVITY:
                 active[scope, day].add(user_id)
                 first[scope, user_id] = min(first.get((scope, user_id), day), day)
@@ -167,7 +183,7 @@ def recount(start: datetime.date, end: datetime.date) -> dict[tuple, tuple[int, 
     for tz, course_id, at, properties in Event.objects.filter(type="review_posted").values_list(
         "user__timezone", "course_id", "occurred_at", "properties"
     ):
-        for scope in [None] if course_id is None else [None, course_id]:
+        for scope in _scopes(course_id, instructors):
             ratings[scope, at.astimezone(ZoneInfo(tz)).date()].append(properties["rating"])
     enrollments: dict[tuple, int] = defaultdict(int)
     completions: dict[tuple, int] = defaultdict(int)
@@ -175,7 +191,7 @@ def recount(start: datetime.date, end: datetime.date) -> dict[tuple, tuple[int, 
     for tz, course_id, enrolled_at, completed_at in Enrollment.objects.values_list(
         "user__timezone", "course_id", "enrolled_at", "completed_at"
     ):
-        for scope in (None, course_id):
+        for scope in _scopes(course_id, instructors):
             enrollments[scope, enrolled_at.astimezone(ZoneInfo(tz)).date()] += 1
             if completed_at is not None:
                 completions[scope, completed_at.astimezone(ZoneInfo(tz)).date()] += 1
@@ -186,17 +202,21 @@ def recount(start: datetime.date, end: datetime.date) -> dict[tuple, tuple[int, 
     pairs = set(Enrollment.objects.values_list("user_id", "course_id"))
     for (scope, user_id), day in first.items():
         if scope is not None and (user_id, scope) in pairs:
-            starts[scope, day] += 1
-            starts[None, day] += 1
+            for counted in _scopes(scope, instructors):
+                starts[counted, day] += 1
     messages: dict[tuple, int] = defaultdict(int)
     for delivery in Delivery.objects.select_related("user"):
         for step in STEPS:
             at = getattr(delivery, step)
             if at is not None:
                 day = at.astimezone(ZoneInfo(delivery.user.timezone)).date()
-                for scope in {None, delivery.course_id}:
+                for scope in _scopes(delivery.course_id, instructors):
                     messages[scope, step, day] += 1
-    scopes = {None} | set(Course.objects.values_list("pk", flat=True))
+    scopes = (
+        {None}
+        | set(Course.objects.values_list("pk", flat=True))
+        | {("instructor", i) for i in instructors.values()}
+    )
     out = {}
     day = start
     while day <= end:
@@ -225,15 +245,18 @@ def recount(start: datetime.date, end: datetime.date) -> dict[tuple, tuple[int, 
 
 
 def stored() -> dict[tuple, tuple[int, ...]]:
-    """The stored aggregates as {(day, course id): figures}."""
+    """The stored aggregates as {(day, scope): figures}, scoped as `recount`'s."""
     return {
-        (row.day, row.course_id): tuple(getattr(row, name) for name in METRICS)
+        (row.day, _scope(row)): tuple(getattr(row, name) for name in METRICS)
         for row in DailyAggregate.objects.all()
     }
 
 
 def recount_revenue(start: datetime.date, end: datetime.date) -> dict[tuple, tuple]:
-    """{(day, course id, currency): (amount, purchases)} recounted from the purchase events."""
+    """{(day, scope, currency): (amount, purchases)} recounted from the purchase events."""
+    instructors = dict(
+        Course.objects.filter(instructor__isnull=False).values_list("pk", "instructor_id")
+    )
     out: dict[tuple, tuple] = {}
     for tz, course_id, at, properties in Event.objects.filter(type="purchase").values_list(
         "user__timezone", "course_id", "occurred_at", "properties"
@@ -241,7 +264,7 @@ def recount_revenue(start: datetime.date, end: datetime.date) -> dict[tuple, tup
         day = at.astimezone(ZoneInfo(tz)).date()
         if not start <= day <= end:
             continue
-        for scope in [None] if course_id is None else [None, course_id]:
+        for scope in _scopes(course_id, instructors):
             key = (day, scope, properties["currency"])
             amount, n = out.get(key, (Decimal(0), 0))
             out[key] = (amount + Decimal(str(properties["amount"])), n + 1)
@@ -250,6 +273,12 @@ def recount_revenue(start: datetime.date, end: datetime.date) -> dict[tuple, tup
 
 def stored_revenue() -> dict[tuple, tuple]:
     return {
-        (row.day, row.course_id, row.currency): (row.amount, row.transactions)
+        (row.day, _scope(row), row.currency): (row.amount, row.transactions)
         for row in DailyRevenue.objects.all()
     }
+
+
+def _scope(row: DailyAggregate | DailyRevenue) -> int | tuple | None:
+    if row.instructor_id is not None:
+        return ("instructor", row.instructor_id)
+    return row.course_id

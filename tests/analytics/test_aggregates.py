@@ -36,7 +36,7 @@ NO_OVERLAP = datetime.timedelta(0)
 
 
 def _covered() -> tuple[datetime.date, datetime.date]:
-    days = DailyAggregate.objects.filter(course__isnull=True).values_list("day", flat=True)
+    days = DailyAggregate.objects.platform().values_list("day", flat=True)
     return min(days), max(days)
 
 
@@ -54,7 +54,7 @@ def test_refresh_agrees_with_a_recount_of_the_events_before_and_after_a_late_eve
     assert stored() == recount(start, end)
     assert stored_revenue() == recount_revenue(start, end)
     # Learners in several timezones, two courses: there is something to compare.
-    platform_mau = DailyAggregate.objects.filter(course__isnull=True).order_by("-mau").first()
+    platform_mau = DailyAggregate.objects.platform().order_by("-mau").first()
     assert platform_mau.mau >= 5
     assert DailyAggregate.objects.filter(course=history.courses[1]).exists()
     # Reviews and purchases in two currencies, with and without a course, are among them.
@@ -63,7 +63,7 @@ def test_refresh_agrees_with_a_recount_of_the_events_before_and_after_a_late_eve
         key for key in recount_revenue(start, end) if key[1] is None and key[2] == "USD"
     }
     assert {key[2] for key in stored_revenue()} == {"EUR", "USD"}
-    messages = DailyAggregate.objects.filter(course__isnull=True)
+    messages = DailyAggregate.objects.platform()
     assert sum(messages.values_list("messages_sent", flat=True)) == 5
     assert sum(messages.values_list("messages_converted", flat=True)) == 2
     assert DailyAggregate.objects.filter(course__isnull=False, messages_clicked__gt=0).exists()
@@ -73,7 +73,7 @@ def test_refresh_agrees_with_a_recount_of_the_events_before_and_after_a_late_eve
     # that was their first loses its new learner, and the 29 days after it gain a WAU/MAU.
     late_day = history.today - 45 * DAY
     old_first = history.today - 10 * DAY
-    platform = DailyAggregate.objects.filter(course__isnull=True)
+    platform = DailyAggregate.objects.platform()
     before = {row.day: row for row in platform.filter(day__in=[late_day, old_first])}
     make_events(
         history.late_bloomer,
@@ -91,6 +91,53 @@ def test_refresh_agrees_with_a_recount_of_the_events_before_and_after_a_late_eve
     assert after[late_day].dau == before[late_day].dau + 1
     assert after[late_day].new_learners == before[late_day].new_learners + 1
     assert after[old_first].new_learners == before[old_first].new_learners - 1
+
+    # Late events long before: one in no course (the platform first moves), then one in the
+    # instructor's other course, where the late bloomer was never active. The second moves
+    # their first among the instructor's courses 35 days earlier though no course's or the
+    # platform's known first moves: the old instructor day, outside the new event's 30-day
+    # windows, is recounted too.
+    make_events(history.late_bloomer, [("login", utc(late_day - 40 * DAY, 12))])
+    assert aggregates_refresh(overlap=NO_OVERLAP) is not None
+    instructor = history.courses[0].instructor
+    mine = DailyAggregate.objects.filter(instructor=instructor)
+    new_before = mine.get(day=late_day).new_learners
+    make_events(
+        history.late_bloomer, [("login", utc(late_day - 35 * DAY, 12))], course=history.courses[0]
+    )
+
+    third = aggregates_refresh(overlap=NO_OVERLAP)
+
+    assert third is not None
+    assert mine.get(day=late_day).new_learners == new_before - 1
+    assert stored() == recount(*_covered())
+    assert stored_revenue() == recount_revenue(*_covered())
+
+
+def test_an_instructors_learners_are_distinct_over_their_courses():
+    """A learner active in two courses of one instructor is one active learner of theirs; the
+    instructor's figures are recounted from the raw rows, not summed from course rows."""
+    history = build_history()
+    aggregates_refresh()
+
+    instructor = history.courses[0].instructor
+    both = [user for user in history.learners.values() if len(history.enrolled[user.pk]) == 2]
+    assert both
+    rows = {row.day: row for row in DailyAggregate.objects.filter(instructor=instructor)}
+    courses = {
+        (row.day, row.course_id): row
+        for row in DailyAggregate.objects.filter(course__in=history.courses)
+    }
+    # On some day the course MAUs add up to more than the instructor's: the learners of both.
+    assert any(
+        row.mau < sum(courses[day, c.pk].mau for c in history.courses if (day, c.pk) in courses)
+        for day, row in rows.items()
+    )
+    # Every learner of the history is in one of the instructor's courses.
+    assert max(row.mau for row in rows.values()) == len(history.learners) + 1
+    # Enrollments, unlike learners, are per course: the instructor's are the courses' sum.
+    assert sum(row.enrollments for row in rows.values()) == Enrollment.objects.count()
+    assert DailyAggregate.objects.filter(instructor=instructor, course__isnull=False).count() == 0
 
 
 def test_a_day_is_the_learners_own():
@@ -130,10 +177,7 @@ def test_wau_and_mau_windows_end_on_their_day():
 
     aggregates_compute(active_on, active_on + 31 * DAY)
 
-    figures = {
-        row.day: (row.dau, row.wau, row.mau)
-        for row in DailyAggregate.objects.filter(course__isnull=True)
-    }
+    figures = {row.day: (row.dau, row.wau, row.mau) for row in DailyAggregate.objects.platform()}
     assert figures[active_on] == (1, 1, 1)
     assert figures[active_on + 6 * DAY] == (0, 1, 1)
     assert figures[active_on + 7 * DAY] == (0, 0, 1)
@@ -153,7 +197,7 @@ def test_recomputing_gives_the_same_rows_and_no_duplicates():
 
     assert stored() == first
     assert DailyAggregate.objects.count() == count
-    assert DailyAggregate.objects.filter(course__isnull=True).count() == 26
+    assert DailyAggregate.objects.platform().count() == 26
     assert first == recount(start, end)
 
 
