@@ -89,11 +89,7 @@ def generate(n_users: int, n_events: int, as_of: datetime.date = AS_OF) -> None:
                         WHEN mod(u.id, 5) < 2 AND mod(u.id, 10) <> 0 AND mod(k, 3) = 0
                         THEN c.first + mod(u.id + 17, 50)
                         ELSE c.first + mod(u.id, 50) END,
-                   %(end)s::timestamptz
-                     - make_interval(days => (u.fade
-                         + floor(power(random(), 1.5) * (56 - u.fade)))::int)
-                     - make_interval(secs => floor(random() * 50000)::int),
-                   now(), '', '', '',
+                   o.at, o.at + interval '2 minutes', '', '', '',
                    CASE t.type
                      WHEN 'quiz_submitted' THEN jsonb_build_object(
                          'score', floor(random() * 11)::int, 'max_score', 10)
@@ -109,6 +105,14 @@ def generate(n_users: int, n_events: int, as_of: datetime.date = AS_OF) -> None:
             CROSS JOIN LATERAL (SELECT (ARRAY['login', 'page_view', 'lesson_started',
                 'lesson_completed', 'video_progress', 'quiz_submitted', 'session_end',
                 'discussion_reply', 'x-note', 'page_view'])[1 + mod(k + u.id, 10)] AS type) t
+            -- Received two minutes after it occurred, as a live sender's events are.
+            CROSS JOIN LATERAL (SELECT %(end)s::timestamptz
+                - make_interval(days => (u.fade
+                    + floor(power(random(), 1.5) * (56 - u.fade)))::int)
+                - make_interval(secs => floor(random() * 50000)::int + 0 * k) AS at) o
+            -- Stored in the order they arrive, as ingestion stores them (the time indexes
+            -- are BRIN: they serve a time window only on a table in arrival order).
+            ORDER BY o.at
             """,
             {"end": end, "per": per_user},
         )
