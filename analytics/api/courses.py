@@ -110,6 +110,13 @@ class CourseRowSerializer(FiguresSerializer):
         help_text="The days' medians from enrolling to completing, weighted by completions.",
     )
     messages_sent = serializers.IntegerField()
+    week1_retention = serializers.FloatField(
+        allow_null=True,
+        help_text=(
+            "Of the learners who enrolled in the weeks starting in the range, the share active "
+            "in the course the week after (null: no such cohort has had its next week yet)."
+        ),
+    )
 
 
 class InstructorRowSerializer(FiguresSerializer):

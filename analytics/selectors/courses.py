@@ -12,12 +12,13 @@ from decimal import Decimal
 from django.db.models import Count, Q, QuerySet, Sum
 
 from accounts.models import User
-from analytics.models import DailyAggregate, DailyRevenue
+from analytics.models import Breakdown, CohortKind, DailyAggregate, DailyRevenue, RetentionCell
 from analytics.selectors.aggregates import daily_series
 from analytics.selectors.funnels import FunnelStep, funnel_steps
 from analytics.selectors.overview import latest_scored
 from analytics.selectors.revenue import CurrencyTotal, RevenueTotals, exchange_rates
 from analytics.selectors.revenue import revenue_totals as revenue_totals_of
+from analytics.services.retention import week_of
 from learning.models import Course
 
 # The columns a table sorts by ("top courses" is a sort), the default first.
@@ -31,6 +32,7 @@ SORTS: dict[str, str] = {
     "revenue": "Revenue",
     "average_rating": "Average rating",
     "messages_sent": "Messages sent",
+    "week1_retention": "Week-1 retention",
 }
 INSTRUCTOR_SORTS: dict[str, str] = {
     key: SORTS[key]
@@ -79,7 +81,11 @@ class Figures:
 
 @dataclass
 class CourseRow(Figures):
+    """`week1_retention`: of the learners who enrolled in the course in the weeks starting in
+    the range (its first-enrollment cohorts), the share active in it the week after."""
+
     course: Course | None = None
+    week1_retention: float | None = None
 
 
 @dataclass
@@ -186,12 +192,27 @@ def course_table(
     start: datetime.date, end: datetime.date, courses: QuerySet[Course], *, sort: str
 ) -> list[CourseRow]:
     """One row per course of `courses` (those with no row in the range too, as zeros) over
-    days start..end, sorted by `sort` (a key of SORTS), in four queries."""
+    days start..end, sorted by `sort` (a key of SORTS), in five queries."""
     listed = list(courses)
     out: dict[int, Figures] = {c.pk: CourseRow(course=c) for c in listed}
     days = DailyAggregate.objects.filter(day__gte=start, day__lte=end, course__in=courses)
     revenue = DailyRevenue.objects.filter(day__gte=start, day__lte=end, course__in=courses)
     _figures(days.order_by(), revenue.order_by(), "course", end, out)
+    for row in (
+        RetentionCell.objects.filter(
+            cohort_kind=CohortKind.ENROLLMENT,
+            course__in=courses,
+            breakdown=Breakdown.ALL,
+            week_offset=1,
+            cohort_week__gte=week_of(start),
+            cohort_week__lte=end,
+        )
+        .values("course")
+        .annotate(size=Sum("cohort_size"), retained=Sum("retained"))
+        .order_by()
+    ):
+        if row["size"]:
+            out[row["course"]].week1_retention = row["retained"] / row["size"]  # type: ignore[attr-defined]
     rows = [out[c.pk] for c in listed]
     rows.sort(key=sort_key(sort, main_currency(rows)))
     return rows  # type: ignore[return-value]

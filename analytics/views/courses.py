@@ -40,6 +40,7 @@ CSV_HEADER = [
     "messages_sent",
     "revenue",
     "converted_revenue",
+    "week1_retention",
 ]
 COURSE_CSV_HEADER = [
     "date",
@@ -122,6 +123,7 @@ def courses(request: HttpRequest) -> HttpResponse:
                     r.messages_sent,
                     revenue_text(r),
                     r.converted_revenue,
+                    rounded(r.week1_retention, 4),
                 ]
                 for r in rows
             ),

@@ -13,8 +13,10 @@ from django.test import Client
 
 from accounts.models import User
 from analytics.models import DailyAggregate, DailyRevenue
+from analytics.services.retention import retention_compute
 from tests.accounts.factories import InstructorFactory, UserFactory
-from tests.learning.factories import CourseFactory
+from tests.engagement.factories import make_events
+from tests.learning.factories import CourseFactory, EnrollmentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -189,3 +191,34 @@ def test_a_course_without_rows_shows_an_empty_state():
     CourseFactory(external_id="quiet", title="Quiet")
     html = staff().get("/dashboard/analytics/courses/quiet/").content.decode()
     assert "Nothing to show for this range" in html
+
+
+def test_week_one_retention_comes_from_the_courses_enrollment_cohorts(catalogue):
+    chemistry = catalogue["chemistry"]
+    monday = datetime.datetime(2026, 11, 23, 12, tzinfo=datetime.UTC)
+    for i in range(4):
+        learner = UserFactory(timezone="UTC")
+        EnrollmentFactory(user=learner, course=chemistry, enrolled_at=monday)
+        # All four start that week; three come back the week after.
+        events = [("page_view", monday + DAY)] + (
+            [("page_view", monday + 8 * DAY)] if i < 3 else []
+        )
+        make_events(learner, events, course=chemistry)
+    retention_compute(today=datetime.date(2026, 12, 4))
+
+    html = staff().get(f"/dashboard/analytics/courses/?{RANGE}&sort=week1_retention")
+
+    page = html.content.decode()
+    assert titles_in_order(page, ["Chemistry", "Algebra"]) == ["Chemistry", "Algebra"]
+    assert "<td>75%</td>" in page and "Top 10 by week-1 retention" in page
+    response = staff().get(f"/dashboard/analytics/courses/?{RANGE}&format=csv")
+    rows = {r["course"]: r for r in csv.DictReader(io.StringIO(response.content.decode()))}
+    assert rows["chemistry"]["week1_retention"] == "0.75"
+    assert rows["algebra"]["week1_retention"] == ""
+    api = staff().get(
+        "/api/v1/analytics/courses/?from=2026-11-24&to=2026-11-30&sort=week1_retention"
+    )
+    assert [(r["course"], r["week1_retention"]) for r in api.json()["results"]][:2] == [
+        ("chemistry", 0.75),
+        ("algebra", None),
+    ]
