@@ -152,3 +152,11 @@ def test_bad_queries_get_a_400_naming_the_field(catalogue, make_key, url, field)
 def test_the_endpoints_need_the_analytics_scope(make_key):
     response = make_key("scores:read").get("/api/v1/analytics/courses/")
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize("path", ["courses/", "courses/algebra/", "instructors/", "revenue/"])
+def test_the_browsable_api_draws_every_analytics_list_for_staff(catalogue, path):
+    client = session(UserFactory(is_staff=True, role=User.Role.ADMIN))
+    page = client.get(f"/api/v1/analytics/{path}?{RANGE}", HTTP_ACCEPT="text/html")
+    assert page.status_code == 200
+    assert "HTTP 200 OK" in page.content.decode()
