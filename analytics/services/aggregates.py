@@ -65,10 +65,19 @@ class ComputeResult:
     rows: int
 
 
+def _zones() -> set[str]:
+    return set(User.objects.order_by().values_list("timezone", flat=True).distinct()) or {"UTC"}
+
+
 def latest_local_day(now: datetime.datetime) -> datetime.date:
     """The latest date any learner lives at `now` (their timezones' furthest ahead)."""
-    zones = set(User.objects.order_by().values_list("timezone", flat=True).distinct()) or {"UTC"}
-    return max(local_date(now, tz) for tz in zones)
+    return max(local_date(now, tz) for tz in _zones())
+
+
+def latest_complete_day(now: datetime.datetime | None = None) -> datetime.date:
+    """The latest date that has ended for every learner at `now`: the aggregates go on to
+    today, still under way, which what judges a day (anomalies, forecasts) must not read."""
+    return min(local_date(now or timezone.now(), tz) for tz in _zones()) - DAY
 
 
 def aggregates_compute(
@@ -421,5 +430,6 @@ __all__ = [
     "aggregates_compute",
     "aggregates_refresh",
     "days_to_refresh",
+    "latest_complete_day",
     "latest_local_day",
 ]

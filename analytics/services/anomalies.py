@@ -6,6 +6,7 @@ import datetime
 
 from analytics.models import Anomaly, DailyAggregate
 from analytics.selectors.aggregates import daily_series_by_scope
+from analytics.services.aggregates import latest_complete_day
 from analytics.services.trends import find_anomalies
 
 SCANNED_METRICS = ("dau", "events", "enrollments")
@@ -15,12 +16,15 @@ RECENT = datetime.timedelta(days=7)
 
 def anomalies_detect(end: datetime.date | None = None) -> list[Anomaly]:
     """Scan the platform and every course with aggregates (read in one query) for anomalies
-    in the 7 days to `end` (the latest aggregated day by default) and upsert them; return the
+    in the 7 days to `end` (by default the latest aggregated day that has ended for every
+    learner) and upsert them; return the
     rows found."""
     if end is None:
-        end = DailyAggregate.objects.order_by("-day").values_list("day", flat=True).first()
-        if end is None:
+        last = DailyAggregate.objects.order_by("-day").values_list("day", flat=True).first()
+        if last is None:
             return []
+        # Today is still under way: its low counts are no anomaly.
+        end = min(last, latest_complete_day())
     stored = []
     for course_id, rows in daily_series_by_scope(end - HISTORY, end).items():
         for metric in SCANNED_METRICS:

@@ -11,6 +11,7 @@ from django.db import transaction
 
 from analytics.models import DailyAggregate, Forecast
 from analytics.selectors.forecasts import forecast_histories
+from analytics.services.aggregates import latest_complete_day
 from analytics.services.forecast_models import forecast
 
 # How far back a model looks: half a year holds enough weeks for the weekly pattern and
@@ -27,14 +28,16 @@ class ForecastRun:
 
 
 def forecasts_compute(end: datetime.date | None = None) -> ForecastRun:
-    """Forecast every scope's series from the history up to `end` (the latest aggregated day
-    by default) and store one row per scope, metric and currency, replacing what an earlier
-    run stored for the same `end`."""
+    """Forecast every scope's series from the history up to `end` (by default the latest
+    aggregated day that has ended for every learner) and store one row per scope, metric
+    and currency, replacing what an earlier run stored for the same `end`."""
     started = time.perf_counter()
     if end is None:
-        end = DailyAggregate.objects.order_by("-day").values_list("day", flat=True).first()
-        if end is None:
+        last = DailyAggregate.objects.order_by("-day").values_list("day", flat=True).first()
+        if last is None:
             return ForecastRun(None, 0, 0, 0.0)
+        # Not today's partial figures: a half-counted day would pull every forecast down.
+        end = min(last, latest_complete_day())
     start = end - datetime.timedelta(days=HISTORY_DAYS - 1)
     rows = []
     for (metric, course_id, currency), series in forecast_histories(start, end).items():

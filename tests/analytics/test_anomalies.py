@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.utils import timezone
 
 from analytics.models import Anomaly, DailyAggregate
+from analytics.services.aggregates import latest_complete_day
 from analytics.services.anomalies import anomalies_detect
+from tests.accounts.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -37,3 +40,19 @@ def test_the_spike_is_stored_once_however_often_the_scan_runs(history):
 def test_with_no_aggregates_nothing_is_stored():
     assert anomalies_detect() == []
     assert not Anomaly.objects.exists()
+
+
+def test_today_still_under_way_is_no_anomaly():
+    # Aggregates run on to today, whose counts are partial (the nightly run comes early in
+    # the day): a day that has not ended for every learner is not judged.
+    today = timezone.now().date()
+    UserFactory(timezone="Pacific/Honolulu")  # their yesterday may be under way too
+    for back in range(70):
+        day = today - back * DAY
+        dau = 3 if back == 0 else 50 + (back % 3)
+        DailyAggregate.objects.create(day=day, dau=dau, wau=200, mau=400, events=500)
+
+    found = anomalies_detect()
+
+    assert all(a.day <= latest_complete_day() for a in found)
+    assert not Anomaly.objects.filter(day=today).exists()
