@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from accounts.models import User
@@ -44,6 +44,7 @@ from gamification.services.leagues import leagues_record, leagues_rollover
 from gamification.services.rewards import reward_grant
 from gamification.services.streaks import streak_at_risk_moments_record, streaks_settle
 from gamification.services.xp import xp_grant
+from learning.models import Enrollment
 from learning.services import courses_upsert, enrollments_upsert, lessons_upsert
 
 TIMEZONES = (
@@ -277,6 +278,15 @@ def demo_seed(
             step("students", n + 1, students)
             batch = []
     enrollments_upsert(items=enrollments)
+    # A learner signs up when they first enroll (the demo creates every account today), so
+    # the signup cohorts spread over the history as a real platform's do.
+    User.objects.filter(external_id__startswith="demo-student-").update(
+        date_joined=Subquery(
+            Enrollment.objects.filter(user=OuterRef("pk"))
+            .order_by("enrolled_at")
+            .values("enrolled_at")[:1]
+        )
+    )
 
     # Gamification runs on the same events: ingestion hands each stored batch to it (XP,
     # streaks, achievements, and after the commit the leaderboards and leagues). The demo's

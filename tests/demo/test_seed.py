@@ -122,6 +122,9 @@ def _assert_analytics(out: str) -> None:
     assert platform.filter(rating_count__gt=0).count() >= 10
     assert FunnelProgress.objects.count() == Enrollment.objects.count()
     assert RetentionCell.objects.filter(week_offset__gt=0, retained__gt=0).exists()
+    # Learners signed up when they first enrolled: signup cohorts span the history.
+    signup_weeks = RetentionCell.objects.filter(cohort_kind="signup", course=None, breakdown="all")
+    assert signup_weeks.values("cohort_week").distinct().count() >= 6
     dau = Forecast.objects.get(course=None, metric="dau", currency="")
     assert dau.model and len(dau.points) == 30 and dau.backtest_mape is not None
     assert "Analytics:" in out and "/dashboard/analytics/" in out
