@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 from analytics import charts
 from analytics.access import analytics_required, can_see_platform
 from analytics.selectors.overview import overview as overview_data
+from analytics.selectors.revenue import revenue_totals
 from analytics.views.layout import csv_response, page_context, tabs_for, wants_csv
 from engagement.charts import figure_html
 
@@ -60,6 +61,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     days = [r.day for r in data.rows]
     context.update(
         data=data,
+        revenue=revenue_totals(selection.start, selection.end, course=selection.course),
         active_chart=figure_html(
             charts.lines_figure(
                 days,

@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+from decimal import Decimal
 
 import pytest
 from django.test import Client
 
 from accounts.models import User
-from analytics.models import DailyAggregate
+from analytics.models import DailyAggregate, DailyRevenue
 from tests.accounts.factories import UserFactory
 from tests.learning.factories import CourseFactory
 
@@ -134,3 +135,30 @@ def test_the_engagement_endpoint_needs_the_analytics_scope(make_key):
     response = make_key("scores:read").get("/api/v1/analytics/engagement/")
     assert response.status_code == 403
     assert "analytics:read" in response.json()["detail"]
+
+
+def test_the_overview_shows_the_ranges_revenue_per_currency_and_the_average_purchase(
+    aggregates, settings
+):
+    for day, currency, amount, n in (
+        (END, "EUR", "120.00", 3),
+        (END - DAY, "EUR", "40.00", 1),
+        (END, "USD", "10.00", 1),
+        (END - 30 * DAY, "EUR", "999.00", 9),  # before the 7-day range
+    ):
+        DailyRevenue.objects.create(
+            day=day, currency=currency, amount=Decimal(amount), transactions=n
+        )
+    html = staff().get("/dashboard/analytics/?range=7").content.decode()
+    revenue = html[html.index('id="revenue"') :]
+    assert "160.00 EUR" in revenue and "4 purchases, 40.00 on average" in revenue
+    assert "10.00 USD" in revenue and "converted" not in revenue[:600]
+
+    settings.ANALYTICS_EXCHANGE_RATES = {"EUR": 1, "USD": 0.5}
+    html = staff().get("/dashboard/analytics/?range=7").content.decode()
+    assert "≈ 165.00 converted" in html
+
+
+def test_without_purchases_the_revenue_card_says_so(aggregates):
+    html = staff().get("/dashboard/analytics/?range=7").content.decode()
+    assert "no <code>purchase</code> event in the range" in html
