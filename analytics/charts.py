@@ -47,6 +47,19 @@ def lines_figure(
     )
 
 
+def active_learners_figure(rows: Sequence[Any]) -> Figure:
+    """DAU, WAU and MAU lines of daily aggregate rows (anything with day, dau, wau, mau)."""
+    return lines_figure(
+        [r.day for r in rows],
+        [
+            ("DAU", [r.dau for r in rows]),
+            ("WAU", [r.wau for r in rows]),
+            ("MAU", [r.mau for r in rows]),
+        ],
+        y_title="Active learners",
+    )
+
+
 def bars_figure(
     days: Sequence[datetime.date],
     series: Sequence[tuple[str, Sequence[float]]],

@@ -188,16 +188,7 @@ def course(request: HttpRequest, external_id: str) -> HttpResponse:
         funnel_query=urlencode({**query, "course": course.external_id}),
         funnels_url=reverse("analytics:funnels"),
         active_chart=figure_html(
-            charts.lines_figure(
-                days,
-                [
-                    ("DAU", [r.dau for r in data.rows]),
-                    ("WAU", [r.wau for r in data.rows]),
-                    ("MAU", [r.mau for r in data.rows]),
-                ],
-                y_title="Active learners",
-            ),
-            div_id="active-learners",
+            charts.active_learners_figure(data.rows), div_id="active-learners"
         ),
         growth_chart=figure_html(
             charts.bars_figure(

@@ -63,16 +63,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         data=data,
         revenue=revenue_totals(selection.start, selection.end, course=selection.course),
         active_chart=figure_html(
-            charts.lines_figure(
-                days,
-                [
-                    ("DAU", [r.dau for r in data.rows]),
-                    ("WAU", [r.wau for r in data.rows]),
-                    ("MAU", [r.mau for r in data.rows]),
-                ],
-                y_title="Active learners",
-            ),
-            div_id="active-learners",
+            charts.active_learners_figure(data.rows), div_id="active-learners"
         ),
         growth_chart=figure_html(
             charts.bars_figure(

@@ -9,7 +9,6 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from accounts.tasks import clear_expired_sessions
 from analytics.services.health import task_health_failed
-from config.celery import app as celery_app
 from engagement.services.scoring import scoring_run_start
 from tests.accounts.factories import UserFactory
 from tests.engagement.factories import make_events
@@ -24,11 +23,6 @@ def session(user: User) -> APIClient:
     client = APIClient()
     client.force_login(user)
     return client
-
-
-@pytest.fixture
-def eager(monkeypatch):
-    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
 
 
 def test_an_analytics_key_reads_tasks_queues_ingestion_and_runs(make_key, eager):

@@ -16,7 +16,6 @@ from accounts.tasks import clear_expired_sessions
 from analytics.selectors.health import schedule_period, task_states
 from analytics.services.aggregates import aggregates_refresh
 from analytics.services.health import task_health_failed, task_health_succeeded
-from config.celery import app as celery_app
 from engagement.services.scoring import scoring_run_start
 from tests.accounts.factories import UserFactory
 from tests.engagement.factories import make_events
@@ -42,11 +41,6 @@ def staff() -> Client:
 def rows_of(response) -> list[list[str]]:
     assert response["Content-Type"].startswith("text/csv")
     return list(csv.reader(io.StringIO(response.content.decode())))
-
-
-@pytest.fixture
-def eager(monkeypatch):
-    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
 
 
 def test_periods_are_the_longest_wait_between_runs():

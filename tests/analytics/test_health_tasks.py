@@ -38,12 +38,6 @@ def scheduled_explodes(settings):
     }
 
 
-@pytest.fixture
-def eager(monkeypatch):
-    """Tasks run in-process when enqueued (Celery's own eager mode, not a fake)."""
-    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
-
-
 @pytest.mark.django_db
 def test_an_eager_run_of_a_scheduled_task_records_its_success(eager):
     before = timezone.now()

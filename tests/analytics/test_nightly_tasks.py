@@ -12,18 +12,11 @@ from django.utils import timezone
 
 from analytics.models import DailyAggregate, Forecast, FunnelProgress, RetentionCell
 from analytics.tasks import derive, refresh
-from config.celery import app as celery_app
 from tests.accounts.factories import UserFactory
 from tests.engagement.factories import make_events
 from tests.learning.factories import CourseFactory, EnrollmentFactory
 
 DAY = datetime.timedelta(days=1)
-
-
-@pytest.fixture
-def eager(monkeypatch):
-    """Tasks run in-process when enqueued (Celery's own eager mode, not a fake)."""
-    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
 
 
 def test_what_reads_the_aggregates_runs_after_the_refresh_on_the_beat_schedule():
