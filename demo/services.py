@@ -373,8 +373,11 @@ def _ingest_behaviour(
     learners = list(learners)
     batch: list[dict[str, Any]] = []
     seen = stored = 0
+    # Behaviour stops at the hour: a rerun minutes later replays exactly the same events
+    # (stopping at `now` let the second run add whatever fell between the two).
+    until = now.replace(minute=0, second=0, microsecond=0)
     for index, learner in enumerate(learners):
-        batch.extend(learner_events(learner, today=now, rng=_rng(seed, learner)))
+        batch.extend(learner_events(learner, today=until, rng=_rng(seed, learner)))
         if len(batch) >= EVENT_BATCH or index == len(learners) - 1:
             result = events_ingest(source=DEMO_EVENT_SOURCE, items=batch)
             seen += len(batch)
