@@ -232,8 +232,13 @@ def _new_learners(
 ) -> dict[Scope, tuple[int, int]]:
     """New learners and starts per scope and day: the learners whose first active day in the
     bitmaps falls in the range, with no activity before the bitmaps' first day (the window
-    holds all of it from there: one probe each on the (learner, time) index, bounded by the
-    learner's local midnight of that day).
+    holds all of it from there).
+
+    First one probe per such learner on the (learner, time) index, bounded by the learner's
+    local midnight of that day: a learner with no activity at all before it (most of them:
+    the truly new, and everyone in a backfill of the whole history) is new in every scope
+    whose first active day is in the range. Only the others are probed per scope (course,
+    instructor).
 
     A learner active in only one of an instructor's courses in the bitmaps is new for the
     instructor only if new in that course, so they are probed for the instructor (any of
@@ -255,9 +260,20 @@ def _new_learners(
                 deferred[user_id, mine[0]] = probe
             else:
                 probes.append(probe)
-    found = _probe(probes, activity.first)
-    again = [deferred[u, c] for u, _, c, _, _ in found if c is not None and (u, c) in deferred]
-    found += _probe(again, activity.first)
+    learners = sorted({p[0] for p in probes} | {p[0] for p in deferred.values()})
+    fresh = {
+        row[0]
+        for row in _probe([(u, None, None, 0) for u in learners], activity.first, enrolled=False)
+    }
+    found = _probe(
+        [p for p in probes if p[0] in fresh] + [p for p in deferred.values() if p[0] in fresh],
+        activity.first,
+        prior=False,
+    )
+    seen = [p for p in probes if p[0] not in fresh]
+    found_seen = _probe(seen, activity.first)
+    again = [deferred[u, c] for u, _, c, _, _ in found_seen if c is not None and (u, c) in deferred]
+    found += found_seen + _probe(again, activity.first)
     new: dict[Scope, list[int]] = {}
     for _, day, course_id, instructor_id, enrolled in found:
         date = activity.first + day * DAY
@@ -271,22 +287,43 @@ def _new_learners(
     return {scope: (n, started) for scope, (n, started) in new.items()}
 
 
+def _int_array(values: list[int | None]) -> str:
+    """A PostgreSQL array literal of integers: psycopg's adaptation of a list of 100,000
+    ints costs more than the query it feeds."""
+    return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
+
+
 def _probe(
-    probes: list[Probe], first: datetime.date
+    probes: list[Probe], first: datetime.date, *, prior: bool = True, enrolled: bool = True
 ) -> list[tuple[int, int, int | None, int | None, bool]]:
     """The probes with no activity in their scope before local day `first` (learner, day,
-    course, instructor, enrolled in the course), in one query."""
+    course, instructor, enrolled in the course), in one query. Without `prior` every probe
+    is answered (its learner is known to have no earlier activity); without `enrolled` the
+    last column is false (not asked)."""
     if not probes:
         return []
     qn = _quote
-    return fetch_rows(
-        f"""
-        SELECT c.user_id, c.day, c.course_id, c.instructor_id, EXISTS (
-                   SELECT 1 FROM {qn(Enrollment)} n
-                   WHERE n.user_id = c.user_id AND n.course_id = c.course_id)
+    enrolment = (
+        f"""EXISTS (SELECT 1 FROM {qn(Enrollment)} n
+                    WHERE n.user_id = c.user_id AND n.course_id = c.course_id)"""
+        if enrolled
+        else "false"
+    )
+    params = {
+        "users": _int_array([p[0] for p in probes]),
+        "courses": _int_array([p[1] for p in probes]),
+        "instructors": _int_array([p[2] for p in probes]),
+        "days": _int_array([p[3] for p in probes]),
+    }
+    columns = f"""
+        SELECT c.user_id, c.day, c.course_id, c.instructor_id, {enrolment}
         FROM unnest(%(users)s::bigint[], %(courses)s::bigint[], %(instructors)s::bigint[],
                     %(days)s::int[])
-             AS c(user_id, course_id, instructor_id, day)
+             AS c(user_id, course_id, instructor_id, day)"""
+    if not prior:
+        return fetch_rows(columns, params)
+    return fetch_rows(
+        f"""{columns}
         JOIN {qn(User)} u ON u.id = c.user_id
         -- LIMIT keeps the planner from hashing the whole event table for an anti-join.
         LEFT JOIN LATERAL (
@@ -304,12 +341,5 @@ def _probe(
         ) prior ON true
         WHERE prior.hit IS NULL
         """,
-        {
-            "users": [p[0] for p in probes],
-            "courses": [p[1] for p in probes],
-            "instructors": [p[2] for p in probes],
-            "days": [p[3] for p in probes],
-            "first": first,
-            "non": sorted(NON_ACTIVITY_TYPES),
-        },
+        {**params, "first": first, "non": sorted(NON_ACTIVITY_TYPES)},
     )

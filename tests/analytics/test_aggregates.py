@@ -374,3 +374,33 @@ def test_a_start_is_the_day_of_an_enrolled_learners_first_activity_in_the_course
     assert DailyAggregate.objects.get(day=first, course=None).starts == 1
     assert DailyAggregate.objects.get(day=enrolled_on, course=course).enrollments == 1
     assert stored() == recount(*_covered())
+
+
+def test_a_learner_seen_long_before_is_new_only_in_the_courses_they_start():
+    # Active in one course two months ago (before any refresh's 30-day window), then in two
+    # others, one of them the first course's instructor's: the late refresh, which reads only
+    # the last weeks, must still tell "new in the course" from "new on the platform".
+    history = build_history()
+    learner = UserFactory(timezone="Asia/Tokyo")
+    first, other = history.courses[0], history.courses[1]
+    third = CourseFactory(instructor=first.instructor)
+    for course in (first, other, third):
+        EnrollmentFactory(user=learner, course=course, enrolled_at=utc(history.today - 70 * DAY, 9))
+    make_events(learner, [("login", utc(history.today - 60 * DAY, 12))], course=first)
+    assert aggregates_refresh() is not None
+    back = history.today - 2 * DAY
+    platform = DailyAggregate.objects.filter(day=back, course=None, instructor=None)
+    mine = DailyAggregate.objects.filter(day=back, instructor=first.instructor)
+    platform_new, instructor_new = platform.get().new_learners, mine.get().new_learners
+    make_events(learner, [("page_view", utc(back, 3))], course=other)
+    make_events(learner, [("page_view", utc(back, 4))], course=third)
+
+    assert aggregates_refresh(overlap=NO_OVERLAP) is not None
+
+    assert stored() == recount(*_covered())
+    row = DailyAggregate.objects.get(day=back, course=other)
+    assert (row.new_learners, row.starts) == (1, 1)
+    assert DailyAggregate.objects.get(day=back, course=third).new_learners == 1
+    # Not new on the platform, nor among the instructor's courses (active in `first` before).
+    assert platform.get().new_learners == platform_new
+    assert mine.get().new_learners == instructor_new
