@@ -93,6 +93,9 @@ def top_up(as_of: datetime.date) -> None:
             """,
             {"end": end},
         )
+        # The history's enrollments last changed within it, not when it was generated: the
+        # nightly refresh after it recounts only what changed since last night.
+        cur.execute("UPDATE learning_enrollment SET updated_at = %(end)s", {"end": end})
         cur.execute("ANALYZE")
 
 
@@ -138,18 +141,25 @@ def new_events(as_of: datetime.date, per_day: int, late: int, late_days: int, ta
 
 
 def nightly(as_of: datetime.date, per_day: int, late_days: int, tag: str) -> None:
-    """Last night's refresh done now, then a day's events and 1,000 late ones arrive: time
-    the aggregates' incremental refresh and what the nightly run derives after it."""
+    """Last night's refresh done, then a day's events and 1,000 late ones arrive: time the
+    aggregates' incremental refresh and what the nightly run derives after it.
+
+    Last night's refresh saw everything received until then: for the typical night, until
+    today's midnight (UTC), after the history and before the day's events, which occur
+    after it as a live sender's do; for the worst case, which follows it, until now."""
     from django.utils import timezone
 
     from analytics.models import AggregateRun
     from analytics.services.aggregates import aggregates_refresh
     from analytics.services.nightly import analytics_derive
 
+    midnight = datetime.datetime.combine(
+        as_of + datetime.timedelta(days=1), datetime.time(), datetime.UTC
+    )
     AggregateRun.objects.create(
         kind=AggregateRun.Kind.REFRESH,
         status=AggregateRun.Status.DONE,
-        received_until=timezone.now(),
+        received_until=midnight if tag == "typical" else timezone.now(),
         finished_at=timezone.now(),
     )
     new_events(as_of, per_day if tag == "typical" else 0, 1000, late_days, tag)
