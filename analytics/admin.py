@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from analytics.models import AggregateRun, Anomaly, DailyAggregate, Forecast, TaskHealth
+from analytics.models import (
+    ActivityBitmap,
+    AggregateRun,
+    Anomaly,
+    DailyAggregate,
+    Forecast,
+    TaskHealth,
+)
+from analytics.services.activity_store import WORD_BITS, day_of
 from core.admin import ReadOnlyAdmin
 
 
@@ -32,6 +40,27 @@ class DailyAggregateAdmin(ReadOnlyAdmin):
     @admin.display(description="stickiness")
     def stickiness_percent(self, obj: DailyAggregate) -> str:
         return "-" if obj.stickiness is None else f"{obj.stickiness:.0%}"
+
+
+@admin.register(ActivityBitmap)
+class ActivityBitmapAdmin(ReadOnlyAdmin):
+    list_display = ["word", "first_day", "course", "learners_count", "covered_days", "computed_at"]
+    list_select_related = ["course"]
+    exclude = ["learners", "bits"]
+    readonly_fields = ["first_day", "learners_count", "covered_days"]
+    ordering = ["-word", "course_id"]
+
+    @admin.display(description="first day")
+    def first_day(self, obj: ActivityBitmap) -> object:
+        return day_of(obj.word * WORD_BITS)
+
+    @admin.display(description="learners")
+    def learners_count(self, obj: ActivityBitmap) -> int:
+        return len(obj.learners) // 8
+
+    @admin.display(description="days covered (row without a course)")
+    def covered_days(self, obj: ActivityBitmap) -> int:
+        return (obj.covered % (1 << 64)).bit_count()
 
 
 @admin.register(AggregateRun)

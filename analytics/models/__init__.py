@@ -1,5 +1,6 @@
 """Analytics' models, a module per family; each is imported here so Django finds it."""
 
+from analytics.models.activity import ActivityBitmap
 from analytics.models.aggregates import AggregateRun, DailyAggregate
 from analytics.models.forecasts import Forecast
 from analytics.models.funnels import FunnelProgress
@@ -9,6 +10,7 @@ from analytics.models.revenue import DailyRevenue
 from analytics.models.trends import Anomaly
 
 __all__ = [
+    "ActivityBitmap",
     "AggregateRun",
     "Anomaly",
     "Breakdown",

@@ -81,14 +81,20 @@ def latest_complete_day(now: datetime.datetime | None = None) -> datetime.date:
 
 
 def aggregates_compute(
-    start: datetime.date, end: datetime.date, *, progress: Progress | None = None
+    start: datetime.date,
+    end: datetime.date,
+    *,
+    progress: Progress | None = None,
+    reuse_stored: bool = True,
 ) -> ComputeResult:
-    """Recount local days start..end and store their rows; return how many days and rows."""
+    """Recount local days start..end and store their rows; return how many days and rows.
+    Without `reuse_stored` the activity of the days before `start` is scanned again rather
+    than taken from the runs before (a backfill's: see activity_store)."""
     done = rows = 0
     chunk_start = start
     while chunk_start <= end:
         chunk_end = min(end, chunk_start + (CHUNK_DAYS - 1) * DAY)
-        rows += _compute_chunk(chunk_start, chunk_end)
+        rows += _compute_chunk(chunk_start, chunk_end, reuse_stored)
         done += (chunk_end - chunk_start).days + 1
         if progress is not None:
             progress(chunk_start, chunk_end, done)
@@ -97,8 +103,8 @@ def aggregates_compute(
 
 
 @transaction.atomic
-def _compute_chunk(start: datetime.date, end: datetime.date) -> int:
-    metrics = daily_metrics(start, end)
+def _compute_chunk(start: datetime.date, end: datetime.date, reuse_stored: bool) -> int:
+    metrics = daily_metrics(start, end, reuse_stored=reuse_stored)
     now = timezone.now()
     platform: list[DailyAggregate] = []
     courses: list[DailyAggregate] = []
@@ -411,7 +417,7 @@ def aggregates_backfill(
         kind=AggregateRun.Kind.BACKFILL, first_day=start, last_day=end
     )
     try:
-        result = aggregates_compute(start, end, progress=progress)
+        result = aggregates_compute(start, end, progress=progress, reuse_stored=False)
     except Exception as error:
         AggregateRun.objects.filter(pk=run.pk).update(
             status=AggregateRun.Status.FAILED, finished_at=timezone.now(), error=repr(error)

@@ -92,11 +92,18 @@ class Metrics:
 METRIC_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Metrics))
 
 
-def daily_metrics(start: datetime.date, end: datetime.date) -> dict[Scope, Metrics]:
-    """Count every metric of local days start..end; scopes with nothing to count are absent."""
+def daily_metrics(
+    start: datetime.date, end: datetime.date, *, reuse_stored: bool = True
+) -> dict[Scope, Metrics]:
+    """Count every metric of local days start..end; scopes with nothing to count are absent.
+    `reuse_stored`: on PostgreSQL, take the activity of the days before `start` that the
+    windows need from the runs before (see activity_store) rather than scan it again."""
     if end < start:
         return {}
-    out = _postgresql(start, end) if connection.vendor == "postgresql" else _python(start, end)
+    if connection.vendor == "postgresql":
+        out = _postgresql(start, end, reuse_stored)
+    else:
+        out = _python(start, end)
     # The at-risk share comes from the scoring runs, read the same way on both databases.
     for (day, course_id, instructor_id), (scored, at_risk) in daily_at_risk(start, end).items():
         metrics = out.setdefault((day, course_id, instructor_id), Metrics())
@@ -153,12 +160,16 @@ def _job_session() -> Iterator[None]:
         yield
 
 
-def _postgresql(start: datetime.date, end: datetime.date) -> dict[Scope, Metrics]:
+def _postgresql(
+    start: datetime.date, end: datetime.date, reuse_stored: bool
+) -> dict[Scope, Metrics]:
     with _job_session():
-        return _postgresql_counts(start, end)
+        return _postgresql_counts(start, end, reuse_stored)
 
 
-def _postgresql_counts(start: datetime.date, end: datetime.date) -> dict[Scope, Metrics]:
+def _postgresql_counts(
+    start: datetime.date, end: datetime.date, reuse_stored: bool
+) -> dict[Scope, Metrics]:
     t = _tables()
     out: dict[Scope, Metrics] = defaultdict(Metrics)
 
@@ -181,7 +192,7 @@ def _postgresql_counts(start: datetime.date, end: datetime.date) -> dict[Scope, 
     # same bitmaps), their events and ratings their courses' sums.
     lo, hi = utc_bounds_of_local_dates(start, end)
     instructors = course_instructors()
-    scanned = count_events(start, end, instructors)
+    scanned = count_events(start, end, instructors, reuse_stored=reuse_stored)
     for key, (dau, wau, mau) in scanned.active.items():
         out[key].dau, out[key].wau, out[key].mau = dau, wau, mau
     for key, (n, started) in scanned.new.items():

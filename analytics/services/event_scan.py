@@ -27,6 +27,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from accounts.models import User
+from analytics.services.activity_store import (
+    EPOCH,
+    NO_COURSE,
+    WORD_BITS,
+    Rows,
+    day_number,
+    day_of,
+    empty_rows,
+    store_activity,
+    stored_activity,
+)
 from core.bulk import fetch_rows
 from core.localtime import utc_bounds_of_local_dates
 from engagement.catalogue import NON_ACTIVITY_TYPES
@@ -36,8 +47,6 @@ from learning.models import Course, Enrollment
 DAY = datetime.timedelta(days=1)
 WEEK_DAYS = 7
 MONTH_DAYS = 30
-NO_COURSE = -1  # the course of activity that names none, in the bitmaps' arrays
-WORD_BITS = 64
 REVIEW_TYPE = "review_posted"  # properties.rating: 1-5 stars
 
 Scope = tuple[datetime.date, int | None, int | None]
@@ -67,12 +76,31 @@ class Counted:
     ratings: dict[Scope, tuple[float, int]]
 
 
-def count_events(start: datetime.date, end: datetime.date, instructors: dict[int, int]) -> Counted:
+def count_events(
+    start: datetime.date,
+    end: datetime.date,
+    instructors: dict[int, int],
+    *,
+    reuse_stored: bool = True,
+) -> Counted:
     """Scan the events of local days start..end (and the 29 days before: the MAU window of
     `start`) once and count everything the scan can see, per platform, course and instructor
-    (`instructors`: {course id: instructor id})."""
+    (`instructors`: {course id: instructor id}).
+
+    With `reuse_stored`, who was active on the 29 days before comes from the activity the
+    runs before stored (activity_store), where it covers them all; the scanned days' activity
+    is stored in any case, for the next run."""
     first = start - (MONTH_DAYS - 1) * DAY
-    activity, events, ratings = _scan(first, end, start, instructors)
+    before = stored_activity(first, start - DAY) if reuse_stored else None
+    scan_first = first if before is None else start
+    scanned, events, ratings = _scan(scan_first, end, start, instructors)
+    store_activity(scan_first, end, scanned)
+    rows = (
+        scanned
+        if before is None
+        else tuple(np.concatenate([a, b]) for a, b in zip(scanned, before, strict=True))
+    )
+    activity = _bitmaps(first, (end - first).days + 1, rows)
     return Counted(
         active=_windows(activity, start, instructors),
         new=_new_learners(activity, start, instructors),
@@ -83,58 +111,61 @@ def count_events(start: datetime.date, end: datetime.date, instructors: dict[int
 
 def _scan(
     first: datetime.date, end: datetime.date, start: datetime.date, instructors: dict[int, int]
-) -> tuple[Activity, dict[Scope, int], dict[Scope, tuple[float, int]]]:
+) -> tuple[Rows, dict[Scope, int], dict[Scope, tuple[float, int]]]:
     """One pass over the events of local days first..end, grouped two ways at once: per
-    (learner, course, 64-day word) the bitmap of active days and the first activity; per
+    (learner, course, 64-day word: see activity_store) the bitmap of active days; per
     (course, day) from `start` on, the events and the reviews' ratings."""
-    days = (end - first).days + 1
-    offset = (start - first).days
     lo, hi = utc_bounds_of_local_dates(first, end)
     qn = _quote
     rows = fetch_rows(
         f"""
-        SELECT GROUPING(x.user_id), x.user_id, x.course_id, x.p / {WORD_BITS}, x.p,
-               BIT_OR(1::bigint << (x.p %% {WORD_BITS})) FILTER (WHERE x.active),
+        SELECT GROUPING(x.user_id), x.user_id, x.course_id, x.d / {WORD_BITS}, x.d,
+               BIT_OR(1::bigint << (x.d %% {WORD_BITS})) FILTER (WHERE x.active),
                COUNT(*),
                SUM((x.properties ->> 'rating')::float8) FILTER (WHERE x.review),
                COUNT(*) FILTER (WHERE x.review)
         FROM (
             SELECT e.user_id, e.course_id, e.properties,
-                   (e.occurred_at AT TIME ZONE u.timezone)::date - %(first)s::date AS p,
+                   (e.occurred_at AT TIME ZONE u.timezone)::date - %(epoch)s::date AS d,
                    NOT (e.type = ANY(%(non)s)) AS active,
                    e.type = %(review)s AND e.properties ? 'rating' AS review
             FROM {qn(Event)} e JOIN {qn(User)} u ON u.id = e.user_id
             WHERE e.occurred_at >= %(lo)s AND e.occurred_at < %(hi)s
         ) x
-        WHERE x.p BETWEEN 0 AND %(last)s
-        GROUP BY GROUPING SETS ((x.user_id, x.course_id, x.p / {WORD_BITS}), (x.course_id, x.p))
+        WHERE x.d BETWEEN %(first)s AND %(last)s
+        GROUP BY GROUPING SETS ((x.user_id, x.course_id, x.d / {WORD_BITS}), (x.course_id, x.d))
         """,
         {
-            "first": first,
+            "epoch": EPOCH,
             "non": sorted(NON_ACTIVITY_TYPES),
             "review": REVIEW_TYPE,
             "lo": lo,
             "hi": hi,
-            "last": days - 1,
+            "first": day_number(first),
+            "last": day_number(end),
         },
     )
     events: dict[Scope, int] = {}
     ratings: dict[Scope, tuple[float, int]] = {}
     bitmaps = []
-    for per_day, user_id, course_id, word, p, bits, n, rating_sum, reviews in rows:
+    offset = day_number(start)
+    for per_day, user_id, course_id, word, d, bits, n, rating_sum, reviews in rows:
         if not per_day:
             if bits is not None:
                 bitmaps.append((user_id, NO_COURSE if course_id is None else course_id, word, bits))
             continue
-        if p < offset:
+        if d < offset:
             continue
-        day = first + p * DAY
+        day = day_of(d)
         for key in _keys(day, course_id, instructors):
             events[key] = events.get(key, 0) + n
             if reviews:
                 total, count = ratings.get(key, (0.0, 0))
                 ratings[key] = (total + rating_sum, count + reviews)
-    return _bitmaps(first, days, bitmaps), events, ratings
+    if not bitmaps:
+        return empty_rows(), events, ratings
+    columns = np.array(bitmaps, dtype=np.int64).T
+    return (columns[0], columns[1], columns[2], columns[3]), events, ratings
 
 
 def _keys(day: datetime.date, course_id: int | None, instructors: dict[int, int]) -> list[Scope]:
@@ -147,21 +178,26 @@ def _keys(day: datetime.date, course_id: int | None, instructors: dict[int, int]
     return [(day, None, None), (day, course_id, None)]
 
 
-def _bitmaps(first: datetime.date, days: int, rows: list[tuple]) -> Activity:
-    """The Activity of (learner, course, word, bits) rows."""
-    if not rows:
+def _bitmaps(first: datetime.date, days: int, rows: Rows) -> Activity:
+    """The Activity of local days first..first + days - 1 from (learner, course, word, bits)
+    rows; several rows of a learner, course and word (stored and scanned days) are ORed."""
+    users, courses, words, bits = rows
+    if not len(users):
         none = np.empty(0, np.int64)
         return Activity(first, none, none, np.zeros((0, days), bool))
-    rows.sort(key=lambda r: (r[0], r[1]))
-    keys = np.array([(r[0], r[1]) for r in rows], dtype=np.int64)
+    order = np.lexsort((courses, users))
+    users, courses, words, bits = users[order], courses[order], words[order], bits[order]
     # Sorted by (learner, course): a new pair starts wherever the key changes.
-    changes = np.r_[True, np.any(keys[1:] != keys[:-1], axis=1)]
+    changes = np.r_[True, (users[1:] != users[:-1]) | (courses[1:] != courses[:-1])]
     starts = np.flatnonzero(changes)
     pair = np.cumsum(changes) - 1
-    masks = np.zeros((len(starts), -(-days // WORD_BITS)), dtype=np.int64)
-    masks[pair, [r[2] for r in rows]] = [r[3] for r in rows]
-    active = np.unpackbits(masks.view(np.uint8), axis=1, bitorder="little")[:, :days].astype(bool)
-    return Activity(first, keys[starts, 0], keys[starts, 1], active)
+    lo = day_number(first)
+    w0 = lo // WORD_BITS
+    masks = np.zeros((len(starts), (lo + days - 1) // WORD_BITS - w0 + 1), dtype=np.int64)
+    np.bitwise_or.at(masks, (pair, words - w0), bits)
+    skip = lo - w0 * WORD_BITS
+    active = np.unpackbits(masks.view(np.uint8), axis=1, bitorder="little")[:, skip : skip + days]
+    return Activity(first, users[starts], courses[starts], active.astype(bool))
 
 
 def _quote(model: type) -> str:

@@ -1,6 +1,7 @@
 """The analytics admin: staff read the aggregates and runs; nobody edits them there."""
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -41,3 +42,20 @@ def test_the_aggregates_list_shows_the_days_and_is_read_only(admin_client):
     assert "100%" in html  # the active day's stickiness: 1 of 1 monthly learner
     assert "Incremental refresh" in runs.content.decode()
     assert admin_client.get(f"{ADMIN}/dailyaggregate/add/").status_code == 403
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the activity store is PostgreSQL's",
+)
+def test_the_stored_activity_is_listed_per_course_and_word(admin_client):
+    course = CourseFactory(title="Python 101")
+    make_events(UserFactory(), [("login", timezone.now() - 2 * DAY)], course=course)
+    aggregates_refresh()
+
+    page = admin_client.get(f"{ADMIN}/activitybitmap/")
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Python 101" in html
+    assert admin_client.get(f"{ADMIN}/activitybitmap/add/").status_code == 403
