@@ -46,6 +46,10 @@ def test_staff_see_the_matrix_with_percentages_in_the_cells(cohorts):
     assert ">50.0%</td>" in html and ">100.0%</td>" in html
     assert 'id="retention-curves"' in html and 'id="lifecycle"' in html
     assert 'aria-current="page">Cohorts' in html
+    # Dormant learners count below the axis: the week of 23 Nov lost 2, a week losing none
+    # reads 0, not "-0".
+    assert '<td class="num">-2</td>' in html
+    assert '<td class="num">-0</td>' not in html
 
 
 def test_the_matrix_and_the_lifecycle_export_as_csv(cohorts):
