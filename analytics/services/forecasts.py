@@ -17,6 +17,9 @@ from analytics.services.forecast_models import forecast
 # How far back a model looks: half a year holds enough weeks for the weekly pattern and
 # forgets the seasons before it; it also bounds a fit's cost.
 HISTORY_DAYS = 182
+# Earlier nights' forecasts stay this long (the admin shows what was forecast against what
+# happened); pages and the API read only the latest, and a row a night per scope adds up.
+KEEP_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,8 @@ class ForecastRun:
 def forecasts_compute(end: datetime.date | None = None) -> ForecastRun:
     """Forecast every scope's series from the history up to `end` (by default the latest
     aggregated day that has ended for every learner) and store one row per scope, metric
-    and currency, replacing what an earlier run stored for the same `end`."""
+    and currency, replacing what an earlier run stored for the same `end` and dropping
+    the forecasts made more than KEEP_DAYS before it."""
     started = time.perf_counter()
     if end is None:
         last = DailyAggregate.objects.order_by("-day").values_list("day", flat=True).first()
@@ -76,6 +80,7 @@ def forecasts_compute(end: datetime.date | None = None) -> ForecastRun:
     # of a night's forecasts and a rerun replaces rather than duplicates.
     with transaction.atomic():
         Forecast.objects.filter(origin=end).delete()
+        Forecast.objects.filter(origin__lt=end - datetime.timedelta(days=KEEP_DAYS)).delete()
         Forecast.objects.bulk_create(rows)
     return ForecastRun(
         origin=end,

@@ -214,6 +214,15 @@ def test_a_rerun_replaces_the_nights_rows_instead_of_adding_to_them(stored_histo
     assert Forecast.objects.get(course=None, metric="dau").points[0]["mean"] > before + 50
 
 
+def test_forecasts_made_more_than_90_days_before_the_night_are_dropped(stored_history):
+    for back in (91, 90):  # earlier nights' forecasts, as those nights stored them
+        Forecast.objects.create(origin=END - back * DAY, metric="dau", model="ETS")
+
+    forecasts_compute()
+
+    assert set(Forecast.objects.values_list("origin", flat=True)) == {END, END - 90 * DAY}
+
+
 def test_the_nightly_derive_step_stores_the_forecasts(stored_history):
     assert analytics_derive().forecasts == 8
     assert Forecast.objects.filter(origin=END).count() == 8
