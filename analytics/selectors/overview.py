@@ -7,14 +7,17 @@ from dataclasses import dataclass
 
 from analytics.models import DailyAggregate
 from analytics.selectors.aggregates import daily_series
+from analytics.services.aggregates import latest_complete_day
 from learning.models import Course
 
 
 @dataclass(frozen=True)
 class Headline:
-    """The cards above the charts: the last day's active learners and the range's totals,
-    with the same totals over the range just before for the growth rates."""
+    """The cards above the charts: the active learners of the range's last day that has
+    ended for every learner (`day`; today's, still under way, would read low all day) and the
+    range's totals, with the same totals over the range just before for the growth rates."""
 
+    day: datetime.date
     dau: int
     wau: int
     mau: int
@@ -64,8 +67,10 @@ def overview(start: datetime.date, end: datetime.date, *, course: Course | None 
     rows = daily_series(start, end, course=course)
     length = end - start + datetime.timedelta(days=1)
     before = daily_series(start - length, start - datetime.timedelta(days=1), course=course)
-    last = rows[-1]
+    complete = latest_complete_day()
+    last = next((r for r in reversed(rows) if r.day <= complete), rows[-1])
     headline = Headline(
+        day=last.day,
         dau=last.dau,
         wau=last.wau,
         mau=last.mau,

@@ -96,7 +96,7 @@ def test_staff_see_every_scheduled_task_with_its_state(eager):
     assert "No event was received in the last 24 hours" in html
     assert 'href="/dashboard/analytics/health/" aria-current="page"' in html
     # The page is about now, not the other pages' date range.
-    assert f"As of {timezone.now():%-d %b %Y}" in html and " – " not in html
+    assert f"As of {timezone.now():%-d %b %Y}" in html and " \u2013 " not in html
 
 
 def test_before_any_worker_reported_the_page_says_so():

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import User
 from analytics.models import DailyAggregate, DailyRevenue
@@ -52,6 +53,17 @@ def test_staff_see_the_last_days_active_learners_and_the_range_totals(aggregates
     assert 'class="stat-value">14<' in html
     assert 'id="active-learners"' in html
     assert "24 Nov 2026 \u2013 30 Nov 2026" in html
+
+
+def test_the_headline_is_the_last_day_that_has_ended_not_today_still_under_way(db):
+    today = timezone.localdate()
+    DailyAggregate.objects.create(day=today, dau=3, wau=40, mau=90)  # counted at 03:00
+    DailyAggregate.objects.create(day=today - DAY, dau=25, wau=41, mau=91)
+
+    html = staff().get("/dashboard/analytics/?range=7").content.decode()
+
+    assert 'class="stat-value">25<' in html and 'class="stat-value">3<' not in html
+    assert f"active on {today - DAY:%-d %b} (the last day that has ended)" in html
 
 
 def test_the_course_filter_shows_that_courses_rows(aggregates):
