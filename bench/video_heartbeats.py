@@ -1,4 +1,4 @@
-"""Benchmark player heartbeats (POST /me/videos/<lesson>/heartbeat/) under gunicorn on PostgreSQL.
+"""Benchmark player heartbeats (POST /video/heartbeats/) under gunicorn on PostgreSQL.
 
 How to run (PostgreSQL must be up; the role needs CREATEDB):
 
@@ -6,15 +6,16 @@ How to run (PostgreSQL must be up; the role needs CREATEDB):
 
 It (re)creates its own database, `stride_video3_bench_heartbeats` (BENCH_PG_URL's server),
 migrates it, makes one ready 10-minute video in a course, `--learners` enrolled students and a
-signed-in session for each (the session cookie is the player's credential). It starts gunicorn
-(2 workers, config.wsgi with config.settings.local and DEBUG=0), loads the player page once per
-learner through it (as the browser does: the page sets the CSRF cookie and hands the token to
-player.js), then sends real player heartbeats at a fixed rate for `--seconds` (open loop: each
-client sends on a schedule, not when the previous answer came back; one learner's heartbeats
-in order, ten media seconds each, a new view after the end of the video). It prints the load
-average, the achieved rate, latency p50/p95/p99, errors, then runs the flush of the pending
-`video_progress` events into engagement's ingestion (as the worker does every minute) and
-checks that every accepted heartbeat stored exactly one event and one watched interval.
+signed-in session for each. It starts gunicorn (2 workers, config.wsgi with
+config.settings.local and DEBUG=0), loads the player page once per learner through it (as the
+browser does: the page hands player.js the view's heartbeat token, the heartbeats' only
+credential; a learner's later views get the token a reload of the page would give), then sends
+real player heartbeats at a fixed rate for `--seconds` (open loop: each client sends on a
+schedule, not when the previous answer came back; one learner's heartbeats in order, ten media
+seconds each, a new view after the end of the video). It prints the load average, the achieved
+rate, latency p50/p95/p99 and errors, then applies the received heartbeats (as the worker does
+every 10 seconds: watch tables and `video_progress` events into engagement's ingestion), timed,
+and checks that every accepted heartbeat stored exactly one event and one watched interval.
 Target: 1,000 heartbeats/s sustained with p99 under 50 ms.
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import math
 import multiprocessing
 import os
 import re
@@ -33,7 +35,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 
 from _setup import ROOT, copy_learners, recreate_database
@@ -43,7 +44,7 @@ DURATION = 600  # seconds of video
 STEP = 10  # media seconds per heartbeat, as STRIDE_VIDEO_HEARTBEAT_SECONDS
 BEATS_PER_VIEW = DURATION // STEP
 LESSON = "bench-lesson"
-HEARTBEAT = f"/me/videos/{LESSON}/heartbeat/"
+HEARTBEAT = "/video/heartbeats/"
 
 
 def free_port() -> int:
@@ -66,28 +67,23 @@ def request(
 
 
 def open_player(port: int, cookie: str) -> dict:
-    """Load the player page as the browser does; return the heartbeat headers it makes."""
-    status, body, headers = request(
+    """Load the player page as the browser does; return the heartbeat headers player.js sends."""
+    status, body, _ = request(
         port, "GET", f"/me/videos/{LESSON}/", {"Cookie": f"sessionid={cookie}"}
     )
     if status != 200:
         raise RuntimeError(f"player page answered {status}: {body[:200]!r}")
-    csrf_cookie = next(
-        re.match(r"csrftoken=([^;]+)", v).group(1)
-        for k, v in headers
-        if k.lower() == "set-cookie" and v.startswith("csrftoken=")
-    )
     config = json.loads(
         re.search(rb'<script id="player-config" type="application/json">(.*?)</script>', body, re.S)
         .group(1)
         .decode()
     )
     assert config["heartbeat"] == HEARTBEAT, config["heartbeat"]
-    return {
-        "Cookie": f"sessionid={cookie}; csrftoken={csrf_cookie}",
-        "X-CSRFToken": config["csrf"],
-        "Content-Type": "application/json",
-    }
+    return beat_headers(config["heartbeatToken"])
+
+
+def beat_headers(token: str) -> dict:
+    return {"Content-Type": "application/json", "X-Heartbeat-Token": token}
 
 
 def client(port: int, learners: list[dict], rate: float, seconds: float, start_at: float) -> dict:
@@ -107,7 +103,7 @@ def client(port: int, learners: list[dict], rate: float, seconds: float, start_a
         mine = learners[index::threads_n]
         count = int(per_thread * seconds)
         offset = index / rate  # spread the threads' sends over the interval
-        state = [{"beat": 0, "view": uuid.uuid4().hex} for _ in mine]
+        state = [{"beat": 0, "view": 0} for _ in mine]
         local_lat, local_lag = [], []
         for i in range(count):
             due = start_at + offset + i / per_thread
@@ -118,10 +114,10 @@ def client(port: int, learners: list[dict], rate: float, seconds: float, start_a
             learner, s = mine[k], state[k]
             seq = s["beat"] % BEATS_PER_VIEW
             if seq == 0 and s["beat"]:
-                s["view"] = uuid.uuid4().hex
+                s["view"] += 1  # the page reloaded: its next view's token
             start = seq * STEP
             beat = {
-                "view_id": s["view"], "seq": seq, "start": start, "end": start + STEP,
+                "seq": seq, "start": start, "end": start + STEP,
                 "position": start + STEP, "speed": 1, "rendition": "720p", "device": "desktop",
                 "kind": "ended" if seq == BEATS_PER_VIEW - 1 else "tick",
             }  # fmt: skip
@@ -130,7 +126,7 @@ def client(port: int, learners: list[dict], rate: float, seconds: float, start_a
             local_lag.append(sent - due)
             try:
                 status, body, _ = request(
-                    port, "POST", HEARTBEAT, learner["headers"], json.dumps(beat).encode()
+                    port, "POST", HEARTBEAT, learner["views"][s["view"]], json.dumps(beat).encode()
                 )
             except OSError as error:
                 status, body = 0, str(error).encode()
@@ -204,8 +200,8 @@ def main() -> None:
     from engagement.models import Event
     from learning.models import Lesson
     from learning.services import courses_upsert, enrollments_upsert, lessons_upsert
-    from video.models import LessonVideo, PendingProgressEvent, WatchInterval, WatchSession
-    from video.services.watching import progress_events_flush
+    from video.models import LessonVideo, ReceivedHeartbeat, WatchInterval, WatchSession
+    from video.services.watching import heartbeat_token, heartbeats_process
 
     call_command("migrate", verbosity=0)
     call_command("createcachetable")
@@ -225,8 +221,15 @@ def main() -> None:
     enrollments_upsert(
         items=[{"user": f"ext-{i}", "course": "bench-course"} for i in range(args.learners)]
     )
+    users = list(User.objects.filter(pk__in=ids).order_by("pk"))
+    # The views a learner starts after the first (each from a reload of the player page).
+    views = math.ceil(args.rate * args.seconds / args.learners / BEATS_PER_VIEW) + 1
+    later_views = [
+        [beat_headers(heartbeat_token(video=video, user=user)) for _ in range(views)]
+        for user in users
+    ]
     cookies = []
-    for user in User.objects.filter(pk__in=ids).order_by("pk"):
+    for user in users:
         session = SessionStore()
         session[SESSION_KEY] = str(user.pk)
         session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
@@ -253,7 +256,10 @@ def main() -> None:
                 if time.monotonic() > deadline or server.poll() is not None:
                     sys.exit("gunicorn did not come up")
                 time.sleep(0.3)
-        learners = [{"headers": open_player(port, cookie)} for cookie in cookies]
+        learners = [
+            {"views": [open_player(port, cookie), *later]}
+            for cookie, later in zip(cookies, later_views, strict=True)
+        ]
         load = os.getloadavg()[0]  # after set-up, before the load
         start_at = time.time() + 1.0
         shares = [learners[i :: args.processes] for i in range(args.processes)]
@@ -281,9 +287,9 @@ def main() -> None:
     stored = sum(r["stored"] for r in results)
     not_stored = sum(r["not_stored"] for r in results)
     q = statistics.quantiles(latencies, n=100)
-    pending = PendingProgressEvent.objects.count()
+    pending = ReceivedHeartbeat.objects.count()
     flush_started = time.perf_counter()
-    flushed = progress_events_flush()  # what the worker's beat entry runs every minute
+    flushed = heartbeats_process()  # what the worker's beat entry runs every 10 seconds
     flush_seconds = time.perf_counter() - flush_started
     events = Event.objects.filter(type="video_progress").count()
     distinct_events = Event.objects.filter(type="video_progress").values("client_id").distinct()
@@ -307,8 +313,9 @@ def main() -> None:
     errors = sent - ok
     print(f"errors: {errors} ({', '.join(f'{k}: {v}' for k, v in sorted(statuses.items()))})")
     print(
-        f"flush into engagement's ingestion: {pending} pending events, {flushed} ingested in "
-        f"{flush_seconds:.1f} s ({flushed / max(flush_seconds, 1e-9):,.0f} events/s)"
+        f"applying them (watch tables + engagement's ingestion): {pending} received, {flushed} "
+        f"applied in {flush_seconds:.1f} s ({flushed / max(flush_seconds, 1e-9):,.0f} "
+        "heartbeats/s, one worker)"
     )
     print(
         f"stored: {stored} accepted, {not_stored} answered as repeats; {events} video_progress "

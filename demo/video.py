@@ -4,6 +4,7 @@ that /dashboard/videos/ has a retention curve. Skipped when ffmpeg is missing.""
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import subprocess
@@ -17,7 +18,7 @@ from video.models import LessonVideo
 from video.services import storage
 from video.services.transcoding import transcode_job_run, video_transcode_request
 from video.services.uploads import video_upload_received, video_upload_start
-from video.services.watching import Heartbeat, heartbeat_record
+from video.services.watching import heartbeat_accept, heartbeat_token, heartbeats_process
 
 DEMO_LESSON = "demo-course-01-lesson-01"
 CLIP_SECONDS = 12
@@ -82,14 +83,15 @@ def _watch(video: LessonVideo, rng: random.Random) -> int:
         if rng.random() < 0.25 and stop > 4:  # went back over a part
             back = rng.uniform(0, stop - 3)
             beats.append((back, min(back + 3, duration)))
+        # As the player sends them: with the page's token for this view, then applied in
+        # bulk as the worker does every few seconds.
+        token = heartbeat_token(video=video, user=enrollment.user, view_id=view)
         for seq, (start, end) in enumerate(beats):
-            result = heartbeat_record(
-                user=enrollment.user,
-                video=video,
-                beat=Heartbeat(
-                    view_id=view, seq=seq, start=start, end=end, position=end, speed=speed,
-                    rendition=rendition, device=device, kind="pause" if seq else "tick",
-                ),
-            )  # fmt: skip
-            views += result.stored and seq == 0
+            beat = {
+                "seq": seq, "start": start, "end": end, "position": end, "speed": speed,
+                "rendition": rendition, "device": device, "kind": "pause" if seq else "tick",
+            }  # fmt: skip
+            stored = heartbeat_accept(token=token, body=json.dumps(beat).encode())
+            views += stored and seq == 0
+    heartbeats_process()
     return views

@@ -7,8 +7,16 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from core.admin import ReadOnlyAdmin
 from core.errors import DomainValidationError
-from video.models import LessonVideo, TranscodeJob, WatchInterval, WatchPosition, WatchSession
+from video.models import (
+    LessonVideo,
+    ReceivedHeartbeat,
+    TranscodeJob,
+    WatchInterval,
+    WatchPosition,
+    WatchSession,
+)
 from video.services.transcoding import video_transcode_request
 from video.services.uploads import video_upload_file
 
@@ -124,3 +132,12 @@ class WatchPositionAdmin(admin.ModelAdmin):
     list_display = ["user", "video", "position_seconds", "updated_at"]
     raw_id_fields = ["user", "video"]
     search_fields = ["user__email"]
+
+
+@admin.register(ReceivedHeartbeat)
+class ReceivedHeartbeatAdmin(ReadOnlyAdmin):
+    """Heartbeats taken by the collector and not yet applied (seconds, unless no worker runs)."""
+
+    list_display = ["view_id", "seq", "video", "user", "kind", "received_at"]
+    list_filter = ["kind"]
+    raw_id_fields = ["video", "user"]

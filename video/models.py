@@ -173,16 +173,31 @@ class WatchPosition(models.Model):
         return f"{self.user_id} at {self.position_seconds:.0f}s of {self.video_id}"
 
 
-class PendingProgressEvent(models.Model):
-    """A heartbeat's `video_progress` event waiting for the next flush into engagement's
-    ingestion: heartbeats arrive one at a time, and ingestion is cheap per event only in bulk."""
+class ReceivedHeartbeat(models.Model):
+    """A player heartbeat as it arrived, waiting for `heartbeats_process` to apply it to the
+    watch tables: taking a heartbeat is then one INSERT, and applying them is cheap in bulk."""
 
-    client_id = models.CharField(max_length=100, unique=True)
-    item = models.JSONField(help_text="The event as events_ingest takes it.")
-    created_at = models.DateTimeField(default=timezone.now)
+    video = models.ForeignKey(LessonVideo, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
+    view_id = models.CharField(max_length=64)
+    seq = models.IntegerField()
+    start_seconds = models.FloatField()
+    end_seconds = models.FloatField()
+    position_seconds = models.FloatField()
+    speed = models.FloatField(default=1.0)
+    rendition = models.CharField(max_length=16, blank=True)
+    device = models.CharField(max_length=16, default=WatchSession.Device.DESKTOP)
+    kind = models.CharField(max_length=16, default="tick")
+    received_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            # A resent heartbeat is stored once (the collector's INSERT ... ON CONFLICT).
+            models.UniqueConstraint(
+                fields=["video", "view_id", "seq"], name="received_heartbeat_unique"
+            )
+        ]
 
     def __str__(self) -> str:
-        return self.client_id
+        return f"{self.view_id} #{self.seq}"

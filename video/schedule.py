@@ -18,12 +18,12 @@ BEAT_SCHEDULE = {
         "schedule": crontab(minute="*"),
         "options": {"expire_seconds": 50},
     },
-    # Heartbeats leave their video_progress events pending (ingestion is cheap only in bulk);
-    # every minute keeps engagement's view of watching (lesson progress, streaks, XP, risk
-    # signals) at most a minute behind, and an empty pass is one query.
-    "video.flush_progress_events": {
-        "task": "video.flush_progress_events",
-        "schedule": crontab(minute="*"),
-        "options": {"expire_seconds": 50},
+    # The collector only stores heartbeats; applying them is cheap in bulk. Every 10 seconds
+    # keeps a reloaded player's resume point right and engagement's view of watching (lesson
+    # progress, streaks, XP, risk signals) seconds behind; an empty pass is one query.
+    "video.process_heartbeats": {
+        "task": "video.process_heartbeats",
+        "schedule": 10.0,
+        "options": {"expire_seconds": 9},
     },
 }

@@ -4,7 +4,7 @@ from celery import shared_task
 
 from video.services.mediaconvert import mediaconvert_jobs_poll
 from video.services.transcoding import transcode_job_run, transcode_jobs_reclaim
-from video.services.watching import progress_events_flush
+from video.services.watching import heartbeats_process
 
 
 @shared_task(name="video.transcode", acks_late=True)
@@ -22,6 +22,6 @@ def poll_mediaconvert() -> dict[str, int]:
     return mediaconvert_jobs_poll()
 
 
-@shared_task(name="video.flush_progress_events")
-def flush_progress_events() -> int:
-    return progress_events_flush()
+@shared_task(name="video.process_heartbeats")
+def process_heartbeats() -> int:
+    return heartbeats_process()

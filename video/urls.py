@@ -10,5 +10,4 @@ urlpatterns = [
     path("", views.my_videos, name="list"),
     path("<str:lesson>/", views.player, name="player"),
     path("<str:lesson>/upload/", views.lesson_video_upload, name="upload"),
-    path("<str:lesson>/heartbeat/", views.heartbeat, name="heartbeat"),
 ]

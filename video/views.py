@@ -3,7 +3,6 @@ under /video/, and the staff analytics dashboard under /dashboard/videos/."""
 
 from __future__ import annotations
 
-import json
 import mimetypes
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from django.http import (
     HttpResponse,
     JsonResponse,
 )
-from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -29,6 +27,7 @@ from core.errors import DomainValidationError
 from core.views import staff_required
 from engagement.charts import figure_html
 from video import charts
+from video.collector import PATH as HEARTBEAT_PATH
 from video.models import LessonVideo
 from video.selectors import (
     lesson_for_video_page,
@@ -48,7 +47,7 @@ from video.services.playback import (
 )
 from video.services.transcoding import video_replace
 from video.services.uploads import can_manage_video, upload_token_read, video_upload_received
-from video.services.watching import Heartbeat, heartbeat_record
+from video.services.watching import heartbeat_token
 from video.upload_handler import VideoUploadHandler
 
 CONTENT_TYPES = {
@@ -111,9 +110,9 @@ def player(request: HttpRequest, lesson: str) -> HttpResponse:
         "resume": watch_position(user=request.user, video=video),
         "duration": video.duration_seconds,
         "renditions": [r["name"] for r in video.renditions],
-        "heartbeat": f"/me/videos/{video.lesson.external_id}/heartbeat/",
+        "heartbeat": HEARTBEAT_PATH,
+        "heartbeatToken": heartbeat_token(video=video, user=request.user),
         "interval": settings.STRIDE_VIDEO_HEARTBEAT_SECONDS,
-        "csrf": get_token(request),
     }
     response = render(
         request,
@@ -166,56 +165,6 @@ def lesson_video_upload(request: HttpRequest, lesson: str) -> HttpResponse:
         video = None
     context = {"lesson": target, "video": video, "errors": errors, "max_bytes": max_bytes}
     return render(request, "video/upload.html", context, status=status)
-
-
-@login_required
-@require_POST
-def heartbeat(request: HttpRequest, lesson: str) -> JsonResponse:
-    video = _watchable(request, lesson)
-    try:
-        body = json.loads(request.body or b"{}")
-        if not isinstance(body, dict):
-            raise ValueError
-    except ValueError:
-        return _error({"non_field_errors": ["Send a JSON object."]}, 400)
-    errors: dict[str, list[str]] = {}
-
-    def number(name: str, default: float | None = None) -> float:
-        value = body.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            errors[name] = ["Must be a number."]
-            return 0.0
-        return float(value)
-
-    def text(name: str, default: str = "") -> str:
-        value = body.get(name, default)
-        if not isinstance(value, str):
-            errors[name] = ["Must be a string."]
-            return ""
-        return value
-
-    seq = body.get("seq")
-    if isinstance(seq, bool) or not isinstance(seq, int):
-        errors["seq"] = ["Must be an integer."]
-        seq = 0
-    beat = Heartbeat(
-        view_id=text("view_id"),
-        seq=seq,
-        start=number("start"),
-        end=number("end"),
-        position=number("position"),
-        speed=number("speed", 1.0),
-        rendition=text("rendition"),
-        device=text("device", "desktop"),
-        kind=text("kind", "tick"),
-    )
-    if errors:
-        return _error(errors, 400)
-    try:
-        result = heartbeat_record(user=request.user, video=video, beat=beat)
-    except DomainValidationError as error:
-        return _error(error.fields, 400, error.code)
-    return JsonResponse({"stored": result.stored, "percent": result.percent})
 
 
 # --- Signed media and uploads ------------------------------------------------------------------

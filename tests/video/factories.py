@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from video.models import LessonVideo
 from video.services import storage
 from video.services.transcoding import transcode_job_run, video_transcode_request
 from video.services.uploads import video_upload_received, video_upload_start
+from video.services.watching import heartbeat_accept, heartbeat_token, heartbeats_process
 
 
 def video_uploaded(lesson: Lesson, clip: Path) -> LessonVideo:
@@ -49,3 +51,13 @@ def video_ready(lesson: Lesson, *, duration: float = 10.0) -> LessonVideo:
     )
     video.refresh_from_db()
     return video
+
+
+def send_beat(user, video: LessonVideo, view: str, seq: int, start: float, end: float, **extra):
+    """Send one heartbeat as the player does (the page's token for `view`), applied at once
+    as the worker does a few seconds later; True when it was taken (not a resend)."""
+    token = heartbeat_token(video=video, user=user, view_id=view)
+    body = {"seq": seq, "start": start, "end": end, "position": end, **extra}
+    stored = heartbeat_accept(token=token, body=json.dumps(body).encode())
+    heartbeats_process()
+    return stored

@@ -7,22 +7,18 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.learning.factories import LessonFactory
 from tests.video.conftest import needs_ffmpeg
-from tests.video.factories import video_ready, video_transcoded, video_uploaded
+from tests.video.factories import send_beat, video_ready, video_transcoded, video_uploaded
 from video.ffmpeg import progress_percents
 from video.models import LessonVideo
-from video.services.watching import Heartbeat, heartbeat_record
 
 pytestmark = pytest.mark.django_db
 
 
 def test_every_video_admin_page_opens(admin_client, admin_user):
     video = video_ready(LessonFactory())
-    heartbeat_record(
-        user=admin_user,
-        video=video,
-        beat=Heartbeat(view_id="v", seq=0, start=0, end=3, position=3),
-    )
-    for model in ("lessonvideo", "transcodejob", "watchsession", "watchinterval", "watchposition"):
+    send_beat(admin_user, video, "v", 0, 0, 3)
+    models = ("lessonvideo", "transcodejob", "watchsession", "watchinterval", "watchposition")
+    for model in (*models, "receivedheartbeat"):
         assert admin_client.get(f"/admin/video/{model}/").status_code == 200, model
     assert admin_client.get(f"/admin/video/lessonvideo/{video.pk}/change/").status_code == 200
 

@@ -12,17 +12,13 @@ from engagement.models import Event
 from learning.models import LessonProgress
 from tests.accounts.factories import UserFactory
 from tests.learning.factories import EnrollmentFactory, LessonFactory
-from tests.video.factories import video_ready
-from video.models import PendingProgressEvent, WatchInterval, WatchPosition
+from tests.video.factories import send_beat, video_ready
+from video.models import ReceivedHeartbeat, WatchInterval, WatchPosition
 from video.selectors import video_analytics
-from video.services.watching import Heartbeat, heartbeat_record
-from video.tasks import flush_progress_events
+from video.services.watching import heartbeat_accept, heartbeat_token
+from video.tasks import process_heartbeats
 
 pytestmark = pytest.mark.django_db
-
-
-def beat(view: str, seq: int, start: float, end: float, **extra) -> Heartbeat:
-    return Heartbeat(view_id=view, seq=seq, start=start, end=end, position=end, **extra)
 
 
 @pytest.fixture
@@ -33,13 +29,13 @@ def video():
 def test_the_retention_curve_of_four_hand_built_viewings(video):
     ada, bob, cy = UserFactory(), UserFactory(), UserFactory()
     # Ada watches all of it at 2x on her phone, then 0-2 again another day (a second view).
-    heartbeat_record(user=ada, video=video, beat=beat("a", 0, 0, 10, speed=2.0, device="mobile"))
-    heartbeat_record(user=ada, video=video, beat=beat("d", 0, 0, 2))
+    send_beat(ada, video, "a", 0, 0, 10, speed=2.0, device="mobile")
+    send_beat(ada, video, "d", 0, 0, 2)
     # Bob leaves at 5 s.
-    heartbeat_record(user=bob, video=video, beat=beat("b", 0, 0, 5, rendition="480p"))
+    send_beat(bob, video, "b", 0, 0, 5, rendition="480p")
     # Cy watches to 5 s, seeks back to 2 s and watches to 8 s: 2-5 s re-watched.
-    heartbeat_record(user=cy, video=video, beat=beat("c", 0, 0, 5, rendition="720p"))
-    heartbeat_record(user=cy, video=video, beat=beat("c", 1, 2, 8, kind="seek", rendition="720p"))
+    send_beat(cy, video, "c", 0, 0, 5, rendition="720p")
+    send_beat(cy, video, "c", 1, 2, 8, kind="seek", rendition="720p")
 
     stats = video_analytics(video=video)
 
@@ -61,117 +57,161 @@ def test_the_retention_curve_of_four_hand_built_viewings(video):
     assert stats.devices == {"desktop": 3, "mobile": 1}
 
 
+def accept(user, video, view: str, seq: int, start: float, end: float, **extra) -> bool:
+    """Take a heartbeat as the collector does, without applying it yet."""
+    body = {"seq": seq, "start": start, "end": end, "position": end, **extra}
+    token = heartbeat_token(video=video, user=user, view_id=view)
+    return heartbeat_accept(token=token, body=json.dumps(body).encode())
+
+
 def test_a_resent_heartbeat_is_stored_once_here_and_in_engagement(video):
     learner = UserFactory()
-    first = heartbeat_record(user=learner, video=video, beat=beat("v1", 0, 0, 4))
-    again = heartbeat_record(user=learner, video=video, beat=beat("v1", 0, 0, 4))
+    assert accept(learner, video, "v1", 0, 0, 4)
+    assert not accept(learner, video, "v1", 0, 0, 4)  # waiting already
+    # Nothing is applied until the worker's pass (beat, every 10 seconds).
+    assert not WatchInterval.objects.exists() and not Event.objects.exists()
 
-    assert first.stored and not again.stored
-    assert first.percent == 40.0
+    assert process_heartbeats() == 1
+    assert process_heartbeats() == 0
+
     assert WatchInterval.objects.count() == 1
-    # Engagement hears of it at the next flush (the worker's beat entry, every minute).
-    assert not Event.objects.exists()
-    assert flush_progress_events() == 1
-    assert flush_progress_events() == 0
     event = Event.objects.get(type="video_progress")
     assert event.client_id == "video-v1-0"
     assert event.user_id == learner.pk and event.lesson_id == video.lesson_id
     assert event.properties["percent"] == 40.0
     assert event.properties["position_seconds"] == 4
     assert WatchPosition.objects.get(user=learner, video=video).position_seconds == 4
+    # Sent again after it was applied (a retry whose answer was lost): nothing changes.
+    assert accept(learner, video, "v1", 0, 0, 4)
+    assert process_heartbeats() == 1
+    assert WatchInterval.objects.count() == 1 and Event.objects.count() == 1
+    assert not ReceivedHeartbeat.objects.exists()
 
 
-def test_the_flush_ingests_many_heartbeats_at_once_and_a_repeat_flush_stores_nothing(video):
+def test_one_pass_applies_many_views_in_order(video, django_assert_max_num_queries):
     learners = [UserFactory() for _ in range(3)]
     for learner in learners:
         EnrollmentFactory(user=learner, course=video.lesson.course)
-        for seq in range(4):
-            heartbeat_record(
-                user=learner, video=video, beat=beat(f"v{learner.pk}", seq, 2 * seq, 2 * seq + 2)
-            )
-    assert PendingProgressEvent.objects.count() == 12
-    first = PendingProgressEvent.objects.order_by("id").values("client_id", "item")[0]
+        # Sent out of order (as keepalive requests may arrive): applied by number.
+        for seq in (1, 0, 3, 2):
+            accept(learner, video, f"v{learner.pk}", seq, 2 * seq, 2 * seq + 2)
+    assert ReceivedHeartbeat.objects.count() == 12
 
-    assert flush_progress_events() == 12
+    # Bulk: a pass costs the same queries (63, ingestion's follow-ups included) for 3
+    # learners' 12 heartbeats as for one learner's 4, and as for 9 learners' 36.
+    with django_assert_max_num_queries(63):
+        assert process_heartbeats() == 12
 
-    assert not PendingProgressEvent.objects.exists()
     events = Event.objects.filter(type="video_progress")
     assert events.count() == 12
     assert sorted(e.properties["percent"] for e in events.filter(user=learners[0])) == [
         20.0, 40.0, 60.0, 80.0
     ]  # fmt: skip
+    assert WatchInterval.objects.filter(rewatch=True).count() == 0
     # The learner's lesson progress moves as ingestion's follow-ups say.
     assert LessonProgress.objects.get(user=learners[0], lesson=video.lesson).percent == 80
-    # A flush that died after ingesting leaves its batch to be sent again: stored once.
-    PendingProgressEvent.objects.create(**first)
-    assert flush_progress_events() == 1
-    assert events.count() == 12
 
 
 def test_the_end_of_the_video_resets_the_resume_point(video):
     learner = UserFactory()
-    heartbeat_record(user=learner, video=video, beat=beat("v", 0, 0, 6))
+    send_beat(learner, video, "v", 0, 0, 6)
     assert WatchPosition.objects.get().position_seconds == 6
-    heartbeat_record(user=learner, video=video, beat=beat("v", 1, 6, 10, kind="ended"))
+    send_beat(learner, video, "v", 1, 6, 10, kind="ended")
     assert WatchPosition.objects.get().position_seconds == 0
 
 
-def post(client: Client, video, body) -> dict:
-    response = client.post(
-        f"/me/videos/{video.lesson.external_id}/heartbeat/",
+def post(token: str, body, *, client: Client | None = None) -> tuple[int, dict]:
+    response = (client or Client()).post(
+        "/video/heartbeats/",
         data=json.dumps(body),
         content_type="application/json",
+        HTTP_X_HEARTBEAT_TOKEN=token,
     )
     return response.status_code, response.json()
 
 
-def test_the_heartbeat_endpoint_names_each_bad_field(video):
-    learner = UserFactory()
-    EnrollmentFactory(user=learner, course=video.lesson.course)
-    client = Client()
-    client.force_login(learner)
-    good = {"view_id": "v", "seq": 0, "start": 0, "end": 4, "position": 4, "speed": 1}
-    status, body = post(client, video, {**good, "device": "desktop"})
-    assert (status, body) == (200, {"stored": True, "percent": 40.0})
+GOOD = {"seq": 0, "start": 0, "end": 4, "position": 4, "speed": 1}
 
-    status, body = post(client, video, {**good, "seq": "1"})
+
+def test_the_heartbeat_endpoint_names_each_bad_field(video):
+    token = heartbeat_token(video=video, user=UserFactory())
+    status, body = post(token, {**GOOD, "device": "desktop"})
+    assert (status, body) == (200, {"stored": True})
+
+    status, body = post(token, {**GOOD, "seq": "1"})
     assert status == 400
     assert set(body["fields"]) == {"seq"}
-    status, body = post(client, video, {"view_id": "v", "seq": 1, "start": 5, "end": 3,
-                                        "position": 99, "speed": 3, "device": "fridge",
-                                        "rendition": "4k"})  # fmt: skip
+    status, body = post(token, {"seq": 1, "start": 5, "end": 3, "position": 99, "speed": 3,
+                                "device": "fridge", "rendition": "4k"})  # fmt: skip
     assert status == 400
     assert set(body["fields"]) == {"end", "position", "speed", "device", "rendition"}
     assert body["fields"]["speed"] == [
         '"3" is not a valid choice. Choose one of: 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2.'
     ]
-    status, body = post(client, video, [1, 2])
+    status, body = post(token, [1, 2])
     assert status == 400 and body["fields"] == {"non_field_errors": ["Send a JSON object."]}
+    assert Client().get("/video/heartbeats/", HTTP_X_HEARTBEAT_TOKEN=token).status_code == 405
+    assert ReceivedHeartbeat.objects.count() == 1
 
 
-def test_an_unenrolled_learner_cannot_send_heartbeats(video):
+def test_only_the_players_own_token_is_taken(video, settings):
+    learner = UserFactory()
+    token = heartbeat_token(video=video, user=learner)
+    # No token, a forged signature, a payload changed under its signature: refused.
+    for bad in ("", token[:-2] + "xx", token.replace(token.split(":")[0], "e30")):
+        status, body = post(bad, GOOD)
+        assert status == 403 and set(body["fields"]) == {"token"}, bad
+    # The session cookie is not a credential here: signed in, still no token, refused.
+    client = Client()
+    client.force_login(learner)
+    assert post("", GOOD, client=client)[0] == 403
+    settings.STRIDE_VIDEO_TOKEN_SECONDS = -1  # the page was opened too long ago
+    status, body = post(token, GOOD)
+    assert status == 403 and body["fields"]["token"] == [
+        "This player has expired; reload the page."
+    ]
+    assert not ReceivedHeartbeat.objects.exists()
+
+
+def test_the_token_names_the_learner_and_the_view_not_the_request(video):
+    ada, eve = UserFactory(), UserFactory()
+    token = heartbeat_token(video=video, user=ada, view_id="ada-view")
+    # Whoever sends it, the heartbeat is Ada's, in Ada's view: a token cannot be aimed at
+    # another learner's data.
+    client = Client()
+    client.force_login(eve)
+    assert post(token, GOOD, client=client)[0] == 200
+    process_heartbeats()
+    assert WatchPosition.objects.get().user == ada
+
+
+def test_a_video_that_is_not_ready_takes_no_heartbeats():
+    video = video_ready(LessonFactory(), duration=10)
+    video.status = video.Status.PROCESSING
+    video.save()
+    status, body = post(heartbeat_token(video=video, user=UserFactory()), GOOD)
+    assert status == 400 and body["fields"] == {"video": ["This video is not ready to play."]}
+
+
+def test_an_unenrolled_learner_gets_no_player_and_so_no_token(video):
     client = Client()
     client.force_login(UserFactory())
-    response = client.post(
-        f"/me/videos/{video.lesson.external_id}/heartbeat/",
-        data=json.dumps({"view_id": "v", "seq": 0, "start": 0, "end": 4, "position": 4}),
-        content_type="application/json",
-    )
+    response = client.get(f"/me/videos/{video.lesson.external_id}/")
     assert response.status_code == 403
-    assert not WatchInterval.objects.exists()
+    assert b"heartbeatToken" not in response.content
 
 
 def test_long_videos_count_per_percent(settings):
     video = video_ready(LessonFactory(), duration=3600)
     assert video.bucket_seconds == 36 and video.bucket_count == 100
-    heartbeat_record(user=UserFactory(), video=video, beat=beat("v", 0, 0, 360))
+    send_beat(UserFactory(), video, "v", 0, 0, 360)
     stats = video_analytics(video=video)
     assert stats.retention[:10] == [1.0] * 10 and stats.retention[10] == 0
     assert stats.average_share_watched == 0.1
 
 
 def test_analytics_api_and_dashboard(video, make_key, staff_client):
-    heartbeat_record(user=UserFactory(), video=video, beat=beat("v", 0, 0, 10))
+    send_beat(UserFactory(), video, "v", 0, 0, 10)
     body = (
         make_key("courses:read")
         .get(f"/api/v1/lessons/{video.lesson.external_id}/video/analytics/")
@@ -199,6 +239,6 @@ def test_analytics_api_and_dashboard(video, make_key, staff_client):
 
 def test_analytics_take_a_fixed_number_of_queries(video, django_assert_num_queries):
     for i in range(5):
-        heartbeat_record(user=UserFactory(), video=video, beat=beat(f"v{i}", 0, 0, 2 + i))
+        send_beat(UserFactory(), video, f"v{i}", 0, 0, 2 + i)
     with django_assert_num_queries(6):
         video_analytics(video=video)
