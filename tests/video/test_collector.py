@@ -8,6 +8,7 @@ import json
 from wsgiref.util import setup_testing_defaults
 
 import pytest
+from django.db import connection
 
 from config.wsgi import application
 from tests.accounts.factories import UserFactory
@@ -59,6 +60,12 @@ def test_a_heartbeat_is_stored_and_applied_by_the_worker():
         b'{"stored": false}'
     )
     assert ReceivedHeartbeat.objects.get().user == learner
+    if connection.vendor == "postgresql":
+        # The heartbeat's INSERT does not wait for the WAL flush; nothing else on the worker's
+        # connection may inherit that.
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone() == ("on",)
     assert process_heartbeats() == 1
     session = WatchSession.objects.get()
     assert (session.user, session.view_id, session.covered_buckets) == (learner, "view-1", 4)

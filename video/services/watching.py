@@ -205,21 +205,36 @@ def heartbeat_accept(*, token: str, body: bytes) -> bool:
     if facts is None:
         raise DomainValidationError({"video": ["This video is not ready to play."]})
     beat = heartbeat_parse(body, facts)
-    table = ReceivedHeartbeat._meta.db_table
+    values = [
+        facts.pk, user_id, view_id, beat.seq, beat.start, beat.end,
+        min(beat.position, facts.duration), beat.speed, beat.rendition, beat.device, beat.kind,
+        timezone.now(),
+    ]  # fmt: skip
     with connection.cursor() as cursor:
-        # One statement; the unique view and number make a resent heartbeat a no-op.
-        cursor.execute(
-            f"INSERT INTO {table} (video_id, user_id, view_id, seq, start_seconds, end_seconds, "
-            "position_seconds, speed, rendition, device, kind, received_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (video_id, view_id, seq) DO NOTHING RETURNING id",
-            [
-                facts.pk, user_id, view_id, beat.seq, beat.start, beat.end,
-                min(beat.position, facts.duration), beat.speed, beat.rendition, beat.device,
-                beat.kind, timezone.now(),
-            ],
-        )  # fmt: skip
+        cursor.execute(_insert_sql(connection.vendor), values)
         return cursor.fetchone() is not None
+
+
+def _insert_sql(vendor: str) -> str:
+    """One statement storing a heartbeat; the unique view and number make a resent one a
+    no-op. On PostgreSQL the statement's own transaction does not wait for the WAL flush,
+    which is most of a heartbeat's time (3.9 ms -> 0.6 ms in process): a crash of PostgreSQL
+    itself may lose the last fraction of a second of heartbeats, never corrupt anything, and
+    only these rows (set_config(..., true) lasts for this one implicit transaction)."""
+    table = ReceivedHeartbeat._meta.db_table
+    columns = (
+        "video_id, user_id, view_id, seq, start_seconds, end_seconds, position_seconds, speed, "
+        "rendition, device, kind, received_at"
+    )
+    params = ", ".join(["%s"] * 12)
+    if vendor == "postgresql":
+        source = f"SELECT {params} FROM (SELECT set_config('synchronous_commit', 'off', true)) AS s"
+    else:
+        source = f"VALUES ({params})"
+    return (
+        f"INSERT INTO {table} ({columns}) {source} "
+        "ON CONFLICT (video_id, view_id, seq) DO NOTHING RETURNING id"
+    )
 
 
 # --- Applying them -----------------------------------------------------------------------------
