@@ -13,7 +13,7 @@ import datetime
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -241,7 +241,7 @@ def daily_summary(day: datetime.date) -> DailySummary:
     anomalies = list(
         Anomaly.objects.filter(day__gte=start, day__lte=day)
         .select_related("course")
-        .order_by("day", "course_id", "metric")
+        .order_by("day", F("course_id").asc(nulls_first=True), "metric")
     )
     per_day = {d: 0 for d in (start + k * DAY for k in range(BASELINE_DAYS + 1))}
     for anomaly in anomalies:
