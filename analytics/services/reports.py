@@ -226,14 +226,15 @@ def reports_send(
                 )
                 failed += 1
                 continue
-            status = getattr(message, "anymail_status", None)
+            # anymail's id of the message at the ESP (which may be 0 or a dict), else ours.
+            provider_id = getattr(getattr(message, "anymail_status", None), "message_id", None)
             ReportSend.objects.filter(pk=send.pk).update(
                 status=ReportSend.Status.SENT,
                 sent_at=timezone.now(),
                 to=send.user.email,
                 error="",
-                message_id=(
-                    getattr(status, "message_id", None) or message.extra_headers["Message-ID"]
+                message_id=str(
+                    message.extra_headers["Message-ID"] if provider_id is None else provider_id
                 )[:200],
             )
             sent += 1
