@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from analytics.models import DailyAggregate, ReportKind, ReportSubscription
 from analytics.services.reports import report_subscription_set, reports_send
+from demo.reports import demo_reports_subscribe
 from tests.accounts.factories import AdminFactory, InstructorFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -151,3 +152,14 @@ def test_the_command_sends_a_chosen_past_week(capsys):
 def test_the_command_refuses_an_unknown_kind():
     with pytest.raises(CommandError, match="invalid choice: 'hourly'"):
         call_command("send_reports", "--kind", "hourly")
+
+
+def test_the_demo_admin_gets_both_reports_and_a_rerun_changes_nothing(settings):
+    admin = AdminFactory(email=settings.STRIDE_DEMO_ADMIN_EMAIL)
+    assert demo_reports_subscribe() == 2
+    before = list(ReportSubscription.objects.values_list("pk", "kind", "is_active", "updated_at"))
+    assert demo_reports_subscribe() == 2
+    after = list(ReportSubscription.objects.values_list("pk", "kind", "is_active", "updated_at"))
+    assert after == before
+    assert sorted((s[1], s[2]) for s in after) == [(DAILY, True), (WEEKLY, True)]
+    assert ReportSubscription.objects.filter(user=admin).count() == 2
