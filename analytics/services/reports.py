@@ -194,6 +194,7 @@ def reports_send(
         ReportSend.objects.filter(
             _claimable(now),
             kind=kind,
+            user_id__in=[pk for pk, _ in recipients],  # a retry only while still subscribed
             period__gte=period - datetime.timedelta(days=RETRY_DAYS[kind]),
             period__lte=period,
             attempts__lt=MAX_ATTEMPTS,

@@ -22,6 +22,7 @@ from analytics.selectors.reports import daily_summary, report_period, weekly_gro
 from analytics.services.reports import report_render
 from engagement.models import Alert, AlertRule
 from tests.accounts.factories import AdminFactory, UserFactory
+from tests.engagement.factories import AlertRuleFactory
 from tests.learning.factories import CourseFactory, LessonFactory, LessonProgressFactory
 
 pytestmark = pytest.mark.django_db
@@ -113,7 +114,7 @@ def test_the_daily_summary_counts_lessons_completed_open_alerts_and_anomalies(
         (learners[0], lessons[3], at + DAY),
     ]:
         LessonProgressFactory(user=user, lesson=lesson, at=when, completed=True)
-    rule = AlertRule.objects.get(code=AlertRule.Code.CRITICAL_RISK)
+    rule = AlertRuleFactory(code=AlertRule.Code.CRITICAL_RISK)
     for user, status, created in [
         (learners[0], Alert.Status.OPEN, at),
         (learners[1], Alert.Status.OPEN, at - 3 * DAY),

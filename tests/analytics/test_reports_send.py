@@ -219,3 +219,15 @@ def test_two_runs_at_once_send_each_report_once():
     assert errors == []
     assert sorted(m.to[0] for m in mail.outbox) == [f"staff{n}@example.com" for n in range(5)]
     assert ReportSend.objects.filter(status="sent").count() == 5
+
+
+def test_a_failed_send_is_not_retried_once_its_owner_has_unsubscribed(settings):
+    ada = subscribed("ada@example.com", DAILY)
+    settings.EMAIL_BACKEND = f"{__name__}.RefusingBackend"
+    reports_send(DAILY, now=NOW)
+    report_subscription_set(user=ada, kind=DAILY, active=False)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+    assert reports_send(DAILY, now=NOW).sent == 0
+    assert mail.outbox == []
+    assert ReportSend.objects.get().status == ReportSend.Status.FAILED
