@@ -168,6 +168,14 @@ def _message(
     return message
 
 
+def _failed(send_ids: list[int], error: Exception) -> None:
+    """Record that the sends `send_ids` failed with `error` (the next run retries them)."""
+    logger.warning("report sends %s failed: %r", send_ids, error)
+    ReportSend.objects.filter(pk__in=send_ids).update(
+        status=ReportSend.Status.FAILED, error=f"{type(error).__name__}: {error}"[:ERROR_LENGTH]
+    )
+
+
 def reports_send(
     kind: str,
     *,
@@ -210,7 +218,13 @@ def reports_send(
     )
     reports: dict[datetime.date, Report] = {}
     sent = failed = 0
-    with get_connection() as connection:
+    connection = get_connection()
+    try:
+        connection.open()  # one connection for the run (an SMTP server down fails them all)
+    except Exception as error:
+        _failed(claimed, error)
+        return SendOutcome(kind=kind, period=period, recipients=addresses, failed=len(claimed))
+    try:
         for send in sends:
             if send.period not in reports:
                 reports[send.period] = report_for(kind, send.period)
@@ -220,11 +234,7 @@ def reports_send(
                 )
                 message.send()
             except Exception as error:  # the ESP's or SMTP's: recorded, retried next run
-                logger.warning("report %s to user %s failed: %s", kind, send.user_id, error)
-                ReportSend.objects.filter(pk=send.pk).update(
-                    status=ReportSend.Status.FAILED,
-                    error=f"{type(error).__name__}: {error}"[:ERROR_LENGTH],
-                )
+                _failed([send.pk], error)
                 failed += 1
                 continue
             # anymail's id of the message at the ESP (which may be 0 or a dict), else ours.
@@ -239,5 +249,7 @@ def reports_send(
                 )[:200],
             )
             sent += 1
+    finally:
+        connection.close()
     logger.info("reports %s %s: %d sent, %d failed", kind, period, sent, failed)
     return SendOutcome(kind=kind, period=period, recipients=addresses, sent=sent, failed=failed)

@@ -231,3 +231,26 @@ def test_a_failed_send_is_not_retried_once_its_owner_has_unsubscribed(settings):
     assert reports_send(DAILY, now=NOW).sent == 0
     assert mail.outbox == []
     assert ReportSend.objects.get().status == ReportSend.Status.FAILED
+
+
+class UnreachableBackend(BaseEmailBackend):
+    """An SMTP server that cannot be reached: the connection fails to open."""
+
+    def open(self):
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    def send_messages(self, email_messages):
+        raise AssertionError("never reached")
+
+
+def test_an_unreachable_mail_server_fails_every_claimed_send_for_the_next_run(settings):
+    subscribed("ada@example.com", DAILY)
+    subscribed("bob@example.com", DAILY)
+    settings.EMAIL_BACKEND = f"{__name__}.UnreachableBackend"
+
+    outcome = reports_send(DAILY, now=NOW)
+
+    assert (outcome.sent, outcome.failed) == (0, 2)
+    assert set(ReportSend.objects.values_list("status", flat=True)) == {"failed"}
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert reports_send(DAILY, now=NOW).sent == 2
