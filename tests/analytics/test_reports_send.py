@@ -254,3 +254,14 @@ def test_an_unreachable_mail_server_fails_every_claimed_send_for_the_next_run(se
     assert set(ReportSend.objects.values_list("status", flat=True)) == {"failed"}
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     assert reports_send(DAILY, now=NOW).sent == 2
+
+
+def test_the_task_retries_a_failing_send_until_its_last_attempt(eager, settings):
+    subscribed("ada@example.com", DAILY)
+    settings.EMAIL_BACKEND = f"{__name__}.RefusingBackend"
+
+    send_reports.delay(DAILY)
+
+    send = ReportSend.objects.get()
+    assert (send.status, send.attempts) == ("failed", MAX_ATTEMPTS)
+    assert mail.outbox == []
