@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.http import HttpRequest
 
 from analytics.models import (
     ActivityBitmap,
@@ -10,10 +14,14 @@ from analytics.models import (
     Anomaly,
     DailyAggregate,
     Forecast,
+    ReportSend,
+    ReportSubscription,
     TaskHealth,
 )
 from analytics.services.activity_store import WORD_BITS, day_of
+from analytics.services.reports import report_subscriber_check, report_subscription_set
 from core.admin import ReadOnlyAdmin
+from core.errors import DomainValidationError
 
 
 @admin.register(DailyAggregate)
@@ -128,3 +136,45 @@ class TaskHealthAdmin(ReadOnlyAdmin):
         "failures",
     ]
     search_fields = ["task"]
+
+
+class ReportSubscriptionForm(forms.ModelForm):
+    """Refuses a subscription for anyone but active staff, in the service's words."""
+
+    class Meta:
+        model = ReportSubscription
+        fields = ["user", "kind", "is_active"]
+
+    def clean_user(self) -> Any:
+        user = self.cleaned_data["user"]
+        try:
+            report_subscriber_check(user)
+        except DomainValidationError as error:
+            raise forms.ValidationError(error.fields["user"]) from error
+        return user
+
+
+@admin.register(ReportSubscription)
+class ReportSubscriptionAdmin(admin.ModelAdmin):
+    form = ReportSubscriptionForm
+    list_display = ["user", "kind", "is_active", "updated_at"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["user__email"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+
+    def save_model(
+        self, request: HttpRequest, obj: ReportSubscription, form: Any, change: bool
+    ) -> None:
+        saved = report_subscription_set(user=obj.user, kind=obj.kind, active=obj.is_active)
+        obj.pk = saved.pk
+
+
+@admin.register(ReportSend)
+class ReportSendAdmin(ReadOnlyAdmin):
+    list_display = ["period", "kind", "user", "status", "attempts", "sent_at", "error"]
+    list_filter = ["kind", "status"]
+    search_fields = ["user__email", "to"]
+    list_select_related = ["user"]
+    date_hierarchy = "period"
+    ordering = ["-period", "-created_at"]

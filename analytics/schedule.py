@@ -28,4 +28,22 @@ BEAT_SCHEDULE = {
         # Each run counts every hour still missing: a late one is worthless once the next is due.
         "options": {"expire_seconds": 9 * 60},
     },
+    # The daily executive summary is read at the start of the working day; 07:00 UTC is after
+    # the 01:30 refresh and the 02:00 derive have counted yesterday (with time to spare for a
+    # slow night), and early morning in Europe, before the Americas wake.
+    "analytics.daily_summary": {
+        "task": "analytics.send_reports",
+        "schedule": crontab(hour=7, minute=0),
+        "args": ("daily_summary",),
+        # A summary a day late is still worth reading; the next one is due in 24 hours.
+        "options": {"expire_seconds": 12 * 3600},
+    },
+    # The weekly growth report closes the week on Monday morning, half an hour after the
+    # daily summary and well after the Monday 02:00 weekly insights, so both are in.
+    "analytics.weekly_growth": {
+        "task": "analytics.send_reports",
+        "schedule": crontab(hour=7, minute=30, day_of_week=1),
+        "args": ("weekly_growth",),
+        "options": {"expire_seconds": 24 * 3600},
+    },
 }

@@ -5,6 +5,7 @@ from celery import shared_task
 from analytics.services.aggregates import aggregates_refresh
 from analytics.services.health import ingestion_hours_count
 from analytics.services.nightly import analytics_derive
+from analytics.services.reports import reports_send
 
 
 @shared_task(name="analytics.refresh")
@@ -26,3 +27,14 @@ def derive() -> int:
 def count_ingestion() -> int:
     """Count the events received in the closed hours of the last day not counted yet."""
     return ingestion_hours_count()
+
+
+@shared_task(name="analytics.send_reports", bind=True, max_retries=3, default_retry_delay=15 * 60)
+def send_reports(self, kind: str) -> int:
+    """Email staff report `kind` to the staff who chose it and have not had it; return how
+    many were sent. Failed sends are recorded and retried (by this task a few times, then by
+    the next scheduled run)."""
+    outcome = reports_send(kind)
+    if outcome.failed:
+        raise self.retry()
+    return outcome.sent
