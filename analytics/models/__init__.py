@@ -5,6 +5,13 @@ from analytics.models.aggregates import AggregateRun, DailyAggregate
 from analytics.models.forecasts import Forecast
 from analytics.models.funnels import FunnelProgress
 from analytics.models.health import IngestionHour, TaskHealth
+from analytics.models.performers import (
+    PerformerFactor,
+    PerformerMember,
+    PerformerRun,
+    PerformerScope,
+    PerformerSegment,
+)
 from analytics.models.retention import Breakdown, CohortKind, LifecycleWeek, RetentionCell
 from analytics.models.revenue import DailyRevenue
 from analytics.models.trends import Anomaly
@@ -21,6 +28,11 @@ __all__ = [
     "FunnelProgress",
     "IngestionHour",
     "LifecycleWeek",
+    "PerformerFactor",
+    "PerformerMember",
+    "PerformerRun",
+    "PerformerScope",
+    "PerformerSegment",
     "RetentionCell",
     "TaskHealth",
 ]
