@@ -28,4 +28,13 @@ BEAT_SCHEDULE = {
         # Each run counts every hour still missing: a late one is worthless once the next is due.
         "options": {"expire_seconds": 9 * 60},
     },
+    # Star performers read every enrollment's activity in one bulk pass, as scoring does:
+    # nightly, once the day has ended in most timezones, and after the risk scoring (02:30)
+    # so the two heaviest reads of the night do not compete; segments move by the week, so a
+    # missed night waits for the next one.
+    "analytics.performers": {
+        "task": "analytics.performers",
+        "schedule": crontab(hour=3, minute=15),
+        "options": {"expire_seconds": 12 * 3600},
+    },
 }

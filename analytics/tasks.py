@@ -5,6 +5,7 @@ from celery import shared_task
 from analytics.services.aggregates import aggregates_refresh
 from analytics.services.health import ingestion_hours_count
 from analytics.services.nightly import analytics_derive
+from analytics.services.performers import performers_compute
 
 
 @shared_task(name="analytics.refresh")
@@ -26,3 +27,10 @@ def derive() -> int:
 def count_ingestion() -> int:
     """Count the events received in the closed hours of the last day not counted yet."""
     return ingestion_hours_count()
+
+
+@shared_task(name="analytics.performers")
+def performers() -> int:
+    """Store every course's, all learners' and all instructors' star performers; return how
+    many scopes."""
+    return performers_compute().runs
