@@ -32,11 +32,11 @@ the rest *average*; 10 % is n / 10 rounded half up, at least one, and a populati
 10 % even when many learners tie (e.g. all the never-started at one score); the thresholds
 reported are the lowest star score and the highest lagging score.
 
-**Differentiating factors**: every signal except the ones the score is built from (they differ
-by construction) is compared between the star and lagging rows with
-``analytics.services.significance.compare_groups`` (Welch's t-test, Cohen's d with its 95 %
-interval, Holm over all the signals); a signal's MISSING sentinel (-1 = "no quiz") is left
-out of its means, not averaged in.
+**Differentiating factors**: every signal except the ones the score is built from and two
+restatements of recency (they differ by construction) is compared between the star and
+lagging rows with ``analytics.services.significance.compare_groups`` (Welch's t-test,
+Cohen's d with its 95 % interval, Holm over all the signals); a signal's MISSING sentinel
+(-1 = "no quiz") is left out of its means, not averaged in.
 """
 
 from __future__ import annotations
@@ -80,6 +80,9 @@ COMPONENT_SIGNALS: tuple[str, ...] = (
     "active_days_28d",
     "recency_days",
     "lesson_completion_ratio_28d",
+    # Recency again, as the course percentile and as the gap at the window's end.
+    "cohort_pct_recency",
+    "current_gap_days",
 )
 
 

@@ -93,6 +93,22 @@ def performer_factors(*, run: PerformerRun) -> list[Factor]:
     return [_factor(f) for f in rows]
 
 
+def factor_highlights(
+    factors: list[Factor], *, limit: int = 6
+) -> tuple[list[Factor], list[Factor]]:
+    """The factors to spell out (the strongest of each recommendation, at most `limit`, in
+    the given order) and the rest: many signals measure the same behaviour (active days over
+    3, 7, 14 days...), and one recommendation said once is enough. No query."""
+    shown: list[Factor] = []
+    seen: set[str] = set()
+    for f in factors:
+        if f.recommendation not in seen and len(shown) < limit:
+            shown.append(f)
+            seen.add(f.recommendation)
+    rest = [f for f in factors if f not in shown]
+    return shown, rest
+
+
 def performers_snapshot(*, course: Course | None = None) -> PerformerSnapshot | None:
     """The segments (every member's external id, best first, and the segment's score range)
     and presented factors of `course` or of all learners; None before the first computation.

@@ -16,6 +16,7 @@ from analytics.access import analytics_required, can_see_platform
 from analytics.models import PerformerScope
 from analytics.performer_charts import effect_sizes_figure, score_distribution_figure
 from analytics.selectors.performers import (
+    factor_highlights,
     performer_factors,
     performer_members,
     performer_run,
@@ -26,7 +27,7 @@ from analytics.views.layout import csv_response, page_context, rounded, wants_cs
 from engagement.charts import figure_html
 
 TOP_STARS = 10
-LABEL_CHARS = 42  # a factor's label on the chart, so it fits a phone
+LABEL_CHARS = 24  # a factor's label on the chart (numbered as in the list), to fit a phone
 CSV_HEADER = ["rank", "learner", "segment", "score", *performance.WEIGHTS, "enrollments"]
 DEFINITIONS = [
     ("Progress", 30, "share of the course's lessons completed"),
@@ -81,10 +82,11 @@ def performers(request: HttpRequest) -> HttpResponse:
         "csv_query": context["selection"].query(format="csv") if run else None,
     }
     if run is not None:
-        factors = performer_factors(run=run)
+        factors, more_factors = factor_highlights(performer_factors(run=run))
         stars = performer_members(run=run, segment="star", limit=TOP_STARS)
         extra.update(
             factors=factors,
+            more_factors=more_factors,
             average_count=run.population - run.star_count - run.lagging_count,
             stars=[
                 {
@@ -107,7 +109,7 @@ def performers(request: HttpRequest) -> HttpResponse:
             else "",
             effects_chart=figure_html(
                 effect_sizes_figure(
-                    [_short(f.label) for f in factors],
+                    [f"{i}. {_short(f.label)}" for i, f in enumerate(factors, start=1)],
                     [f.cohen_d for f in factors],
                     [f.d_low for f in factors],
                     [f.d_high for f in factors],
