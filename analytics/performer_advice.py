@@ -6,10 +6,13 @@ Pure functions over a factor's figures; the recommendation follows from the sign
 
 from __future__ import annotations
 
+import re
+
 from engagement.scoring.signals import SIGNALS
 from engagement.scoring.signals.sentences import format_value
 
 _SIGNAL = {s.name: s for s in SIGNALS}
+_SENTINEL_NOTE = re.compile(r" \((?:-1|0) if [^)]*\)")
 
 # (signal name prefixes, recommendation): the first family whose prefix matches.
 RECOMMENDATIONS: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -97,9 +100,10 @@ def recommendation(signal: str) -> str:
 
 
 def signal_label(signal: str) -> str:
-    """The signal's catalogue description (its name when unknown)."""
+    """The signal's catalogue description without its sentinel note ("(-1 if none)": the
+    means leave the sentinel out); its name when unknown."""
     sig = _SIGNAL.get(signal)
-    return sig.description if sig is not None else signal
+    return _SENTINEL_NOTE.sub("", sig.description) if sig is not None else signal
 
 
 def value_text(signal: str, value: float) -> str:

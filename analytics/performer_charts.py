@@ -93,7 +93,7 @@ def effect_sizes_figure(
     return base_figure(
         data,
         height=height or 90 + 30 * max(1, len(labels)),
-        xaxis=chart_axis(title={"text": "Cohen's d, 95% interval"}),
+        xaxis=chart_axis(title={"text": "Cohen's d (95% CI)"}),
         yaxis=chart_axis(automargin=True, type="category"),
         margin={"l": 16, "r": 16, "t": 16, "b": 48},
     )

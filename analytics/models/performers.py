@@ -97,7 +97,8 @@ class PerformerFactor(models.Model):
     p_value = models.FloatField()
     p_value_holm = models.FloatField()
     significant = models.BooleanField(
-        default=False, help_text="Holm p < 0.05 and |d| >= 0.2: presented on the page."
+        default=False,
+        help_text="Holm p < 0.05, |d| >= 0.2, 5+ learners a side: presented on the page.",
     )
 
     class Meta:

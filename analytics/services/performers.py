@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -46,6 +47,9 @@ from learning.models import Course
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
+# A difference resting on fewer learners than this on a side is compared and stored but not
+# presented: two or three laggards who all missed one live session are not a pattern.
+MIN_FACTOR_GROUP = 5
 D_CAP = 10.0  # two constant, different groups give an infinite d: stored as +/-10
 BATCH = 5000
 # The signals that use the catalogue's MISSING sentinel (-1) for "undefined".
@@ -60,7 +64,7 @@ class PerformersComputed:
     runs: int
     members: int
     factors: int  # signals compared
-    significant: int  # of those, presented (Holm p < 0.05 and |d| >= 0.2)
+    significant: int  # of those, presented (Holm p < 0.05, |d| >= 0.2, 5+ a side)
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,12 @@ def _store(
         star, lagging = performance.factor_groups(
             scored.columns, seg.segments, sentinel=SENTINEL_SIGNALS
         )
-        comparisons = compare_groups(star, lagging)
+        with warnings.catch_warnings():
+            # scipy warns of lost precision when a group's values are (nearly) all equal; the
+            # t-test's answer for them is still the right one to store, and the nightly log
+            # should not fill with it.
+            warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)
+            comparisons = compare_groups(star, lagging)
     names = list(scored.parts)
     members = [
         PerformerMember(
@@ -147,7 +156,7 @@ def _store(
                     d_high=_capped(c.d_high),
                     p_value=c.p_value,
                     p_value_holm=c.p_value_holm,
-                    significant=c.significant,
+                    significant=c.significant and min(c.n_a, c.n_b) >= MIN_FACTOR_GROUP,
                 )
                 for c in comparisons
             ],
@@ -276,7 +285,9 @@ def performers_compute(
         runs += 1
         members += n
         compared += len(comparisons)
-        presented += sum(c.significant for c in comparisons)
+        presented += sum(
+            c.significant and min(c.n_a, c.n_b) >= MIN_FACTOR_GROUP for c in comparisons
+        )
         if progress is not None:
             progress(stage, runs, total)
 

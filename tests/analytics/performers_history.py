@@ -1,4 +1,4 @@
-"""A generated history for the star-performer tests: 40 learners in Algebra from weak to
+"""A generated history for the star-performer tests: 50 learners in Algebra from weak to
 strong (the strong ones active daily, finishing lessons and watching videos; the weak ones
 rarely seen), 12 of them also in Biology and 2 in Chemistry without any activity there.
 
@@ -18,7 +18,7 @@ from engagement.models import Event
 from tests.accounts.factories import UserFactory
 from tests.learning.factories import CourseFactory, EnrollmentFactory
 
-LEARNERS = 40
+LEARNERS = 50
 HISTORY_DAYS = 35
 
 

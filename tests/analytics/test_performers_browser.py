@@ -38,7 +38,7 @@ def test_staff_open_the_performers_tab_and_read_the_factors(
     page.select_option("#id_course", "algebra-1")
     page.get_by_role("button", name="Apply").click()
     page.wait_for_url("**course=algebra-1**")
-    expect(page.locator("main")).to_contain_text("Algebra I: its 40 enrollments in progress")
+    expect(page.locator("main")).to_contain_text("Algebra I: its 50 enrollments in progress")
     expect(page.locator("#instructors")).to_have_count(0)
     _fits(page)
     if shots:
