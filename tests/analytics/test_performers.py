@@ -16,7 +16,7 @@ from analytics import tasks
 from analytics.models import PerformerFactor, PerformerMember, PerformerRun
 from analytics.selectors.performers import performers_snapshot
 from analytics.services.performers import performers_compute
-from tests.accounts.factories import UserFactory
+from tests.accounts.factories import AdminFactory, UserFactory
 from tests.analytics.performers_history import LEARNERS, make_performers_history
 from tests.analytics.test_pages_overview import signed_in, staff
 
@@ -213,3 +213,15 @@ def test_the_members_export_as_csv(computed):
     assert lines[1].startswith("1,") and ",star," in lines[1]
     scores = [float(line.split(",")[3]) for line in lines[1:]]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_the_admin_shows_runs_with_their_factors_and_members_read_only(computed):
+    client = signed_in(AdminFactory(email="root@example.com", is_superuser=True))
+    run = PerformerRun.objects.get(scope="course", course=computed.algebra)
+    runs = client.get("/admin/analytics/performerrun/")
+    detail = client.get(f"/admin/analytics/performerrun/{run.pk}/change/")
+    members = client.get("/admin/analytics/performermember/?segment=star")
+    assert runs.status_code == detail.status_code == members.status_code == 200
+    assert "Algebra I" in runs.content.decode()
+    assert "video_28d" in detail.content.decode()
+    assert "/admin/analytics/performerrun/add/" not in runs.content.decode()
