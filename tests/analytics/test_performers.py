@@ -14,7 +14,7 @@ from django.test import Client
 from accounts.models import User
 from analytics import tasks
 from analytics.models import PerformerFactor, PerformerMember, PerformerRun
-from analytics.selectors.performers import performers_snapshot
+from analytics.selectors.performers import performer_members, performers_snapshot
 from analytics.services.performers import performers_compute
 from tests.accounts.factories import AdminFactory, UserFactory
 from tests.analytics.performers_history import LEARNERS, make_performers_history
@@ -108,10 +108,16 @@ def test_a_rerun_replaces_the_snapshot_instead_of_adding_one(computed):
     assert counts[0] == 5  # three courses, all learners, all instructors
 
 
-def test_the_snapshot_reads_in_three_queries(computed, django_assert_num_queries):
+def test_the_snapshot_and_the_members_read_without_a_query_per_learner(
+    computed, django_assert_num_queries
+):
     with django_assert_num_queries(3):
         snapshot = performers_snapshot(course=computed.algebra)
     assert snapshot.factors
+    with django_assert_num_queries(1):
+        members = performer_members(run=snapshot.run)
+        names = [m.user.get_full_name() for m in members]
+    assert len(names) == LEARNERS
 
 
 def test_the_command_analyses_one_course_or_says_it_is_unknown(history):
