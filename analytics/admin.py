@@ -16,6 +16,9 @@ from analytics.models import (
     Forecast,
     ReportSend,
     ReportSubscription,
+    PerformerFactor,
+    PerformerMember,
+    PerformerRun,
     TaskHealth,
 )
 from analytics.services.activity_store import WORD_BITS, day_of
@@ -178,3 +181,53 @@ class ReportSendAdmin(ReadOnlyAdmin):
     list_select_related = ["user"]
     date_hierarchy = "period"
     ordering = ["-period", "-created_at"]
+class PerformerFactorInline(admin.TabularInline):
+    model = PerformerFactor
+    extra = 0
+    can_delete = False
+    fields = [
+        "signal",
+        "significant",
+        "star_mean",
+        "lagging_mean",
+        "cohen_d",
+        "d_low",
+        "d_high",
+        "p_value",
+        "p_value_holm",
+        "n_star",
+        "n_lagging",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(PerformerRun)
+class PerformerRunAdmin(ReadOnlyAdmin):
+    list_display = [
+        "scope",
+        "course",
+        "as_of",
+        "population",
+        "star_count",
+        "star_threshold",
+        "lagging_count",
+        "lagging_threshold",
+        "computed_at",
+    ]
+    list_filter = ["scope"]
+    search_fields = ["course__title", "=course__external_id"]
+    list_select_related = ["course"]
+    inlines = [PerformerFactorInline]
+
+
+@admin.register(PerformerMember)
+class PerformerMemberAdmin(ReadOnlyAdmin):
+    list_display = ["run", "rank", "user", "segment", "score", "enrollments"]
+    list_filter = ["segment", "run__scope"]
+    search_fields = ["=user__external_id", "user__email"]
+    list_select_related = ["run", "user"]
+    raw_id_fields = ["run", "user"]
+    ordering = ["run_id", "rank"]

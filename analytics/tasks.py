@@ -6,6 +6,7 @@ from analytics.services.aggregates import aggregates_refresh
 from analytics.services.health import ingestion_hours_count
 from analytics.services.nightly import analytics_derive
 from analytics.services.reports import reports_send
+from analytics.services.performers import performers_compute
 
 
 @shared_task(name="analytics.refresh")
@@ -38,3 +39,8 @@ def send_reports(self, kind: str) -> int:
     if outcome.failed:
         raise self.retry()
     return outcome.sent
+@shared_task(name="analytics.performers")
+def performers() -> int:
+    """Store every course's, all learners' and all instructors' star performers; return how
+    many scopes."""
+    return performers_compute().runs

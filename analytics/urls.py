@@ -10,6 +10,7 @@ from analytics.views import (
     instructors,
     overview,
     reports,
+    performers,
     trends,
 )
 
@@ -27,4 +28,5 @@ urlpatterns = [
     path("health/", health.health, name="health"),
     path("reports/", reports.reports, name="reports"),
     path("reports/subscription/", reports.report_subscription, name="report_subscription"),
+    path("performers/", performers.performers, name="performers"),
 ]

@@ -21,6 +21,7 @@ from demo.behaviour import DemoLearner, archetype_pick, learner_events
 from demo.campaigns import demo_campaigns_run
 from demo.interventions import demo_interventions_send
 from demo.reports import demo_reports_subscribe
+from demo.performers import demo_performers_analyse
 from demo.video import demo_video_seed
 from engagement.selectors.dashboard import scoring_run_current
 from engagement.services.alerts import alerts_evaluate
@@ -340,6 +341,7 @@ def demo_seed(
     # What beat does nightly: the analytics of every day the demo's history changed.
     step("analytics", 0, 1)
     refreshed = analytics_refresh()
+    demo_performers_analyse()  # the nightly star performers (Performers page)
     step("analytics", 1, 1)
     demo_reports_subscribe()
     return DemoSummary(

@@ -6,6 +6,13 @@ from analytics.models.forecasts import Forecast
 from analytics.models.funnels import FunnelProgress
 from analytics.models.health import IngestionHour, TaskHealth
 from analytics.models.reports import ReportKind, ReportSend, ReportSubscription
+from analytics.models.performers import (
+    PerformerFactor,
+    PerformerMember,
+    PerformerRun,
+    PerformerScope,
+    PerformerSegment,
+)
 from analytics.models.retention import Breakdown, CohortKind, LifecycleWeek, RetentionCell
 from analytics.models.revenue import DailyRevenue
 from analytics.models.trends import Anomaly
@@ -25,6 +32,11 @@ __all__ = [
     "ReportKind",
     "ReportSend",
     "ReportSubscription",
+    "PerformerFactor",
+    "PerformerMember",
+    "PerformerRun",
+    "PerformerScope",
+    "PerformerSegment",
     "RetentionCell",
     "TaskHealth",
 ]

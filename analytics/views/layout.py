@@ -32,6 +32,7 @@ TABS: tuple[Tab, ...] = (
     Tab("analytics:trends", "Trends", False),
     Tab("analytics:health", "Health", True),
     Tab("analytics:reports", "Reports", True),
+    Tab("analytics:performers", "Performers", False),
 )
 
 
