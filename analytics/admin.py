@@ -14,11 +14,11 @@ from analytics.models import (
     Anomaly,
     DailyAggregate,
     Forecast,
-    ReportSend,
-    ReportSubscription,
     PerformerFactor,
     PerformerMember,
     PerformerRun,
+    ReportSend,
+    ReportSubscription,
     TaskHealth,
 )
 from analytics.services.activity_store import WORD_BITS, day_of
@@ -181,6 +181,8 @@ class ReportSendAdmin(ReadOnlyAdmin):
     list_select_related = ["user"]
     date_hierarchy = "period"
     ordering = ["-period", "-created_at"]
+
+
 class PerformerFactorInline(admin.TabularInline):
     model = PerformerFactor
     extra = 0

@@ -5,8 +5,8 @@ from celery import shared_task
 from analytics.services.aggregates import aggregates_refresh
 from analytics.services.health import ingestion_hours_count
 from analytics.services.nightly import analytics_derive
-from analytics.services.reports import reports_send
 from analytics.services.performers import performers_compute
+from analytics.services.reports import reports_send
 
 
 @shared_task(name="analytics.refresh")
@@ -39,6 +39,8 @@ def send_reports(self, kind: str) -> int:
     if outcome.failed:
         raise self.retry()
     return outcome.sent
+
+
 @shared_task(name="analytics.performers")
 def performers() -> int:
     """Store every course's, all learners' and all instructors' star performers; return how

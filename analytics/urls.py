@@ -9,8 +9,8 @@ from analytics.views import (
     health,
     instructors,
     overview,
-    reports,
     performers,
+    reports,
     trends,
 )
 

@@ -20,8 +20,8 @@ from core.records import XpEntryRecord
 from demo.behaviour import DemoLearner, archetype_pick, learner_events
 from demo.campaigns import demo_campaigns_run
 from demo.interventions import demo_interventions_send
-from demo.reports import demo_reports_subscribe
 from demo.performers import demo_performers_analyse
+from demo.reports import demo_reports_subscribe
 from demo.video import demo_video_seed
 from engagement.selectors.dashboard import scoring_run_current
 from engagement.services.alerts import alerts_evaluate

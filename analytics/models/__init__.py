@@ -5,7 +5,6 @@ from analytics.models.aggregates import AggregateRun, DailyAggregate
 from analytics.models.forecasts import Forecast
 from analytics.models.funnels import FunnelProgress
 from analytics.models.health import IngestionHour, TaskHealth
-from analytics.models.reports import ReportKind, ReportSend, ReportSubscription
 from analytics.models.performers import (
     PerformerFactor,
     PerformerMember,
@@ -13,6 +12,7 @@ from analytics.models.performers import (
     PerformerScope,
     PerformerSegment,
 )
+from analytics.models.reports import ReportKind, ReportSend, ReportSubscription
 from analytics.models.retention import Breakdown, CohortKind, LifecycleWeek, RetentionCell
 from analytics.models.revenue import DailyRevenue
 from analytics.models.trends import Anomaly
@@ -29,14 +29,14 @@ __all__ = [
     "FunnelProgress",
     "IngestionHour",
     "LifecycleWeek",
-    "ReportKind",
-    "ReportSend",
-    "ReportSubscription",
     "PerformerFactor",
     "PerformerMember",
     "PerformerRun",
     "PerformerScope",
     "PerformerSegment",
+    "ReportKind",
+    "ReportSend",
+    "ReportSubscription",
     "RetentionCell",
     "TaskHealth",
 ]
