@@ -740,6 +740,7 @@ def _build(people: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
             "league": person["profile"][2] if person["profile"] else "bronze",
             "timezone": user.timezone,
             "role": user.role,
+            "learner": user.pk,
             "signup_week": _monday(user.date_joined, user.timezone),
             "first_enrollment_weeks": first_weeks,
             "streak_days": {
@@ -765,6 +766,9 @@ def _build(people: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     return facts
 
 
+POPULATION_IDS: list[int] = []
+
+
 def _leaves() -> st.SearchStrategy[dict[str, Any]]:
     numbers = {
         "risk": st.sampled_from([*RISKS, 45.5, 59.5, 60.0, 60.5]),
@@ -774,6 +778,10 @@ def _leaves() -> st.SearchStrategy[dict[str, Any]]:
         "level": st.sampled_from([0, 1, 2, 3, 4, 5, 6, 2.5]),
         "streak": st.integers(0, 9),
         "streak_in_two_weeks": st.integers(0, 9),
+        # The population's ids are known once it is built (POPULATION_IDS), not here.
+        "learner": st.integers(0, 99).map(
+            lambda i: POPULATION_IDS[i % len(POPULATION_IDS)] if POPULATION_IDS else i
+        ),
     }
     days = st.sampled_from([0, 1, 2, 3, 7, 8, 29, 30, 31, 40, 45, 100])
     texts = st.sampled_from([*TIMEZONES, "Europe", "pacific", "a", "Asia/Tok", "Mars/Base"])
@@ -846,6 +854,7 @@ FILTERS = st.recursive(
 @pytest.mark.django_db
 def test_the_sql_agrees_with_the_plain_python_meaning():
     facts = _build(_population(random.Random(11)))
+    POPULATION_IDS[:] = sorted(facts)
 
     @settings(
         max_examples=60,
