@@ -9,6 +9,7 @@ from analytics.models import (
     AggregateRun,
     Anomaly,
     DailyAggregate,
+    FirstWeekSnapshot,
     Forecast,
     TaskHealth,
 )
@@ -128,3 +129,31 @@ class TaskHealthAdmin(ReadOnlyAdmin):
         "failures",
     ]
     search_fields = ["task"]
+
+
+@admin.register(FirstWeekSnapshot)
+class FirstWeekSnapshotAdmin(ReadOnlyAdmin):
+    list_display = [
+        "scope",
+        "analysed",
+        "weak",
+        "weak_dropped",
+        "rest_dropped",
+        "weak_completed",
+        "rest_completed",
+        "computed_at",
+    ]
+    list_filter = [("course", admin.EmptyFieldListFilter)]
+    search_fields = ["course__title", "=course__external_id"]
+    list_select_related = ["course"]
+    exclude = ["weak_learners"]
+    readonly_fields = ["cohort_size"]
+    ordering = ["course_id"]
+
+    @admin.display(description="scope")
+    def scope(self, obj: FirstWeekSnapshot) -> str:
+        return obj.course.title if obj.course_id else "Platform (every course)"
+
+    @admin.display(description="learners with a weak first week")
+    def cohort_size(self, obj: FirstWeekSnapshot) -> int:
+        return len(obj.weak_learners)

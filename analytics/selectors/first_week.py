@@ -22,6 +22,20 @@ class Outcome:
     rest: Proportion
     difference: Difference  # weak minus rest
 
+    @property
+    def text(self) -> dict[str, str]:
+        """The figures as the page shows them, in percent and percentage points."""
+
+        def share(p: Proportion) -> str:
+            return f"{100 * p.rate:.0f}% ({p.successes} of {p.total}; 95% CI {100 * p.low:.0f}–{100 * p.high:.0f}%)"
+
+        d = self.difference
+        return {
+            "weak": share(self.weak),
+            "rest": share(self.rest),
+            "difference": f"{100 * d.value:+.0f} points (95% CI {100 * d.low:+.0f} to {100 * d.high:+.0f})",
+        }
+
 
 @dataclass(frozen=True)
 class Factor:
@@ -49,6 +63,7 @@ class FirstWeekReport:
     outcomes: list[Outcome]
     factors: list[Factor]  # every signal compared, largest |d| first
     recommendation: str
+    cohort: int = 0  # distinct learners with a weak first week (the segment's size)
 
     @property
     def separating(self) -> list[Factor]:
@@ -103,4 +118,5 @@ def first_week_report(*, course: Course | None) -> FirstWeekReport:
         outcomes=outcomes,
         factors=factors,
         recommendation=snapshot.recommendation,
+        cohort=len(snapshot.weak_learners),
     )
