@@ -27,13 +27,15 @@ class Outcome:
         """The figures as the page shows them, in percent and percentage points."""
 
         def share(p: Proportion) -> str:
-            return f"{100 * p.rate:.0f}% ({p.successes} of {p.total}; 95% CI {100 * p.low:.0f}–{100 * p.high:.0f}%)"
+            interval = f"{100 * p.low:.0f} to {100 * p.high:.0f}%"
+            return f"{100 * p.rate:.0f}% ({p.successes} of {p.total}; 95% CI {interval})"
 
         d = self.difference
+        interval = f"{100 * d.low:+.0f} to {100 * d.high:+.0f}"
         return {
             "weak": share(self.weak),
             "rest": share(self.rest),
-            "difference": f"{100 * d.value:+.0f} points (95% CI {100 * d.low:+.0f} to {100 * d.high:+.0f})",
+            "difference": f"{100 * d.value:+.0f} points (95% CI {interval})",
         }
 
 
