@@ -19,6 +19,7 @@ from core.errors import DomainValidationError
 from core.records import XpEntryRecord
 from demo.behaviour import DemoLearner, archetype_pick, learner_events
 from demo.campaigns import demo_campaigns_run
+from demo.first_week import demo_first_week
 from demo.interventions import demo_interventions_send
 from demo.video import demo_video_seed
 from engagement.selectors.dashboard import scoring_run_current
@@ -339,6 +340,7 @@ def demo_seed(
     # What beat does nightly: the analytics of every day the demo's history changed.
     step("analytics", 0, 1)
     refreshed = analytics_refresh()
+    demo_first_week()  # also when another refresh was under way and skipped the derive
     step("analytics", 1, 1)
     return DemoSummary(
         instructors=len(instructors),
