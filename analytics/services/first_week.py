@@ -149,8 +149,18 @@ def _first_week_events(
             OuterRef("occurred_at") - (first_days + 1) * DAY, DateTimeField()
         ),
     )
+    if not enrolments:
+        return
+    earliest = min(e.start for mine in enrolments.values() for e in mine)
     events = (
-        Event.objects.exclude(type__in=NON_ACTIVITY_TYPES)
+        Event.objects.filter(
+            # No first week starts before the earliest local day of enrolling, nor ends after
+            # the cut-off's week (a day's margin each side for the timezones).
+            occurred_at__gte=datetime.datetime.combine(earliest, datetime.time(), datetime.UTC)
+            - DAY,
+            occurred_at__lt=cutoff + (first_days + 1) * DAY,
+        )
+        .exclude(type__in=NON_ACTIVITY_TYPES)
         .alias(_same=Exists(near.filter(course_id=OuterRef("course_id"))), _any=Exists(near))
         .filter(Q(course__isnull=False, _same=True) | Q(course__isnull=True, _any=True))
         .order_by()

@@ -16,6 +16,8 @@ from statsmodels.stats.proportion import proportion_confint
 from analytics.models import FirstWeekSnapshot
 from analytics.selectors.first_week import first_week_report
 from analytics.services.first_week import first_week_compute, first_week_definition
+from analytics.services.first_week_stats import rate_difference
+from analytics.services.significance import proportion
 from learning.models import Course
 from tests.accounts.factories import InstructorFactory, UserFactory
 from tests.engagement.factories import make_events
@@ -214,3 +216,28 @@ def test_the_definition_is_the_alert_rules():
     definition = first_week_definition()
     assert (definition.first_days, definition.min_active_days) == (7, 2)
     assert "fewer than 2 of those days" in definition.text
+
+
+def test_the_difference_interval_is_newcombes():
+    # Newcombe (1998), Statistics in Medicine 17:873, table II, example (a): 56/70 - 48/80,
+    # method 10 gives 0.0524 to 0.3339.
+    diff = rate_difference(proportion(56, 70), proportion(48, 80))
+    assert diff.value == pytest.approx(0.2)
+    assert (diff.low, diff.high) == pytest.approx((0.0524, 0.3339), abs=1e-4)
+
+
+def test_the_report_is_one_query(planted, django_assert_num_queries):
+    first_week_compute(now=planted.now)
+    course = planted.courses[0]
+    with django_assert_num_queries(1):
+        report = first_week_report(course=course)
+    assert report.analysed == len(planted.of(course))
+
+
+def test_the_computation_reads_three_queries_and_writes_a_row_per_scope(
+    planted, django_assert_max_num_queries
+):
+    # Three reads, then per scope (the platform and two courses) one update_or_create: a few
+    # statements each, never one per enrolment (there are 51).
+    with django_assert_max_num_queries(3 + 3 * 8):
+        first_week_compute(now=planted.now)
