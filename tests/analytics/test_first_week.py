@@ -241,3 +241,51 @@ def test_the_computation_reads_three_queries_and_writes_a_row_per_scope(
     # statements each, never one per enrolment (there are 51).
     with django_assert_max_num_queries(3 + 3 * 8):
         first_week_compute(now=planted.now)
+
+
+def test_first_weeks_are_the_learners_local_days_in_their_course(db):
+    """Tokyo enrols at 23:00 local on 5 October: 23:30 that night and 23:50 on the 11th (a
+    login naming no course) are two of their seven days: not weak. New York enrols at 20:00
+    local on 5 October (00:00 UTC the 6th): 21:00 that evening counts, 00:30 local on the 12th
+    is day eight, an event in their other course and a missed live session count for nothing:
+    weak. New York's other course, from 1 September, had no activity in its first week."""
+    algebra = CourseFactory(external_id="fw-a")
+    biology = CourseFactory(external_id="fw-b")
+    tokyo = UserFactory(timezone="Asia/Tokyo")
+    ny = UserFactory(timezone="America/New_York")
+    oct5 = datetime.date(2026, 10, 5)
+    EnrollmentFactory(user=tokyo, course=algebra, enrolled_at=local(oct5, 23, "Asia/Tokyo"))
+    EnrollmentFactory(user=ny, course=algebra, enrolled_at=local(oct5, 20, "America/New_York"))
+    EnrollmentFactory(user=ny, course=biology, enrolled_at=local(oct5, 12, "UTC") - 34 * DAY)
+    tk = ZoneInfo("Asia/Tokyo")
+    make_events(
+        tokyo,
+        [
+            ("page_view", datetime.datetime(2026, 10, 5, 23, 30, tzinfo=tk)),
+            ("login", datetime.datetime(2026, 10, 11, 23, 50, tzinfo=tk), {}, {"course": None}),
+        ],
+        course=algebra,
+    )
+    nyz = ZoneInfo("America/New_York")
+    make_events(
+        ny,
+        [
+            ("page_view", datetime.datetime(2026, 10, 5, 21, 0, tzinfo=nyz)),
+            ("page_view", datetime.datetime(2026, 10, 12, 0, 30, tzinfo=nyz)),
+            (
+                "page_view",
+                datetime.datetime(2026, 10, 7, 12, 0, tzinfo=nyz),
+                {},
+                {"course": biology},
+            ),
+            ("live_session_missed", datetime.datetime(2026, 10, 8, 12, 0, tzinfo=nyz)),
+        ],
+        course=algebra,
+    )
+    first_week_compute()
+    in_algebra = FirstWeekSnapshot.objects.get(course=algebra)
+    assert (in_algebra.analysed, in_algebra.weak, in_algebra.weak_learners) == (2, 1, [ny.pk])
+    in_biology = FirstWeekSnapshot.objects.get(course=biology)
+    assert (in_biology.analysed, in_biology.weak) == (1, 1)
+    platform = FirstWeekSnapshot.objects.get(course=None)
+    assert (platform.analysed, platform.weak, platform.weak_learners) == (3, 2, [ny.pk])
