@@ -18,6 +18,8 @@ from analytics.selectors.first_week import first_week_report
 from analytics.services.first_week import first_week_compute, first_week_definition
 from analytics.services.first_week_stats import rate_difference
 from analytics.services.significance import proportion
+from engagement.models import AlertRule
+from engagement.services.alerts import alert_rule_update
 from learning.models import Course
 from tests.accounts.factories import InstructorFactory, UserFactory
 from tests.engagement.factories import make_events
@@ -40,6 +42,7 @@ class Planted:
     completed: bool
     quizzes: int
     posts: int
+    active_days: int
 
 
 @dataclass
@@ -107,7 +110,9 @@ def generate(*, learners: int = 48, seed: int = 15, plant_quizzes: bool = True) 
         if not dropped:
             specs.append(("page_view", now - 2 * DAY))
         make_events(user, specs, course=course)
-        generated.plan.append(Planted(user.pk, course, weak, dropped, completed, quizzes, posts))
+        generated.plan.append(
+            Planted(user.pk, course, weak, dropped, completed, quizzes, posts, len(days))
+        )
     for _ in range(3):  # enrolled 12 days ago: the first week ended, the horizon has not
         user = UserFactory()
         EnrollmentFactory(user=user, course=courses[0], enrolled_at=now - 12 * DAY)
@@ -212,7 +217,27 @@ def test_nothing_analysed_yet_is_an_empty_report(db):
     assert first_week_report(course=CourseFactory()).computed_at is None
 
 
-def test_the_definition_is_the_alert_rules():
+def test_the_definition_follows_the_rule_as_staff_set_it(planted):
+    rule = AlertRule.objects.get(code=AlertRule.Code.WEAK_FIRST_WEEK)
+    alert_rule_update(
+        rule=rule,
+        priority=rule.priority,
+        cooldown_hours=rule.cooldown_hours,
+        params={"min_active_days": 5},
+        is_active=rule.is_active,
+    )
+    first_week_compute(now=planted.now)
+    report = first_week_report(course=None)
+    assert report.definition.min_active_days == 5
+    assert "fewer than 5 of those days" in report.definition.text
+    assert (
+        report.weak
+        == sum(p.active_days < 5 for p in planted.plan)
+        > sum(p.weak for p in planted.plan)
+    )
+
+
+def test_the_definition_is_the_alert_rules(db):
     definition = first_week_definition()
     assert (definition.first_days, definition.min_active_days) == (7, 2)
     assert "fewer than 2 of those days" in definition.text
