@@ -267,6 +267,10 @@ def first_week_compute(
     finally:
         gc.unfreeze()
     with transaction.atomic():
+        if course is None:  # a course with no enrolment analysed any more has no snapshot
+            FirstWeekSnapshot.objects.filter(course__isnull=False).exclude(
+                course_id__in=list(snapshots)
+            ).delete()
         for key, values in snapshots.items():
             FirstWeekSnapshot.objects.update_or_create(
                 course_id=key or None,
