@@ -937,3 +937,25 @@ def test_weeks_must_be_mondays(filter_, path, message):
     errors = filter_errors(filter_, check_references=False)
     assert list(errors) == [path]
     assert message in errors[path]
+
+
+# --- learners by id (the analytics cohorts saved as segments) --------------------------------
+
+
+@pytest.mark.django_db
+def test_learner_ids_select_exactly_those_active_students():
+    ada, ben, cleo = UserFactory(), UserFactory(), UserFactory()
+    gone = UserFactory(is_active=False)
+    teacher = InstructorFactory()
+    ids = [ada.pk, cleo.pk, gone.pk, teacher.pk]
+
+    def selected(filter_: dict[str, Any]) -> set[int]:
+        filter_validate(filter_)
+        return set(audience_users(filter=filter_, now=NOW).values_list("pk", flat=True))
+
+    assert selected({"field": "learner", "op": "in", "value": ids}) == {ada.pk, cleo.pk}
+    assert selected({"field": "learner", "op": "=", "value": ben.pk}) == {ben.pk}
+    assert selected({"field": "learner", "op": "not_in", "value": ids}) == {ben.pk}
+    assert filter_errors({"field": "learner", "op": "in", "value": ["x"]}) == {
+        "value[0]": "Give a number."
+    }
