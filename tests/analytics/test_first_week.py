@@ -218,7 +218,9 @@ def test_nothing_analysed_yet_is_an_empty_report(db):
 
 
 def test_the_definition_follows_the_rule_as_staff_set_it(planted):
-    rule = AlertRule.objects.get(code=AlertRule.Code.WEAK_FIRST_WEEK)
+    rule = AlertRule.objects.get_or_create(  # seeded by engagement's migration 0002
+        code=AlertRule.Code.WEAK_FIRST_WEEK, defaults={"name": "Weak first week"}
+    )[0]
     alert_rule_update(
         rule=rule,
         priority=rule.priority,
