@@ -13,6 +13,7 @@ from analytics.models import (
     AggregateRun,
     Anomaly,
     DailyAggregate,
+    FirstWeekSnapshot,
     Forecast,
     PerformerFactor,
     PerformerMember,
@@ -233,3 +234,29 @@ class PerformerMemberAdmin(ReadOnlyAdmin):
     list_select_related = ["run", "user"]
     raw_id_fields = ["run", "user"]
     ordering = ["run_id", "rank"]
+@admin.register(FirstWeekSnapshot)
+class FirstWeekSnapshotAdmin(ReadOnlyAdmin):
+    list_display = [
+        "scope",
+        "analysed",
+        "weak",
+        "weak_dropped",
+        "rest_dropped",
+        "weak_completed",
+        "rest_completed",
+        "computed_at",
+    ]
+    list_filter = [("course", admin.EmptyFieldListFilter)]
+    search_fields = ["course__title", "=course__external_id"]
+    list_select_related = ["course"]
+    exclude = ["weak_learners"]
+    readonly_fields = ["cohort_size"]
+    ordering = ["course_id"]
+
+    @admin.display(description="scope")
+    def scope(self, obj: FirstWeekSnapshot) -> str:
+        return obj.course.title if obj.course_id else "Platform (every course)"
+
+    @admin.display(description="learners with a weak first week")
+    def cohort_size(self, obj: FirstWeekSnapshot) -> int:
+        return len(obj.weak_learners)

@@ -414,3 +414,49 @@ def ranking_figure(
         yaxis=chart_axis(automargin=True),
         margin={"l": 16, "r": 16, "t": 16, "b": 40},
     )
+
+
+def first_week_outcomes_figure(outcomes: Sequence[Any]) -> Figure:
+    """Grouped bars of each outcome's rate (percent) in the weak first weeks and the rest,
+    with their 95% Wilson intervals as error bars. `outcomes`: anything with label, weak and
+    rest (each with rate, low, high, successes, total)."""
+    labels = [o.label for o in outcomes]
+    data = []
+    for name, attr, colour in (
+        ("Weak first week", "weak", LEVEL_COLOURS["high"]),
+        ("The rest", "rest", ACCENT),
+    ):
+        groups = [getattr(o, attr) for o in outcomes]
+        data.append(
+            {
+                "type": "bar",
+                "name": name,
+                "x": labels,
+                "y": [round(100 * g.rate, 1) for g in groups],
+                "marker": {"color": colour},
+                "error_y": {
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [round(100 * (g.high - g.rate), 1) for g in groups],
+                    "arrayminus": [round(100 * (g.rate - g.low), 1) for g in groups],
+                    "color": "#1d2733",
+                    "thickness": 1.5,
+                },
+                "customdata": [
+                    [g.successes, g.total, round(100 * g.low, 1), round(100 * g.high, 1)]
+                    for g in groups
+                ],
+                "hovertemplate": (
+                    f"{name}: %{{y}}% (%{{customdata[0]}} of %{{customdata[1]}}; 95% CI "
+                    "%{customdata[2]}-%{customdata[3]}%)<extra>%{x}</extra>"
+                ),
+            }
+        )
+    return base_figure(
+        data,
+        height=300,
+        barmode="group",
+        yaxis=chart_axis(title={"text": "Share of enrolments (%)"}, range=[0, 100]),
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+        margin={"l": 56, "r": 16, "t": 32, "b": 40},
+    )

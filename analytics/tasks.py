@@ -20,7 +20,7 @@ def refresh() -> int:
 @shared_task(name="analytics.derive")
 def derive() -> int:
     """Recompute what reads the aggregates (funnels, anomalies and their alerts, retention
-    cohorts, forecasts); return how many forecasts were stored."""
+    cohorts, forecasts, the first-week analysis); return how many forecasts were stored."""
     return analytics_derive().forecasts
 
 

@@ -5,6 +5,7 @@ from django.urls import path
 from analytics.views import (
     cohorts,
     courses,
+    first_week,
     funnels,
     health,
     instructors,
@@ -24,6 +25,8 @@ urlpatterns = [
     path("funnels/", funnels.funnels, name="funnels"),
     path("cohorts/", cohorts.cohorts, name="cohorts"),
     path("cohorts/segment/", cohorts.cohort_segment, name="cohort_segment"),
+    path("first-week/", first_week.first_week, name="first_week"),
+    path("first-week/segment/", first_week.first_week_segment, name="first_week_segment"),
     path("trends/", trends.trends, name="trends"),
     path("health/", health.health, name="health"),
     path("reports/", reports.reports, name="reports"),

@@ -35,7 +35,7 @@ itself (not an object, too big) is `filter`.
     days_inactive: int, days_since_signup: int, days_since_last_message: int | None,
     courses: {course external id: {"status": str, "progress": float | None}},
     xp: int, level: int, streak: int, streak_at_risk: bool, league: str,
-    timezone: str, role: str,
+    timezone: str, role: str, learner: int (the user's id),
     signup_week: "YYYY-MM-DD" (the Monday of the learner-local week of signing up),
     first_enrollment_weeks: {course external id: "YYYY-MM-DD" (Monday of the enrolment's
                              learner-local week)},
@@ -206,6 +206,12 @@ FIELDS: dict[str, dict[str, Any]] = {
         "The longest streak (active days, gamification's definition, freezes included) the "
         'learner had on a day of the 14 from the Monday "week" (YYYY-MM-DD), in their '
         "timezone; 0 without one.",
+    ),
+    "learner": _field(
+        NUMBER,
+        "Learner",
+        "Stride's own id of the learner (the admin's user id): `in` with a list selects "
+        "exactly those learners (a cohort saved from the analytics pages). Always set.",
     ),
     "role": _field(
         CHOICE,

@@ -19,6 +19,7 @@ from core.errors import DomainValidationError
 from core.records import XpEntryRecord
 from demo.behaviour import DemoLearner, archetype_pick, learner_events
 from demo.campaigns import demo_campaigns_run
+from demo.first_week import demo_first_week
 from demo.interventions import demo_interventions_send
 from demo.performers import demo_performers_analyse
 from demo.reports import demo_reports_subscribe
@@ -342,6 +343,7 @@ def demo_seed(
     step("analytics", 0, 1)
     refreshed = analytics_refresh()
     demo_performers_analyse()  # the nightly star performers (Performers page)
+    demo_first_week()  # also when another refresh was under way and skipped the derive
     step("analytics", 1, 1)
     demo_reports_subscribe()
     return DemoSummary(

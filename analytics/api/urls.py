@@ -3,6 +3,7 @@ from django.urls import path
 from analytics.api.cohorts import CohortsView, LifecycleView
 from analytics.api.courses import CourseSeriesView, CoursesView, InstructorsView, RevenueView
 from analytics.api.engagement import EngagementView
+from analytics.api.first_week import FirstWeekView
 from analytics.api.forecasts import ForecastsView
 from analytics.api.funnels import FunnelsView
 from analytics.api.health import HealthView
@@ -26,4 +27,5 @@ urlpatterns = [
     path("analytics/cohorts/", CohortsView.as_view(), name="analytics-cohorts"),
     path("analytics/lifecycle/", LifecycleView.as_view(), name="analytics-lifecycle"),
     path("analytics/performers/", PerformersView.as_view(), name="analytics-performers"),
+    path("analytics/first-week/", FirstWeekView.as_view(), name="analytics-first-week"),
 ]

@@ -2,6 +2,7 @@
 
 from analytics.models.activity import ActivityBitmap
 from analytics.models.aggregates import AggregateRun, DailyAggregate
+from analytics.models.first_week import FirstWeekSnapshot
 from analytics.models.forecasts import Forecast
 from analytics.models.funnels import FunnelProgress
 from analytics.models.health import IngestionHour, TaskHealth
@@ -25,6 +26,7 @@ __all__ = [
     "CohortKind",
     "DailyAggregate",
     "DailyRevenue",
+    "FirstWeekSnapshot",
     "Forecast",
     "FunnelProgress",
     "IngestionHour",

@@ -8,6 +8,7 @@ from analytics.models import AggregateRun
 from analytics.services.aggregates import Progress, aggregates_refresh
 from analytics.services.anomalies import anomalies_detect
 from analytics.services.anomaly_alerts import anomaly_alerts_send
+from analytics.services.first_week import FirstWeekComputed, first_week_compute
 from analytics.services.forecasts import forecasts_compute
 from analytics.services.funnels import funnels_compute
 from analytics.services.retention import RetentionComputed, retention_compute
@@ -22,12 +23,13 @@ class Derived:
     alerted: int  # anomalies staff were newly told of
     retention: RetentionComputed
     forecasts: int
+    first_week: FirstWeekComputed
 
 
 def analytics_derive() -> Derived:
     """Recompute what reads the aggregates and the raw tables (after the aggregates): the
     funnels, the latest days' anomalies (telling staff of the new ones), the retention
-    cohorts and lifecycle, and the forecasts."""
+    cohorts and lifecycle, the forecasts and the first-week analysis."""
     funnel_rows = funnels_compute()
     found = anomalies_detect()
     alerted = anomaly_alerts_send([a.pk for a in found])
@@ -37,6 +39,7 @@ def analytics_derive() -> Derived:
         alerted=alerted,
         retention=retention_compute(),
         forecasts=forecasts_compute().stored,
+        first_week=first_week_compute(),
     )
 
 

@@ -29,6 +29,7 @@ TABS: tuple[Tab, ...] = (
     Tab("analytics:instructors", "Instructors", True),
     Tab("analytics:funnels", "Funnels", False),
     Tab("analytics:cohorts", "Cohorts", False),
+    Tab("analytics:first_week", "First week", False),
     Tab("analytics:trends", "Trends", False),
     Tab("analytics:health", "Health", True),
     Tab("analytics:reports", "Reports", True),

@@ -120,7 +120,7 @@ class _Compiler:
         self.now = now
         self.aliases: dict[str, Any] = {}
         self._names: dict[tuple[Any, ...], str] = {}
-        self.never_null: set[str] = {"timezone", "role"}
+        self.never_null: set[str] = {"timezone", "role", "pk"}
         self._run: ScoringRun | None = None
         self._run_read = False
         self._timezones: list[str] | None = None
@@ -254,6 +254,8 @@ class _Compiler:
         field = node["field"]
         if field in ("timezone", "role"):
             return field
+        if field == "learner":
+            return "pk"
         if field == "risk":
             return self.alias(
                 ("risk",), lambda: Subquery(self.top_score().values("drop_off_risk")[:1])

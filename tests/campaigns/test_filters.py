@@ -740,6 +740,7 @@ def _build(people: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
             "league": person["profile"][2] if person["profile"] else "bronze",
             "timezone": user.timezone,
             "role": user.role,
+            "learner": user.pk,
             "signup_week": _monday(user.date_joined, user.timezone),
             "first_enrollment_weeks": first_weeks,
             "streak_days": {
@@ -765,6 +766,9 @@ def _build(people: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     return facts
 
 
+POPULATION_IDS: list[int] = []
+
+
 def _leaves() -> st.SearchStrategy[dict[str, Any]]:
     numbers = {
         "risk": st.sampled_from([*RISKS, 45.5, 59.5, 60.0, 60.5]),
@@ -774,6 +778,10 @@ def _leaves() -> st.SearchStrategy[dict[str, Any]]:
         "level": st.sampled_from([0, 1, 2, 3, 4, 5, 6, 2.5]),
         "streak": st.integers(0, 9),
         "streak_in_two_weeks": st.integers(0, 9),
+        # The population's ids are known once it is built (POPULATION_IDS), not here.
+        "learner": st.integers(0, 99).map(
+            lambda i: POPULATION_IDS[i % len(POPULATION_IDS)] if POPULATION_IDS else i
+        ),
     }
     days = st.sampled_from([0, 1, 2, 3, 7, 8, 29, 30, 31, 40, 45, 100])
     texts = st.sampled_from([*TIMEZONES, "Europe", "pacific", "a", "Asia/Tok", "Mars/Base"])
@@ -846,6 +854,7 @@ FILTERS = st.recursive(
 @pytest.mark.django_db
 def test_the_sql_agrees_with_the_plain_python_meaning():
     facts = _build(_population(random.Random(11)))
+    POPULATION_IDS[:] = sorted(facts)
 
     @settings(
         max_examples=60,
@@ -928,3 +937,25 @@ def test_weeks_must_be_mondays(filter_, path, message):
     errors = filter_errors(filter_, check_references=False)
     assert list(errors) == [path]
     assert message in errors[path]
+
+
+# --- learners by id (the analytics cohorts saved as segments) --------------------------------
+
+
+@pytest.mark.django_db
+def test_learner_ids_select_exactly_those_active_students():
+    ada, ben, cleo = UserFactory(), UserFactory(), UserFactory()
+    gone = UserFactory(is_active=False)
+    teacher = InstructorFactory()
+    ids = [ada.pk, cleo.pk, gone.pk, teacher.pk]
+
+    def selected(filter_: dict[str, Any]) -> set[int]:
+        filter_validate(filter_)
+        return set(audience_users(filter=filter_, now=NOW).values_list("pk", flat=True))
+
+    assert selected({"field": "learner", "op": "in", "value": ids}) == {ada.pk, cleo.pk}
+    assert selected({"field": "learner", "op": "=", "value": ben.pk}) == {ben.pk}
+    assert selected({"field": "learner", "op": "not_in", "value": ids}) == {ben.pk}
+    assert filter_errors({"field": "learner", "op": "in", "value": ["x"]}) == {
+        "value[0]": "Give a number."
+    }
