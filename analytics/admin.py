@@ -234,6 +234,8 @@ class PerformerMemberAdmin(ReadOnlyAdmin):
     list_select_related = ["run", "user"]
     raw_id_fields = ["run", "user"]
     ordering = ["run_id", "rank"]
+
+
 @admin.register(FirstWeekSnapshot)
 class FirstWeekSnapshotAdmin(ReadOnlyAdmin):
     list_display = [

@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("analytics", "0009_activity_bitmaps"),
+        ("analytics", "0010_performers"),
         ("learning", "0001_initial"),
     ]
 
