@@ -7,7 +7,14 @@ import datetime
 from collections.abc import Sequence
 from typing import Any
 
-from engagement.charts import ACCENT, LEVEL_COLOURS, Figure, base_figure, chart_axis
+from engagement.charts import (
+    ACCENT,
+    LEGACY_COLOUR,
+    LEVEL_COLOURS,
+    Figure,
+    base_figure,
+    chart_axis,
+)
 
 PALETTE = (ACCENT, LEVEL_COLOURS["low"], LEVEL_COLOURS["medium"], LEVEL_COLOURS["critical"])
 
@@ -413,4 +420,28 @@ def ranking_figure(
         xaxis=chart_axis(title={"text": x_title}, rangemode="tozero"),
         yaxis=chart_axis(automargin=True),
         margin={"l": 16, "r": 16, "t": 16, "b": 40},
+    )
+
+
+def movements_figure(movements: Sequence[dict[str, Any]]) -> Figure:
+    """The week-over-week change (%) of each metric as a horizontal bar, significant moves in
+    the accent colour and the others grey (rows of InsightRun.movements)."""
+    rows = [m for m in movements if m.get("change_pct") is not None]
+    labels = [m["label"] for m in rows]
+    return base_figure(
+        [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "x": [m["change_pct"] for m in rows],
+                "y": labels,
+                "marker": {"color": [ACCENT if m["significant"] else LEGACY_COLOUR for m in rows]},
+                "customdata": [m["p_value"] for m in rows],
+                "hovertemplate": "%{y}: %{x:+.1f}% (Holm p = %{customdata})<extra></extra>",
+            }
+        ],
+        height=max(160, 36 * len(rows) + 60),
+        xaxis=chart_axis(title={"text": "Change on the week before (%)"}, zeroline=True),
+        yaxis=chart_axis(automargin=True, autorange="reversed"),
+        margin={"l": 16, "r": 16, "t": 8, "b": 40},
     )

@@ -19,6 +19,7 @@ from core.errors import DomainValidationError
 from core.records import XpEntryRecord
 from demo.behaviour import DemoLearner, archetype_pick, learner_events
 from demo.campaigns import demo_campaigns_run
+from demo.insights import demo_insights_seed
 from demo.interventions import demo_interventions_send
 from demo.video import demo_video_seed
 from engagement.selectors.dashboard import scoring_run_current
@@ -340,6 +341,7 @@ def demo_seed(
     step("analytics", 0, 1)
     refreshed = analytics_refresh()
     step("analytics", 1, 1)
+    demo_insights_seed()  # what beat writes on Mondays, from the refreshed aggregates
     return DemoSummary(
         instructors=len(instructors),
         courses=len(courses),

@@ -6,6 +6,7 @@ from analytics.api.engagement import EngagementView
 from analytics.api.forecasts import ForecastsView
 from analytics.api.funnels import FunnelsView
 from analytics.api.health import HealthView
+from analytics.api.insights import InsightsView
 from analytics.api.trends import TrendsView
 
 urlpatterns = [
@@ -24,4 +25,5 @@ urlpatterns = [
     path("analytics/health/", HealthView.as_view(), name="analytics-health"),
     path("analytics/cohorts/", CohortsView.as_view(), name="analytics-cohorts"),
     path("analytics/lifecycle/", LifecycleView.as_view(), name="analytics-lifecycle"),
+    path("analytics/insights/", InsightsView.as_view(), name="analytics-insights"),
 ]

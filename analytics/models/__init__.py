@@ -5,6 +5,7 @@ from analytics.models.aggregates import AggregateRun, DailyAggregate
 from analytics.models.forecasts import Forecast
 from analytics.models.funnels import FunnelProgress
 from analytics.models.health import IngestionHour, TaskHealth
+from analytics.models.insights import Insight, InsightRun
 from analytics.models.retention import Breakdown, CohortKind, LifecycleWeek, RetentionCell
 from analytics.models.revenue import DailyRevenue
 from analytics.models.trends import Anomaly
@@ -20,6 +21,8 @@ __all__ = [
     "Forecast",
     "FunnelProgress",
     "IngestionHour",
+    "Insight",
+    "InsightRun",
     "LifecycleWeek",
     "RetentionCell",
     "TaskHealth",

@@ -31,6 +31,7 @@ TABS: tuple[Tab, ...] = (
     Tab("analytics:cohorts", "Cohorts", False),
     Tab("analytics:trends", "Trends", False),
     Tab("analytics:health", "Health", True),
+    Tab("insights:insights", "Insights", True),
 )
 
 
