@@ -26,7 +26,7 @@ from typing import Any
 from django.conf import settings
 
 from analytics.services.findings import DAY, Finding, WeekFindings
-from analytics.services.grounding import ungrounded
+from analytics.services.grounding import numbers_in, ungrounded
 from analytics.services.significance import ALPHA
 
 MAX_ATTEMPTS = 2  # the first answer, and one retry naming what was wrong
@@ -232,7 +232,13 @@ def findings_payload(week: WeekFindings) -> dict[str, Any]:
 
 
 def allowed_figures(week: WeekFindings) -> list[float]:
+    """The numbers Claude may write: the findings' figures, the numbers in their own titles
+    and subjects ("... in the last 28 days", a course called "Algebra 2"), the context, and
+    how many findings there are."""
     figures = [float(v) for f in week.findings for v in f.figures.values()]
+    for f in week.findings:
+        for token in numbers_in(f"{f.title} {f.subject}")[1]:
+            figures.append(float(token.rstrip("%").replace(",", "").replace("\u2212", "-")))
     return figures + [float(v) for v in CONTEXT_FIGURES.values()] + [float(len(week.findings))]
 
 
