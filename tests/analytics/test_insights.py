@@ -251,9 +251,7 @@ def test_an_api_error_counts_as_an_attempt(history, week):
             reply(answer(found)),
         ]
     )
-    run = weekly_insights_write(
-        week=week, client=client_answering(lambda request: next(responses))
-    )
+    run = weekly_insights_write(week=week, client=client_answering(lambda request: next(responses)))
     assert (run.writer, run.attempts) == ("ai", 2)
     assert run.rejected[0]["reasons"][0].startswith("RateLimitError")
 

@@ -29,7 +29,9 @@ def test_a_planted_week_over_week_jump_is_found_with_scipys_p_value():
     assert [m.metric for m in movements if m.significant] == ["m2"]
 
     m2 = next(m for m in movements if m.metric == "m2")
-    assert m2.p_value == pytest.approx(stats.ttest_ind(this["m2"], last["m2"], equal_var=False).pvalue)
+    assert m2.p_value == pytest.approx(
+        stats.ttest_ind(this["m2"], last["m2"], equal_var=False).pvalue
+    )
     raw = [stats.ttest_ind(this[k], last[k], equal_var=False).pvalue for k in sorted(this)]
     holm = dict(zip(sorted(this), multipletests(raw, method="holm")[1], strict=True))
     for m in movements:
@@ -106,9 +108,7 @@ def test_the_check_rejects_an_invented_figure_and_accepts_only_input_figures():
     assert ungrounded(clean, figures, ["2026-11-23"]) == []
     invented = ["Daily active learners rose 26.9%", "That is 3 times last year's 2,400 learners."]
     assert ungrounded(invented, figures, ["2026-11-23"]) == ["3", "2,400"]
-    assert ungrounded(["Since 2026-10-01 it rose 26.9%"], figures, ["2026-11-23"]) == [
-        "2026-10-01"
-    ]
+    assert ungrounded(["Since 2026-10-01 it rose 26.9%"], figures, ["2026-11-23"]) == ["2026-10-01"]
 
 
 def test_numbers_inside_words_are_not_figures():
