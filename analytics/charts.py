@@ -441,7 +441,7 @@ def movements_figure(movements: Sequence[dict[str, Any]]) -> Figure:
             }
         ],
         height=max(160, 36 * len(rows) + 60),
-        xaxis=chart_axis(title={"text": "Change on the week before (%)"}, zeroline=True),
+        xaxis=chart_axis(title={"text": "Change (%)"}, zeroline=True),
         yaxis=chart_axis(automargin=True, autorange="reversed"),
         margin={"l": 16, "r": 16, "t": 8, "b": 40},
     )

@@ -202,8 +202,10 @@ def deterministic_write(week: WeekFindings, *, writer: str = "deterministic") ->
         summary = "Nothing moved significantly this week."
     else:
         summary = (
-            f"{number(len(week.findings))} findings this week, {number(significant)} of them "
-            "statistically significant. " + insights[0].headline + "."
+            f"{number(len(week.findings))} finding{'s' if len(week.findings) != 1 else ''} "
+            f"this week, {number(significant)} of them statistically significant. "
+            + insights[0].headline
+            + "."
         )
     return Written(summary=summary, insights=insights, writer=writer)
 

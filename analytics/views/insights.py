@@ -22,6 +22,7 @@ from analytics.selectors.insights import (
     insight_status_counts,
 )
 from analytics.services.findings import week_of
+from analytics.services.insight_writer import SMALLEST_P, number
 from analytics.services.insights import insight_status_set
 from analytics.views.layout import page_context
 from core.errors import DomainValidationError
@@ -59,12 +60,21 @@ FIGURE_LABELS = {
 }
 
 
+def _shown(name: str, value: float) -> str:
+    if name == "p_value" and value < SMALLEST_P:
+        return f"< {number(SMALLEST_P)}"
+    return number(value)
+
+
 def _card(insight: Insight) -> dict[str, object]:
+    """An insight and its figures in the labels' order (JSON columns do not keep it)."""
+    order = {name: n for n, name in enumerate(FIGURE_LABELS)}
+    names = sorted(insight.figures, key=lambda name: (order.get(name, len(order)), name))
     figures = [
-        (FIGURE_LABELS.get(name, name.replace("_", " ")), value)
-        for name, value in insight.figures.items()
+        (FIGURE_LABELS.get(name, name.replace("_", " ")), _shown(name, insight.figures[name]))
+        for name in names
     ]
-    if insight.kind in ("learners", "intervention") and insight.figures.get("p_value") is not None:
+    if insight.kind in ("learners", "intervention"):
         # These p-values are single tests, not Holm-corrected over a family.
         figures = [("p" if label == "p (Holm)" else label, value) for label, value in figures]
     return {"insight": insight, "figures": figures}
