@@ -46,6 +46,7 @@ RESOURCES: dict[str, str] = {
     "analytics/health": "analytics-health",
     "analytics/cohorts": "analytics-cohorts",
     "analytics/lifecycle": "analytics-lifecycle",
+    "analytics/insights": "analytics-insights",
 }
 
 

@@ -149,3 +149,20 @@ def test_the_admin_pages_list_runs_and_insights(client, written):
     assert response.status_code == 200 and "Mark acknowledged" in response.content.decode()
     run = InsightRun.objects.first()
     assert client.get(f"/admin/analytics/insightrun/{run.pk}/change/").status_code == 200
+
+
+def test_the_api_root_lists_the_insights(api_client):
+    root = api_client.get("/api/v1/").json()
+    assert root["analytics/insights"].endswith("/api/v1/analytics/insights/")
+
+
+def test_the_admin_action_acknowledges_the_chosen_insights(client, written):
+    root = AdminFactory(email="root@example.com", is_superuser=True)
+    client.force_login(root)
+    chosen = list(Insight.objects.values_list("pk", flat=True))
+    response = client.post(
+        "/admin/analytics/insight/",
+        {"action": "mark_acknowledged", "_selected_action": chosen},
+    )
+    assert response.status_code == 302
+    assert set(Insight.objects.values_list("status", "status_by")) == {("acknowledged", root.pk)}
