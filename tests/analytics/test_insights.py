@@ -315,3 +315,29 @@ def test_the_default_week_is_the_monday_to_sunday_week_just_ended():
     today = timezone.now().date()
     week = week_just_ended()
     assert week.weekday() == 0 and week + WEEK <= today < week + 2 * WEEK
+
+
+def test_an_interventions_holdout_effect_is_a_finding_with_its_interval(settings, week):
+    from tests.campaigns.conftest import make_campaign, one_time_spec
+    from tests.campaigns.test_effectiveness import _history, _learners
+    from tests.interventions.factories import MessageTemplateFactory
+
+    settings.STRIDE_INTERVENTION_DAILY_CAP = settings.STRIDE_INTERVENTION_WEEKLY_CAP = 100
+    settings.STRIDE_QUIET_HOURS = (0, 0)
+    MessageTemplateFactory(slug="nudge", name="Nudge")
+    campaign = make_campaign(one_time_spec(name="Comeback", holdout_percent=30))
+    _history(campaign, _learners(1000), timezone.now() - 40 * DAY, rates=(0.40, 0.60))
+
+    found = {f.key: f for f in week_findings(week).findings if f.kind == "intervention"}
+    # The campaign, and its template (whoever sent it) with the same learners.
+    assert set(found) == {f"intervention:campaign:{campaign.pk}", "intervention:template:nudge"}
+    comeback = found[f"intervention:campaign:{campaign.pk}"]
+    figures = comeback.figures
+    assert figures["ci_low_pct"] < figures["uplift_pct"] < figures["ci_high_pct"]
+    assert figures["ci_low_pct"] < 50 < figures["ci_high_pct"]  # 0.60 / 0.40 - 1 = +50%
+    assert comeback.significant and comeback.chart_url == "/dashboard/effectiveness/"
+    assert figures["contacted"] + figures["held_out"] == 1000
+    assert "Comeback" in comeback.title
+    every = week_findings(week)
+    written = deterministic_write(every)
+    assert ungrounded(texts_of(written), allowed_figures(every), allowed_dates(every)) == []
