@@ -337,8 +337,11 @@ def anomaly_findings(week: datetime.date) -> list[Finding]:
 
 def correlation_findings(week: datetime.date) -> list[Finding]:
     """The signals most strongly rank-correlated with the drop-off risk of the scoring run
-    current at the week's end (two queries; the first CORRELATION_SAMPLE scores)."""
-    run = scoring_run_current(on_or_before=week + WEEK - DAY)
+    current the Monday after the week (for the week just ended, the latest run, which may be
+    later); two queries, the first CORRELATION_SAMPLE scores."""
+    run = scoring_run_current(on_or_before=week + WEEK)
+    if run is None and week == week_just_ended():
+        run = scoring_run_current()
     if run is None:
         return []
     rows = list(
@@ -349,13 +352,20 @@ def correlation_findings(week: datetime.date) -> list[Finding]:
     if not rows:
         return []
     risk = [float(r) for r, _ in rows]
-    names = [name for name in SIGNAL_TEXT if any(name in (s or {}) for _, s in rows[:50])]
+    # A run stores each score's signals as a list in the order of its signal_names (older
+    # scores as a {name: value} dict).
+    names = list(run.signal_names or [])
+    by_name = [
+        s if isinstance(s, dict) else dict(zip(names, s or [], strict=False)) for _, s in rows
+    ]
+    present = {name for values in by_name[:50] for name in values}
     signals = {
         name: [
-            None if (v := (s or {}).get(name)) is None or v == MISSING_SIGNAL else float(v)
-            for _, s in rows
+            None if (v := values.get(name)) is None or v == MISSING_SIGNAL else float(v)
+            for values in by_name
         ]
-        for name in names
+        for name in SIGNAL_TEXT
+        if name in present
     }
     out = []
     for c in [c for c in rank_correlations(signals, risk) if c.significant][:TOP_CORRELATIONS]:
@@ -366,7 +376,7 @@ def correlation_findings(week: datetime.date) -> list[Finding]:
                 title=f"{SIGNAL_TEXT[c.signal]}: "
                 f"{'higher' if c.rho > 0 else 'lower'} values go with higher drop-off risk",
                 subject=SIGNAL_TEXT[c.signal],
-                figures=_figures(rho=_r(c.rho, 2), learners=c.n, p_value=_r(c.p_value_holm, 4)),
+                figures=_figures(rho=_r(c.rho, 2), enrollments=c.n, p_value=_r(c.p_value_holm, 4)),
                 p_value=c.p_value_holm,
                 significant=True,
                 chart_url=reverse("engagement:dashboard"),

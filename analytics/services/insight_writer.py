@@ -92,6 +92,8 @@ def number(value: float) -> str:
 
 
 def p_text(p: float | None) -> str:
+    """A p-value figure (rounded as the findings hold it) in words: "p = 0.0297", or
+    "p < 0.0001" for one that rounds to 0."""
     if p is None:
         return ""
     if p < SMALLEST_P:
@@ -121,10 +123,10 @@ _METRIC_ADVICE = {
 def _deterministic_one(finding: Finding) -> WrittenInsight:
     f, kind, up = finding.figures, finding.kind, finding.direction == "up"
     sig = (
-        f"The change is statistically significant ({p_text(finding.p_value)})."
-        if finding.significant and finding.p_value is not None
+        f"It is statistically significant ({p_text(f.get('p_value'))})."
+        if finding.significant and f.get("p_value") is not None
         else "It is not statistically significant yet."
-        if finding.p_value is not None
+        if f.get("p_value") is not None
         else ""
     )
     if kind in ("metric", "course"):
@@ -165,7 +167,7 @@ def _deterministic_one(finding: Finding) -> WrittenInsight:
         advice = "Check what happened that day (an outage, a mailing, a deadline) first."
     elif kind == "correlation":
         body = (
-            f"Across {number(f['learners'])} scored enrollments, “{finding.subject}” has a "
+            f"Across {number(f['enrollments'])} scored enrollments, “{finding.subject}” has a "
             f"rank correlation of {number(f['rho'])} with the drop-off risk. {sig}"
         )
         advice = (

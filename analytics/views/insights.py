@@ -52,6 +52,7 @@ FIGURE_LABELS = {
     "baseline": "Usual",
     "score": "Anomaly score",
     "rho": "Spearman's rho",
+    "enrollments": "Scored enrollments",
     "uplift_pct": "Uplift (%)",
     "ci_low_pct": "95% interval from (%)",
     "ci_high_pct": "95% interval to (%)",

@@ -90,14 +90,13 @@ def history(week, learners):
         day=week + 2 * DAY, metric="dau", value=54, baseline=40, score=4.2, course=None
     )
     run = make_run(week + 6 * DAY)
+    run.signal_names = ["page_views_28d", "sessions_28d"]  # a score's signals, in this order
+    run.save(update_fields=["signal_names"])
     rng = np.random.default_rng(5)
     for i, learner in enumerate(learners * 3):
         risk = int(rng.integers(0, 100))
         score = make_score(run, learner, risk, course=course if i < 12 else None)
-        score.signals = {
-            "sessions_28d": float(30 - risk / 4 + rng.normal(0, 2)),
-            "page_views_28d": float(rng.normal(20, 5)),
-        }
+        score.signals = [float(rng.normal(20, 5)), float(30 - risk / 4 + rng.normal(0, 2))]
         score.save(update_fields=["signals"])
     return course
 
