@@ -42,7 +42,6 @@ FIGURE_LABELS = {
     "last_week": "Week before",
     "change_pct": "Change (%)",
     "cohen_d": "Cohen's d",
-    "p_value": "p (Holm)",
     "learners": "Learners",
     "rising": "More active",
     "declining": "Less active",
@@ -58,6 +57,7 @@ FIGURE_LABELS = {
     "ci_high_pct": "95% interval to (%)",
     "contacted": "Contacted",
     "held_out": "Held out",
+    "p_value": "p (Holm)",
 }
 
 

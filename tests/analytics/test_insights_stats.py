@@ -114,3 +114,72 @@ def test_the_check_rejects_an_invented_figure_and_accepts_only_input_figures():
 def test_numbers_inside_words_are_not_figures():
     dates, found = numbers_in("The trend_ratio_7v21 signal, 5% of them, on 2026-11-30.")
     assert dates == ["2026-11-30"] and found == ["5%"]
+
+
+def test_the_built_in_writers_text_is_grounded_for_every_kind():
+    import datetime
+
+    from analytics.services.findings import Finding, WeekFindings
+    from analytics.services.insight_writer import (
+        allowed_dates,
+        allowed_figures,
+        deterministic_write,
+        texts_of,
+    )
+
+    def finding(kind: str, key: str, p: float | None, **figures: float) -> Finding:
+        return Finding(key, kind, f"{kind} title", "Algebra 2", figures, p, True, "/", "down")
+
+    week = WeekFindings(
+        datetime.date(2026, 11, 23),
+        [
+            finding(
+                "metric",
+                "metric:dau",
+                0.029732,
+                this_week=16.1,
+                last_week=10.1,
+                change_pct=59.2,
+                cohen_d=2.1,
+                p_value=0.0297,
+            ),
+            finding(
+                "course",
+                "course:a",
+                0.00001,
+                this_week=3,
+                last_week=9,
+                change_pct=-66.7,
+                p_value=0.0,
+            ),
+            finding(
+                "learners",
+                "learners:moves",
+                0.2,
+                learners=163,
+                rising=53,
+                declining=109,
+                top_fall_events=78,
+                p_value=0.2,
+            ),
+            finding("anomaly", "anomaly:x", None, value=25, baseline=9, score=4.0),
+            finding(
+                "correlation", "correlation:y", 0.001, rho=-0.77, enrollments=288, p_value=0.001
+            ),
+            finding(
+                "intervention",
+                "intervention:z",
+                0.04,
+                uplift_pct=12.5,
+                ci_low_pct=0.4,
+                ci_high_pct=24.6,
+                p_value=0.04,
+                contacted=700,
+                held_out=300,
+            ),
+        ],
+    )
+    written = deterministic_write(week)
+    texts = texts_of(written)
+    assert ungrounded(texts, allowed_figures(week), allowed_dates(week)) == []
+    assert "p = 0.0297" in written.insights[0].body and "p < 0.0001" in written.insights[1].body
