@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from analytics.models import DailyAggregate, Insight, InsightRun
@@ -166,3 +168,34 @@ def test_the_admin_action_acknowledges_the_chosen_insights(client, written):
     )
     assert response.status_code == 302
     assert set(Insight.objects.values_list("status", "status_by")) == {("acknowledged", root.pk)}
+
+
+def test_the_page_reads_a_fixed_number_of_queries_however_many_insights(
+    client, staff_user, written, django_assert_max_num_queries
+):
+    _, latest = written
+    for insight in Insight.objects.all():
+        insight_status_set(insight=insight, status="acknowledged", actor=staff_user)
+    client.force_login(staff_user)
+    with CaptureQueriesContext(connection) as one_insight:
+        page(client, f"?week={latest.week}")
+    # Copies of the week's insight (as a rerun with more findings would store) add no query.
+    dau = Insight.objects.get(week=latest.week)
+    for n in range(5):
+        Insight.objects.create(
+            run=latest,
+            week=latest.week,
+            key=f"copy:{n}",
+            kind=dau.kind,
+            position=n + 1,
+            title=dau.title,
+            headline=dau.headline,
+            body=dau.body,
+            recommendation=dau.recommendation,
+            figures=dau.figures,
+            chart_url=dau.chart_url,
+            status="acted_on",
+            status_by=staff_user,
+        )
+    with django_assert_max_num_queries(len(one_insight)):
+        assert page(client, f"?week={latest.week}").count('class="card insight-card') == 6
