@@ -136,13 +136,13 @@ def _range_query(week: datetime.date, **extra: str) -> str:
 
 
 def _metric_url(metric: str, week: datetime.date, course: Course | None = None) -> str:
-    trends_metric = METRICS.get(metric, (None, None, metric))[2]
+    """The chart a metric's finding comes from: the trends page of the metric over the two
+    weeks; the engagement dashboard for the at-risk share; the overview for the others."""
+    if metric == "at_risk_share":
+        return reverse("engagement:dashboard")
+    trends_metric = METRICS[metric][2] if metric in METRICS else metric
     if trends_metric is None:
-        return (
-            reverse("engagement:dashboard")
-            if metric == "at_risk_share"
-            else (reverse("analytics:overview") + "?" + _range_query(week))
-        )
+        return reverse("analytics:overview") + "?" + _range_query(week)
     extra = {"metric": trends_metric}
     if course is not None:
         extra["course"] = course.external_id
@@ -210,8 +210,9 @@ def metric_findings(week: datetime.date) -> tuple[list[Finding], list[dict[str, 
 def course_findings(week: datetime.date) -> list[Finding]:
     """The courses whose daily active learners moved most, significantly (two queries)."""
     series = daily_series_by_scope(week - WEEK, week + WEEK - DAY)
-    this = {cid: [float(r.dau) for r in rows[7:]] for cid, rows in series.items() if cid}
-    last = {cid: [float(r.dau) for r in rows[:7]] for cid, rows in series.items() if cid}
+    # Keyed by the course id as text: the movements name what they compare with a string.
+    this = {str(cid): [float(r.dau) for r in rows[7:]] for cid, rows in series.items() if cid}
+    last = {str(cid): [float(r.dau) for r in rows[:7]] for cid, rows in series.items() if cid}
     busy = {
         cid for cid in this if max(sum(this[cid]) / 7, sum(last[cid]) / 7) >= MIN_COURSE_LEARNERS
     }
@@ -226,10 +227,10 @@ def course_findings(week: datetime.date) -> list[Finding]:
         (m for m in moved if m.significant),
         key=lambda m: (-abs(m.this_week - m.last_week), m.metric),
     )[:TOP_COURSES]
-    courses = Course.objects.in_bulk([m.metric for m in moved])
+    courses = Course.objects.in_bulk([int(m.metric) for m in moved])
     out = []
     for m in moved:
-        course = courses[m.metric]
+        course = courses[int(m.metric)]
         up = m.this_week > m.last_week
         out.append(
             Finding(

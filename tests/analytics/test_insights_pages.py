@@ -199,3 +199,12 @@ def test_the_page_reads_a_fixed_number_of_queries_however_many_insights(
         )
     with django_assert_max_num_queries(len(one_insight)):
         assert page(client, f"?week={latest.week}").count('class="card insight-card') == 6
+
+
+def test_a_bad_or_empty_week_says_so(client, staff_user, written):
+    _, latest = written
+    client.force_login(staff_user)
+    html = page(client, "?week=nonsense")
+    assert "is not a date (YYYY-MM-DD); showing the latest week" in html
+    assert f"Week of {latest.week:%-d %b %Y} (Monday to Sunday)" in html
+    assert "No insights for the week of 1 Jan 2001" in page(client, "?week=2001-01-03")
