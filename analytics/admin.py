@@ -24,6 +24,12 @@ from analytics.models import (
 )
 from analytics.services.activity_store import WORD_BITS, day_of
 from analytics.services.reports import report_subscriber_check, report_subscription_set
+    Insight,
+    InsightRun,
+    TaskHealth,
+)
+from analytics.services.activity_store import WORD_BITS, day_of
+from analytics.services.insights import insight_status_set
 from core.admin import ReadOnlyAdmin
 from core.errors import DomainValidationError
 
@@ -262,3 +268,46 @@ class FirstWeekSnapshotAdmin(ReadOnlyAdmin):
     @admin.display(description="learners with a weak first week")
     def cohort_size(self, obj: FirstWeekSnapshot) -> int:
         return len(obj.weak_learners)
+@admin.register(InsightRun)
+class InsightRunAdmin(ReadOnlyAdmin):
+    list_display = [
+        "week",
+        "status",
+        "writer",
+        "model",
+        "findings",
+        "attempts",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+        "latency_ms",
+        "finished_at",
+    ]
+    list_filter = ["status", "writer"]
+    date_hierarchy = "week"
+    ordering = ["-week"]
+
+
+@admin.action(description="Mark acknowledged")
+def mark_acknowledged(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: Any) -> None:
+    for insight in queryset:
+        insight_status_set(insight=insight, status=Insight.Status.ACKNOWLEDGED, actor=request.user)
+
+
+@admin.action(description="Mark dismissed")
+def mark_dismissed(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: Any) -> None:
+    for insight in queryset:
+        insight_status_set(insight=insight, status=Insight.Status.DISMISSED, actor=request.user)
+
+
+@admin.register(Insight)
+class InsightAdmin(ReadOnlyAdmin):
+    """Written by the weekly run; staff change only the status, through the actions."""
+
+    list_display = ["week", "kind", "headline", "significant", "status", "status_by", "status_at"]
+    list_filter = ["status", "kind", "significant"]
+    search_fields = ["headline", "key"]
+    list_select_related = ["status_by"]
+    date_hierarchy = "week"
+    ordering = ["-week", "position"]
+    actions = [mark_acknowledged, mark_dismissed]

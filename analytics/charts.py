@@ -7,7 +7,14 @@ import datetime
 from collections.abc import Sequence
 from typing import Any
 
-from engagement.charts import ACCENT, LEVEL_COLOURS, Figure, base_figure, chart_axis
+from engagement.charts import (
+    ACCENT,
+    LEGACY_COLOUR,
+    LEVEL_COLOURS,
+    Figure,
+    base_figure,
+    chart_axis,
+)
 
 PALETTE = (ACCENT, LEVEL_COLOURS["low"], LEVEL_COLOURS["medium"], LEVEL_COLOURS["critical"])
 
@@ -459,4 +466,25 @@ def first_week_outcomes_figure(outcomes: Sequence[Any]) -> Figure:
         yaxis=chart_axis(title={"text": "Share of enrolments (%)"}, range=[0, 100]),
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
         margin={"l": 56, "r": 16, "t": 32, "b": 40},
+def movements_figure(movements: Sequence[dict[str, Any]]) -> Figure:
+    """The week-over-week change (%) of each metric as a horizontal bar, significant moves in
+    the accent colour and the others grey (rows of InsightRun.movements)."""
+    rows = [m for m in movements if m.get("change_pct") is not None]
+    labels = [m["label"] for m in rows]
+    return base_figure(
+        [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "x": [m["change_pct"] for m in rows],
+                "y": labels,
+                "marker": {"color": [ACCENT if m["significant"] else LEGACY_COLOUR for m in rows]},
+                "customdata": [m["p_value"] for m in rows],
+                "hovertemplate": "%{y}: %{x:+.1f}% (Holm p = %{customdata})<extra></extra>",
+            }
+        ],
+        height=max(160, 36 * len(rows) + 60),
+        xaxis=chart_axis(title={"text": "Change (%)"}, zeroline=True),
+        yaxis=chart_axis(automargin=True, autorange="reversed"),
+        margin={"l": 16, "r": 16, "t": 8, "b": 40},
     )

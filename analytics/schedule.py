@@ -11,13 +11,23 @@ BEAT_SCHEDULE = {
         # The next night's refresh catches up on everything a missed one would have done.
         "options": {"expire_seconds": 12 * 3600},
     },
-    # What reads the aggregates is its own task half an hour later (the refresh takes
+    # What reads the aggregates is its own task a quarter of an hour later (the refresh takes
     # seconds): a slow or failing forecast never holds the aggregates back, and the health
-    # page shows each one's last success.
+    # page shows each one's last success. 01:45 rather than 02:00 so that on Mondays the
+    # anomalies it stores are there before the weekly insights read them at 02:00.
     "analytics.derive": {
         "task": "analytics.derive",
-        "schedule": crontab(hour=2, minute=0),
+        "schedule": crontab(hour=1, minute=45),
         "options": {"expire_seconds": 12 * 3600},
+    },
+    # The weekly insights compare the Monday-to-Sunday week just ended with the one before:
+    # once a week, on Monday after the night's aggregates and anomalies, so staff find them
+    # at the start of their week. A rerun of the week replaces its insights.
+    "analytics.weekly_insights": {
+        "task": "analytics.weekly_insights",
+        "schedule": crontab(hour=2, minute=0, day_of_week="mon"),
+        # A week's insights are still worth writing later that day, not after the next week.
+        "options": {"expire_seconds": 20 * 3600},
     },
     # The health page's 24-hour ingestion rate adds up hourly counts instead of counting a
     # day of events on every view; a few minutes after each hour closes is fresh enough, and

@@ -1,9 +1,12 @@
 """Celery entry points for analytics: thin, they call one service."""
 
+import datetime
+
 from celery import shared_task
 
 from analytics.services.aggregates import aggregates_refresh
 from analytics.services.health import ingestion_hours_count
+from analytics.services.insights import weekly_insights_write
 from analytics.services.nightly import analytics_derive
 from analytics.services.performers import performers_compute
 from analytics.services.reports import reports_send
@@ -46,3 +49,9 @@ def performers() -> int:
     """Store every course's, all learners' and all instructors' star performers; return how
     many scopes."""
     return performers_compute().runs
+@shared_task(name="analytics.weekly_insights")
+def weekly_insights(week: str | None = None) -> int:
+    """Write the insights of the week containing `week` (YYYY-MM-DD; by default the week just
+    ended); return how many findings they hold."""
+    day = datetime.date.fromisoformat(week) if week else None
+    return weekly_insights_write(week=day).findings

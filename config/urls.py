@@ -41,6 +41,7 @@ urlpatterns = [
     path("dashboard/experiments/", include("campaigns.urls_experiments")),
     path("dashboard/videos/", include("video.urls_dashboard")),
     path("dashboard/analytics/", include("analytics.urls")),
+    path("dashboard/insights/", include("analytics.urls_insights")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file of its own (?script), so

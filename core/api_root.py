@@ -47,6 +47,7 @@ RESOURCES: dict[str, str] = {
     "analytics/cohorts": "analytics-cohorts",
     "analytics/lifecycle": "analytics-lifecycle",
     "analytics/first-week": "analytics-first-week",
+    "analytics/insights": "analytics-insights",
 }
 
 

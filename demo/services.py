@@ -20,6 +20,7 @@ from core.records import XpEntryRecord
 from demo.behaviour import DemoLearner, archetype_pick, learner_events
 from demo.campaigns import demo_campaigns_run
 from demo.first_week import demo_first_week
+from demo.insights import demo_insights_seed
 from demo.interventions import demo_interventions_send
 from demo.performers import demo_performers_analyse
 from demo.reports import demo_reports_subscribe
@@ -346,6 +347,7 @@ def demo_seed(
     demo_first_week()  # also when another refresh was under way and skipped the derive
     step("analytics", 1, 1)
     demo_reports_subscribe()
+    demo_insights_seed()  # what beat writes on Mondays, from the refreshed aggregates
     return DemoSummary(
         instructors=len(instructors),
         courses=len(courses),

@@ -8,6 +8,7 @@ from analytics.api.forecasts import ForecastsView
 from analytics.api.funnels import FunnelsView
 from analytics.api.health import HealthView
 from analytics.api.performers import PerformersView
+from analytics.api.insights import InsightsView
 from analytics.api.trends import TrendsView
 
 urlpatterns = [
@@ -28,4 +29,5 @@ urlpatterns = [
     path("analytics/lifecycle/", LifecycleView.as_view(), name="analytics-lifecycle"),
     path("analytics/performers/", PerformersView.as_view(), name="analytics-performers"),
     path("analytics/first-week/", FirstWeekView.as_view(), name="analytics-first-week"),
+    path("analytics/insights/", InsightsView.as_view(), name="analytics-insights"),
 ]

@@ -14,6 +14,7 @@ from analytics.models.performers import (
     PerformerSegment,
 )
 from analytics.models.reports import ReportKind, ReportSend, ReportSubscription
+from analytics.models.insights import Insight, InsightRun
 from analytics.models.retention import Breakdown, CohortKind, LifecycleWeek, RetentionCell
 from analytics.models.revenue import DailyRevenue
 from analytics.models.trends import Anomaly
@@ -30,6 +31,8 @@ __all__ = [
     "Forecast",
     "FunnelProgress",
     "IngestionHour",
+    "Insight",
+    "InsightRun",
     "LifecycleWeek",
     "PerformerFactor",
     "PerformerMember",

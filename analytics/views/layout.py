@@ -34,6 +34,7 @@ TABS: tuple[Tab, ...] = (
     Tab("analytics:health", "Health", True),
     Tab("analytics:reports", "Reports", True),
     Tab("analytics:performers", "Performers", False),
+    Tab("insights:insights", "Insights", True),
 )
 
 
