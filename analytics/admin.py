@@ -15,6 +15,8 @@ from analytics.models import (
     DailyAggregate,
     FirstWeekSnapshot,
     Forecast,
+    Insight,
+    InsightRun,
     PerformerFactor,
     PerformerMember,
     PerformerRun,
@@ -23,13 +25,8 @@ from analytics.models import (
     TaskHealth,
 )
 from analytics.services.activity_store import WORD_BITS, day_of
-from analytics.services.reports import report_subscriber_check, report_subscription_set
-    Insight,
-    InsightRun,
-    TaskHealth,
-)
-from analytics.services.activity_store import WORD_BITS, day_of
 from analytics.services.insights import insight_status_set
+from analytics.services.reports import report_subscriber_check, report_subscription_set
 from core.admin import ReadOnlyAdmin
 from core.errors import DomainValidationError
 
@@ -268,6 +265,8 @@ class FirstWeekSnapshotAdmin(ReadOnlyAdmin):
     @admin.display(description="learners with a weak first week")
     def cohort_size(self, obj: FirstWeekSnapshot) -> int:
         return len(obj.weak_learners)
+
+
 @admin.register(InsightRun)
 class InsightRunAdmin(ReadOnlyAdmin):
     list_display = [

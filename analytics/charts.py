@@ -466,6 +466,9 @@ def first_week_outcomes_figure(outcomes: Sequence[Any]) -> Figure:
         yaxis=chart_axis(title={"text": "Share of enrolments (%)"}, range=[0, 100]),
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
         margin={"l": 56, "r": 16, "t": 32, "b": 40},
+    )
+
+
 def movements_figure(movements: Sequence[dict[str, Any]]) -> Figure:
     """The week-over-week change (%) of each metric as a horizontal bar, significant moves in
     the accent colour and the others grey (rows of InsightRun.movements)."""

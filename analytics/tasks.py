@@ -49,6 +49,8 @@ def performers() -> int:
     """Store every course's, all learners' and all instructors' star performers; return how
     many scopes."""
     return performers_compute().runs
+
+
 @shared_task(name="analytics.weekly_insights")
 def weekly_insights(week: str | None = None) -> int:
     """Write the insights of the week containing `week` (YYYY-MM-DD; by default the week just

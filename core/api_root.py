@@ -46,6 +46,7 @@ RESOURCES: dict[str, str] = {
     "analytics/health": "analytics-health",
     "analytics/cohorts": "analytics-cohorts",
     "analytics/lifecycle": "analytics-lifecycle",
+    "analytics/performers": "analytics-performers",
     "analytics/first-week": "analytics-first-week",
     "analytics/insights": "analytics-insights",
 }

@@ -7,8 +7,8 @@ from analytics.api.first_week import FirstWeekView
 from analytics.api.forecasts import ForecastsView
 from analytics.api.funnels import FunnelsView
 from analytics.api.health import HealthView
-from analytics.api.performers import PerformersView
 from analytics.api.insights import InsightsView
+from analytics.api.performers import PerformersView
 from analytics.api.trends import TrendsView
 
 urlpatterns = [

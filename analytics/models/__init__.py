@@ -6,6 +6,7 @@ from analytics.models.first_week import FirstWeekSnapshot
 from analytics.models.forecasts import Forecast
 from analytics.models.funnels import FunnelProgress
 from analytics.models.health import IngestionHour, TaskHealth
+from analytics.models.insights import Insight, InsightRun
 from analytics.models.performers import (
     PerformerFactor,
     PerformerMember,
@@ -14,7 +15,6 @@ from analytics.models.performers import (
     PerformerSegment,
 )
 from analytics.models.reports import ReportKind, ReportSend, ReportSubscription
-from analytics.models.insights import Insight, InsightRun
 from analytics.models.retention import Breakdown, CohortKind, LifecycleWeek, RetentionCell
 from analytics.models.revenue import DailyRevenue
 from analytics.models.trends import Anomaly

@@ -20,9 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 
-from analytics.services.significance import ALPHA, compare_groups
+from analytics.services.significance import ALPHA, compare_groups, holm
 
 MIN_RHO = 0.1  # below it a correlation explains under 1% of the variance: not worth a card
 MIN_CORRELATION_N = 10
@@ -116,10 +115,10 @@ def rank_correlations(
         raw.append((name, len(x), rho, p))
     if not raw:
         return []
-    holm = multipletests([r[3] for r in raw], alpha=ALPHA, method="holm")[1]
+    adjusted = holm([r[3] for r in raw])
     out = [
         Correlation(signal=name, n=n, rho=rho, p_value=p, p_value_holm=float(ph))
-        for (name, n, rho, p), ph in zip(raw, holm, strict=True)
+        for (name, n, rho, p), ph in zip(raw, adjusted, strict=True)
     ]
     out.sort(key=lambda c: (-abs(c.rho), c.signal))
     return out

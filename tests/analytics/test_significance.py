@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from analytics.services.significance import cohen_d, compare_groups, proportion, significant
+from analytics.services.significance import cohen_d, compare_groups, holm, proportion, significant
 
 
 def _groups(rng, planted: dict[str, float], signals: int = 20, n: int = 300):
@@ -74,3 +74,11 @@ def test_proportion_has_a_wilson_interval():
     assert p.rate == 0.3
     assert p.low == pytest.approx(0.2189, abs=1e-3) and p.high == pytest.approx(0.3958, abs=1e-3)
     assert proportion(0, 0).rate == 0.0
+
+
+def test_holm_gives_statsmodels_values_with_ties_and_caps():
+    rng = np.random.default_rng(3)
+    for p in ([0.01, 0.04, 0.04, 0.03, 0.9], [0.5], rng.uniform(0, 0.2, 40).tolist()):
+        assert holm(p) == pytest.approx(multipletests(p, method="holm")[1].tolist())
+    assert holm([0.3, 0.4, 0.5]) == pytest.approx([0.9, 0.9, 0.9])  # non-decreasing
+    assert holm([0.6, 0.7]) == [1.0, 1.0]  # capped

@@ -6,7 +6,7 @@ import datetime
 import itertools
 
 import pytest
-from celery.schedules import crontab
+from celery.schedules import crontab, maybe_schedule
 from django.conf import settings
 from django_celery_beat.schedulers import ModelEntry
 
@@ -17,8 +17,11 @@ pytestmark = pytest.mark.django_db
 WEEK_START = datetime.datetime(2026, 3, 2, tzinfo=datetime.UTC)  # a Monday
 
 
-def shortest_gap_seconds(schedule: crontab) -> int:
-    """The shortest time between two consecutive runs of `schedule`, over a week of minutes."""
+def shortest_gap_seconds(schedule: crontab | float) -> int:
+    """The shortest time between two consecutive runs of `schedule`, over a week of minutes
+    (an interval's is its period)."""
+    if not isinstance(schedule, crontab):
+        return int(maybe_schedule(schedule).run_every.total_seconds())
     runs = []
     for minute in range(2 * 7 * 24 * 60):  # two weeks, so that the gap across Sunday counts
         at = WEEK_START + datetime.timedelta(minutes=minute)
@@ -38,6 +41,7 @@ def test_crontab_gaps_are_measured_right() -> None:
     assert shortest_gap_seconds(crontab(minute=5)) == 3600
     assert shortest_gap_seconds(crontab(hour=2, minute=30)) == 86400
     assert shortest_gap_seconds(crontab(hour="1,3", minute=0)) == 2 * 3600
+    assert shortest_gap_seconds(10.0) == 10
 
 
 @pytest.mark.parametrize("name", sorted(settings.CELERY_BEAT_SCHEDULE))
