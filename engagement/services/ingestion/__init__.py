@@ -6,8 +6,9 @@ creates unknown users, courses, lessons and enrollments provisionally, stores th
 append-only and idempotently by (source, client id), then runs the follow-ups for the newly
 stored events only: lesson progress, enrollment status and live-session attendance in
 `learning`, then gamification's `events_apply` (XP, streaks, achievements; called directly, it
-sits below engagement), then the handlers named in ``settings.STRIDE_EVENT_HANDLERS`` (conversions, ...), all in the same
-transaction so that a batch is stored with its effects or not at all. Each is called once per
+sits below engagement), then the handlers named in ``settings.STRIDE_EVENT_HANDLERS``
+(conversions, ...), all in the same transaction so that a batch is stored with its effects or
+not at all. Each is called once per
 batch with the list of newly stored events as `core.records.EventRecord`s.
 """
 
