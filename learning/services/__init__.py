@@ -2,7 +2,8 @@
 
 `catalogue`: natural-key upserts of courses, lessons and enrollments, and the provisional ones
 created for what events name before any sync. `live_sessions`: live sessions, registrations
-and attendance. `progress`: lesson progress and enrollment status folded in from activity. Import from here; the modules are the layout, not the API.
+and attendance. `progress`: lesson progress and enrollment status folded in from activity.
+Import from here; the modules are the layout, not the API.
 """
 
 from learning.services.catalogue import (
