@@ -5,6 +5,7 @@ from analytics.models.aggregates import AggregateRun, DailyAggregate
 from analytics.models.forecasts import Forecast
 from analytics.models.funnels import FunnelProgress
 from analytics.models.health import IngestionHour, TaskHealth
+from analytics.models.no_show import NoShowModel, NoShowPrediction
 from analytics.models.retention import Breakdown, CohortKind, LifecycleWeek, RetentionCell
 from analytics.models.revenue import DailyRevenue
 from analytics.models.trends import Anomaly
@@ -21,6 +22,8 @@ __all__ = [
     "FunnelProgress",
     "IngestionHour",
     "LifecycleWeek",
+    "NoShowModel",
+    "NoShowPrediction",
     "RetentionCell",
     "TaskHealth",
 ]
