@@ -10,6 +10,8 @@ from analytics.models import (
     Anomaly,
     DailyAggregate,
     Forecast,
+    NoShowModel,
+    NoShowPrediction,
     TaskHealth,
 )
 from analytics.services.activity_store import WORD_BITS, day_of
@@ -128,3 +130,35 @@ class TaskHealthAdmin(ReadOnlyAdmin):
         "failures",
     ]
     search_fields = ["task"]
+
+
+@admin.register(NoShowModel)
+class NoShowModelAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "trained_at",
+        "in_use",
+        "n_outcomes",
+        "n_no_shows",
+        "n_holdout",
+        "model_auc",
+        "baseline_auc",
+        "model_log_loss",
+        "baseline_log_loss",
+    ]
+    list_filter = ["in_use"]
+    exclude = ["fitted"]
+    ordering = ["-trained_at", "-id"]
+
+
+@admin.register(NoShowPrediction)
+class NoShowPredictionAdmin(ReadOnlyAdmin):
+    list_display = ["registration", "probability", "source", "model", "predicted_at"]
+    list_filter = ["source"]
+    search_fields = [
+        "=registration__user__external_id",
+        "registration__user__email",
+        "=registration__session__external_id",
+    ]
+    list_select_related = ["registration__user", "registration__session", "model"]
+    ordering = ["-probability", "id"]

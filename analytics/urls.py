@@ -2,7 +2,16 @@
 
 from django.urls import path
 
-from analytics.views import cohorts, courses, funnels, health, instructors, overview, trends
+from analytics.views import (
+    cohorts,
+    courses,
+    funnels,
+    health,
+    instructors,
+    live_sessions,
+    overview,
+    trends,
+)
 
 app_name = "analytics"
 
@@ -16,4 +25,5 @@ urlpatterns = [
     path("cohorts/segment/", cohorts.cohort_segment, name="cohort_segment"),
     path("trends/", trends.trends, name="trends"),
     path("health/", health.health, name="health"),
+    path("live-sessions/", live_sessions.live_sessions, name="live_sessions"),
 ]

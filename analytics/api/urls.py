@@ -6,6 +6,7 @@ from analytics.api.engagement import EngagementView
 from analytics.api.forecasts import ForecastsView
 from analytics.api.funnels import FunnelsView
 from analytics.api.health import HealthView
+from analytics.api.no_shows import NoShowsView
 from analytics.api.trends import TrendsView
 
 urlpatterns = [
@@ -22,6 +23,7 @@ urlpatterns = [
     path("analytics/forecasts/", ForecastsView.as_view(), name="analytics-forecasts"),
     path("analytics/trends/", TrendsView.as_view(), name="analytics-trends"),
     path("analytics/health/", HealthView.as_view(), name="analytics-health"),
+    path("analytics/no-shows/", NoShowsView.as_view(), name="analytics-no-shows"),
     path("analytics/cohorts/", CohortsView.as_view(), name="analytics-cohorts"),
     path("analytics/lifecycle/", LifecycleView.as_view(), name="analytics-lifecycle"),
 ]

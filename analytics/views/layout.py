@@ -30,6 +30,7 @@ TABS: tuple[Tab, ...] = (
     Tab("analytics:funnels", "Funnels", False),
     Tab("analytics:cohorts", "Cohorts", False),
     Tab("analytics:trends", "Trends", False),
+    Tab("analytics:live_sessions", "Live sessions", False),
     Tab("analytics:health", "Health", True),
 )
 

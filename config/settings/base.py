@@ -344,6 +344,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "AlertStatusEnum": "engagement.models.Alert.Status",
         "EnrollmentStatusEnum": "learning.models.Enrollment.Status",
+        "LiveSessionStatusEnum": "learning.models.LiveSession.Status",
+        "LiveRegistrationStatusEnum": "learning.models.LiveSessionRegistration.Status",
         "ChannelEnum": "interventions.models.Channel",
         "CampaignKindEnum": "campaigns.models.Campaign.Kind",
         "ExperimentKindEnum": "campaigns.models.Experiment.Kind",
