@@ -152,11 +152,16 @@ def features_of(
 
 
 def features_history(
-    registrations: Sequence[Registration], drop_off_risk: dict[tuple[int, int], float]
+    registrations: Sequence[Registration],
+    drop_off_risk: dict[tuple[int, int], float],
+    *,
+    now: datetime | None = None,
 ) -> dict[int, Features]:
     """Features of every registration by id, each from its learner's earlier sessions.
 
     `drop_off_risk` maps (user id, session id) to the risk to use (missing: never scored).
+    With `now`, sessions from then on are not history for anyone (an upcoming session has
+    no outcome yet, and must not count as one not kept).
     """
     by_user: dict[int, list[Registration]] = {}
     for reg in registrations:
@@ -165,7 +170,8 @@ def features_history(
     for regs in by_user.values():
         regs.sort(key=lambda r: (r.starts_at, r.registration_id))
         for index, reg in enumerate(regs):
-            earlier = [r for r in regs[:index] if r.starts_at < reg.starts_at]
+            before = reg.starts_at if now is None else min(reg.starts_at, now)
+            earlier = [r for r in regs[:index] if r.starts_at < before]
             out[reg.registration_id] = features_of(
                 reg, earlier, drop_off_risk.get((reg.user_id, reg.session_id))
             )

@@ -120,8 +120,8 @@ def _drop_off_risks(rows: list[_Row]) -> dict[tuple[int, int], float]:
     return out
 
 
-def _features(rows: list[_Row]) -> dict[int, core.Features]:
-    return core.features_history([r.reg for r in rows], _drop_off_risks(rows))
+def _features(rows: list[_Row], now: datetime.datetime) -> dict[int, core.Features]:
+    return core.features_history([r.reg for r in rows], _drop_off_risks(rows), now=now)
 
 
 def no_show_model_current() -> NoShowModel | None:
@@ -139,7 +139,7 @@ def no_show_model_train(*, now: datetime.datetime | None = None) -> NoShowModel:
             session__status=LiveSession.Status.SCHEDULED, session__starts_at__lt=now
         ).values_list(*_FIELDS)
     )
-    features = _features(past)
+    features = _features(past, now)
     training = [
         (
             r.reg.session_id,
@@ -212,7 +212,7 @@ def no_shows_predict(
         return PredictResult(predicted=0, source=source, alerts=0, reminders=0)
     history = _history({r.reg.user_id for r in upcoming}, now)
     rows = [*history, *upcoming]
-    features = _features(rows)
+    features = _features(rows, now)
     chosen = [features[r.reg.registration_id] for r in upcoming]
     if card is not None:
         probabilities = core.model_predict(core.model_loads(bytes(card.fitted)), chosen)
