@@ -20,6 +20,7 @@ from core.records import XpEntryRecord
 from demo.behaviour import DemoLearner, archetype_pick, learner_events
 from demo.campaigns import demo_campaigns_run
 from demo.interventions import demo_interventions_send
+from demo.live_sessions import demo_live_sessions_seed
 from demo.video import demo_video_seed
 from engagement.selectors.dashboard import scoring_run_current
 from engagement.services.alerts import alerts_evaluate
@@ -340,6 +341,7 @@ def demo_seed(
     step("analytics", 0, 1)
     refreshed = analytics_refresh()
     step("analytics", 1, 1)
+    demo_live_sessions_seed(now=now, seed=seed)
     return DemoSummary(
         instructors=len(instructors),
         courses=len(courses),
