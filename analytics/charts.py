@@ -440,7 +440,7 @@ def no_show_figure(
     ]
     return base_figure(
         data,
-        height=110 + 34 * max(1, len(labels)),
+        height=110 + 48 * max(1, len(labels)),
         barmode="stack",
         xaxis=chart_axis(title={"text": "Learners registered"}, rangemode="tozero"),
         yaxis=chart_axis(automargin=True),

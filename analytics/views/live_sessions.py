@@ -16,6 +16,12 @@ from analytics.services.no_show import PREDICT_HOURS
 from analytics.views.layout import csv_response, page_context, wants_csv
 from engagement.charts import figure_html
 
+WEIGHT_LABELS = {
+    "no_show_rate": "no-show rate",
+    "reschedule_rate": "reschedule rate",
+    "unreliability": "1 \u2212 reliability",
+    "drop_off_risk": "drop-off risk",
+}
 CSV_HEADER = ["session", "title", "course", "starts_at", "user", "probability", "source", "reasons"]
 
 
@@ -51,7 +57,7 @@ def live_sessions(request: HttpRequest) -> HttpResponse:
     if predicted:
         chart = figure_html(
             charts.no_show_figure(
-                [f"{s.title} · {s.starts_at:%d %b %H:%M}" for s in predicted],
+                [f"{s.title[:28]}<br>{s.starts_at:%a %d %b %H:%M}" for s in predicted],
                 [s.expected_no_shows for s in predicted],
                 [len(s.registrations) for s in predicted],
             ),
@@ -64,7 +70,7 @@ def live_sessions(request: HttpRequest) -> HttpResponse:
         upcoming_days=UPCOMING_DAYS,
         predict_hours=PREDICT_HOURS,
         weights=[
-            (name.replace("_", " "), int(w * 100)) for name, w in core.BASELINE_WEIGHTS.items()
+            (WEIGHT_LABELS[name], round(w * 100)) for name, w in core.BASELINE_WEIGHTS.items()
         ],
         min_outcomes=core.MIN_OUTCOMES,
         min_no_shows=core.MIN_NO_SHOWS,

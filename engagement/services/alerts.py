@@ -136,13 +136,13 @@ def alerts_raise(
 
     For rules whose condition is computed elsewhere (analytics' no-show prediction): the
     same cooldown and de-duplication as `alerts_evaluate` apply, so calling it again with
-    the same candidates raises nothing. A rule that staff switched off raises nothing.
+    the same candidates raises nothing. A rule switched off (or deleted) raises nothing.
     """
-    rule = AlertRule.objects.filter(code=code).first()
-    if rule is None:
+    if code not in AlertRule.Code.values:
         raise DomainValidationError({"code": f"Unknown alert rule '{code}'."})
-    if not rule.is_active or not candidates:
-        return 0
+    rule = AlertRule.objects.filter(code=code).first()
+    if rule is None or not rule.is_active or not candidates:
+        return 0  # a rule row that staff deleted raises nothing, like one switched off
     return _candidates_raise(rule=rule, candidates=candidates, now=now or timezone.now())
 
 
