@@ -31,7 +31,7 @@ from engagement.models import AlertRule
 from engagement.selectors.alerts import AlertCandidate
 from engagement.selectors.scores import current_scores_of
 from engagement.services.alerts import alert_rule_params, alerts_raise
-from interventions.models import MessageTemplate
+from interventions.selectors.templates import template_get
 from interventions.services.deliveries import deliveries_queue
 from learning.models import LiveSession, LiveSessionRegistration
 
@@ -286,8 +286,8 @@ def _remind(rows: list[_Row], now: datetime.datetime) -> int:
     """Queue the staff's reminder template for these learners whose session is near; return
     how many new deliveries. Nothing without an active template of the configured slug."""
     slug = settings.STRIDE_NO_SHOW_REMINDER_TEMPLATE
-    template = MessageTemplate.objects.filter(slug=slug, is_active=True).first() if slug else None
-    if template is None:
+    template = template_get(slug=slug) if slug else None
+    if template is None or not template.is_active:
         return 0
     soon = now + datetime.timedelta(hours=settings.STRIDE_NO_SHOW_REMINDER_HOURS)
     by_session: dict[tuple[int, int], list[int]] = {}

@@ -148,3 +148,28 @@ def test_too_small_a_history_keeps_the_baseline(course):
     assert not small.in_use and small.n_outcomes == 180
     assert small.note.startswith("Not enough history")
     assert NoShowModel.objects.count() == 1
+
+
+def _queries_to_predict(course, n: int, tag: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    learners = [_learner(course, f"{tag}{i}@example.com") for i in range(n)]
+    for i in range(2):
+        session = schedule(course, f"{tag}-past-{i}", NOW - (5 - i) * D)
+        register(session, learners, at=NOW - 9 * D)
+        attend(session, course, {u: i % 2 == 0 for u in learners}, NOW - (5 - i) * D + H)
+    register(schedule(course, f"{tag}-next", NOW + 5 * H), learners, at=NOW - D)
+    with CaptureQueriesContext(connection) as queries:
+        no_shows_predict(now=NOW)
+    return len(queries)
+
+
+def test_predicting_takes_as_many_queries_for_many_learners_as_for_few(course):
+    few = _queries_to_predict(course, 2, "a")
+    NoShowPrediction.objects.all().delete()
+    other = CourseFactory(external_id="ml", title="ML")
+    many = _queries_to_predict(other, 12, "b")
+
+    assert many == few
+    assert NoShowPrediction.objects.count() == 2 + 12
