@@ -145,6 +145,7 @@ class NoShowModelAdmin(ReadOnlyAdmin):
         "baseline_auc",
         "model_log_loss",
         "baseline_log_loss",
+        "note",
     ]
     list_filter = ["in_use"]
     exclude = ["fitted"]

@@ -28,6 +28,7 @@ class NoShowModel(models.Model):
     fitted = models.BinaryField(null=True, blank=True, editable=False)
 
     class Meta:
+        verbose_name = "no-show model"
         ordering = ["-trained_at", "-id"]
         get_latest_by = ["trained_at", "id"]
 
@@ -59,6 +60,7 @@ class NoShowPrediction(models.Model):
     predicted_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = "no-show prediction"
         ordering = ["-probability", "id"]
         indexes = [models.Index(fields=["-probability"], name="no_show_probability")]
 

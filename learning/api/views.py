@@ -68,7 +68,7 @@ def _upsert_schema(
             ),
         ),
         "bulk": extend_schema(
-            operation_id=f"{name}s_bulk_upsert",
+            operation_id=f"{name.replace(' ', '_')}s_bulk_upsert",
             request=bulk,
             responses={200: UpsertResultSerializer},
             summary=f"Create or update many {name}s at once (all or nothing)",

@@ -139,3 +139,27 @@ def test_the_command_and_the_tasks_predict_and_train(sessions, capsys):
     assert "3 registrations predicted (baseline)" in out
     assert predict_no_shows() == 3
     assert train_no_show_model() is False
+
+
+def test_admin_lists_sessions_registrations_cards_and_predictions(sessions):
+    from tests.accounts.factories import AdminFactory
+
+    from analytics.services.no_show import no_show_model_train
+
+    no_show_model_train()
+    root = AdminFactory(email="root@example.com", password="pw-root-12345", is_superuser=True)
+    client = signed_in(root)
+    pages = {
+        "/admin/learning/livesession/": "Python office hour",
+        "/admin/learning/livesessionregistration/": "ann@example.com",
+        "/admin/analytics/noshowmodel/": "Not enough history",
+        "/admin/analytics/noshowprediction/": "baseline",
+    }
+    for url, text in pages.items():
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert text.lower() in response.content.decode().lower(), url
+    session = client.get("/admin/learning/livesession/?q=py-next")
+    assert "Python office hour" in session.content.decode()
+    # Cards and predictions are written by the services only.
+    assert client.get("/admin/analytics/noshowprediction/add/").status_code == 403
