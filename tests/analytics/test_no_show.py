@@ -9,6 +9,8 @@ import random
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from analytics.models import NoShowModel, NoShowPrediction
 from analytics.services.no_show import no_show_model_train, no_shows_predict
@@ -151,9 +153,6 @@ def test_too_small_a_history_keeps_the_baseline(course):
 
 
 def _queries_to_predict(course, n: int, tag: str) -> int:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     learners = [_learner(course, f"{tag}{i}@example.com") for i in range(n)]
     for i in range(2):
         session = schedule(course, f"{tag}-past-{i}", NOW - (5 - i) * D)

@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from analytics.selectors.no_show import upcoming_sessions
-from analytics.services.no_show import no_shows_predict
+from analytics.services.no_show import no_show_model_train, no_shows_predict
 from analytics.tasks import predict_no_shows, train_no_show_model
 from analytics.views.layout import TABS
-from tests.accounts.factories import InstructorFactory, UserFactory
+from tests.accounts.factories import AdminFactory, InstructorFactory, UserFactory
 from tests.analytics.live_history import attend, register, schedule
 from tests.learning.factories import CourseFactory, EnrollmentFactory
 
@@ -142,10 +142,6 @@ def test_the_command_and_the_tasks_predict_and_train(sessions, capsys):
 
 
 def test_admin_lists_sessions_registrations_cards_and_predictions(sessions):
-    from tests.accounts.factories import AdminFactory
-
-    from analytics.services.no_show import no_show_model_train
-
     no_show_model_train()
     root = AdminFactory(email="root@example.com", password="pw-root-12345", is_superuser=True)
     client = signed_in(root)
