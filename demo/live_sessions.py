@@ -11,6 +11,8 @@ import random
 from analytics.services.no_show import no_show_model_current, no_show_model_train, no_shows_predict
 from engagement.services.alerts import alerts_evaluate
 from engagement.services.ingestion import events_ingest
+from gamification.services.achievements import achievements_evaluate_all
+from gamification.services.streaks import streak_at_risk_moments_record, streaks_settle
 from learning.models import Course, Enrollment
 from learning.services import live_registrations_upsert, live_sessions_upsert
 
@@ -100,8 +102,12 @@ def demo_live_sessions_seed(*, now: datetime.datetime, seed: int) -> dict[str, i
     live_registrations_upsert(items=registrations)
     for start in range(0, len(events), 500):
         events_ingest(source=SOURCE, items=events[start : start + 500])
-    # The attendance is behaviour the alert rules read (missed live sessions): evaluated again
-    # now, as beat would within the hour, so that a rerun finds nothing new to raise.
+    # Attending is activity: what beat does hourly on activity (streaks and their freezes,
+    # achievements, the alert rules, which also read missed sessions) runs again now, as the
+    # demo did for the rest of the behaviour, so that a rerun finds nothing new to do.
+    streaks_settle(now=now)
+    streak_at_risk_moments_record(now=now)
+    achievements_evaluate_all()
     alerts_evaluate()
     # What beat does weekly, once a day here: a rerun reuses today's attempt.
     card = no_show_model_current()
