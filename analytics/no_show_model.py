@@ -84,6 +84,7 @@ REASON_WORDS: dict[str, str] = {
     "history": "{n_outcomes} earlier sessions on record",
 }
 NEWCOMER_REASON = "no attendance history yet"
+NOTHING_REASON = "no risk factor stands out"
 
 
 @dataclass(frozen=True)
@@ -183,9 +184,22 @@ def baseline_probability(values: dict[str, float]) -> float:
     return sum(weight * values[name] for name, weight in BASELINE_WEIGHTS.items())
 
 
+# A newcomer's components: what the reasons measure a learner against (a learner who missed
+# 0 of 3 sessions has a no-show rate, but it is no reason to expect them to miss this one).
+REFERENCE: dict[str, float] = {
+    "no_show_rate": PRIORS["no_show_rate"],
+    "reschedule_rate": PRIORS["reschedule_rate"],
+    "unreliability": 1.0 - PRIORS["reliability"],
+    "drop_off_risk": UNKNOWN_DROP_OFF_RISK,
+}
+
+
 def baseline_contributions(values: dict[str, float]) -> dict[str, float]:
-    """Each component's share of the baseline probability (weight x value)."""
-    return {name: weight * values[name] for name, weight in BASELINE_WEIGHTS.items()}
+    """How much each component adds to the baseline probability beyond a newcomer's
+    (weight x (value - reference)); negative where the learner does better than that."""
+    return {
+        name: weight * (values[name] - REFERENCE[name]) for name, weight in BASELINE_WEIGHTS.items()
+    }
 
 
 HISTORY_INPUTS = frozenset({"no_show_rate", "reschedule_rate", "unreliability", "history"})
@@ -206,7 +220,7 @@ def reasons_of(features: Features, contributions: dict[str, float], top: int = 3
     )
     for _, name in ranked[: top - len(words)]:
         words.append(REASON_WORDS[name].format(**features.counts))
-    return words
+    return words or [NOTHING_REASON]
 
 
 @dataclass(frozen=True)
@@ -329,8 +343,15 @@ def model_predict(fitted: object, features: Sequence[Features]) -> list[float]:
 def model_contributions(
     coefficients: dict[str, float], means: dict[str, float], values: dict[str, float]
 ) -> dict[str, float]:
-    """How much each input pushes this prediction's log-odds above the average learner's."""
-    return {
-        name: coefficients.get(name, 0.0) * (values[name] - means.get(name, 0.0))
-        for name in MODEL_FEATURES
-    }
+    """How much each input pushes this prediction's log-odds above the average learner's.
+
+    Only an input above the average that raises the risk counts (a positive coefficient): a
+    low input with a negative coefficient raises it too, but "rescheduled 0 of 12" is no
+    reason a person would give. The others are 0.
+    """
+    out = {}
+    for name in MODEL_FEATURES:
+        excess = values[name] - means.get(name, 0.0)
+        push = coefficients.get(name, 0.0) * excess
+        out[name] = push if excess > 0 and push > 0 else 0.0
+    return out

@@ -67,7 +67,13 @@ def test_a_newcomer_gets_the_priors_and_says_so():
     expected = 0.4 * 0.3 + 0.2 * 0.1 + 0.2 * 0.4 + 0.2 * core.UNKNOWN_DROP_OFF_RISK
     assert core.baseline_probability(features.values) == pytest.approx(expected)
     reasons = core.reasons_of(features, core.baseline_contributions(features.values))
-    assert reasons == ["no attendance history yet", "drop-off risk 50%"]
+    assert reasons == ["no attendance history yet"]
+    steady = core.features_of(
+        _reg(9, 1, 9, day=5), [_reg(i, 1, i, day=i, attended=True) for i in range(1, 5)], 0.2
+    )
+    assert core.reasons_of(steady, core.baseline_contributions(steady.values)) == [
+        "no risk factor stands out"
+    ]
 
 
 def _history(n_users: int, n_sessions: int, per_session: int, p_miss, seed: int = 1):
