@@ -141,4 +141,4 @@ def upcoming_sessions(
 
 def no_show_model_card() -> NoShowModel | None:
     """The latest training attempt without its stored classifier; one query."""
-    return NoShowModel.objects.defer("fitted").order_by("-trained_at", "-id").first()
+    return NoShowModel.objects.defer("fitted").order_by("-id").first()

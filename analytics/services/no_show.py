@@ -125,8 +125,8 @@ def _features(rows: list[_Row], now: datetime.datetime) -> dict[int, core.Featur
 
 
 def no_show_model_current() -> NoShowModel | None:
-    """The latest training attempt (its card), or None before the first."""
-    return NoShowModel.objects.order_by("-trained_at", "-id").first()
+    """The latest training attempt made (its card), or None before the first."""
+    return NoShowModel.objects.order_by("-id").first()
 
 
 @transaction.atomic
@@ -202,11 +202,9 @@ def no_shows_predict(
             session__starts_at__lte=now + datetime.timedelta(hours=hours),
         ).values_list(*_FIELDS)
     )
-    card = NoShowModel.objects.filter(in_use=True).order_by("-trained_at", "-id").first()
-    latest = no_show_model_current()
     # The latest attempt decides: a newer model that lost to the baseline retires the older.
-    if card is not None and latest is not None and latest.pk != card.pk:
-        card = None
+    latest = no_show_model_current()
+    card = latest if latest is not None and latest.in_use else None
     source = NoShowPrediction.Source.MODEL if card is not None else NoShowPrediction.Source.BASELINE
     if not upcoming:
         return PredictResult(predicted=0, source=source, alerts=0, reminders=0)

@@ -142,6 +142,12 @@ def test_trained_on_a_planted_history_the_model_replaces_the_baseline(course):
     prediction = NoShowPrediction.objects.filter(source="model").first()
     assert prediction.model == card and prediction.reasons
 
+    # A later attempt that cannot train (here: as of before the history) retires the model.
+    retired = no_show_model_train(now=NOW - 60 * D)
+    assert not retired.in_use
+    assert no_shows_predict(now=NOW).source == "baseline"
+    assert set(NoShowPrediction.objects.values_list("source", flat=True)) == {"baseline"}
+
 
 def test_too_small_a_history_keeps_the_baseline(course):
     _planted_history(course, 40, 18, 10, signal=True)
