@@ -22,6 +22,8 @@ from analytics.models import (
     PerformerRun,
     ReportSend,
     ReportSubscription,
+    NoShowModel,
+    NoShowPrediction,
     TaskHealth,
 )
 from analytics.services.activity_store import WORD_BITS, day_of
@@ -310,3 +312,34 @@ class InsightAdmin(ReadOnlyAdmin):
     date_hierarchy = "week"
     ordering = ["-week", "position"]
     actions = [mark_acknowledged, mark_dismissed]
+@admin.register(NoShowModel)
+class NoShowModelAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "trained_at",
+        "in_use",
+        "n_outcomes",
+        "n_no_shows",
+        "n_holdout",
+        "model_auc",
+        "baseline_auc",
+        "model_log_loss",
+        "baseline_log_loss",
+        "note",
+    ]
+    list_filter = ["in_use"]
+    exclude = ["fitted"]
+    ordering = ["-trained_at", "-id"]
+
+
+@admin.register(NoShowPrediction)
+class NoShowPredictionAdmin(ReadOnlyAdmin):
+    list_display = ["registration", "probability", "source", "model", "predicted_at"]
+    list_filter = ["source"]
+    search_fields = [
+        "=registration__user__external_id",
+        "registration__user__email",
+        "=registration__session__external_id",
+    ]
+    list_select_related = ["registration__user", "registration__session", "model"]
+    ordering = ["-probability", "id"]

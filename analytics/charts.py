@@ -490,4 +490,34 @@ def movements_figure(movements: Sequence[dict[str, Any]]) -> Figure:
         xaxis=chart_axis(title={"text": "Change (%)"}, zeroline=True),
         yaxis=chart_axis(automargin=True, autorange="reversed"),
         margin={"l": 16, "r": 16, "t": 8, "b": 40},
+def no_show_figure(
+    labels: Sequence[str], expected_no_shows: Sequence[float], registered: Sequence[int]
+) -> Figure:
+    """Per upcoming session (first on top), the learners expected to come and the expected
+    no-shows (the sum of their probabilities), stacked to the number registered."""
+    no_shows = [round(float(v), 1) for v in expected_no_shows]
+    coming = [round(n - v, 1) for n, v in zip(registered, no_shows, strict=True)]
+    data = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "y": list(labels)[::-1],
+            "x": values[::-1],
+            "name": name,
+            "marker": {"color": colour},
+            "hovertemplate": f"%{{y}}: %{{x}} {name.lower()}<extra></extra>",
+        }
+        for name, values, colour in (
+            ("Expected to attend", coming, LEVEL_COLOURS["low"]),
+            ("Expected no-shows", no_shows, LEVEL_COLOURS["high"]),
+        )
+    ]
+    return base_figure(
+        data,
+        height=110 + 48 * max(1, len(labels)),
+        barmode="stack",
+        xaxis=chart_axis(title={"text": "Learners registered"}, rangemode="tozero"),
+        yaxis=chart_axis(automargin=True),
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+        margin={"l": 16, "r": 16, "t": 32, "b": 40},
     )

@@ -63,6 +63,19 @@ BEAT_SCHEDULE = {
     "analytics.performers": {
         "task": "analytics.performers",
         "schedule": crontab(hour=3, minute=15),
+    # No-show risk moves with what happens close to a session (a new registration, a missed
+    # session yesterday, last night's drop-off score), and a reminder must go out hours before
+    # the start: hourly over the next 48 hours keeps every prediction under an hour old.
+    "analytics.predict_no_shows": {
+        "task": "analytics.predict_no_shows",
+        "schedule": crontab(minute=20),
+        "options": {"expire_seconds": 50 * 60},
+    },
+    # The model learns from whole weeks of attended and missed sessions; retraining weekly
+    # (Sunday night, after the nightly jobs) is as often as its evidence changes much.
+    "analytics.train_no_show_model": {
+        "task": "analytics.train_no_show_model",
+        "schedule": crontab(day_of_week="sun", hour=3, minute=30),
         "options": {"expire_seconds": 12 * 3600},
     },
 }

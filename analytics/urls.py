@@ -12,6 +12,11 @@ from analytics.views import (
     overview,
     performers,
     reports,
+    funnels,
+    health,
+    instructors,
+    live_sessions,
+    overview,
     trends,
 )
 
@@ -32,4 +37,5 @@ urlpatterns = [
     path("reports/", reports.reports, name="reports"),
     path("reports/subscription/", reports.report_subscription, name="report_subscription"),
     path("performers/", performers.performers, name="performers"),
+    path("live-sessions/", live_sessions.live_sessions, name="live_sessions"),
 ]

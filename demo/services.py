@@ -24,6 +24,7 @@ from demo.insights import demo_insights_seed
 from demo.interventions import demo_interventions_send
 from demo.performers import demo_performers_analyse
 from demo.reports import demo_reports_subscribe
+from demo.live_sessions import demo_live_sessions_seed
 from demo.video import demo_video_seed
 from engagement.selectors.dashboard import scoring_run_current
 from engagement.services.alerts import alerts_evaluate
@@ -348,6 +349,7 @@ def demo_seed(
     step("analytics", 1, 1)
     demo_reports_subscribe()
     demo_insights_seed()  # what beat writes on Mondays, from the refreshed aggregates
+    demo_live_sessions_seed(now=now, seed=seed)
     return DemoSummary(
         instructors=len(instructors),
         courses=len(courses),

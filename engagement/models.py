@@ -255,6 +255,7 @@ class AlertRule(models.Model):
         STREAK_AT_RISK = "streak_at_risk", "Streak about to break"
         ABANDONED_VIDEOS = "abandoned_videos", "Abandoned videos"
         MISSED_LIVE_SESSIONS = "missed_live_sessions", "Missed live sessions"
+        NO_SHOW_RISK = "no_show_risk", "Likely no-show at a live session"
 
     code = models.CharField(max_length=32, choices=Code.choices, unique=True)
     name = models.CharField(max_length=100)

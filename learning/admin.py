@@ -1,6 +1,13 @@
 from django.contrib import admin
 
-from learning.models import Course, Enrollment, Lesson, LessonProgress
+from learning.models import (
+    Course,
+    Enrollment,
+    Lesson,
+    LessonProgress,
+    LiveSession,
+    LiveSessionRegistration,
+)
 
 
 class LessonInline(admin.TabularInline):
@@ -45,3 +52,33 @@ class LessonProgressAdmin(admin.ModelAdmin):
     search_fields = ["user__email", "lesson__title"]
     list_select_related = ["user", "lesson"]
     raw_id_fields = ["user", "lesson"]
+
+
+class RegistrationInline(admin.TabularInline):
+    model = LiveSessionRegistration
+    fk_name = "session"
+    extra = 0
+    fields = ["user", "status", "registered_at", "attended", "outcome_at"]
+    readonly_fields = ["attended", "outcome_at"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(LiveSession)
+class LiveSessionAdmin(admin.ModelAdmin):
+    list_display = ["title", "course", "starts_at", "duration_minutes", "status", "external_id"]
+    list_filter = ["status", "course"]
+    search_fields = ["title", "external_id", "course__title"]
+    list_select_related = ["course"]
+    raw_id_fields = ["course"]
+    date_hierarchy = "starts_at"
+    inlines = [RegistrationInline]
+
+
+@admin.register(LiveSessionRegistration)
+class LiveSessionRegistrationAdmin(admin.ModelAdmin):
+    list_display = ["user", "session", "status", "registered_at", "attended", "outcome_at"]
+    list_filter = ["status", "attended"]
+    search_fields = ["user__email", "user__external_id", "session__title", "session__external_id"]
+    list_select_related = ["user", "session"]
+    raw_id_fields = ["user", "session", "rescheduled_from"]
+    readonly_fields = ["attended", "outcome_at"]

@@ -111,3 +111,67 @@ class LessonProgress(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} · lesson {self.lesson_id}: {self.percent}%"
+
+
+class LiveSession(models.Model):
+    """A scheduled live session of a course (a webinar, a lab), pushed by the integrator."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        CANCELLED = "cancelled", "Cancelled"
+
+    external_id = models.CharField(max_length=128, unique=True)
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="live_sessions")
+    title = models.CharField(max_length=255)
+    starts_at = models.DateTimeField()
+    duration_minutes = models.PositiveIntegerField(default=60)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCHEDULED)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        indexes = [models.Index(fields=["starts_at", "course"], name="live_session_start")]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.starts_at:%Y-%m-%d %H:%M})"
+
+
+class LiveSessionRegistration(models.Model):
+    """A learner registered for a live session; `attended` is filled in from their
+    `live_session_attended` / `live_session_missed` events (None: no outcome yet)."""
+
+    class Status(models.TextChoices):
+        REGISTERED = "registered", "Registered"
+        CANCELLED = "cancelled", "Cancelled"
+        RESCHEDULED = "rescheduled", "Rescheduled"
+
+    session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="registrations")
+    user = models.ForeignKey(
+        "accounts.User", on_delete=models.CASCADE, related_name="live_registrations"
+    )
+    registered_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REGISTERED)
+    rescheduled_from = models.ForeignKey(
+        LiveSession,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The session this registration was moved from, if the learner rescheduled.",
+    )
+    attended = models.BooleanField(null=True, blank=True)
+    outcome_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["session_id", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "user"], name="live_registration_unique_session_user"
+            )
+        ]
+        indexes = [models.Index(fields=["user", "session"], name="live_registration_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} for session {self.session_id} ({self.status})"

@@ -3,7 +3,14 @@
 from django.db.models import Count, QuerySet
 
 from accounts.models import User
-from learning.models import Course, Enrollment, Lesson, LessonProgress
+from learning.models import (
+    Course,
+    Enrollment,
+    Lesson,
+    LessonProgress,
+    LiveSession,
+    LiveSessionRegistration,
+)
 
 
 def course_list() -> QuerySet[Course]:
@@ -35,3 +42,19 @@ def lesson_progress_completed(
             user_id__in=user_ids, lesson_id__in=lesson_ids, completed_at__isnull=False
         ).values_list("user_id", "lesson_id")
     )
+
+
+def live_session_list() -> QuerySet[LiveSession]:
+    """Live sessions with their course, soonest first."""
+    return LiveSession.objects.select_related("course").order_by("starts_at", "id")
+
+
+def live_registration_list(*, viewer: User | None = None) -> QuerySet[LiveSessionRegistration]:
+    """Registrations with session, user and the session moved from; a non-staff viewer sees
+    only their own."""
+    registrations = LiveSessionRegistration.objects.select_related(
+        "session", "user", "rescheduled_from"
+    ).order_by("id")
+    if viewer is not None and not viewer.is_staff:
+        registrations = registrations.filter(user=viewer)
+    return registrations

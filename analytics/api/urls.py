@@ -9,6 +9,7 @@ from analytics.api.funnels import FunnelsView
 from analytics.api.health import HealthView
 from analytics.api.insights import InsightsView
 from analytics.api.performers import PerformersView
+from analytics.api.no_shows import NoShowsView
 from analytics.api.trends import TrendsView
 
 urlpatterns = [
@@ -25,6 +26,7 @@ urlpatterns = [
     path("analytics/forecasts/", ForecastsView.as_view(), name="analytics-forecasts"),
     path("analytics/trends/", TrendsView.as_view(), name="analytics-trends"),
     path("analytics/health/", HealthView.as_view(), name="analytics-health"),
+    path("analytics/no-shows/", NoShowsView.as_view(), name="analytics-no-shows"),
     path("analytics/cohorts/", CohortsView.as_view(), name="analytics-cohorts"),
     path("analytics/lifecycle/", LifecycleView.as_view(), name="analytics-lifecycle"),
     path("analytics/performers/", PerformersView.as_view(), name="analytics-performers"),

@@ -15,6 +15,7 @@ from analytics.models.performers import (
     PerformerSegment,
 )
 from analytics.models.reports import ReportKind, ReportSend, ReportSubscription
+from analytics.models.no_show import NoShowModel, NoShowPrediction
 from analytics.models.retention import Breakdown, CohortKind, LifecycleWeek, RetentionCell
 from analytics.models.revenue import DailyRevenue
 from analytics.models.trends import Anomaly
@@ -42,6 +43,8 @@ __all__ = [
     "ReportKind",
     "ReportSend",
     "ReportSubscription",
+    "NoShowModel",
+    "NoShowPrediction",
     "RetentionCell",
     "TaskHealth",
 ]

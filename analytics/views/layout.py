@@ -31,6 +31,7 @@ TABS: tuple[Tab, ...] = (
     Tab("analytics:cohorts", "Cohorts", False),
     Tab("analytics:first_week", "First week", False),
     Tab("analytics:trends", "Trends", False),
+    Tab("analytics:live_sessions", "Live sessions", False),
     Tab("analytics:health", "Health", True),
     Tab("analytics:reports", "Reports", True),
     Tab("analytics:performers", "Performers", False),

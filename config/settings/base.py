@@ -344,6 +344,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "AlertStatusEnum": "engagement.models.Alert.Status",
         "EnrollmentStatusEnum": "learning.models.Enrollment.Status",
+        "LiveSessionStatusEnum": "learning.models.LiveSession.Status",
+        "LiveRegistrationStatusEnum": "learning.models.LiveSessionRegistration.Status",
         "ChannelEnum": "interventions.models.Channel",
         "CampaignKindEnum": "campaigns.models.Campaign.Kind",
         "ExperimentKindEnum": "campaigns.models.Experiment.Kind",
@@ -463,6 +465,14 @@ STRIDE_AI_PRICE_PER_MTOK = (
 
 # Campaigns: a run's audience is cut into chunks of this many learners, each queued by its own
 # task (they run in parallel on the workers and show the run's progress).
+# No-show prediction (analytics.services.no_show): learners likely to miss a live session are
+# sent this template (by slug; staff create it, nothing is sent without it) once, when the
+# session is less than this many hours away.
+STRIDE_NO_SHOW_REMINDER_TEMPLATE = os.environ.get(
+    "STRIDE_NO_SHOW_REMINDER_TEMPLATE", "live-session-reminder"
+)
+STRIDE_NO_SHOW_REMINDER_HOURS = int(os.environ.get("STRIDE_NO_SHOW_REMINDER_HOURS", "24"))
+
 STRIDE_CAMPAIGN_CHUNK_SIZE = int(os.environ.get("STRIDE_CAMPAIGN_CHUNK_SIZE", "1000"))
 
 # --- Video (lesson videos: upload, HLS transcoding, signed playback, watch analytics) --------

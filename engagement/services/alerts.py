@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.errors import DomainValidationError
 from engagement.models import Alert, AlertRule, EngagementScore
-from engagement.selectors.alerts import CANDIDATE_FINDERS, alert_blocked_keys
+from engagement.selectors.alerts import CANDIDATE_FINDERS, AlertCandidate, alert_blocked_keys
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,9 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
         "lookback_days": 30,
     },
     AlertRule.Code.MISSED_LIVE_SESSIONS: {"min_missed": 2, "days": 14},
+    # Raised by analytics' no-show prediction (not by alerts_evaluate): a registration for a
+    # session in the next hours whose no-show probability reaches this.
+    AlertRule.Code.NO_SHOW_RISK: {"min_probability": 0.5},
 }
 
 
@@ -117,7 +120,35 @@ def alerts_evaluate(
 
 @transaction.atomic
 def _rule_evaluate(*, rule: AlertRule, now: datetime.datetime, params: Mapping[str, Any]) -> int:
-    candidates = CANDIDATE_FINDERS[rule.code](now, params)
+    return _candidates_raise(
+        rule=rule, candidates=CANDIDATE_FINDERS[rule.code](now, params), now=now
+    )
+
+
+@transaction.atomic
+def alerts_raise(
+    *,
+    code: str,
+    candidates: Sequence[AlertCandidate],
+    now: datetime.datetime | None = None,
+) -> int:
+    """Raise alerts of the rule `code` for candidates another app found; return how many new.
+
+    For rules whose condition is computed elsewhere (analytics' no-show prediction): the
+    same cooldown and de-duplication as `alerts_evaluate` apply, so calling it again with
+    the same candidates raises nothing. A rule switched off (or deleted) raises nothing.
+    """
+    if code not in AlertRule.Code.values:
+        raise DomainValidationError({"code": f"Unknown alert rule '{code}'."})
+    rule = AlertRule.objects.filter(code=code).first()
+    if rule is None or not rule.is_active or not candidates:
+        return 0  # a rule row that staff deleted raises nothing, like one switched off
+    return _candidates_raise(rule=rule, candidates=candidates, now=now or timezone.now())
+
+
+def _candidates_raise(
+    *, rule: AlertRule, candidates: Sequence[AlertCandidate], now: datetime.datetime
+) -> int:
     if not candidates:
         return 0
     blocked = alert_blocked_keys(rule_id=rule.pk, now=now, cooldown_hours=rule.cooldown_hours)

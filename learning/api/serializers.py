@@ -5,7 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from core.api import BulkSerializer, ChoiceField, JSONInputSerializer
-from learning.models import Course, Enrollment, Lesson
+from learning.models import Course, Enrollment, Lesson, LiveSession, LiveSessionRegistration
 
 
 class CourseInputSerializer(JSONInputSerializer):
@@ -117,6 +117,80 @@ class EnrollmentOutputSerializer(serializers.ModelSerializer):
             "completed_at",
             "withdrawn_at",
             "provisional",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class LiveSessionInputSerializer(JSONInputSerializer):
+    course = serializers.CharField(max_length=128, required=False, help_text="Course external id.")
+    title = serializers.CharField(max_length=255, required=False)
+    starts_at = serializers.DateTimeField(required=False)
+    duration_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, required=False)
+    status = ChoiceField(choices=LiveSession.Status.choices, required=False)
+
+
+class LiveSessionBulkItemSerializer(LiveSessionInputSerializer):
+    external_id = serializers.CharField(max_length=128)
+
+
+class LiveSessionBulkSerializer(BulkSerializer):
+    item_serializer = LiveSessionBulkItemSerializer
+
+
+class LiveSessionOutputSerializer(serializers.ModelSerializer):
+    course = serializers.SlugRelatedField(slug_field="external_id", read_only=True)
+
+    class Meta:
+        model = LiveSession
+        fields = [
+            "external_id",
+            "course",
+            "title",
+            "starts_at",
+            "duration_minutes",
+            "status",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class LiveRegistrationInputSerializer(JSONInputSerializer):
+    status = ChoiceField(choices=LiveSessionRegistration.Status.choices, required=False)
+    registered_at = serializers.DateTimeField(required=False)
+    rescheduled_from = serializers.CharField(
+        max_length=128,
+        required=False,
+        allow_null=True,
+        help_text="External id of the live session the learner moved from.",
+    )
+
+
+class LiveRegistrationBulkItemSerializer(LiveRegistrationInputSerializer):
+    session = serializers.CharField(max_length=128, help_text="Live session external id.")
+    user = serializers.CharField(max_length=128, help_text="User external id.")
+
+
+class LiveRegistrationBulkSerializer(BulkSerializer):
+    item_serializer = LiveRegistrationBulkItemSerializer
+
+
+class LiveRegistrationOutputSerializer(serializers.ModelSerializer):
+    session = serializers.SlugRelatedField(slug_field="external_id", read_only=True)
+    user = serializers.SlugRelatedField(slug_field="external_id", read_only=True)
+    rescheduled_from = serializers.SlugRelatedField(slug_field="external_id", read_only=True)
+
+    class Meta:
+        model = LiveSessionRegistration
+        fields = [
+            "session",
+            "user",
+            "status",
+            "registered_at",
+            "rescheduled_from",
+            "attended",
+            "outcome_at",
             "updated_at",
         ]
         read_only_fields = fields

@@ -23,9 +23,21 @@ from core.api import (
 from core.bulk import UpsertResult
 from core.errors import DomainValidationError
 from learning.api import serializers as s
-from learning.models import Course, Enrollment, Lesson
-from learning.selectors import course_list, enrollment_list, lesson_list
-from learning.services import courses_upsert, enrollments_upsert, lessons_upsert
+from learning.models import Course, Enrollment, Lesson, LiveSession, LiveSessionRegistration
+from learning.selectors import (
+    course_list,
+    enrollment_list,
+    lesson_list,
+    live_registration_list,
+    live_session_list,
+)
+from learning.services import (
+    courses_upsert,
+    enrollments_upsert,
+    lessons_upsert,
+    live_registrations_upsert,
+    live_sessions_upsert,
+)
 
 
 def _upsert_schema(
@@ -56,7 +68,7 @@ def _upsert_schema(
             ),
         ),
         "bulk": extend_schema(
-            operation_id=f"{name}s_bulk_upsert",
+            operation_id=f"{name.replace(' ', '_')}s_bulk_upsert",
             request=bulk,
             responses={200: UpsertResultSerializer},
             summary=f"Create or update many {name}s at once (all or nothing)",
@@ -261,4 +273,150 @@ class EnrollmentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         serializer = s.EnrollmentBulkSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = enrollments_upsert(items=serializer.validated_data["items"])
+        return Response({"created": result.created, "updated": result.updated})
+
+
+class LiveSessionFilter(StrideFilterSet):
+    course = filters.CharFilter(field_name="course__external_id")
+    starts_after = DateTimeFilter(field_name="starts_at", lookup_expr="gte")
+    starts_before = DateTimeFilter(field_name="starts_at", lookup_expr="lt")
+
+    class Meta:
+        model = LiveSession
+        fields = ["status"]
+
+
+@extend_schema_view(
+    **_upsert_schema(
+        "live session",
+        s.LiveSessionInputSerializer,
+        s.LiveSessionBulkSerializer,
+        s.LiveSessionOutputSerializer,
+        listing=(
+            "Scheduled live sessions by your external id, soonest first. Filter by `course` "
+            "(its external id), `status`, `starts_after` and `starts_before`."
+        ),
+        rules=(
+            "Creating a live session needs `course`, `title` and `starts_at`; `course` must "
+            "be the external id of a course Stride knows. Cancel one with `status: cancelled`."
+        ),
+    )
+)
+class LiveSessionViewSet(
+    UpsertViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    serializer_class = s.LiveSessionOutputSerializer
+    input_serializer_class = s.LiveSessionInputSerializer
+    bulk_serializer_class = s.LiveSessionBulkSerializer
+    output_serializer_class = s.LiveSessionOutputSerializer
+    filterset_class = LiveSessionFilter
+    scope_read = "courses:read"
+    scope_write = "courses:write"
+
+    def get_queryset(self) -> QuerySet[LiveSession]:
+        return live_session_list()
+
+    def upsert(self, items: list[dict[str, Any]]) -> UpsertResult:
+        result = live_sessions_upsert(items=items)
+        return _reload(
+            result, live_session_list(), "external_id", [i["external_id"] for i in items]
+        )
+
+
+class LiveRegistrationFilter(StrideFilterSet):
+    session = filters.CharFilter(field_name="session__external_id")
+    user = filters.CharFilter(field_name="user__external_id")
+    course = filters.CharFilter(field_name="session__course__external_id")
+
+    class Meta:
+        model = LiveSessionRegistration
+        fields = ["status", "attended"]
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List live-session registrations",
+        description=(
+            "Learners registered for live sessions, with their attendance (`attended`: null "
+            "until a `live_session_attended` or `live_session_missed` event arrives). Filter "
+            "by `session`, `user`, `course` (external ids), `status` and `attended`. Needs "
+            "the `courses:read` scope; a signed-in student sees only their own."
+        ),
+    )
+)
+class LiveRegistrationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Registrations by (session, user) external ids; a student sees only their own."""
+
+    serializer_class = s.LiveRegistrationOutputSerializer
+    filterset_class = LiveRegistrationFilter
+    scope_read = "courses:read"
+    scope_write = "courses:write"
+    allow_self_service = True
+
+    def get_queryset(self) -> QuerySet[LiveSessionRegistration]:
+        viewer = self.request.user if isinstance(self.request.user, User) else None
+        return live_registration_list(viewer=viewer)
+
+    def _get(self, session: str, user: str) -> LiveSessionRegistration:
+        return get_object_or_404(
+            self.get_queryset(), session__external_id=session, user__external_id=user
+        )
+
+    def get_object(self) -> LiveSessionRegistration:
+        return self._get(self.kwargs["session"], self.kwargs["user"])
+
+    @extend_schema(
+        responses=s.LiveRegistrationOutputSerializer,
+        summary="Read one live-session registration",
+        description=(
+            "The registration of a user for a live session, both by your external ids. Needs "
+            "the `courses:read` scope; a signed-in student may read only their own."
+        ),
+    )
+    def retrieve(self, request: Request, session: str, user: str) -> Response:
+        return Response(self.get_serializer(self._get(session, user)).data)
+
+    @extend_schema(
+        request=s.LiveRegistrationInputSerializer,
+        responses={
+            200: s.LiveRegistrationOutputSerializer,
+            201: s.LiveRegistrationOutputSerializer,
+        },
+        summary="Register a user for a live session, or update the registration",
+        description=(
+            "Registers the user for the session (201) or updates the registration (200); both "
+            "must be external ids Stride knows. Fields left out keep their stored values (a "
+            "new registration is `registered` from now). A learner who moves to another "
+            "session: mark the old registration `rescheduled` and register them for the new "
+            "one with `rescheduled_from`. Needs the `courses:write` scope."
+        ),
+    )
+    def update(self, request: Request, session: str, user: str) -> Response:
+        ids = validate_url_ids(s.LiveRegistrationBulkItemSerializer, session=session, user=user)
+        serializer = s.LiveRegistrationInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            result = live_registrations_upsert(items=[{**serializer.validated_data, **ids}])
+        except DomainValidationError as exc:
+            raise DomainValidationError(exc.fields["items"]["0"]) from exc
+        code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        return Response(self.get_serializer(self._get(session, user)).data, status=code)
+
+    @extend_schema(
+        operation_id="live_session_registrations_bulk_upsert",
+        request=s.LiveRegistrationBulkSerializer,
+        responses={200: UpsertResultSerializer},
+        summary="Create or update many live-session registrations at once (all or nothing)",
+        description=(
+            "Upserts each item of `items` by its (`session`, `user`), as the single PUT does, "
+            "in one transaction: if any item is invalid nothing is stored, and the 400 lists "
+            "each invalid item's fields under `items` by index. At most "
+            f"{settings.STRIDE_BULK_MAX_ITEMS:,} items. Needs the `courses:write` scope."
+        ),
+    )
+    @action(detail=False, methods=["post"], url_path="bulk")
+    def bulk(self, request: Request) -> Response:
+        serializer = s.LiveRegistrationBulkSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = live_registrations_upsert(items=serializer.validated_data["items"])
         return Response({"created": result.created, "updated": result.updated})

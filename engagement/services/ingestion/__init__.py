@@ -4,10 +4,11 @@ The API, the `import_events` command, the demo and the video player all call `ev
 It validates each event by hand (a serializer per event would cost more than the whole insert),
 creates unknown users, courses, lessons and enrollments provisionally, stores the events
 append-only and idempotently by (source, client id), then runs the follow-ups for the newly
-stored events only: lesson progress and enrollment status in `learning`, then gamification's
-`events_apply` (XP, streaks, achievements; called directly, it sits below engagement), then the
-handlers named in ``settings.STRIDE_EVENT_HANDLERS`` (conversions, ...), all in the same
-transaction so that a batch is stored with its effects or not at all. Each is called once per
+stored events only: lesson progress, enrollment status and live-session attendance in
+`learning`, then gamification's `events_apply` (XP, streaks, achievements; called directly, it
+sits below engagement), then the handlers named in ``settings.STRIDE_EVENT_HANDLERS``
+(conversions, ...), all in the same transaction so that a batch is stored with its effects or
+not at all. Each is called once per
 batch with the list of newly stored events as `core.records.EventRecord`s.
 """
 

@@ -18,12 +18,14 @@ from learning.services import (
     enrollments_record_status,
     lesson_progress_merge,
     lesson_progress_record,
+    live_attendance_record,
     progress_percent,
 )
 
 PROGRESS_TYPES = frozenset({"lesson_started", "lesson_completed", "video_progress"})
 UNIQUE_VIOLATION = "23505"
 STATUS_OF_TYPE = {"course_completed": "completed", "enrollment_withdrawn": "withdrawn"}
+ATTENDANCE_OF_TYPE = {"live_session_attended": True, "live_session_missed": False}
 
 
 # --- storage --------------------------------------------------------------------------------
@@ -89,6 +91,8 @@ def store_postgresql(
         new_rows = _insert_postgresql(cursor, staged, source, rows, received_at, with_pks=with_pks)
         if new_rows:
             _follow_up_postgresql(staged)
+    if new_rows:
+        _attendance_record(new_rows)
     return new_rows
 
 
@@ -224,6 +228,7 @@ def store_generic(source: str, rows: list[EventRow], received_at: datetime) -> l
         row.pk = ids[row.client_id]
     if new_rows:
         _follow_up_generic(new_rows)
+        _attendance_record(new_rows)
     return new_rows
 
 
@@ -259,6 +264,20 @@ def _follow_up_generic(rows: list[EventRow]) -> None:
         lesson_progress_record(observations=progress)
     if status_changes:
         enrollments_record_status(changes=status_changes)
+
+
+def _attendance_record(rows: list[EventRow]) -> None:
+    """Mark the live-session registrations that newly stored attendance events report."""
+    # Few events of a batch are about live sessions: reading them from the rows in Python
+    # costs less than another pass of the database over the staged batch.
+    outcomes = [
+        (row.user_id, str(row.properties["live_session"]), attended, row.occurred_at)
+        for row in rows
+        if (attended := ATTENDANCE_OF_TYPE.get(row.type)) is not None
+        and row.properties.get("live_session")
+    ]
+    if outcomes:
+        live_attendance_record(outcomes=outcomes)
 
 
 def _event_unsaved(source: str, row: EventRow, received_at: datetime) -> Event:
