@@ -17,13 +17,13 @@ from analytics.models import (
     Forecast,
     Insight,
     InsightRun,
+    NoShowModel,
+    NoShowPrediction,
     PerformerFactor,
     PerformerMember,
     PerformerRun,
     ReportSend,
     ReportSubscription,
-    NoShowModel,
-    NoShowPrediction,
     TaskHealth,
 )
 from analytics.services.activity_store import WORD_BITS, day_of
@@ -312,6 +312,8 @@ class InsightAdmin(ReadOnlyAdmin):
     date_hierarchy = "week"
     ordering = ["-week", "position"]
     actions = [mark_acknowledged, mark_dismissed]
+
+
 @admin.register(NoShowModel)
 class NoShowModelAdmin(ReadOnlyAdmin):
     list_display = [

@@ -490,6 +490,9 @@ def movements_figure(movements: Sequence[dict[str, Any]]) -> Figure:
         xaxis=chart_axis(title={"text": "Change (%)"}, zeroline=True),
         yaxis=chart_axis(automargin=True, autorange="reversed"),
         margin={"l": 16, "r": 16, "t": 8, "b": 40},
+    )
+
+
 def no_show_figure(
     labels: Sequence[str], expected_no_shows: Sequence[float], registered: Sequence[int]
 ) -> Figure:

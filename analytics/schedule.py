@@ -39,7 +39,7 @@ BEAT_SCHEDULE = {
         "options": {"expire_seconds": 9 * 60},
     },
     # The daily executive summary is read at the start of the working day; 07:00 UTC is after
-    # the 01:30 refresh and the 02:00 derive have counted yesterday (with time to spare for a
+    # the 01:30 refresh and the 01:45 derive have counted yesterday (with time to spare for a
     # slow night), and early morning in Europe, before the Americas wake.
     "analytics.daily_summary": {
         "task": "analytics.send_reports",
@@ -63,6 +63,8 @@ BEAT_SCHEDULE = {
     "analytics.performers": {
         "task": "analytics.performers",
         "schedule": crontab(hour=3, minute=15),
+        "options": {"expire_seconds": 12 * 3600},
+    },
     # No-show risk moves with what happens close to a session (a new registration, a missed
     # session yesterday, last night's drop-off score), and a reminder must go out hours before
     # the start: hourly over the next 48 hours keeps every prediction under an hour old.

@@ -8,9 +8,9 @@ from analytics.services.aggregates import aggregates_refresh
 from analytics.services.health import ingestion_hours_count
 from analytics.services.insights import weekly_insights_write
 from analytics.services.nightly import analytics_derive
+from analytics.services.no_show import no_show_model_train, no_shows_predict
 from analytics.services.performers import performers_compute
 from analytics.services.reports import reports_send
-from analytics.services.no_show import no_show_model_train, no_shows_predict
 
 
 @shared_task(name="analytics.refresh")
@@ -58,6 +58,8 @@ def weekly_insights(week: str | None = None) -> int:
     ended); return how many findings they hold."""
     day = datetime.date.fromisoformat(week) if week else None
     return weekly_insights_write(week=day).findings
+
+
 @shared_task(name="analytics.predict_no_shows")
 def predict_no_shows() -> int:
     """Predict the no-shows of the next 48 hours' live sessions; return how many predicted."""

@@ -9,14 +9,10 @@ from analytics.views import (
     funnels,
     health,
     instructors,
+    live_sessions,
     overview,
     performers,
     reports,
-    funnels,
-    health,
-    instructors,
-    live_sessions,
-    overview,
     trends,
 )
 

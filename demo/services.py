@@ -22,9 +22,9 @@ from demo.campaigns import demo_campaigns_run
 from demo.first_week import demo_first_week
 from demo.insights import demo_insights_seed
 from demo.interventions import demo_interventions_send
+from demo.live_sessions import demo_live_sessions_seed
 from demo.performers import demo_performers_analyse
 from demo.reports import demo_reports_subscribe
-from demo.live_sessions import demo_live_sessions_seed
 from demo.video import demo_video_seed
 from engagement.selectors.dashboard import scoring_run_current
 from engagement.services.alerts import alerts_evaluate

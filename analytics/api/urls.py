@@ -8,8 +8,8 @@ from analytics.api.forecasts import ForecastsView
 from analytics.api.funnels import FunnelsView
 from analytics.api.health import HealthView
 from analytics.api.insights import InsightsView
-from analytics.api.performers import PerformersView
 from analytics.api.no_shows import NoShowsView
+from analytics.api.performers import PerformersView
 from analytics.api.trends import TrendsView
 
 urlpatterns = [

@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("analytics", "0011_first_week"),
+        ("analytics", "0012_no_show"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

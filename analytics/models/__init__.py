@@ -7,6 +7,7 @@ from analytics.models.forecasts import Forecast
 from analytics.models.funnels import FunnelProgress
 from analytics.models.health import IngestionHour, TaskHealth
 from analytics.models.insights import Insight, InsightRun
+from analytics.models.no_show import NoShowModel, NoShowPrediction
 from analytics.models.performers import (
     PerformerFactor,
     PerformerMember,
@@ -15,7 +16,6 @@ from analytics.models.performers import (
     PerformerSegment,
 )
 from analytics.models.reports import ReportKind, ReportSend, ReportSubscription
-from analytics.models.no_show import NoShowModel, NoShowPrediction
 from analytics.models.retention import Breakdown, CohortKind, LifecycleWeek, RetentionCell
 from analytics.models.revenue import DailyRevenue
 from analytics.models.trends import Anomaly
@@ -35,6 +35,8 @@ __all__ = [
     "Insight",
     "InsightRun",
     "LifecycleWeek",
+    "NoShowModel",
+    "NoShowPrediction",
     "PerformerFactor",
     "PerformerMember",
     "PerformerRun",
@@ -43,8 +45,6 @@ __all__ = [
     "ReportKind",
     "ReportSend",
     "ReportSubscription",
-    "NoShowModel",
-    "NoShowPrediction",
     "RetentionCell",
     "TaskHealth",
 ]

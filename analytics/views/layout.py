@@ -25,17 +25,17 @@ class Tab:
 # The analytics navigation, in order; a tab whose page is not routed is left out.
 TABS: tuple[Tab, ...] = (
     Tab("analytics:overview", "Overview", True),
+    Tab("insights:insights", "Insights", True),
     Tab("analytics:courses", "Courses", False),
     Tab("analytics:instructors", "Instructors", True),
+    Tab("analytics:performers", "Performers", False),
+    Tab("analytics:first_week", "First week", False),
     Tab("analytics:funnels", "Funnels", False),
     Tab("analytics:cohorts", "Cohorts", False),
-    Tab("analytics:first_week", "First week", False),
     Tab("analytics:trends", "Trends", False),
     Tab("analytics:live_sessions", "Live sessions", False),
     Tab("analytics:health", "Health", True),
     Tab("analytics:reports", "Reports", True),
-    Tab("analytics:performers", "Performers", False),
-    Tab("insights:insights", "Insights", True),
 )
 
 

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("analytics", "0009_activity_bitmaps"),
+        ("analytics", "0011_first_week"),
         ("learning", "0002_live_sessions"),
     ]
 
