@@ -333,7 +333,9 @@ def test_an_interventions_holdout_effect_is_a_finding_with_its_interval(settings
     comeback = found[f"intervention:campaign:{campaign.pk}"]
     figures = comeback.figures
     assert figures["ci_low_pct"] < figures["uplift_pct"] < figures["ci_high_pct"]
-    assert figures["ci_low_pct"] < 50 < figures["ci_high_pct"]  # 0.60 / 0.40 - 1 = +50%
+    # 0.60 / 0.40 - 1 = +50%; which learners are held out follows their ids, so the observed
+    # uplift varies from run to run (its standard error is about 12 points): within 3 of them.
+    assert 15 < figures["uplift_pct"] < 95 and figures["ci_low_pct"] > 0
     assert comeback.significant and comeback.chart_url == "/dashboard/effectiveness/"
     assert figures["contacted"] + figures["held_out"] == 1000
     assert "Comeback" in comeback.title
