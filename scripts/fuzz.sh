@@ -79,7 +79,8 @@ done
 # also apply rules no OpenAPI schema can state, documented in their descriptions, so a 400 is
 # a correct answer to some schema-valid requests there (and only there):
 # - upserts: creating needs fields an update may leave out (a user's email, a course's title);
-#   referenced users, courses and lessons must exist; dates must be in order; emails unique;
+#   referenced users, courses, lessons and live sessions must exist; dates must be in order;
+#   emails unique;
 # - a single event: its type's properties, the course or lesson some types need, a time no
 #   later than now;
 # - alerts: a resolved alert can be neither acknowledged nor resolved again;
@@ -135,7 +136,7 @@ include-name-regex = "/api/v1/lessons/[{]external_id[}]/$"
 parameters = { "path.external_id" = { dictionary = "lessons", probability = 0.5 } }
 
 [[operations]]
-include-name-regex = "^(PUT|POST) /api/v1/(users|courses|lessons|enrollments)/"
+include-name-regex = "^(PUT|POST) /api/v1/(users|courses|lessons|enrollments|live-sessions|live-session-registrations)/"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429"]
 
 [[operations]]
