@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 export DJANGO_SETTINGS_MODULE=config.settings.local
 PY=.venv/bin/python
 PORT="${PORT:-8000}"
+# Links in emails (reports, anomaly alerts, tracked messages) point at this server.
+export STRIDE_SITE_URL="${STRIDE_SITE_URL:-http://127.0.0.1:$PORT}"
 mkdir -p var/log
 
 $PY manage.py migrate --noinput -v0  # also creates the database cache's table

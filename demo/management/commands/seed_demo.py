@@ -75,7 +75,10 @@ class Command(BaseCommand):
             )
         if summary.analytics_days:
             self.stdout.write(
-                f"Analytics: {summary.analytics_days} days aggregated (/dashboard/analytics/)."
+                f"Analytics: {summary.analytics_days} days aggregated (/dashboard/analytics/); "
+                "weekly insights (/dashboard/insights/), star performers, the first-week "
+                "analysis, live sessions with their no-show risk and the staff reports on its "
+                "tabs."
             )
         if summary.sign_in_student:
             self.stdout.write(
