@@ -13,10 +13,14 @@ from analytics.models import (
     AggregateRun,
     Anomaly,
     DailyAggregate,
+    DailyRevenue,
     FirstWeekSnapshot,
     Forecast,
+    FunnelProgress,
+    IngestionHour,
     Insight,
     InsightRun,
+    LifecycleWeek,
     NoShowModel,
     NoShowPrediction,
     PerformerFactor,
@@ -24,6 +28,7 @@ from analytics.models import (
     PerformerRun,
     ReportSend,
     ReportSubscription,
+    RetentionCell,
     TaskHealth,
 )
 from analytics.services.activity_store import WORD_BITS, day_of
@@ -345,3 +350,54 @@ class NoShowPredictionAdmin(ReadOnlyAdmin):
     ]
     list_select_related = ["registration__user", "registration__session", "model"]
     ordering = ["-probability", "id"]
+
+
+# What the nightly runs store for the pages, read-only like the aggregates.
+
+
+@admin.register(DailyRevenue)
+class DailyRevenueAdmin(ReadOnlyAdmin):
+    list_display = ["day", "course", "instructor", "currency", "amount", "transactions"]
+    list_filter = ["currency"]
+    date_hierarchy = "day"
+    raw_id_fields = ["course", "instructor"]
+
+
+@admin.register(FunnelProgress)
+class FunnelProgressAdmin(ReadOnlyAdmin):
+    list_display = ["enrollment", "course", "enrolled_at", "started_at", "completed_at"]
+    raw_id_fields = ["enrollment", "course"]
+
+
+@admin.register(RetentionCell)
+class RetentionCellAdmin(ReadOnlyAdmin):
+    list_display = [
+        "cohort_kind",
+        "cohort_week",
+        "course",
+        "breakdown",
+        "breakdown_value",
+        "week_offset",
+        "cohort_size",
+        "retained",
+    ]
+    list_filter = ["cohort_kind", "breakdown"]
+    raw_id_fields = ["course"]
+
+
+@admin.register(LifecycleWeek)
+class LifecycleWeekAdmin(ReadOnlyAdmin):
+    list_display = ["week", "course", "new", "returning", "resurrecting", "dormant"]
+    raw_id_fields = ["course"]
+
+
+@admin.register(IngestionHour)
+class IngestionHourAdmin(ReadOnlyAdmin):
+    list_display = ["hour", "events", "counted_at"]
+
+
+@admin.register(PerformerFactor)
+class PerformerFactorAdmin(ReadOnlyAdmin):
+    list_display = ["signal", "run", "star_mean", "lagging_mean", "cohen_d", "p_value_holm"]
+    search_fields = ["signal"]
+    raw_id_fields = ["run"]

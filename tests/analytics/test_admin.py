@@ -59,3 +59,22 @@ def test_the_stored_activity_is_listed_per_course_and_word(admin_client):
     html = page.content.decode()
     assert "Python 101" in html
     assert admin_client.get(f"{ADMIN}/activitybitmap/add/").status_code == 403
+
+
+def test_every_analytics_model_has_an_admin_page_that_opens_after_a_night(admin_client):
+    from django.apps import apps
+    from django.contrib import admin
+
+    from analytics.services.nightly import analytics_derive
+
+    course = CourseFactory(title="Python 101")
+    make_events(UserFactory(), [("login", timezone.now() - 2 * DAY)], course=course)
+    aggregates_refresh()
+    analytics_derive()
+
+    models = apps.get_app_config("analytics").get_models()
+    missing = [m.__name__ for m in models if m not in admin.site._registry]
+    assert missing == []
+    for model in apps.get_app_config("analytics").get_models():
+        url = f"{ADMIN}/{model._meta.model_name}/"
+        assert admin_client.get(url).status_code == 200, url
