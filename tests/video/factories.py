@@ -53,11 +53,20 @@ def video_ready(lesson: Lesson, *, duration: float = 10.0) -> LessonVideo:
     return video
 
 
-def send_beat(user, video: LessonVideo, view: str, seq: int, start: float, end: float, **extra):
-    """Send one heartbeat as the player does (the page's token for `view`), applied at once
-    as the worker does a few seconds later; True when it was taken (not a resend)."""
+def accept_beat(
+    user, video: LessonVideo, view: str, seq: int, start: float, end: float, **extra
+) -> bool:
+    """Send one heartbeat as the player does (the page's token for `view`), not applied yet;
+    True when it was taken (not a resend of one still waiting)."""
     token = heartbeat_token(video=video, user=user, view_id=view)
     body = {"seq": seq, "start": start, "end": end, "position": end, **extra}
-    stored = heartbeat_accept(token=token, body=json.dumps(body).encode())
+    return heartbeat_accept(token=token, body=json.dumps(body).encode())
+
+
+def send_beat(
+    user, video: LessonVideo, view: str, seq: int, start: float, end: float, **extra
+) -> bool:
+    """`accept_beat`, then applied at once as the worker does a few seconds later."""
+    stored = accept_beat(user, video, view, seq, start, end, **extra)
     heartbeats_process()
     return stored

@@ -12,10 +12,10 @@ from engagement.models import Event
 from learning.models import LessonProgress
 from tests.accounts.factories import UserFactory
 from tests.learning.factories import EnrollmentFactory, LessonFactory
-from tests.video.factories import send_beat, video_ready
+from tests.video.factories import accept_beat, send_beat, video_ready
 from video.models import ReceivedHeartbeat, WatchInterval, WatchPosition
 from video.selectors import video_analytics
-from video.services.watching import heartbeat_accept, heartbeat_token
+from video.services.watching import heartbeat_token
 from video.tasks import process_heartbeats
 
 pytestmark = pytest.mark.django_db
@@ -57,17 +57,10 @@ def test_the_retention_curve_of_four_hand_built_viewings(video):
     assert stats.devices == {"desktop": 3, "mobile": 1}
 
 
-def accept(user, video, view: str, seq: int, start: float, end: float, **extra) -> bool:
-    """Take a heartbeat as the collector does, without applying it yet."""
-    body = {"seq": seq, "start": start, "end": end, "position": end, **extra}
-    token = heartbeat_token(video=video, user=user, view_id=view)
-    return heartbeat_accept(token=token, body=json.dumps(body).encode())
-
-
 def test_a_resent_heartbeat_is_stored_once_here_and_in_engagement(video):
     learner = UserFactory()
-    assert accept(learner, video, "v1", 0, 0, 4)
-    assert not accept(learner, video, "v1", 0, 0, 4)  # waiting already
+    assert accept_beat(learner, video, "v1", 0, 0, 4)
+    assert not accept_beat(learner, video, "v1", 0, 0, 4)  # waiting already
     # Nothing is applied until the worker's pass (beat, every 10 seconds).
     assert not WatchInterval.objects.exists() and not Event.objects.exists()
 
@@ -82,7 +75,7 @@ def test_a_resent_heartbeat_is_stored_once_here_and_in_engagement(video):
     assert event.properties["position_seconds"] == 4
     assert WatchPosition.objects.get(user=learner, video=video).position_seconds == 4
     # Sent again after it was applied (a retry whose answer was lost): nothing changes.
-    assert accept(learner, video, "v1", 0, 0, 4)
+    assert accept_beat(learner, video, "v1", 0, 0, 4)
     assert process_heartbeats() == 1
     assert WatchInterval.objects.count() == 1 and Event.objects.count() == 1
     assert not ReceivedHeartbeat.objects.exists()
@@ -94,7 +87,7 @@ def test_one_pass_applies_many_views_in_order(video, django_assert_max_num_queri
         EnrollmentFactory(user=learner, course=video.lesson.course)
         # Sent out of order (as keepalive requests may arrive): applied by number.
         for seq in (1, 0, 3, 2):
-            accept(learner, video, f"v{learner.pk}", seq, 2 * seq, 2 * seq + 2)
+            accept_beat(learner, video, f"v{learner.pk}", seq, 2 * seq, 2 * seq + 2)
     assert ReceivedHeartbeat.objects.count() == 12
 
     # Bulk: a pass costs the same queries (63, ingestion's follow-ups included) for 3
