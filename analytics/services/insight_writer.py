@@ -28,6 +28,7 @@ from django.conf import settings
 from analytics.services.findings import DAY, Finding, WeekFindings
 from analytics.services.grounding import numbers_in, ungrounded
 from analytics.services.significance import ALPHA
+from core.claude import claude_client, claude_cost, reply_text
 
 MAX_ATTEMPTS = 2  # the first answer, and one retry naming what was wrong
 HEADLINE_MAX = 200
@@ -297,30 +298,14 @@ def answer_problems(text: str, week: WeekFindings) -> tuple[list[str], Written |
     return [], Written(summary=summary, insights=insights, writer="ai")
 
 
-def _client() -> Any:
-    import anthropic  # a second and a half to import: only when a key is set
-
-    return anthropic.Anthropic(
-        api_key=settings.ANTHROPIC_API_KEY,
-        max_retries=0,
-        timeout=settings.STRIDE_AI_TIMEOUT_SECONDS,
-    )
-
-
-def _cost(input_tokens: int, output_tokens: int) -> Decimal:
-    per_in, per_out = settings.STRIDE_AI_PRICE_PER_MTOK
-    dollars = (input_tokens * per_in + output_tokens * per_out) / 1_000_000
-    return Decimal(str(round(dollars, 6)))
-
-
 def insights_write(week: WeekFindings, *, client: Any = None) -> Written:
     """The week's insights in words (see the module docstring); never raises for Claude's
     sake: an unusable answer ends in the deterministic writer, with the reasons kept."""
     if not week.findings or (client is None and not settings.ANTHROPIC_API_KEY):
         return deterministic_write(week)
-    import anthropic  # see _client
+    import anthropic  # see core.claude.claude_client
 
-    client = client or _client()
+    client = client or claude_client()
     messages: list[dict[str, Any]] = [
         {"role": "user", "content": json.dumps(findings_payload(week), ensure_ascii=False)}
     ]
@@ -345,7 +330,7 @@ def insights_write(week: WeekFindings, *, client: Any = None) -> Written:
         if reply.usage is not None:
             tokens_in += reply.usage.input_tokens
             tokens_out += reply.usage.output_tokens
-        text = "".join(getattr(block, "text", "") for block in reply.content).strip()
+        text = reply_text(reply)
         problems, written = answer_problems(text, week)
         if written is not None:
             break
@@ -365,7 +350,7 @@ def insights_write(week: WeekFindings, *, client: Any = None) -> Written:
     written.attempts = attempts
     written.rejected = rejected
     written.input_tokens, written.output_tokens = tokens_in, tokens_out
-    written.cost_usd = _cost(tokens_in, tokens_out)
+    written.cost_usd = claude_cost(tokens_in, tokens_out)
     written.latency_ms = int((time.perf_counter() - started) * 1000)
     return written
 

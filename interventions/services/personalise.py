@@ -24,6 +24,8 @@ from typing import Any
 
 from django.conf import settings
 
+from core.claude import claude_client, claude_cost, reply_text
+
 SUBJECT_MAX = 120
 BODY_MAX = 1200
 _LINK = re.compile(
@@ -63,16 +65,6 @@ def builtin_personalise(subject: str, body: str, context: Mapping[str, Any]) -> 
     return Personalised(subject, f"{opening}\n\n{body}"[:BODY_MAX], "builtin")
 
 
-def _client() -> Any:
-    import anthropic  # a second and a half to import: only when a key is set
-
-    return anthropic.Anthropic(
-        api_key=settings.ANTHROPIC_API_KEY,
-        max_retries=0,
-        timeout=settings.STRIDE_AI_TIMEOUT_SECONDS,
-    )
-
-
 def personalise(
     subject: str,
     body: str,
@@ -83,9 +75,9 @@ def personalise(
     """Personalise a rendered subject and body (see the module docstring); never raises."""
     if client is None and not settings.ANTHROPIC_API_KEY:
         return builtin_personalise(subject, body, context)
-    import anthropic  # see _client
+    import anthropic  # see core.claude.claude_client
 
-    client = client or _client()
+    client = client or claude_client()
     prompt = json.dumps(
         {"template": {"subject": subject, "body": body}, "learner": learner_summary(context)},
         ensure_ascii=False,
@@ -103,7 +95,7 @@ def personalise(
         return _fallback(subject, body, started, f"{type(exc).__name__}: {exc}")
     latency = int((time.perf_counter() - started) * 1000)
     cost = _cost(reply.usage)
-    text = "".join(getattr(block, "text", "") for block in reply.content).strip()
+    text = reply_text(reply)
     try:
         answer = json.loads(text)
         new_subject, new_body = str(answer["subject"]).strip(), str(answer["body"]).strip()
@@ -126,11 +118,7 @@ def _check(subject: str, body: str) -> str:
 
 
 def _cost(usage: Any) -> Decimal | None:
-    if usage is None:
-        return None
-    per_in, per_out = settings.STRIDE_AI_PRICE_PER_MTOK
-    dollars = (usage.input_tokens * per_in + usage.output_tokens * per_out) / 1_000_000
-    return Decimal(str(round(dollars, 6)))
+    return None if usage is None else claude_cost(usage.input_tokens, usage.output_tokens)
 
 
 def _fallback(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime
 import json
 
-import anthropic
 import httpx2
 import numpy as np
 import pytest
@@ -29,6 +28,8 @@ from analytics.services.insight_writer import (
 )
 from analytics.services.insights import insight_status_set, weekly_insights_write
 from tests.accounts.factories import UserFactory
+from tests.claude import client_answering
+from tests.claude import reply as claude_reply
 from tests.engagement.factories import make_events, make_run, make_score
 from tests.learning.factories import CourseFactory
 
@@ -144,27 +145,8 @@ def test_the_built_in_writer_uses_only_the_input_figures(history, week):
     assert ungrounded(texts_of(written), allowed_figures(found), allowed_dates(found)) == []
 
 
-def client_answering(handler) -> anthropic.Anthropic:
-    return anthropic.Anthropic(
-        api_key="test",
-        max_retries=0,
-        http_client=httpx2.Client(transport=httpx2.MockTransport(handler)),
-    )
-
-
 def reply(text: str) -> httpx2.Response:
-    return httpx2.Response(
-        200,
-        json={
-            "id": "msg_1",
-            "type": "message",
-            "role": "assistant",
-            "model": "m",
-            "content": [{"type": "text", "text": text}],
-            "stop_reason": "end_turn",
-            "usage": {"input_tokens": 1000, "output_tokens": 300},
-        },
-    )
+    return claude_reply(text, output_tokens=300)
 
 
 def answer(found, *, invent: bool = False) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime
 import json
 
-import anthropic
 import httpx2
 import pytest
 from django.core import mail
@@ -15,6 +14,7 @@ from interventions.models import Delivery
 from interventions.services.deliveries import deliveries_queue, deliveries_send_due
 from interventions.services.personalise import learner_summary, personalise
 from tests.accounts.factories import UserFactory
+from tests.claude import client_answering, reply
 from tests.interventions.factories import MessageTemplateFactory
 
 pytestmark = pytest.mark.django_db
@@ -27,27 +27,6 @@ CONTEXT = {
     "cta_url": "https://stride.example/t/c/x/",
     "unsubscribe_url": "https://stride.example/unsubscribe/x/",
 }
-
-
-def client_answering(handler) -> anthropic.Anthropic:
-    return anthropic.Anthropic(
-        api_key="test",
-        max_retries=0,
-        http_client=httpx2.Client(transport=httpx2.MockTransport(handler)),
-    )
-
-
-def reply(text: str, status: int = 200) -> httpx2.Response:
-    body = {
-        "id": "msg_1",
-        "type": "message",
-        "role": "assistant",
-        "model": "m",
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": "end_turn",
-        "usage": {"input_tokens": 1000, "output_tokens": 200},
-    }
-    return httpx2.Response(status, json=body)
 
 
 def test_a_good_answer_is_used_with_its_cost_and_the_prompt_holds_no_personal_data():
