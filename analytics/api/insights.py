@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from analytics.api.access import AnalyticsReadView
 from analytics.models import Insight
 from analytics.selectors.insights import insight_list
-from analytics.services.findings import week_of
+from analytics.services.retention import week_of
 
 
 class InsightQuerySerializer(serializers.Serializer):
@@ -87,4 +87,4 @@ class InsightsView(AnalyticsReadView, ListAPIView):
         return insight_list(
             week=week_of(week) if week else None,
             status=query.validated_data.get("status"),
-        ).select_related("run")
+        )

@@ -31,8 +31,8 @@ def insight_list(
     *, week: datetime.date | None = None, status: str | None = None
 ) -> QuerySet[Insight]:
     """Insights, newest week first and in the page's order within one, optionally of one week
-    and one status; who set the status comes in the same query."""
-    rows = Insight.objects.select_related("status_by").order_by("-week", "position", "id")
+    and one status; their run and who set the status come in the same query."""
+    rows = Insight.objects.select_related("run", "status_by").order_by("-week", "position", "id")
     if week is not None:
         rows = rows.filter(week=week)
     if status:

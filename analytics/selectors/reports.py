@@ -26,7 +26,8 @@ from analytics.selectors.report_records import (
     Report,
     WeeklyGrowth,
 )
-from analytics.services.anomaly_alerts import METRIC_LABELS
+from analytics.services.anomaly_alerts import METRIC_LABELS, trends_url
+from analytics.services.retention import week_of
 from engagement.models import Alert
 from interventions.services.tracking import site_url
 from learning.models import Course, LessonProgress
@@ -43,7 +44,7 @@ def report_period(kind: str, *, now: datetime.datetime | None = None) -> datetim
     weekly growth report."""
     today = (now or timezone.now()).astimezone(datetime.UTC).date()
     if kind == ReportKind.WEEKLY_GROWTH:
-        return today - datetime.timedelta(days=today.weekday()) - WEEK
+        return week_of(today) - WEEK
     return today - DAY
 
 
@@ -159,12 +160,7 @@ def daily_summary(day: datetime.date) -> DailySummary:
             metric=METRIC_LABELS.get(a.metric, a.metric),
             value=a.value,
             baseline=a.baseline,
-            url=page_url(
-                "analytics:trends",
-                **_range(a.day - 27 * DAY, a.day),
-                metric=a.metric,
-                **({"course": a.course.external_id} if a.course is not None else {}),
-            ),
+            url=trends_url(a),
         )
         for a in anomalies
         if a.day == day

@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from analytics.models import Anomaly
 from analytics.selectors.aggregates import daily_series, daily_series_by_scope
+from analytics.services.retention import week_of
 from analytics.services.significance import ALPHA
 from analytics.services.weekly_stats import (
     Movement,
@@ -43,7 +44,7 @@ from analytics.services.weekly_stats import (
 from campaigns.selectors.effectiveness import effectiveness_report
 from engagement.catalogue import NON_ACTIVITY_TYPES
 from engagement.models import EngagementScore, Event
-from engagement.scoring.signals import SIGNALS
+from engagement.scoring.signals import MISSING, SIGNALS
 from engagement.selectors.dashboard import scoring_run_current
 from learning.models import Course
 
@@ -56,7 +57,6 @@ TOP_INTERVENTIONS = 3
 MIN_COURSE_LEARNERS = 2.0  # mean daily active learners, in either week, for a course to move
 MIN_LEARNERS = 10  # active learners in the two weeks before their moves are summarised
 CORRELATION_SAMPLE = 5000  # score rows read for the correlations (the first by id)
-MISSING_SIGNAL = -1.0  # engagement's sentinel for an undefined ratio
 
 # The platform metrics compared week on week: label, whether a level (daily mean) or a count
 # (weekly total), and the trends page's metric if it has one.
@@ -100,11 +100,6 @@ class WeekFindings:
     @property
     def dates(self) -> list[str]:
         return [self.week.isoformat(), self.week_end.isoformat()]
-
-
-def week_of(day: datetime.date) -> datetime.date:
-    """The Monday of the week `day` falls in."""
-    return day - datetime.timedelta(days=day.weekday())
 
 
 def week_just_ended(today: datetime.date | None = None) -> datetime.date:
@@ -362,7 +357,7 @@ def correlation_findings(week: datetime.date) -> list[Finding]:
     present = {name for values in by_name[:50] for name in values}
     signals = {
         name: [
-            None if (v := values.get(name)) is None or v == MISSING_SIGNAL else float(v)
+            None if (v := values.get(name)) is None or v == MISSING else float(v)
             for values in by_name
         ]
         for name in SIGNAL_TEXT

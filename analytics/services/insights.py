@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from analytics.models import Insight, InsightRun
-from analytics.services.findings import week_findings, week_just_ended, week_of
+from analytics.services.findings import week_findings, week_just_ended
 from analytics.services.insight_writer import insights_write
+from analytics.services.retention import week_of
 from core.errors import DomainValidationError, invalid_choice_message
 
 UPDATED_ON_RERUN = [

@@ -21,9 +21,9 @@ from analytics.selectors.insights import (
     insight_run_weeks,
     insight_status_counts,
 )
-from analytics.services.findings import week_of
 from analytics.services.insight_writer import SMALLEST_P, number
 from analytics.services.insights import insight_status_set
+from analytics.services.retention import week_of
 from analytics.views.layout import page_context
 from core.errors import DomainValidationError
 from engagement.charts import figure_html
