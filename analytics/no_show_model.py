@@ -157,8 +157,10 @@ def features_history(
     drop_off_risk: dict[tuple[int, int], float],
     *,
     now: datetime | None = None,
+    targets: set[int] | None = None,
 ) -> dict[int, Features]:
-    """Features of every registration by id, each from its learner's earlier sessions.
+    """Features of every registration by id (or only of the ids in `targets`), each from its
+    learner's earlier sessions.
 
     `drop_off_risk` maps (user id, session id) to the risk to use (missing: never scored).
     With `now`, sessions from then on are not history for anyone (an upcoming session has
@@ -171,6 +173,8 @@ def features_history(
     for regs in by_user.values():
         regs.sort(key=lambda r: (r.starts_at, r.registration_id))
         for index, reg in enumerate(regs):
+            if targets is not None and reg.registration_id not in targets:
+                continue
             before = reg.starts_at if now is None else min(reg.starts_at, now)
             earlier = [r for r in regs[:index] if r.starts_at < before]
             out[reg.registration_id] = features_of(

@@ -60,7 +60,7 @@ from core.errors import DomainValidationError
 from core.localtime import local_date
 from engagement.catalogue import NON_ACTIVITY_TYPES
 from engagement.models import AlertRule, Event
-from engagement.services.alerts import DEFAULT_PARAMS, alert_rule_params
+from engagement.services.alerts import alert_rule_params_for
 from learning.models import Course, Enrollment
 
 DAY = datetime.timedelta(days=1)
@@ -92,11 +92,7 @@ class Definition:
 def first_week_definition() -> Definition:
     """The definition in force: the weak_first_week rule's thresholds as staff set them (its
     defaults without the rule) and engagement's drop-off horizon. One query."""
-    rule = AlertRule.objects.filter(code=AlertRule.Code.WEAK_FIRST_WEEK).first()
-    if rule is None:
-        params = DEFAULT_PARAMS[AlertRule.Code.WEAK_FIRST_WEEK]
-    else:
-        params = alert_rule_params(rule=rule)
+    params = alert_rule_params_for(code=AlertRule.Code.WEAK_FIRST_WEEK)
     return Definition(
         first_days=int(params["first_days"]),
         min_active_days=int(params["min_active_days"]),

@@ -19,7 +19,6 @@ import datetime
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
@@ -27,10 +26,11 @@ from django.utils import timezone
 
 from analytics import no_show_model as core
 from analytics.models import NoShowModel, NoShowPrediction
+from core.localtime import local_hour
 from engagement.models import AlertRule
 from engagement.selectors.alerts import AlertCandidate
 from engagement.selectors.scores import current_scores_of
-from engagement.services.alerts import alert_rule_params, alerts_raise
+from engagement.services.alerts import alert_rule_params_for, alerts_raise
 from interventions.selectors.templates import template_get
 from interventions.services.deliveries import deliveries_queue
 from learning.models import LiveSession, LiveSessionRegistration
@@ -39,7 +39,6 @@ logger = logging.getLogger(__name__)
 
 PREDICT_HOURS = 48
 ALERT_CODE = AlertRule.Code.NO_SHOW_RISK
-DEFAULT_ALERT_PROBABILITY = 0.5
 REMINDER_SOURCE = "no_show:session:{session_id}"
 
 _FIELDS = (
@@ -69,10 +68,6 @@ def _rows(registrations: Iterable[tuple]) -> list[_Row]:
     for row in registrations:
         pk, user_id, session_id, starts_at, registered_at, status, attended, moved = row[:8]
         tz, course_id, title = row[8:]
-        try:
-            zone = ZoneInfo(tz or "UTC")
-        except (KeyError, ValueError):
-            zone = ZoneInfo("UTC")
         out.append(
             _Row(
                 reg=core.Registration(
@@ -84,7 +79,7 @@ def _rows(registrations: Iterable[tuple]) -> list[_Row]:
                     status=status,
                     attended=attended,
                     rescheduled_from=moved is not None,
-                    local_hour=starts_at.astimezone(zone).hour,
+                    local_hour=local_hour(starts_at, tz or "UTC"),
                 ),
                 course_id=course_id,
                 title=title,
@@ -120,8 +115,17 @@ def _drop_off_risks(rows: list[_Row]) -> dict[tuple[int, int], float]:
     return out
 
 
-def _features(rows: list[_Row], now: datetime.datetime) -> dict[int, core.Features]:
-    return core.features_history([r.reg for r in rows], _drop_off_risks(rows), now=now)
+def _features(
+    rows: list[_Row], now: datetime.datetime, *, targets: list[_Row] | None = None
+) -> dict[int, core.Features]:
+    """The features of `targets` (default: every row), with `rows` as their history."""
+    wanted = rows if targets is None else targets
+    return core.features_history(
+        [r.reg for r in rows],
+        _drop_off_risks(wanted),
+        now=now,
+        targets=None if targets is None else {r.reg.registration_id for r in targets},
+    )
 
 
 def no_show_model_current() -> NoShowModel | None:
@@ -180,10 +184,7 @@ class PredictResult:
 
 
 def _alert_probability() -> float:
-    rule = AlertRule.objects.filter(code=ALERT_CODE).first()
-    if rule is None:
-        return DEFAULT_ALERT_PROBABILITY
-    return float(alert_rule_params(rule=rule).get("min_probability", DEFAULT_ALERT_PROBABILITY))
+    return float(alert_rule_params_for(code=ALERT_CODE)["min_probability"])
 
 
 def no_shows_predict(
@@ -210,7 +211,7 @@ def no_shows_predict(
         return PredictResult(predicted=0, source=source, alerts=0, reminders=0)
     history = _history({r.reg.user_id for r in upcoming}, now)
     rows = [*history, *upcoming]
-    features = _features(rows, now)
+    features = _features(rows, now, targets=upcoming)
     chosen = [features[r.reg.registration_id] for r in upcoming]
     if card is not None:
         probabilities = core.model_predict(core.model_loads(bytes(card.fitted)), chosen)

@@ -50,6 +50,13 @@ def alert_rule_params(*, rule: AlertRule) -> dict[str, Any]:
     return {**DEFAULT_PARAMS.get(rule.code, {}), **(rule.params or {})}
 
 
+def alert_rule_params_for(*, code: str) -> dict[str, Any]:
+    """The thresholds of the rule with `code` (its defaults while the rule has no row). One
+    query."""
+    rule = AlertRule.objects.filter(code=code).first()
+    return alert_rule_params(rule=rule) if rule is not None else dict(DEFAULT_PARAMS[code])
+
+
 def alert_rule_params_validate(*, code: str, params: Any) -> dict[str, Any]:
     """Check staff-edited thresholds of a rule; raise DomainValidationError naming `params`."""
     defaults = DEFAULT_PARAMS.get(code)

@@ -34,7 +34,7 @@ def course():
     return CourseFactory(external_id="py101", title="Python 101")
 
 
-def _learner(course, email: str, risk: int | None = None):
+def _learner(course, email: str):
     user = UserFactory(email=email, external_id=email.split("@")[0])
     EnrollmentFactory(user=user, course=course, enrolled_at=NOW - 30 * D)
     return user
