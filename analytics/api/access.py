@@ -4,12 +4,14 @@ their own courses, nobody else anything)."""
 
 from __future__ import annotations
 
+from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from accounts.models import ApiKey
 from analytics.access import can_see_analytics, can_see_platform, visible_courses
+from engagement.selectors.dashboard import course_by_external_id
 from learning.models import Course
 
 
@@ -33,3 +35,19 @@ class AnalyticsReadView(APIView):
             raise PermissionDenied("Platform figures are for staff; name one of your courses.")
         if not visible_courses(request.user).filter(pk=course.pk).exists():
             raise PermissionDenied("You may read the analytics of your own courses only.")
+
+
+class CourseQuerySerializer(serializers.Serializer):
+    """?course=<external id> of the analytics endpoints, validated to the Course (a 400
+    naming `course` for one Stride does not have). Subclasses may redeclare the field to
+    say what its absence means."""
+
+    course = serializers.CharField(
+        required=False, max_length=128, help_text="Course external id; default: the platform."
+    )
+
+    def validate_course(self, value: str) -> Course:
+        course = course_by_external_id(external_id=value)
+        if course is None:
+            raise serializers.ValidationError(f"No course has the external id {value!r}.")
+        return course

@@ -11,14 +11,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from analytics.api.access import CourseQuerySerializer
 from analytics.forms import MAX_CUSTOM_DAYS
 from analytics.selectors.aggregates import daily_series, latest_aggregated_day
-from learning.models import Course
 
 DEFAULT_DAYS = 30
 
 
-class RangeQuerySerializer(serializers.Serializer):
+class RangeQuerySerializer(CourseQuerySerializer):
     """?from=&to=&course= shared by the analytics endpoints."""
 
     from_ = serializers.DateField(
@@ -27,20 +27,11 @@ class RangeQuerySerializer(serializers.Serializer):
     to = serializers.DateField(
         required=False, help_text="Last day (YYYY-MM-DD); default: the last aggregated day."
     )
-    course = serializers.CharField(
-        required=False, max_length=128, help_text="Course external id; default: the platform."
-    )
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
         fields["from"] = fields.pop("from_")  # `from` is a Python keyword
         return fields
-
-    def validate_course(self, value: str) -> Course:
-        course = Course.objects.filter(external_id=value).first()
-        if course is None:
-            raise serializers.ValidationError(f"No course has the external id {value!r}.")
-        return course
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         end = attrs.get("to") or latest_aggregated_day()

@@ -12,21 +12,12 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from analytics.api.access import AnalyticsReadView
+from analytics.api.access import AnalyticsReadView, CourseQuerySerializer
 from analytics.selectors.first_week import first_week_report
-from learning.models import Course
 
 
-class FirstWeekQuerySerializer(serializers.Serializer):
-    course = serializers.CharField(
-        required=False, max_length=128, help_text="Course external id; default: the platform."
-    )
-
-    def validate_course(self, value: str) -> Course:
-        course = Course.objects.filter(external_id=value).first()
-        if course is None:
-            raise serializers.ValidationError(f"No course has the external id {value!r}.")
-        return course
+class FirstWeekQuerySerializer(CourseQuerySerializer):
+    """?course=: one course's analysis; the platform's without it."""
 
 
 class FiniteFloatField(serializers.FloatField):

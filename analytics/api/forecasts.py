@@ -10,10 +10,9 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from analytics.api.access import AnalyticsReadView
+from analytics.api.access import AnalyticsReadView, CourseQuerySerializer
 from analytics.models import Forecast
 from analytics.selectors.forecasts import forecast_currencies, forecast_get
-from learning.models import Course
 
 NOT_YET = (
     "No forecast stored yet: the nightly analytics run makes them once the aggregates hold "
@@ -21,24 +20,15 @@ NOT_YET = (
 )
 
 
-class ForecastQuerySerializer(serializers.Serializer):
+class ForecastQuerySerializer(CourseQuerySerializer):
     metric = serializers.ChoiceField(
         choices=Forecast.Metric.choices, required=False, default=Forecast.Metric.DAU
-    )
-    course = serializers.CharField(
-        required=False, max_length=128, help_text="Course external id; default: the platform."
     )
     currency = serializers.RegexField(
         r"^[A-Z]{3}$",
         required=False,
         help_text="ISO 4217 code; required for `revenue` (forecast per currency), only there.",
     )
-
-    def validate_course(self, value: str) -> Course:
-        course = Course.objects.filter(external_id=value).first()
-        if course is None:
-            raise serializers.ValidationError(f"No course has the external id {value!r}.")
-        return course
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         metric, currency = attrs["metric"], attrs.get("currency", "")

@@ -11,22 +11,16 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from analytics.api.access import AnalyticsReadView
+from analytics.api.access import AnalyticsReadView, CourseQuerySerializer
 from analytics.selectors.no_show import no_show_model_card, upcoming_sessions
 from analytics.services.no_show import PREDICT_HOURS
 from learning.models import Course
 
 
-class NoShowQuerySerializer(serializers.Serializer):
+class NoShowQuerySerializer(CourseQuerySerializer):
     course = serializers.CharField(
         max_length=128, required=False, help_text="A course's external id; all courses if absent."
     )
-
-    def validate_course(self, value: str) -> Course:
-        course = Course.objects.filter(external_id=value).first()
-        if course is None:
-            raise serializers.ValidationError(f"No course has the external id {value!r}.")
-        return course
 
 
 class MetricsSerializer(serializers.Serializer):

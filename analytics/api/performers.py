@@ -10,23 +10,17 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from analytics.api.access import AnalyticsReadView
+from analytics.api.access import AnalyticsReadView, CourseQuerySerializer
 from analytics.selectors.performers import PerformerSnapshot, performers_snapshot
 from learning.models import Course
 
 
-class PerformersQuerySerializer(serializers.Serializer):
+class PerformersQuerySerializer(CourseQuerySerializer):
     course = serializers.CharField(
         required=False,
         max_length=128,
         help_text="Course external id; default: every learner across their enrollments.",
     )
-
-    def validate_course(self, value: str) -> Course:
-        course = Course.objects.filter(external_id=value).first()
-        if course is None:
-            raise serializers.ValidationError(f"No course has the external id {value!r}.")
-        return course
 
 
 class PerformerSegmentSerializer(serializers.Serializer):
