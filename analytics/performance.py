@@ -47,6 +47,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engagement.scoring.signals.catalogue import MISSING  # the sentinel for "undefined"
+
 STAR, AVERAGE, LAGGING = "star", "average", "lagging"
 SEGMENTS = (STAR, AVERAGE, LAGGING)
 SHARE = 0.10  # top and bottom 10 %
@@ -54,7 +56,6 @@ MIN_POPULATION = 10  # fewer enrollments or learners than this: no segments
 MIN_INSTRUCTORS = (
     3  # instructors are few: one star and one lagging out of three already says something
 )
-MISSING = -1.0  # the signal catalogue's sentinel for "undefined"
 RECENCY_DAYS = 28.0
 ACTIVE_DAYS_FULL = 12.0  # three active days a week over four weeks is full consistency
 
@@ -71,6 +72,17 @@ COMPONENT_LABELS: dict[str, str] = {
     "consistency": "Consistency",
     "recency": "Recency",
     "completion": "Completion",
+}
+# What each component measures, for the page.
+COMPONENT_DEFINITIONS: dict[str, str] = {
+    "progress": "share of the course's lessons completed",
+    "quiz": "mean quiz score over the last 8 weeks",
+    "consistency": (
+        "half: weeks of the last 4 with any activity; half: active days of the last 28, "
+        "up to three a week"
+    ),
+    "recency": "1 on the day of the last activity, falling to 0 after 28 days",
+    "completion": "lessons completed of those started in the last 28 days",
 }
 # The signals each component reads; they are not offered as differentiating factors.
 COMPONENT_SIGNALS: tuple[str, ...] = (

@@ -98,7 +98,7 @@ def first_week_report(*, course: Course | None) -> FirstWeekReport:
     snapshot = FirstWeekSnapshot.objects.filter(course=course).first()
     if snapshot is None:
         return FirstWeekReport(course, None, first_week_definition(), 0, 0, 0, [], [], "")
-    rest = snapshot.analysed - snapshot.weak
+    rest = snapshot.rest
     outcomes = []
     for name, label, weak_n, rest_n in (
         ("dropped_off", "Dropped off", snapshot.weak_dropped, snapshot.rest_dropped),

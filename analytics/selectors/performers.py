@@ -12,6 +12,7 @@ from analytics.models import (
     PerformerSegment,
 )
 from analytics.performer_advice import factor_sentence, recommendation, signal_label
+from analytics.services.significance import effect_size
 from learning.models import Course
 
 
@@ -52,11 +53,6 @@ class PerformerSnapshot:
     factors: list[Factor]
 
 
-def _effect(d: float) -> str:
-    size = abs(d)
-    return "large" if size >= 0.8 else "medium" if size >= 0.5 else "small"
-
-
 def _factor(f: PerformerFactor) -> Factor:
     return Factor(
         signal=f.signal,
@@ -72,7 +68,7 @@ def _factor(f: PerformerFactor) -> Factor:
         p_value_holm=f.p_value_holm,
         n_star=f.n_star,
         n_lagging=f.n_lagging,
-        effect_size=_effect(f.cohen_d),
+        effect_size=effect_size(f.cohen_d),
     )
 
 

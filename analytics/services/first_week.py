@@ -41,7 +41,6 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.text import slugify
 
 from accounts.models import User
 from analytics.models import FirstWeekSnapshot
@@ -55,7 +54,7 @@ from analytics.services.first_week_stats import (
 from analytics.services.significance import Comparison, compare_groups, significant
 from campaigns.filters import MAX_NODES, MAX_VALUES
 from campaigns.models import Segment
-from campaigns.services.segments import segment_create
+from campaigns.services.segments import segment_save_once
 from core.errors import DomainValidationError
 from core.localtime import local_date
 from engagement.catalogue import NON_ACTIVITY_TYPES
@@ -165,10 +164,15 @@ def _first_week_events(
             enrolment.events.append(FirstWeekEvent(local_date(at, tz), type_))
 
 
-def _recently_active(since: datetime.datetime) -> set[tuple[int, int]]:
+def _recently_active(
+    since: datetime.datetime, course: Course | None = None
+) -> set[tuple[int, int]]:
+    """(learner, course) pairs with activity since `since` (in `course` only, if given)."""
+    events = Event.objects.filter(occurred_at__gte=since, course__isnull=False)
+    if course is not None:
+        events = events.filter(course=course)
     return set(
-        Event.objects.filter(occurred_at__gte=since, course__isnull=False)
-        .exclude(type__in=NON_ACTIVITY_TYPES)
+        events.exclude(type__in=NON_ACTIVITY_TYPES)
         .order_by()
         .values_list("user_id", "course_id")
         .distinct()
@@ -234,7 +238,7 @@ def first_week_compute(
     cutoff = now - (definition.first_days + definition.horizon_days) * DAY
     enrolments = _enrolments(cutoff, course)
     _first_week_events(enrolments, cutoff, definition.first_days, course)
-    recent = _recently_active(now - definition.horizon_days * DAY)
+    recent = _recently_active(now - definition.horizon_days * DAY, course)
     scopes: dict[int, list[tuple[_Enrolment, dict[str, float], bool, bool]]] = defaultdict(list)
     if course is None:
         scopes[PLATFORM] = []
@@ -303,24 +307,15 @@ def first_week_segment_save(*, course: Course | None, actor: User | None) -> Seg
     filter_ = first_week_filter(user_ids=ids)
     where = f"in {course.title}" if course is not None else "(all courses)"
     name = f"Weak first week {where}, {snapshot.computed_at:%d %b %Y}"[:120]
-    base = slugify(name)[:72] or "weak-first-week"
-    for n in range(1, 100):
-        slug = base if n == 1 else f"{base}-{n}"
-        existing = Segment.objects.filter(slug=slug).first()
-        if existing is None:
-            return segment_create(
-                spec={
-                    "name": name,
-                    "slug": slug,
-                    "filter": filter_,
-                    "description": (
-                        f"{len(ids)} learners whose first week was weak (active on fewer than "
-                        f"{snapshot.min_active_days} of its {snapshot.first_days} days); "
-                        "saved from the analytics first-week page."
-                    )[:300],
-                },
-                actor=actor,
-            )
-        if existing.filter == filter_:
-            return existing
-    raise DomainValidationError({"course": "Too many segments of this cohort already."})
+    return segment_save_once(
+        name=name,
+        filter_=filter_,
+        description=(
+            f"{len(ids)} learners whose first week was weak (active on fewer than "
+            f"{snapshot.min_active_days} of its {snapshot.first_days} days); "
+            "saved from the analytics first-week page."
+        )[:300],
+        actor=actor,
+        default_slug="weak-first-week",
+        error_field="course",
+    )

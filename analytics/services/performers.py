@@ -52,8 +52,9 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 MIN_FACTOR_GROUP = 5
 D_CAP = 10.0  # two constant, different groups give an infinite d: stored as +/-10
 BATCH = 5000
-# The signals that use the catalogue's MISSING sentinel (-1) for "undefined".
-SENTINEL_SIGNALS = frozenset(s.name for s in SIGNALS if "-1 if" in s.description)
+# The signals that use the catalogue's MISSING sentinel (-1) for "undefined" (those with a
+# sentence for it).
+SENTINEL_SIGNALS = frozenset(s.name for s in SIGNALS if s.missing)
 
 
 @dataclass(frozen=True)

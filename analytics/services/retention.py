@@ -38,12 +38,11 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.text import slugify
 
 from accounts.models import User
 from analytics.models import Breakdown, CohortKind, LifecycleWeek, RetentionCell
 from campaigns.models import Segment
-from campaigns.services.segments import segment_create
+from campaigns.services.segments import segment_save_once
 from core.bulk import fetch_rows
 from core.errors import DomainValidationError
 from core.localtime import local_date
@@ -456,20 +455,11 @@ def cohort_segment_save(
     assert monday is not None
     filter_ = cohort_filter(kind=kind, week=monday, breakdown=breakdown, value=value, course=course)
     name = _cohort_name(kind, monday, breakdown, value, course)
-    base = slugify(name)[:72] or "cohort"
-    for n in range(1, 100):
-        slug = base if n == 1 else f"{base}-{n}"
-        existing = Segment.objects.filter(slug=slug).first()
-        if existing is None:
-            return segment_create(
-                spec={
-                    "name": name,
-                    "slug": slug,
-                    "filter": filter_,
-                    "description": "Saved from the analytics cohorts page.",
-                },
-                actor=actor,
-            )
-        if existing.filter == filter_:
-            return existing
-    raise DomainValidationError({"week": "Too many segments of this cohort already."})
+    return segment_save_once(
+        name=name,
+        filter_=filter_,
+        description="Saved from the analytics cohorts page.",
+        actor=actor,
+        default_slug="cohort",
+        error_field="week",
+    )

@@ -52,14 +52,19 @@ class Comparison:
     @property
     def effect_size(self) -> str:
         """Cohen's conventional words for |d|."""
-        size = abs(self.cohen_d)
-        if size >= 0.8:
-            return "large"
-        if size >= 0.5:
-            return "medium"
-        if size >= MIN_EFFECT:
-            return "small"
-        return "negligible"
+        return effect_size(self.cohen_d)
+
+
+def effect_size(d: float) -> str:
+    """Cohen's conventional words for |d|: large, medium, small or negligible."""
+    size = abs(d)
+    if size >= 0.8:
+        return "large"
+    if size >= 0.5:
+        return "medium"
+    if size >= MIN_EFFECT:
+        return "small"
+    return "negligible"
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

@@ -29,17 +29,14 @@ from engagement.charts import figure_html
 TOP_STARS = 10
 LABEL_CHARS = 24  # a factor's label on the chart (numbered as in the list), to fit a phone
 CSV_HEADER = ["rank", "learner", "segment", "score", *performance.WEIGHTS, "enrollments"]
+# (label, weight in %, definition) of each component, as the score computes them.
 DEFINITIONS = [
-    ("Progress", 30, "share of the course's lessons completed"),
-    ("Quiz results", 20, "mean quiz score over the last 8 weeks"),
     (
-        "Consistency",
-        20,
-        "half: weeks of the last 4 with any activity; half: active days of the last 28, "
-        "up to three a week",
-    ),
-    ("Recency", 15, "1 on the day of the last activity, falling to 0 after 28 days"),
-    ("Completion", 15, "lessons completed of those started in the last 28 days"),
+        performance.COMPONENT_LABELS[c],
+        round(100 * weight),
+        performance.COMPONENT_DEFINITIONS[c],
+    )
+    for c, weight in performance.WEIGHTS.items()
 ]
 
 

@@ -73,6 +73,35 @@ def segment_create(*, spec: Mapping[str, Any], actor: User | None) -> Segment:
     )
 
 
+SAVED_COPIES = 99  # segments of one name before a save gives up
+
+
+def segment_save_once(
+    *,
+    name: str,
+    filter_: Any,
+    description: str,
+    actor: User | None,
+    default_slug: str,
+    error_field: str,
+) -> Segment:
+    """The segment `name` with `filter_`: the one saved before under its slug (or `-2`,
+    `-3`...) when its filter is the same, else a new one under the first free slug; the
+    taken slugs are read in one query. Raises DomainValidationError on `error_field` after
+    SAVED_COPIES segments of that name with other filters."""
+    base = slugify(name)[:72] or default_slug
+    slugs = [base, *(f"{base}-{n}" for n in range(2, SAVED_COPIES + 1))]
+    taken = {segment.slug: segment for segment in Segment.objects.filter(slug__in=slugs)}
+    for slug in slugs:
+        existing = taken.get(slug)
+        if existing is None:
+            spec = {"name": name, "slug": slug, "filter": filter_, "description": description}
+            return segment_create(spec=spec, actor=actor)
+        if existing.filter == filter_:
+            return existing
+    raise DomainValidationError({error_field: "Too many segments of this cohort already."})
+
+
 @transaction.atomic
 def segment_update(*, segment: Segment, spec: Mapping[str, Any]) -> Segment:
     """Change the fields `spec` gives; a predefined segment cannot change. Campaigns using
