@@ -27,6 +27,7 @@ from django.utils.module_loading import import_string
 from core.records import EventRecord
 from core.retry import retry_on_deadlock
 from engagement.services.ingestion.storage import (
+    attendance_record,
     event_record,
     resolve_users,
     store_generic,
@@ -108,6 +109,8 @@ def _store(
             )
         else:
             new_rows = store_generic(source, rows, received_at)
+        if new_rows:  # whichever way they were stored
+            attendance_record(new_rows)
     if len(new_rows) < len(rows):
         new = {row.client_id for row in new_rows}
         duplicates.extend(row.index for row in rows if row.client_id not in new)

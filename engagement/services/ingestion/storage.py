@@ -91,8 +91,6 @@ def store_postgresql(
         new_rows = _insert_postgresql(cursor, staged, source, rows, received_at, with_pks=with_pks)
         if new_rows:
             _follow_up_postgresql(staged)
-    if new_rows:
-        _attendance_record(new_rows)
     return new_rows
 
 
@@ -228,7 +226,6 @@ def store_generic(source: str, rows: list[EventRow], received_at: datetime) -> l
         row.pk = ids[row.client_id]
     if new_rows:
         _follow_up_generic(new_rows)
-        _attendance_record(new_rows)
     return new_rows
 
 
@@ -266,7 +263,7 @@ def _follow_up_generic(rows: list[EventRow]) -> None:
         enrollments_record_status(changes=status_changes)
 
 
-def _attendance_record(rows: list[EventRow]) -> None:
+def attendance_record(rows: list[EventRow]) -> None:
     """Mark the live-session registrations that newly stored attendance events report."""
     # Few events of a batch are about live sessions: reading them from the rows in Python
     # costs less than another pass of the database over the staged batch.
