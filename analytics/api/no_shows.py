@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from analytics.api.access import AnalyticsReadView, CourseQuerySerializer
-from analytics.selectors.no_show import no_show_model_card, upcoming_sessions
+from analytics.selectors.no_show import no_show_model_card, predicted_rows, prediction_source
 from analytics.services.no_show import PREDICT_HOURS
 from learning.models import Course
 
@@ -65,21 +65,18 @@ def _body(course: Course | None) -> dict[str, Any]:
     card = no_show_model_card()
     rows = [
         {
-            "session": s.external_id,
-            "session_title": s.title,
-            "course": s.course_external_id,
-            "starts_at": s.starts_at,
-            "user": r.user_external_id,
-            "probability": r.probability,
-            "source": r.source,
-            "reasons": r.reasons,
-            "predicted_at": r.predicted_at,
+            "session": row.session.external_id,
+            "session_title": row.session.title,
+            "course": row.session.course_external_id,
+            "starts_at": row.session.starts_at,
+            "user": row.registration.user_external_id,
+            "probability": row.registration.probability,
+            "source": row.registration.source,
+            "reasons": row.registration.reasons,
+            "predicted_at": row.registration.predicted_at,
         }
-        for s in upcoming_sessions(now=timezone.now(), course=course, days=PREDICT_HOURS // 24)
-        for r in s.registrations
-        if r.probability is not None
+        for row in predicted_rows(now=timezone.now(), course=course, days=PREDICT_HOURS // 24)
     ]
-    rows.sort(key=lambda row: (-row["probability"], row["starts_at"], row["user"]))
     model = None
     if card is not None:
         model = {
@@ -94,8 +91,7 @@ def _body(course: Course | None) -> dict[str, Any]:
             "model": {"auc": card.model_auc, "log_loss": card.model_log_loss},
             "baseline": {"auc": card.baseline_auc, "log_loss": card.baseline_log_loss},
         }
-    source = "model" if card is not None and card.in_use else "baseline"
-    return {"source": source, "model": model, "results": rows}
+    return {"source": prediction_source(card), "model": model, "results": rows}
 
 
 @extend_schema(

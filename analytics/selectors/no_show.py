@@ -142,3 +142,40 @@ def upcoming_sessions(
 def no_show_model_card() -> NoShowModel | None:
     """The latest training attempt without its stored classifier; one query."""
     return NoShowModel.objects.defer("fitted").order_by("-id").first()
+
+
+@dataclass(frozen=True)
+class PredictedRow:
+    """One predicted registration of an upcoming session, for the API's flat list."""
+
+    session: UpcomingSession
+    registration: RegistrationRisk
+
+
+def predicted_rows(
+    *, now: datetime.datetime, course: Course | None, days: int
+) -> list[PredictedRow]:
+    """Every predicted registration of the sessions starting within `days` (of `course`, or
+    all), riskiest first, then soonest, then by learner. The queries of upcoming_sessions."""
+    rows = [
+        PredictedRow(session, r)
+        for session in upcoming_sessions(now=now, course=course, days=days)
+        for r in session.registrations
+        if r.probability is not None
+    ]
+    rows.sort(
+        key=lambda row: (
+            -(row.registration.probability or 0.0),
+            row.session.starts_at,
+            row.registration.user_external_id,
+        )
+    )
+    return rows
+
+
+def prediction_source(card: NoShowModel | None) -> str:
+    """Which predictor makes the predictions while `card` is the latest training attempt:
+    the model only if that attempt beat the baseline (a newer loser retires an older winner)."""
+    if card is not None and card.in_use:
+        return NoShowPrediction.Source.MODEL
+    return NoShowPrediction.Source.BASELINE

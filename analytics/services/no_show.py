@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from analytics import no_show_model as core
 from analytics.models import NoShowModel, NoShowPrediction
+from analytics.selectors.no_show import prediction_source
 from core.localtime import local_hour
 from engagement.models import AlertRule
 from engagement.selectors.alerts import AlertCandidate
@@ -205,8 +206,8 @@ def no_shows_predict(
     )
     # The latest attempt decides: a newer model that lost to the baseline retires the older.
     latest = no_show_model_current()
-    card = latest if latest is not None and latest.in_use else None
-    source = NoShowPrediction.Source.MODEL if card is not None else NoShowPrediction.Source.BASELINE
+    source = prediction_source(latest)
+    card = latest if source == NoShowPrediction.Source.MODEL else None
     if not upcoming:
         return PredictResult(predicted=0, source=source, alerts=0, reminders=0)
     history = _history({r.reg.user_id for r in upcoming}, now)
