@@ -22,7 +22,9 @@ from campaigns.models import (
     DripStep,
     Experiment,
     ExperimentLog,
+    ExperimentOutcomes,
     Exposure,
+    ExposureOutcome,
     RunChunk,
     Segment,
 )
@@ -240,7 +242,32 @@ class ExperimentAdmin(admin.ModelAdmin):
 
 @admin.register(Exposure)
 class ExposureAdmin(ReadOnlyAdmin):
-    list_display = ("experiment", "user", "variant", "exposed_at", "source")
+    list_display = ("experiment", "user", "variant", "exposed_at", "source", "recorded_at")
     list_filter = ("variant",)
+    search_fields = ("experiment__key", "user__email")
+    list_select_related = ("experiment", "user")
+
+
+@admin.register(ExperimentOutcomes)
+class ExperimentOutcomesAdmin(ReadOnlyAdmin):
+    """How far each experiment's stored outcomes go (beat refreshes them every minute)."""
+
+    list_display = ("experiment", "through", "learners", "refreshed_at", "seconds")
+    search_fields = ("experiment__key",)
+    list_select_related = ("experiment",)
+
+
+@admin.register(ExposureOutcome)
+class ExposureOutcomeAdmin(ReadOnlyAdmin):
+    list_display = (
+        "experiment",
+        "user",
+        "variant",
+        "exposed_at",
+        "multiple",
+        "covariate",
+        "metric_values",
+    )
+    list_filter = ("multiple", "variant")
     search_fields = ("experiment__key", "user__email")
     list_select_related = ("experiment", "user")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Now
 from django.utils.timezone import now
 
 from interventions.models import Channel
@@ -414,6 +415,11 @@ class Experiment(models.Model):
         return [variant["key"] for variant in self.variants]
 
     @property
+    def metrics(self) -> list[dict]:
+        """Every metric, in the order the results compute them: primary, guardrails, secondary."""
+        return [self.primary_metric, *self.guardrail_metrics, *self.secondary_metrics]
+
+    @property
     def arm_source_prefix(self) -> str:
         """What starts the `source` of every delivery of a campaign or rule experiment's arms
         (a rule's deliveries are `rule:<id>:...`, a campaign's `campaign:<id>:...`)."""
@@ -433,6 +439,9 @@ class Exposure(models.Model):
     source = models.CharField(
         max_length=64, help_text='"assignment" (the API) or "delivery:<id>" (a message).'
     )
+    # When the row was written (a delivery's exposure is dated by its send, perhaps days
+    # before): the stored outcomes look again at the learners exposed since their watermark.
+    recorded_at = models.DateTimeField(db_default=Now(), editable=False)
 
     class Meta:
         constraints = [
@@ -440,10 +449,64 @@ class Exposure(models.Model):
                 fields=["experiment", "user", "variant"], name="exposure_unique_variant"
             ),
         ]
-        indexes = [models.Index(fields=["experiment", "variant"], name="exposure_variant")]
+        indexes = [
+            models.Index(fields=["experiment", "variant"], name="exposure_variant"),
+            models.Index(fields=["experiment", "recorded_at"], name="exposure_recorded"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_id} saw {self.variant} of {self.experiment_id}"
+
+
+class ExposureOutcome(models.Model):
+    """One exposed learner's figures in an experiment, stored so that results over a million
+    exposures read a row per learner instead of probing their events: the covariate (activity
+    in the 14 days before exposure) and each event metric's value, in the order of
+    `Experiment.metrics` (0 where a metric is a delivery's, which results read live).
+
+    Computed from the events received, and the exposures recorded, before the experiment's
+    `ExperimentOutcomes.through`; results recompute live the learners with anything newer
+    (campaigns.selectors.experiments), so the stored rows only ever save work."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    variant = models.CharField(max_length=40, help_text="The first variant, by key.")
+    exposed_at = models.DateTimeField(help_text="The first exposure.")
+    multiple = models.BooleanField(
+        default=False, help_text="Exposed to two variants: left out of the results."
+    )
+    covariate = models.IntegerField(default=0)
+    metric_values = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "user"], name="exposure_outcome_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.experiment_id}"
+
+
+class ExperimentOutcomes(models.Model):
+    """How far an experiment's stored outcomes go: the metrics they were computed for (a
+    change of metrics recomputes them all) and the watermark they are complete up to."""
+
+    experiment = models.OneToOneField(
+        Experiment, on_delete=models.CASCADE, primary_key=True, related_name="outcomes"
+    )
+    signature = models.CharField(max_length=64, blank=True)
+    through = models.DateTimeField(
+        null=True, blank=True, help_text="Events received and exposures recorded before it."
+    )
+    learners = models.PositiveIntegerField(default=0)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    seconds = models.FloatField(default=0, help_text="How long the last refresh took.")
+
+    class Meta:
+        verbose_name_plural = "experiment outcomes"
+
+    def __str__(self) -> str:
+        return f"outcomes of {self.experiment_id} through {self.through}"
 
 
 class ExperimentLog(models.Model):

@@ -17,4 +17,11 @@ BEAT_SCHEDULE = {
         "schedule": crontab(minute=17),
         "options": {"expire_seconds": 3000},
     },
+    # Each started experiment's stored outcomes, brought up to date: results then compute
+    # live only the learners with a minute or so of news (a refresh is idempotent).
+    "campaigns.refresh_experiment_outcomes": {
+        "task": "campaigns.refresh_experiment_outcomes",
+        "schedule": crontab(),
+        "options": {"expire_seconds": 50},
+    },
 }

@@ -4,6 +4,7 @@ their work with SKIP LOCKED and record it in the transaction that does it)."""
 from celery import shared_task
 
 from campaigns.services.dispatch import campaigns_dispatch_due, chunk_run
+from campaigns.services.experiment_outcomes import outcomes_refresh_started
 from campaigns.services.experiments import experiments_decide_running
 
 
@@ -23,3 +24,9 @@ def run_chunk(chunk_id: int) -> int | None:
 def experiments_decide() -> int:
     """The auto-winner rule over the running experiments that have it on."""
     return experiments_decide_running()
+
+
+@shared_task(name="campaigns.refresh_experiment_outcomes")
+def refresh_experiment_outcomes() -> int:
+    """Bring the stored outcomes of every started experiment up to date."""
+    return outcomes_refresh_started()

@@ -402,7 +402,7 @@ def sequential_over_time(experiment: Experiment) -> Looks | None:
     if not experiment.started_at:
         return None
     metric = experiment.primary_metric
-    sums = metric_daily_sums(experiment, metric)
+    sums = metric_daily_sums(experiment)
     first = experiment.started_at.astimezone(datetime.UTC).date()
     last = (experiment.stopped_at or timezone.now()).astimezone(datetime.UTC).date()
     span = (last - first).days + 1

@@ -29,7 +29,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -574,17 +573,6 @@ def _exposures_insert(rows: list[tuple]) -> int:
             conflict=("experiment_id", "user_id", "variant"),
             returning=("user_id",),
         )
-    )
-
-
-def multiple_exposures(*, experiment: Experiment) -> int:
-    """How many learners saw more than one variant (flagged, left out of the results)."""
-    return (
-        Exposure.objects.filter(experiment=experiment)
-        .values("user_id")
-        .annotate(n=Count("variant", distinct=True))
-        .filter(n__gt=1)
-        .count()
     )
 
 
