@@ -26,12 +26,20 @@ from campaigns.selectors.experiments import (
 
 
 def outcomes_refresh(*, experiment: Experiment) -> ExperimentOutcomes:
-    """Bring the experiment's stored outcomes up to date; answers the store's state."""
+    """Bring the experiment's stored outcomes up to date; answers the store's state (as it
+    was, if another refresh of it is running)."""
     ExperimentOutcomes.objects.get_or_create(experiment=experiment)
     started = time.perf_counter()
     with transaction.atomic():
-        # One refresh of an experiment at a time (on SQLite, writes are serialised anyway).
-        store = ExperimentOutcomes.objects.select_for_update().get(experiment=experiment)
+        # One refresh of an experiment at a time: while one runs, another has nothing to add
+        # and leaves at once (on SQLite, writes are serialised anyway).
+        store = (
+            ExperimentOutcomes.objects.select_for_update(skip_locked=True)
+            .filter(experiment=experiment)
+            .first()
+        )
+        if store is None:
+            return ExperimentOutcomes.objects.get(experiment=experiment)
         mark = timezone.now()
         signature = outcome_signature(experiment)
         whole = store.through is None or store.signature != signature
