@@ -139,9 +139,11 @@ def live_attendance_record(*, outcomes: Iterable[tuple[int, str, bool, datetime]
     Each outcome is (user pk, live session external id, attended, when), from a
     `live_session_attended` (True) or `live_session_missed` (False) event. Unknown sessions
     are ignored (the event is still stored by ingestion). A learner with no registration
-    who attended (a walk-in) gets one, registered at the event. Order-free and idempotent:
-    attending beats missing whatever order the events come in (a learner who joined late
-    after a "missed" was recorded did attend), and a replay changes nothing.
+    who attended (a walk-in) gets one, registered at the event; one with no registration who
+    "missed" it gets none (they were never expected: the event itself is still stored).
+    Order-free and idempotent: attending beats missing whatever order the events come in (a
+    learner who joined late after a "missed" was recorded did attend), and a replay changes
+    nothing.
     """
     wanted: dict[tuple[int, str], tuple[bool, datetime]] = {}
     for user_id, session_ext, attended, at in outcomes:
@@ -171,6 +173,8 @@ def live_attendance_record(*, outcomes: Iterable[tuple[int, str, bool, datetime]
     for (user_id, session_id), (attended, at) in sorted(by_ids.items()):
         reg = current.get((user_id, session_id))
         if reg is None:
+            if not attended:  # never registered, did not come: nothing to record
+                continue
             new.append(
                 LiveSessionRegistration(
                     session_id=session_id,

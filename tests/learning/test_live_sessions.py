@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from engagement.models import Event
 from engagement.services.ingestion import events_ingest
 from learning.models import LiveSession, LiveSessionRegistration
 
@@ -212,3 +213,12 @@ def test_attending_after_a_recorded_miss_counts_as_attended_and_walk_ins_are_kep
     assert regs["stu"].outcome_at == T0 + timedelta(hours=0.2)
     assert regs["stu2"].attended is True  # walked in without registering
     assert regs["stu2"].registered_at == T0 + timedelta(hours=0.1)
+
+
+def test_a_miss_of_a_session_the_learner_never_registered_for_records_no_registration(catalogue):
+    events_ingest(source="lms", items=[_attendance("m1", "missed", "stu", "ls-1", 1)])
+    assert not LiveSessionRegistration.objects.exists()
+    assert Event.objects.filter(type="live_session_missed").count() == 1  # the event is kept
+    # Attending later is a walk-in all the same.
+    events_ingest(source="lms", items=[_attendance("a1", "attended", "stu", "ls-1", 1.5)])
+    assert list(LiveSessionRegistration.objects.values_list("attended", flat=True)) == [True]
