@@ -14,6 +14,9 @@ from analytics.api.access import AnalyticsReadView, CourseQuerySerializer
 from analytics.selectors.performers import PerformerSnapshot, performers_snapshot
 from learning.models import Course
 
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
 
 class PerformersQuerySerializer(CourseQuerySerializer):
     course = serializers.CharField(
@@ -21,10 +24,17 @@ class PerformersQuerySerializer(CourseQuerySerializer):
         max_length=128,
         help_text="Course external id; default: every learner across their enrollments.",
     )
+    limit = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_LIMIT,
+        default=DEFAULT_LIMIT,
+        help_text=f"How many of each segment's learners to list, best first (at most {MAX_LIMIT}).",
+    )
 
 
 class PerformerSegmentSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
+    count = serializers.IntegerField(help_text="The segment's size.")
     threshold = serializers.FloatField(
         allow_null=True,
         help_text=(
@@ -35,7 +45,8 @@ class PerformerSegmentSerializer(serializers.Serializer):
     min_score = serializers.FloatField(allow_null=True)
     max_score = serializers.FloatField(allow_null=True)
     learners = serializers.ListField(
-        child=serializers.CharField(), help_text="The learners' external ids, best score first."
+        child=serializers.CharField(),
+        help_text="The learners' external ids, best score first: the first `limit` of them.",
     )
 
 
@@ -93,7 +104,7 @@ def _payload(course: Course | None, snapshot: PerformerSnapshot | None) -> dict[
         "weights": run.weights,
         "segments": {
             name: {
-                "count": len(seg.learners),
+                "count": seg.count,
                 "threshold": thresholds[name],
                 "min_score": seg.min_score,
                 "max_score": seg.max_score,
@@ -112,7 +123,8 @@ def _payload(course: Course | None, snapshot: PerformerSnapshot | None) -> dict[
         "without `course`, of every learner across their enrollments) by the composite "
         "performance score (progress 30%, quiz results 20%, consistency 20%, recency 15%, "
         "completion 15%; see the README): `star` (top 10%), `average` and `lagging` (bottom "
-        "10%), each with its learners' external ids and score thresholds; and the "
+        "10%), each with its size, score thresholds and its first `limit` learners' external "
+        "ids (best first; 100 unless asked, at most 1000); and the "
         "differentiating `factors`: the engagement signals whose star and lagging means differ "
         "significantly (Welch's t-test, Holm-corrected p < 0.05) by at least a small effect "
         "(|Cohen's d| >= 0.2), largest first. Computed nightly (or by `manage.py "
@@ -129,5 +141,6 @@ class PerformersView(AnalyticsReadView):
         query.is_valid(raise_exception=True)
         course = query.validated_data.get("course")
         self.check_course(request, course)
-        payload = _payload(course, performers_snapshot(course=course))
+        snapshot = performers_snapshot(course=course, limit=query.validated_data["limit"])
+        payload = _payload(course, snapshot)
         return Response(PerformersSerializer(payload).data)

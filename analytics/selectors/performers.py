@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.db.models import Count, Max, Min
+
 from analytics.models import (
     PerformerFactor,
     PerformerMember,
@@ -42,6 +44,7 @@ class Segment:
     learners: list[str] = field(default_factory=list)  # external ids, best first
     min_score: float | None = None
     max_score: float | None = None
+    count: int = 0  # the segment's size (learners may list only the first of them)
 
 
 @dataclass(frozen=True)
@@ -105,27 +108,32 @@ def factor_highlights(
     return shown, rest
 
 
-def performers_snapshot(*, course: Course | None = None) -> PerformerSnapshot | None:
-    """The segments (every member's external id, best first, and the segment's score range)
-    and presented factors of `course` or of all learners; None before the first computation.
-    Three queries."""
+def performers_snapshot(
+    *, course: Course | None = None, limit: int | None = None
+) -> PerformerSnapshot | None:
+    """The segments (their size and score range, and their members' external ids, best first:
+    every one, or the first `limit` of each) and presented factors of `course` or of all
+    learners; None before the first computation. Six queries."""
     run = performer_run(course=course)
     if run is None:
         return None
+    members = PerformerMember.objects.filter(run=run)
     segments = {s: Segment(s) for s in PerformerSegment.values}
-    for external_id, segment, score in (
-        PerformerMember.objects.filter(run=run)
-        .order_by("rank")
-        .values_list("user__external_id", "segment", "score")
+    for name, count, low, high in (
+        members.values("segment")
+        .annotate(n=Count("pk"), low=Min("score"), high=Max("score"))
+        .values_list("segment", "n", "low", "high")
+        .order_by()
     ):
-        seg = segments[segment]
-        seg.learners.append(external_id)
-        segments[segment] = Segment(
-            segment,
-            seg.learners,
-            score if seg.min_score is None else min(seg.min_score, score),
-            score if seg.max_score is None else max(seg.max_score, score),
-        )
+        segments[name] = Segment(name, [], low, high, count)
+    for name, segment in segments.items():
+        if segment.count:
+            rows = (
+                members.filter(segment=name)
+                .order_by("rank")
+                .values_list("user__external_id", flat=True)
+            )
+            segment.learners.extend(rows[:limit] if limit else rows)
     return PerformerSnapshot(run=run, segments=segments, factors=performer_factors(run=run))
 
 

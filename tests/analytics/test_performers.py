@@ -111,7 +111,7 @@ def test_a_rerun_replaces_the_snapshot_instead_of_adding_one(computed):
 def test_the_snapshot_and_the_members_read_without_a_query_per_learner(
     computed, django_assert_num_queries
 ):
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(6):  # run, segment sizes, each segment's list, factors
         snapshot = performers_snapshot(course=computed.algebra)
     assert snapshot.factors
     with django_assert_num_queries(1):
@@ -152,6 +152,21 @@ def test_the_api_answers_segments_and_factors(computed, make_key):
     assert all(f["p_value_holm"] < 0.05 for f in body["factors"])
     overall = make_key("analytics:read").get(API).json()
     assert overall["course"] is None and overall["population"] == LEARNERS
+
+
+def test_the_api_lists_the_first_learners_of_each_segment_and_counts_them_all(computed, make_key):
+    client = make_key("analytics:read")
+    whole = client.get(f"{API}?course=algebra-1&limit=1000").json()["segments"]
+    short = client.get(f"{API}?course=algebra-1&limit=2").json()["segments"]
+    for name in ("star", "average", "lagging"):
+        assert short[name]["learners"] == whole[name]["learners"][:2]
+        assert short[name]["count"] == whole[name]["count"] == len(whole[name]["learners"])
+    assert whole["average"]["count"] > 2
+    default = client.get(API).json()["segments"]["average"]
+    assert len(default["learners"]) == min(default["count"], 100)
+    for bad in ("0", "1001", "many"):
+        response = client.get(f"{API}?limit={bad}")
+        assert response.status_code == 400 and "limit" in str(response.json())
 
 
 def test_the_api_before_any_run_and_its_errors(history, make_key):
