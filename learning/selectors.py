@@ -1,5 +1,7 @@
 """Reads for the catalogue."""
 
+import datetime
+
 from django.db.models import Count, QuerySet
 
 from accounts.models import User
@@ -58,3 +60,23 @@ def live_registration_list(*, viewer: User | None = None) -> QuerySet[LiveSessio
     if viewer is not None and not viewer.is_staff:
         registrations = registrations.filter(user=viewer)
     return registrations
+
+
+def next_live_sessions(
+    *, user_ids: list[int], now: datetime.datetime
+) -> dict[tuple[int, int], LiveSession]:
+    """Per (learner, course), the soonest scheduled session not started yet that the learner
+    is registered for. One query."""
+    out: dict[tuple[int, int], LiveSession] = {}
+    for reg in (
+        LiveSessionRegistration.objects.filter(
+            user_id__in=user_ids,
+            status=LiveSessionRegistration.Status.REGISTERED,
+            session__status=LiveSession.Status.SCHEDULED,
+            session__starts_at__gt=now,
+        )
+        .select_related("session")
+        .order_by("session__starts_at", "session_id")
+    ):
+        out.setdefault((reg.user_id, reg.session.course_id), reg.session)
+    return out

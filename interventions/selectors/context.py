@@ -21,20 +21,32 @@ Documented keys (the admin's help and the preview list them):
     risk              drop-off risk 0-100 of the course's latest score (None when unscored)
     risk_level        low / medium / high / critical ("" when unscored)
     drivers           up to three sentences of what raises the risk ("No activity for 12 days")
+    live_session      the title of the next live session of the course the learner registered
+                      for ("" when none; the no-show reminder's is the session at hand)
+    live_session_starts  when it starts, in the learner's timezone ("Tue 8 Dec, 18:00 CET")
     cta_url           the tracked call-to-action link (added per delivery)
     unsubscribe_url   the one-click unsubscribe page (added per delivery)
 """
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from typing import Any
 
+from django.utils import timezone
+
 from accounts.models import User
+from core.localtime import zone
 from engagement.selectors.scores import current_scores_of
 from gamification.selectors.streaks import streak_states
 from gamification.selectors.summary import learner_standings
-from learning.selectors import course_list, lesson_list, lesson_progress_completed
+from learning.selectors import (
+    course_list,
+    lesson_list,
+    lesson_progress_completed,
+    next_live_sessions,
+)
 
 CONTEXT_KEYS: tuple[str, ...] = (
     "first_name",
@@ -52,6 +64,8 @@ CONTEXT_KEYS: tuple[str, ...] = (
     "risk",
     "risk_level",
     "drivers",
+    "live_session",
+    "live_session_starts",
     "cta_url",
     "unsubscribe_url",
 )
@@ -75,6 +89,8 @@ def sample_context() -> dict[str, Any]:
         "risk": 72,
         "risk_level": "high",
         "drivers": ["No activity for 9 days (the course's typical gap is 2 days)"],
+        "live_session": "Office hours: pandas questions",
+        "live_session_starts": "Tue 8 Dec, 18:00 CET",
         "cta_url": "https://stride.example/me/",
         "unsubscribe_url": "https://stride.example/unsubscribe/…",
     }
@@ -85,14 +101,20 @@ def learner_context(*, user: User, course_id: int | None = None) -> dict[str, An
     return learner_contexts({user.pk: course_id})[user.pk]
 
 
-def learner_contexts(course_of: Mapping[int, int | None]) -> dict[int, dict[str, Any]]:
+def learner_contexts(
+    course_of: Mapping[int, int | None], *, now: datetime.datetime | None = None
+) -> dict[int, dict[str, Any]]:
     """The contexts of many learners at once (user id -> the course the message is about, or
-    None for the course driving their risk), in a fixed number of queries whatever their
-    number: users, current scores, lessons and progress, streaks, XP and achievements."""
+    None for the course driving their risk) as of `now`, in a fixed number of queries
+    whatever their number: users, current scores, lessons and progress, streaks, XP and
+    achievements, the next live sessions."""
     ids = sorted(course_of)
     if not ids:
         return {}
-    users = {row["id"]: row for row in User.objects.filter(pk__in=ids).values("id", "first_name")}
+    users = {
+        row["id"]: row
+        for row in User.objects.filter(pk__in=ids).values("id", "first_name", "timezone")
+    }
     scores = current_scores_of(user_ids=ids)
     chosen: dict[int, Any] = {}
     courses: dict[int, Any] = {}
@@ -114,10 +136,12 @@ def learner_contexts(course_of: Mapping[int, int | None]) -> dict[int, dict[str,
     resume = _lessons_to_resume({u: c.pk for u, c in courses.items()})
     streaks = streak_states(user_ids=ids)
     standings = learner_standings(user_ids=ids)
+    sessions = next_live_sessions(user_ids=ids, now=now or timezone.now())
     out = {}
     for user_id in ids:
         score, course, streak = chosen[user_id], courses.get(user_id), streaks.get(user_id)
         standing = standings[user_id]
+        session = sessions.get((user_id, course.pk)) if course else None
         out[user_id] = {
             "first_name": (users.get(user_id) or {}).get("first_name") or "there",
             "course": course.title if course else "",
@@ -134,8 +158,20 @@ def learner_contexts(course_of: Mapping[int, int | None]) -> dict[int, dict[str,
             "risk": score.drop_off_risk if score else None,
             "risk_level": score.level if score else "",
             "drivers": [d.get("text", "") for d in (score.raising_drivers if score else [])][:3],
+            "live_session": session.title if session else "",
+            "live_session_starts": (
+                _local_start(session.starts_at, (users.get(user_id) or {}).get("timezone"))
+                if session
+                else ""
+            ),
         }
     return out
+
+
+def _local_start(at: datetime.datetime, tz_name: str | None) -> str:
+    """A start time as the learner reads it: "Tue 8 Dec, 18:00 CET" in their timezone."""
+    local = at.astimezone(zone(tz_name or "UTC"))
+    return f"{local:%a} {local.day} {local:%b, %H:%M} {local.tzname()}"
 
 
 def _lessons_to_resume(course_of: Mapping[int, int]) -> dict[int, str]:

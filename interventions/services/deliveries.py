@@ -566,7 +566,7 @@ def _channel_body(channel: str, message: Any) -> str:
 
 def _send_batch(batch: list[Delivery], now: datetime.datetime) -> int:
     """Render, store and send a claimed batch; return how many left."""
-    contexts = learner_contexts({d.user_id: d.course_id for d in batch})
+    contexts = learner_contexts({d.user_id: d.course_id for d in batch}, now=now)
     rendered: list[tuple[Delivery, Any]] = []
     links = []
     for delivery in batch:

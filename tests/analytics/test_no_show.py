@@ -72,15 +72,20 @@ def test_the_baseline_is_stored_with_its_reasons(course):
 def test_high_risk_raises_one_alert_and_one_reminder(course, settings):
     settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
     MessageTemplateFactory(
-        slug="live-session-reminder", subject="Your live session is soon", body="See you there."
+        slug="live-session-reminder",
+        subject="{{ live_session }} starts soon",
+        body="See you there: {{ live_session_starts }}.",
     )
     ann, bob = _learner(course, "ann@example.com"), _learner(course, "bob@example.com")
+    ann.timezone = "Europe/Berlin"
+    ann.save(update_fields=["timezone"])
     for i in range(4):
         session = schedule(course, f"past-{i}", NOW - (10 - i) * D)
         register(session, [ann, bob], at=NOW - 20 * D)
         attend(session, course, {ann: False, bob: True}, NOW - (10 - i) * D + H)
-    soon = schedule(course, "soon", NOW + 3 * H)
+    soon = schedule(course, "soon", NOW + 3 * H, title="Office hour")
     register(soon, [ann, bob], at=NOW - D)
+    register(schedule(course, "next-week", NOW + 7 * D, title="Lab"), [ann], at=NOW - D)
 
     first = no_shows_predict(now=NOW)
     second = no_shows_predict(now=NOW + 10 * datetime.timedelta(minutes=1))
@@ -93,7 +98,9 @@ def test_high_risk_raises_one_alert_and_one_reminder(course, settings):
     deliveries_send_due(now=NOW + 11 * datetime.timedelta(minutes=1))
     deliveries_send_due(now=NOW + 12 * datetime.timedelta(minutes=1))
     assert [m.to for m in mail.outbox] == [["ann@example.com"]]
-    assert mail.outbox[0].subject == "Your live session is soon"
+    # The reminder names the session, at the learner's own time (15:00 UTC in Berlin).
+    assert mail.outbox[0].subject == "Office hour starts soon"
+    assert "See you there: Tue 10 Mar, 16:00 CET." in mail.outbox[0].body
 
 
 def test_no_reminder_without_the_staff_template_or_far_from_the_session(course):
