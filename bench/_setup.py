@@ -63,9 +63,26 @@ def copy_rows(cursor: Any, table: str, columns: Sequence[str], rows: Iterable[An
             copy.write_row(row)
 
 
-def copy_learners(cursor: Any, n: int, *, now: datetime) -> list[int]:
-    """COPY ``n`` student accounts in (``learner<i>@bench.example``, external id ``ext-<i>``,
-    UTC, no usable password); return their ids in that order."""
+# The columns of engagement_event a benchmark COPies its events into.
+EVENT_COLUMNS = (
+    "source",
+    "client_id",
+    "type",
+    "user_id",
+    "occurred_at",
+    "received_at",
+    "session_id",
+    "device",
+    "platform",
+    "properties",
+)
+
+
+def copy_learners(
+    cursor: Any, n: int, *, now: datetime, domain: str = LEARNER_EMAIL_DOMAIN, prefix: str = "ext"
+) -> list[int]:
+    """COPY ``n`` student accounts in (``learner<i>@<domain>``, external id ``<prefix>-<i>``,
+    UTC, no usable password); return the ids of ``domain``'s accounts in that order."""
     copy_rows(
         cursor,
         "accounts_user",
@@ -93,10 +110,10 @@ def copy_learners(cursor: Any, n: int, *, now: datetime) -> list[int]:
                 False,
                 True,
                 now,
-                f"learner{i}@{LEARNER_EMAIL_DOMAIN}",
+                f"learner{i}@{domain}",
                 "student",
                 "UTC",
-                f"ext-{i}",
+                f"{prefix}-{i}",
                 False,
                 now,
             )
@@ -105,6 +122,6 @@ def copy_learners(cursor: Any, n: int, *, now: datetime) -> list[int]:
     )
     cursor.execute(
         "SELECT id FROM accounts_user WHERE email LIKE %s ORDER BY id",
-        [f"%@{LEARNER_EMAIL_DOMAIN}"],
+        [f"%@{domain}"],
     )
     return [row[0] for row in cursor.fetchall()]

@@ -28,7 +28,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
-from _setup import ROOT, copy_learners, copy_rows, recreate_database
+from _setup import EVENT_COLUMNS, ROOT, copy_learners, copy_rows, recreate_database
 
 BENCH_DB = "stride_bench_campaigns_preview"
 COURSES = 20
@@ -91,18 +91,7 @@ def load(n: int, seed: int = 7) -> dict[str, int]:
         copy_rows(
             cur,
             "engagement_event",
-            [
-                "source",
-                "client_id",
-                "type",
-                "user_id",
-                "occurred_at",
-                "received_at",
-                "session_id",
-                "device",
-                "platform",
-                "properties",
-            ],
+            EVENT_COLUMNS,
             (
                 (
                     "bench",

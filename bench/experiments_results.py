@@ -35,26 +35,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from _setup import copy_learners, copy_rows, recreate_database
+from _setup import EVENT_COLUMNS, copy_learners, copy_rows, recreate_database
 
 DB = "stride_bench_experiments"
 TYPES = ("lesson_completed", "lesson_started", "video_progress", "quiz_submitted", "login")
-NEW_LEARNER_COLUMNS = [
-    *("password", "is_superuser", "first_name", "last_name", "is_staff", "is_active"),
-    *("date_joined", "email", "role", "timezone", "external_id", "provisional", "updated_at"),
-]
-EVENT_COLUMNS = [
-    "source",
-    "client_id",
-    "type",
-    "user_id",
-    "occurred_at",
-    "received_at",
-    "session_id",
-    "device",
-    "platform",
-    "properties",
-]
 
 
 def event(client_id: str, user_id: int, type_: str, at: datetime, received: datetime) -> tuple:
@@ -160,20 +144,9 @@ def main() -> None:
     minute = max(1, args.events // (35 * 1440))
     exposures_minute = max(1, args.exposures // (21 * 1440))
     with connection.cursor() as cursor:
-        copy_rows(
-            cursor.cursor,
-            "accounts_user",
-            NEW_LEARNER_COLUMNS,
-            (
-                (
-                    *("!", False, "New", str(i), False, True, news_at, f"news{i}@news.example"),
-                    *("student", "UTC", f"news-{i}", False, news_at),
-                )
-                for i in range(exposures_minute)
-            ),
+        fresh = copy_learners(
+            cursor.cursor, exposures_minute, now=news_at, domain="news.example", prefix="news"
         )
-        cursor.execute("SELECT id FROM accounts_user WHERE email LIKE '%%@news.example'")
-        fresh = [row[0] for row in cursor.fetchall()]
         copy_rows(
             cursor.cursor,
             "campaigns_exposure",
