@@ -111,7 +111,7 @@ def test_a_rerun_replaces_the_snapshot_instead_of_adding_one(computed):
 def test_the_snapshot_and_the_members_read_without_a_query_per_learner(
     computed, django_assert_num_queries
 ):
-    with django_assert_num_queries(6):  # run, segment sizes, each segment's list, factors
+    with django_assert_num_queries(4):  # run, segment sizes, the learners, factors
         snapshot = performers_snapshot(course=computed.algebra)
     assert snapshot.factors
     with django_assert_num_queries(1):
